@@ -1,0 +1,26 @@
+"""Load a model, run it, capture the residual stream, and cache it on disk.
+
+Layer convention (written once, used everywhere): layer ``L`` is the residual stream after
+block ``L`` — TransformerLens ``blocks.L.hook_resid_post``, Hugging Face ``hidden_states[L + 1]``
+(except the last layer, where Hugging Face applies the final norm and we do not).
+"""
+
+from hooks.capture import StopForward, capture_residual, count_hooks
+from hooks.convention import LAYER_CONVENTION, SITE
+from hooks.extract import extract
+from hooks.model import BACKENDS, VeracityModel, load_model
+from hooks.scoring import next_token_logprobs, token_probability
+
+__all__ = [
+    "BACKENDS",
+    "LAYER_CONVENTION",
+    "SITE",
+    "StopForward",
+    "VeracityModel",
+    "capture_residual",
+    "count_hooks",
+    "extract",
+    "load_model",
+    "next_token_logprobs",
+    "token_probability",
+]

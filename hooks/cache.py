@@ -1,0 +1,113 @@
+"""The on-disk activation cache: safetensors chunks + a JSON description, written atomically.
+
+A job (model, texts, layers, position, dtype, template) gets one folder under
+``<veracity_home>/cache/``. Its texts are split into fixed chunks; each finished chunk is written
+to a temporary file and renamed into place, so an interrupted run leaves only whole chunks and
+the next run resumes from them. Several processes (``shard=(i, n)``) can fill one folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from hooks.convention import LAYER_CONVENTION, SITE
+
+CACHE_FORMAT = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None) -> None:
+    """``safetensors.save_file`` into a temporary file, then rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def job_key(description: dict) -> str:
+    """A stable hash of a job description (sorted JSON)."""
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def texts_digest(texts: list[str]) -> str:
+    """Hash of the exact prompt strings, in order."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+class ActivationCache:
+    """One cached extraction job: a folder of chunk files and ``job.json``.
+
+    Args:
+        root: The cache folder (``<veracity_home>/cache``).
+        description: What identifies the job (model, fingerprint, texts digest, layers, ...).
+        chunk_size: Texts per chunk file.
+    """
+
+    def __init__(self, root: Path, description: dict, chunk_size: int):
+        self.description = {**description, "chunk_size": chunk_size, "cache_format": CACHE_FORMAT}
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(description.get("model_id", "model")))[-40:]
+        self.folder = Path(root) / f"{slug}-{job_key(self.description)}"
+        self.chunk_size = chunk_size
+
+    def chunk_path(self, index: int) -> Path:
+        """File of chunk ``index``."""
+        return self.folder / f"chunk_{index:06d}.safetensors"
+
+    def has_chunk(self, index: int) -> bool:
+        """Whether chunk ``index`` was finished by this or an earlier run."""
+        return self.chunk_path(index).is_file()
+
+    def write_description(self) -> None:
+        """Write ``job.json`` (what the chunks hold, the layer convention) if it is not there yet."""
+        path = self.folder / "job.json"
+        if not path.is_file():
+            meta = {**self.description, "site": SITE, "layer_convention": LAYER_CONVENTION}
+            atomic_write_bytes(path, json.dumps(meta, indent=2).encode())
+
+    def save_chunk(self, index: int, activations: Tensor) -> None:
+        """Atomically store one finished chunk."""
+        atomic_save_tensors(self.chunk_path(index), {"activations": activations})
+
+    def load_chunk(self, index: int) -> Tensor:
+        """Read one chunk back."""
+        return load_file(self.chunk_path(index))["activations"]
+
+    def load_all(self, n_chunks: int) -> Tensor:
+        """Concatenate every chunk; fails with a clear message if a shard has not finished."""
+        missing = [i for i in range(n_chunks) if not self.has_chunk(i)]
+        if missing:
+            raise RuntimeError(
+                f"cache {self.folder} is missing {len(missing)} of {n_chunks} chunks; "
+                "run the remaining shards (or call extract without shard) to finish it"
+            )
+        return torch.cat([self.load_chunk(i) for i in range(n_chunks)], dim=0)

@@ -1,0 +1,95 @@
+"""Capture the residual stream with hooks that are always removed.
+
+Every install is a context manager built on removable handles: only the hooks it added are
+removed, on success, on exception and when nested. The forward pass stops right after the
+deepest requested block (:class:`StopForward`), so later blocks and the unembedding never run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from hooks.model import VeracityModel
+
+
+class StopForward(Exception):
+    """Raised inside a hook to end the forward pass once the deepest wanted layer is stored."""
+
+
+def resid_post_module(model: VeracityModel, layer: int) -> nn.Module:
+    """The module whose forward output is the residual stream after block ``layer``.
+
+    For ``hf`` and ``nnsight`` that is the Hugging Face decoder block itself; for
+    ``transformer_lens`` it is the bridge's ``blocks.L.hook_out`` (alias ``hook_resid_post``).
+    """
+    if model.backend == "transformer_lens":
+        return model.module.blocks[layer].hook_out
+    return model.blocks[layer]
+
+
+def hidden_of(output) -> Tensor:
+    """Hidden states from a block's output (a tensor, or a tuple whose first entry is one)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+@contextlib.contextmanager
+def capture_residual(
+    model: VeracityModel, layers: Sequence[int], stop: bool = True
+) -> Iterator[dict[int, Float[Tensor, "batch pos d_model"]]]:
+    """Record the residual stream after each block in ``layers`` during forward passes.
+
+    Args:
+        model: A model from :func:`hooks.load_model` (``hf`` or ``transformer_lens`` backend;
+            the ``nnsight`` backend records through nnsight itself in :func:`hooks.extract`).
+        layers: Block indices (layer convention in :mod:`hooks.convention`).
+        stop: Raise :class:`StopForward` after the deepest layer; the caller catches it.
+
+    Yields:
+        A dict filled as the model runs: ``{layer: hidden}`` of the latest forward pass.
+
+    Example:
+        >>> with capture_residual(model, [3, 5]) as store:
+        ...     try:
+        ...         model.hf_model(input_ids)
+        ...     except StopForward:
+        ...         pass
+        >>> store[5].shape
+    """
+    store: dict[int, Tensor] = {}
+    deepest = max(layers)
+    handles = []
+
+    def make_hook(layer: int):
+        def hook(_module, _args, output):
+            store[layer] = hidden_of(output).detach()
+            if stop and layer == deepest:
+                raise StopForward
+
+        return hook
+
+    try:
+        for layer in sorted(set(layers)):
+            handles.append(resid_post_module(model, layer).register_forward_hook(make_hook(layer)))
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def count_hooks(model: VeracityModel) -> int:
+    """Number of forward (pre-)hooks on every module of the model and its wrapper."""
+    roots = [model.hf_model]
+    if isinstance(model.module, nn.Module) and model.module is not model.hf_model:
+        roots.append(model.module)
+    seen, total = set(), 0
+    for root in roots:
+        for module in root.modules():
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            total += len(module._forward_hooks) + len(module._forward_pre_hooks)
+    return total

@@ -1,0 +1,134 @@
+"""``StatementDataset`` and the loader for ``statement,label`` CSV / JSONL files or built-in names."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TRUE_WORDS = {"1": 1, "true": 1, "yes": 1, "0": 0, "false": 0, "no": 0}
+
+
+@dataclass
+class StatementDataset:
+    """True/false statements.
+
+    Attributes:
+        statements: The sentences.
+        labels: 1 = true, 0 = false; same length as ``statements``.
+        name: Where it came from (a built-in name or a file stem).
+        extra: Other columns, by name (e.g. ``country`` for cities).
+    """
+
+    statements: list[str]
+    labels: np.ndarray
+    name: str = "statements"
+    extra: dict[str, list] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if len(self.statements) == 0:
+            raise ValueError(f"dataset {self.name!r} is empty: it needs at least one statement")
+        if len(self.statements) != len(self.labels):
+            raise ValueError(f"dataset {self.name!r}: {len(self.statements)} statements but {len(self.labels)} labels")
+        if not np.isin(self.labels, [0, 1]).all():
+            raise ValueError(f"dataset {self.name!r}: labels must be 0 or 1")
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def subset(self, indices) -> StatementDataset:
+        """The rows at ``indices`` (extra columns follow)."""
+        idx = [int(i) for i in indices]
+        extra = {k: [v[i] for i in idx] for k, v in self.extra.items()}
+        return StatementDataset([self.statements[i] for i in idx], self.labels[idx], self.name, extra)
+
+    def sample(self, n: int, seed: int = 0) -> StatementDataset:
+        """A seeded random subset of ``n`` rows (all rows when ``n >= len``)."""
+        if n >= len(self):
+            return self
+        return self.subset(np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False)))
+
+
+def _parse_label(value, where: str) -> int:
+    key = str(value).strip().lower()
+    if key in TRUE_WORDS:
+        return TRUE_WORDS[key]
+    raise ValueError(f"{where}: label {value!r} is not binary; use 1/0 (or true/false)")
+
+
+def _rows_from_csv(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        rows = []
+        for row in reader:
+            if None in row or None in row.values():
+                raise ValueError(
+                    f"{path.name} line {reader.line_num}: expected {len(header)} fields like the header; "
+                    "quote statements that contain commas"
+                )
+            rows.append(row)
+    return rows
+
+
+def _rows_from_jsonl(path: Path) -> list[dict]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path.name} line {number}: not valid JSON ({err.msg})") from None
+    return rows
+
+
+def load_file(path: str | Path) -> StatementDataset:
+    """Read a ``statement,label`` CSV or JSONL file (other columns are kept in ``extra``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no dataset file at {path}: pass a CSV/JSONL path or one of {sorted(BUILTIN_DATASETS)}")
+    rows = _rows_from_jsonl(path) if path.suffix in (".jsonl", ".json") else _rows_from_csv(path)
+    if not rows:
+        raise ValueError(f"{path.name} has no rows: a dataset needs statement,label rows")
+    for column in ("statement", "label"):
+        if column not in rows[0]:
+            raise ValueError(f"{path.name} has no {column!r} column (columns: {', '.join(rows[0])}); a dataset needs statement,label")
+    labels = [_parse_label(r["label"], f"{path.name} row {i + 1}") for i, r in enumerate(rows)]
+    extra = {k: [r.get(k) for r in rows] for k in rows[0] if k not in ("statement", "label")}
+    return StatementDataset([str(r["statement"]) for r in rows], labels, path.stem, extra)
+
+
+def load_statements(path_or_name: str | Path) -> StatementDataset:
+    """A built-in dataset by name, or a ``statement,label`` CSV / JSONL file.
+
+    Args:
+        path_or_name: e.g. ``"cities"``, ``"neg_cities"``, or ``"data/my_facts.csv"``.
+
+    Returns:
+        A :class:`StatementDataset`.
+
+    Example:
+        >>> ds = load_statements("cities")
+        >>> ds.statements[0], ds.labels[0]
+    """
+    if str(path_or_name) in BUILTIN_DATASETS:
+        return BUILTIN_DATASETS[str(path_or_name)]()
+    return load_file(path_or_name)
+
+
+BUILTIN_DATASETS: dict[str, Callable[[], StatementDataset]] = {}
+
+
+def register_dataset(name: str):
+    """Decorator: add a zero-argument dataset builder to :data:`BUILTIN_DATASETS`."""
+
+    def wrap(builder):
+        BUILTIN_DATASETS[name] = builder
+        return builder
+
+    return wrap

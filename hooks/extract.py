@@ -1,0 +1,214 @@
+"""``extract``: residual-stream activations for a list of texts, fast, exact, optionally cached.
+
+Texts are tokenised once, grouped by length (longest first) into right-padded batches, run until
+the deepest requested block, reduced to one vector per text and layer, and returned in the
+caller's order as ``(n_texts, n_layers, d_model)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from collections.abc import Sequence
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from hooks.cache import ActivationCache, texts_digest
+from hooks.capture import StopForward, capture_residual
+from hooks.convention import resolve_layers, veracity_home
+from hooks.model import VeracityModel
+from hooks.positions import check_position, pool
+
+logger = logging.getLogger(__name__)
+
+
+def apply_template(texts: Sequence[str], template: str | None) -> list[str]:
+    """Fill ``template``'s ``{text}`` slot with each text (``None`` keeps texts as they are)."""
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise ValueError("texts must be a list of strings (wrap a single text in a list)")
+    if len(texts) == 0:
+        raise ValueError("no texts to extract: pass at least one string")
+    if not all(isinstance(t, str) for t in texts):
+        raise ValueError("every text must be a string")
+    if template is None:
+        return list(texts)
+    if "{text}" not in template:
+        raise ValueError("template must contain a '{text}' slot, e.g. 'Is this true? {text}'")
+    return [template.replace("{text}", text) for text in texts]
+
+
+def tokenize(model: VeracityModel, prompts: list[str]) -> list[list[int]]:
+    """Token ids per prompt, no padding; an empty tokenisation is an error."""
+    ids = model.tokenizer(prompts, add_special_tokens=True)["input_ids"]
+    for i, row in enumerate(ids):
+        if len(row) == 0:
+            raise ValueError(f"text {i} tokenises to nothing: pass non-empty texts")
+    return ids
+
+
+def right_pad(rows: list[list[int]], pad_id: int, device) -> tuple[Int[Tensor, "b pos"], Int[Tensor, "b pos"]]:
+    """Stack token rows into right-padded ``input_ids`` and ``attention_mask``."""
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return input_ids.to(device), mask.to(device)
+
+
+def run_layers(
+    model: VeracityModel, input_ids: Tensor, attention_mask: Tensor, layers: list[int]
+) -> dict[int, Float[Tensor, "batch pos d_model"]]:
+    """One forward pass up to the deepest of ``layers``; returns the residual stream at each."""
+    if model.backend == "nnsight":
+        return _run_nnsight(model, input_ids, attention_mask, layers)
+    with torch.no_grad(), capture_residual(model, layers) as store:
+        try:
+            if model.backend == "transformer_lens":
+                model.module(input_ids, attention_mask=attention_mask, return_type=None)
+            else:
+                model.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        except StopForward:
+            pass
+    return store
+
+
+def _run_nnsight(model: VeracityModel, input_ids, attention_mask, layers) -> dict[int, Tensor]:
+    envoy = model.module
+    for part in model.blocks_path.split("."):
+        envoy = getattr(envoy, part)
+    saved = {}
+    with torch.no_grad(), model.module.trace({"input_ids": input_ids, "attention_mask": attention_mask}) as tracer:
+        for layer in sorted(set(layers)):
+            saved[layer] = envoy[layer].output.save()
+        tracer.stop()
+    return {layer: (value[0] if isinstance(value, tuple) else value) for layer, value in saved.items()}
+
+
+def compute(
+    model: VeracityModel,
+    token_rows: list[list[int]],
+    layers: list[int],
+    position,
+    batch_size: int,
+    out_dtype: torch.dtype,
+    progress: tqdm | None = None,
+) -> Float[Tensor, "n layer d_model"]:
+    """Run every text (length-grouped batches) and pool; rows come back in input order."""
+    per_text = position if isinstance(position, list) else None
+    order = sorted(range(len(token_rows)), key=lambda i: -len(token_rows[i]))
+    out = torch.empty((len(token_rows), len(layers), model.d_model), dtype=out_dtype)
+    pad_id = model.tokenizer.pad_token_id
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        input_ids, mask = right_pad([token_rows[i] for i in batch], pad_id, model.device)
+        store = run_layers(model, input_ids, mask, layers)
+        batch_positions = [per_text[i] for i in batch] if per_text is not None else None
+        pooled = [pool(store[layer], mask, position, batch_positions) for layer in layers]
+        out[batch] = torch.stack(pooled, dim=1).to("cpu", out_dtype)
+        if progress is not None:
+            progress.update(len(batch))
+    return out
+
+
+def extract(
+    model: VeracityModel,
+    texts: Sequence[str],
+    layers="all",
+    position="last",
+    batch_size: int = 16,
+    template: str | None = None,
+    cache: bool = False,
+    shard: tuple[int, int] | None = None,
+    dtype: torch.dtype = torch.float32,
+    chunk_size: int = 256,
+    progress: bool = True,
+    cache_dir: str | None = None,
+) -> Float[Tensor, "n layer d_model"]:
+    """Residual-stream activations after the requested blocks, one vector per text and layer.
+
+    Args:
+        model: From :func:`hooks.load_model` (any backend; results agree).
+        texts: The texts (filled into ``template`` if given).
+        layers: ``"all"``, an int, or a list (layer ``L`` = after block ``L``; negatives count from the end).
+        position: ``"last"`` (last real token), ``"first"``, ``"mean"`` (over real tokens), an int
+            (negative counts back from the last real token), or one int per text.
+        batch_size: Texts per forward pass.
+        template: A prompt with a ``{text}`` slot, e.g. ``"Is it true that {text}"``.
+        cache: Store and reuse results under ``<veracity_home>/cache`` (atomic, resumable).
+        shard: ``(i, n)``: compute only chunks ``i, i+n, ...`` into the cache and return those rows;
+            a later call without ``shard`` assembles the whole result from the cache.
+        dtype: Dtype of the returned tensor (on CPU).
+        chunk_size: Texts per cache chunk (the unit of resuming).
+        progress: Show a tqdm progress bar.
+        cache_dir: Where the cache lives; default ``<veracity_home>/cache``.
+
+    Returns:
+        Tensor ``(n_texts, len(layers), d_model)`` on CPU, rows in the order of ``texts``
+        (with ``shard``: only that shard's rows, in order).
+
+    Example:
+        >>> model = load_model("smollm2-135m")
+        >>> acts = extract(model, ["The city of Paris is in France."], layers=[10, 15])
+        >>> acts.shape
+        torch.Size([1, 2, 576])
+    """
+    prompts = apply_template(texts, template)
+    layer_list = resolve_layers(layers, model.n_layers, model.model_id)
+    position = check_position(position, len(prompts))
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if shard is not None and not cache:
+        raise ValueError("shard=(i, n) needs cache=True: shards meet in the cache")
+    token_rows = tokenize(model, prompts)
+    bar = tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False)
+    try:
+        if not cache:
+            return compute(model, token_rows, layer_list, position, batch_size, dtype, bar)
+        root = Path(cache_dir) if cache_dir else veracity_home() / "cache"
+        return _extract_cached(model, prompts, token_rows, layer_list, position, batch_size, template,
+                               dtype, chunk_size, shard, bar, root)
+    finally:
+        bar.close()
+
+
+def _extract_cached(model, prompts, token_rows, layers, position, batch_size, template, dtype,
+                    chunk_size, shard, bar, root: Path) -> Tensor:
+    description = {
+        "model_id": model.model_id,
+        "fingerprint": model.fingerprint,
+        "compute_dtype": str(model.dtype),
+        "texts_sha256": texts_digest(prompts),
+        "n_texts": len(prompts),
+        "layers": layers,
+        "position": position if not isinstance(position, list) else texts_digest([str(p) for p in position]),
+        "template": template,
+        "dtype": str(dtype),
+    }
+    store = ActivationCache(root, description, chunk_size)
+    store.write_description()
+    n_chunks = math.ceil(len(prompts) / chunk_size)
+    mine = range(n_chunks) if shard is None else range(_check_shard(shard), n_chunks, shard[1])
+    for index in mine:
+        rows = slice(index * chunk_size, (index + 1) * chunk_size)
+        if store.has_chunk(index):
+            bar.update(len(token_rows[rows]))
+            continue
+        chunk_position = position[rows] if isinstance(position, list) else position
+        acts = compute(model, token_rows[rows], layers, chunk_position, batch_size, dtype, bar)
+        store.save_chunk(index, acts)
+    if shard is None:
+        return store.load_all(n_chunks)
+    return torch.cat([store.load_chunk(i) for i in mine], dim=0) if len(mine) else torch.empty(0, len(layers), model.d_model)
+
+
+def _check_shard(shard) -> int:
+    index, count = shard
+    if not (isinstance(index, int) and isinstance(count, int) and count >= 1 and 0 <= index < count):
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+    return index

