@@ -1,0 +1,70 @@
+"""Fit truth directions and classifiers on activations; score and calibrate them.
+
+``probes`` sees tensors only: it never loads a model and never imports ``hooks`` or
+``experiments``. Every probe follows scikit-learn conventions (hyperparameters in ``__init__``,
+``fit`` returns ``self``, learned state ends in ``_``) and exposes ``direction_``: a float32 unit
+vector in raw activation space pointing toward "true" (label 1). ``predict_proba`` returns
+P(true) with shape ``(n,)`` as a float64 numpy array.
+
+Input layouts:
+
+- supervised probes (:class:`LogisticProbe`, :class:`MassMeanProbe`, :class:`PIKHead`):
+  ``(n, d_model)``;
+- contrast-pair probes (:class:`CCS`, :class:`CRCProbe`, :class:`RandomDirectionProbe`):
+  ``(n, 2, d_model)`` with index 0 = "false/no" completion, 1 = "true/yes" completion;
+- :class:`PolarityAwareCCS`: ``(n, 2, 2, d_model)`` = ``[A / not-A][no / yes]``.
+
+Artifacts are ``NAME.safetensors`` + ``NAME.json``; :func:`load_probe` restores any of them.
+"""
+
+from probes.calibration import PlattScaling, TemperatureScaling
+from probes.ccs import CCS, ccs_loss
+from probes.contrast import CRCProbe, RandomDirectionProbe
+from probes.io import load_artifact, save_artifact
+from probes.logistic import LogisticProbe
+from probes.mass_mean import MassMeanProbe
+from probes.metrics import (
+    ConfidenceInterval,
+    ReliabilityDiagram,
+    accuracy,
+    auroc,
+    bootstrap_ci,
+    brier,
+    ece,
+    mce,
+    reliability_diagram,
+)
+from probes.pik import PIKHead
+from probes.polarity import PolarityAwareCCS, contradiction_index, polar_consistency
+from probes.registry import REGISTRY, load_probe, register
+from probes.validation import NotFittedError
+
+__all__ = [
+    "CCS",
+    "CRCProbe",
+    "ConfidenceInterval",
+    "LogisticProbe",
+    "MassMeanProbe",
+    "NotFittedError",
+    "PIKHead",
+    "PlattScaling",
+    "PolarityAwareCCS",
+    "REGISTRY",
+    "RandomDirectionProbe",
+    "ReliabilityDiagram",
+    "TemperatureScaling",
+    "accuracy",
+    "auroc",
+    "bootstrap_ci",
+    "brier",
+    "ccs_loss",
+    "contradiction_index",
+    "ece",
+    "load_artifact",
+    "load_probe",
+    "mce",
+    "polar_consistency",
+    "register",
+    "reliability_diagram",
+    "save_artifact",
+]

@@ -1,0 +1,133 @@
+"""Two-file artifacts: ``NAME.safetensors`` (tensors) + ``NAME.json`` (everything else).
+
+Generic on purpose: probes, calibrators and steering vectors all go through
+:func:`save_artifact` / :func:`load_artifact`. Writes are atomic (a temporary file in the same
+folder, then ``os.replace``) and loading never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+__all__ = ["FORMAT_VERSION", "artifact_paths", "load_artifact", "package_version", "save_artifact"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+"""Version of the artifact layout; bumped when the JSON keys change meaning."""
+
+
+def package_version() -> str:
+    """Return the installed ``veracity`` version, or ``"0.0.0+local"`` when it is not installed."""
+    try:
+        return metadata.version("veracity")
+    except metadata.PackageNotFoundError:
+        return "0.0.0+local"
+
+
+def artifact_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """Return the ``(NAME.safetensors, NAME.json)`` pair for a path.
+
+    Args:
+        path: ``NAME``, ``NAME.safetensors`` or ``NAME.json``.
+
+    Returns:
+        The tensor file and the JSON file.
+
+    Example:
+        >>> [p.name for p in artifact_paths("out/probe.json")]
+        ['probe.safetensors', 'probe.json']
+    """
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
+
+
+def save_artifact(
+    path: str | os.PathLike, tensors: dict[str, Tensor], meta: dict[str, Any]
+) -> tuple[Path, Path]:
+    """Write tensors and JSON metadata atomically.
+
+    ``meta`` gets ``format_version`` and ``veracity_version`` keys unless it already has them.
+
+    Args:
+        path: ``NAME`` (suffixes ``.safetensors`` / ``.json`` are stripped). Parent folders are
+            created.
+        tensors: Name to tensor; stored contiguous, on the CPU.
+        meta: JSON-serialisable metadata (class, hyperparameters, provenance, ...).
+
+    Returns:
+        The paths written: ``(NAME.safetensors, NAME.json)``.
+
+    Raises:
+        TypeError: ``meta`` is not JSON-serialisable.
+
+    Example:
+        >>> save_artifact("out/v", {"direction": torch.ones(4)}, {"layer": 3})  # doctest: +SKIP
+    """
+    tensor_path, json_path = artifact_paths(path)
+    meta = {**meta}
+    meta.setdefault("format_version", FORMAT_VERSION)
+    meta.setdefault("veracity_version", package_version())
+    text = json.dumps(meta, indent=2, sort_keys=True)  # fail before touching the disk
+    payload = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    tensor_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(tensor_path, lambda tmp: save_file(payload, str(tmp)))
+    _atomic_write(json_path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    logger.info("saved artifact %s (.safetensors + .json)", tensor_path.with_suffix(""))
+    return tensor_path, json_path
+
+
+def load_artifact(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read an artifact written by :func:`save_artifact`.
+
+    Args:
+        path: ``NAME``, ``NAME.safetensors`` or ``NAME.json``.
+
+    Returns:
+        ``(tensors, meta)``: CPU tensors by name, and the JSON metadata.
+
+    Raises:
+        FileNotFoundError: One of the two files is missing.
+        ValueError: The artifact was written by a newer format version.
+
+    Example:
+        >>> tensors, meta = load_artifact("out/v")  # doctest: +SKIP
+    """
+    tensor_path, json_path = artifact_paths(path)
+    for p in (tensor_path, json_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"artifact file {p} not found: pass the path used with save()")
+    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    version = meta.get("format_version", FORMAT_VERSION)
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{json_path} has format_version {version}, this veracity reads up to "
+            f"{FORMAT_VERSION}: upgrade veracity"
+        )
+    return load_file(str(tensor_path), device="cpu"), meta
+
+
+def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

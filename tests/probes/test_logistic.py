@@ -1,0 +1,68 @@
+"""LogisticProbe: parity with scikit-learn, planted-direction recovery, raw-space direction."""
+
+import numpy as np
+import pytest
+import torch
+from planted_data import cosine
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.preprocessing import StandardScaler
+
+from probes import LogisticProbe
+
+
+@pytest.mark.parametrize("C", [0.05, 1.0, 20.0])
+def test_matches_sklearn_on_standardized_data(acts, C):
+    probe = LogisticProbe(C=C).fit(acts.X, acts.y)
+    x, x_test = acts.X.double().numpy(), acts.X_test.double().numpy()
+    scaler = StandardScaler().fit(x)
+    ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000)
+    ref.fit(scaler.transform(x), acts.y.numpy())
+    torch.testing.assert_close(probe.coef_, torch.from_numpy(ref.coef_[0]), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(probe.intercept_, torch.tensor(ref.intercept_[0]).double(),
+                               atol=1e-4, rtol=1e-4)
+    expected = ref.predict_proba(scaler.transform(x_test))[:, 1]
+    torch.testing.assert_close(probe.predict_proba(acts.X_test), expected, atol=1e-5, rtol=0)
+
+
+def test_matches_sklearn_without_standardization(acts):
+    x, x_test = acts.X.double().numpy(), acts.X_test.double().numpy()
+    probe = LogisticProbe(C=0.5, standardize=False).fit(x, acts.y.numpy())
+    ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(x, acts.y.numpy())
+    torch.testing.assert_close(probe.coef_, torch.from_numpy(ref.coef_[0]), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(probe.predict_proba(x_test), ref.predict_proba(x_test)[:, 1],
+                               atol=1e-5, rtol=0)
+
+
+def test_recovers_planted_direction(acts):
+    probe = LogisticProbe(C=0.01).fit(acts.X, acts.y)
+    assert cosine(probe.direction_, acts.truth) > 0.95
+    assert probe.score(acts.X_test, acts.y_test) > 0.9
+
+
+def test_direction_is_unit_float32_in_raw_space(acts):
+    probe = LogisticProbe().fit(acts.X, acts.y)
+    assert probe.direction_.dtype == torch.float32 and probe.direction_.shape == (32,)
+    torch.testing.assert_close(probe.direction_.norm(), torch.tensor(1.0))
+    # Moving a raw activation by t along direction_ raises the logit by t * ||coef_ / scale_||
+    # (up to the float32 rounding of direction_).
+    step = 0.5 * probe.direction_.double()
+    gain = probe.decision_function(acts.X_test + step) - probe.decision_function(acts.X_test)
+    expected = 0.5 * (probe.coef_ / probe.scale_).norm().item()
+    torch.testing.assert_close(gain, np.full(len(gain), expected), atol=1e-6, rtol=1e-6)
+
+
+def test_standardization_uses_training_split_only(acts):
+    probe = LogisticProbe().fit(acts.X, acts.y)
+    torch.testing.assert_close(probe.mean_, acts.X.double().mean(dim=0))
+    one_by_one = np.concatenate([probe.predict_proba(acts.X_test[i:i + 1]) for i in range(5)])
+    torch.testing.assert_close(one_by_one, probe.predict_proba(acts.X_test[:5]))
+
+
+def test_works_inside_sklearn_tools(acts):
+    probe = LogisticProbe(C=0.3)
+    assert clone(probe).get_params() == {"C": 0.3, "standardize": True, "max_iter": 1000,
+                                         "tol": 1e-8}
+    scores = cross_val_score(probe, acts.X.numpy(), acts.y.numpy(), cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.85
