@@ -18,7 +18,7 @@ import numpy as np
 from hooks import LAYER_CONVENTION, extract, load_model
 from hooks.convention import veracity_home
 from hooks.data import load_statements
-from probes.logistic import LogisticProbe
+from probes import LogisticProbe
 
 
 def split(n: int, seed: int, train_fraction: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
