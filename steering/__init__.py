@@ -1,0 +1,46 @@
+"""Turn directions into steering vectors, add them during the forward pass, and export them.
+
+- :class:`SteeringVector`: ``{layer: direction}`` with provenance, arithmetic, two-file save/load.
+- :func:`honesty_vector` / :func:`reading_vector` (RepE reading vectors), :func:`from_probe`.
+- :func:`east_vector` (entropic activation steering) with the text bandit in :mod:`steering.bandit`.
+- :func:`steer`: a context manager that adds ``coefficient * direction`` after chosen blocks.
+- :func:`to_gguf` / :func:`from_gguf` (llama.cpp control vectors), :func:`to_safetensors`.
+
+Example:
+    >>> from hooks import load_model
+    >>> from steering import honesty_vector, steer
+    >>> model = load_model("smollm2-135m")
+    >>> vector = honesty_vector(model, ["The city of Paris is in France.", "Water is wet."], layers=[12],
+    ...                         normalization="resid")
+    >>> with steer(model, vector, coefficient=0.25):  # a quarter of the mean residual norm
+    ...     logits = model.hf_model(**model.tokenizer("Hi", return_tensors="pt")).logits
+"""
+
+from steering.apply import SCOPES, steer
+from steering.bandit import Bandit, action_distribution, entropy, play
+from steering.east import east_vector
+from steering.export import export, from_gguf, from_safetensors, to_gguf, to_safetensors
+from steering.honesty import honesty_pairs, honesty_vector
+from steering.reading import contrast_directions, from_probe, reading_vector
+from steering.vector import SteeringVector
+
+__all__ = [
+    "SCOPES",
+    "Bandit",
+    "SteeringVector",
+    "action_distribution",
+    "contrast_directions",
+    "east_vector",
+    "entropy",
+    "export",
+    "from_gguf",
+    "from_probe",
+    "from_safetensors",
+    "honesty_pairs",
+    "honesty_vector",
+    "play",
+    "reading_vector",
+    "steer",
+    "to_gguf",
+    "to_safetensors",
+]

@@ -1,0 +1,200 @@
+"""Export steering vectors for other tools: llama.cpp GGUF control vectors and plain safetensors.
+
+Layer numbering, checked in the sources (not guessed):
+
+- llama.cpp (ggml-org/llama.cpp). ``common/common.cpp``, ``common_control_vector_load_one``:
+  parses tensor names ``direction.N``, rejects ``N == 0`` ("invalid (zero) direction tensor layer
+  index", the whole file is skipped), needs 1-D F32 tensors of one width, and stores
+  ``direction.N`` at offset ``n_embd * (N - 1)``. ``src/llama-adapter.cpp``,
+  ``llama_adapter_cvec::init`` / ``apply``: ``tensors[0]`` is always null ("there's never a
+  tensor for layer 0"), ``tensors[il]`` for ``il = 1 .. n_layer - 1`` gets that slot, and
+  ``apply_to(ctx, cur, il)`` adds it. ``src/models/llama.cpp`` (graph build): inside
+  ``for (int il = 0; il < n_layer; ++il)``, after the FFN residual add,
+  ``cur = build_cvec(cur, il)`` is the block's output (``l_out``). ``common_init_from_params``
+  defaults the layer range to ``1 .. n_layer``. So ``direction.N`` is added to the output of
+  block ``N`` (0-based) = our layer ``N``; the output of block 0 cannot be steered, and
+  directions past ``n_layer - 1`` are ignored.
+- repeng (vgel/repeng). ``repeng/extract.py``, ``ControlVector.export_gguf``: architecture
+  ``"controlvector"``, ``controlvector.model_hint`` = the HF ``config.model_type`` (e.g.
+  ``"llama"``), ``controlvector.layer_count`` = number of directions (uint32), and one tensor
+  ``direction.{layer}`` per key. Its keys are block indices, not ``hidden_states`` indices:
+  ``batched_get_hiddens`` reads ``hidden_states[layer + 1]`` for ``layer >= 0`` and
+  ``repeng/control.py`` (``ControlModule``) adds ``directions[layer]`` to the output of
+  ``model.layers[layer]``; the default layers are ``range(-1, -n_layers, -1)`` mapped to
+  ``n_layers - 1 .. 1``, skipping 0. So repeng, llama.cpp and veracity number layers the same
+  way. One difference: for the last block repeng reads ``hidden_states[n_layers]``, which
+  Hugging Face returns after the final norm, while it (like us) adds before that norm; veracity
+  reads the raw residual there (see :mod:`hooks.convention`).
+
+Our GGUF files carry the same keys as repeng's plus ``veracity.metadata`` (the JSON provenance),
+which llama.cpp ignores. A vector with a layer-0 direction cannot be exported to GGUF.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from steering.vector import SteeringVector
+
+__all__ = ["FORMATS", "export", "from_gguf", "from_safetensors", "to_gguf", "to_safetensors"]
+
+logger = logging.getLogger(__name__)
+
+ARCH = "controlvector"
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; an exported file is meant to be shared
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | None = None) -> Path:
+    """Write a llama.cpp control vector (``llama-cli --control-vector PATH``).
+
+    Args:
+        vector: The vector; layer ``L`` becomes tensor ``direction.L``.
+        path: Output ``.gguf`` file (written atomically).
+        model_hint: ``controlvector.model_hint``; default the HF ``model_type`` recorded in the
+            vector (``extra["model_type"]``), else its ``model_id``.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: The vector has a layer-0 direction (llama.cpp has no slot for it).
+
+    Example:
+        >>> to_gguf(vector, "artifacts/honesty.gguf")
+    """
+    import gguf
+
+    if 0 in vector.directions:
+        raise ValueError("layer 0 has no slot in llama.cpp control vectors (it rejects direction.0): "
+                         "drop it with vector.select(...) or build the vector on later layers")
+    hint = model_hint or vector.extra.get("model_type") or vector.model_id or "unknown"
+
+    def write(tmp: Path) -> None:
+        writer = gguf.GGUFWriter(str(tmp), ARCH)
+        writer.add_string(f"{ARCH}.model_hint", str(hint))
+        writer.add_uint32(f"{ARCH}.layer_count", len(vector.directions))
+        writer.add_string("veracity.metadata", json.dumps(vector.metadata(), sort_keys=True))
+        for layer in vector.layers:
+            writer.add_tensor(f"direction.{layer}", vector.directions[layer].numpy().astype(np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+
+    out = _atomic(Path(path), write)
+    logger.info("wrote GGUF control vector %s (layers %s)", out, vector.layers)
+    return out
+
+
+def _field_text(reader, key: str) -> str | None:
+    field = reader.get_field(key)
+    return None if field is None else str(field.contents())
+
+
+def from_gguf(path: str | os.PathLike) -> SteeringVector:
+    """Read a GGUF control vector (ours, repeng's or llama.cpp's ``cvector-generator``'s).
+
+    Args:
+        path: A ``.gguf`` file with ``direction.N`` tensors.
+
+    Returns:
+        The vector (full provenance when veracity wrote it, else the ``model_hint`` as model id).
+
+    Example:
+        >>> vector = from_gguf("artifacts/honesty.gguf")
+    """
+    import gguf
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} not found: pass a .gguf control vector file")
+    reader = gguf.GGUFReader(str(path))
+    arch = _field_text(reader, "general.architecture")
+    if arch != ARCH:
+        raise ValueError(f"{path} has architecture {arch!r}, not {ARCH!r}: it is not a control vector")
+    directions = {}
+    for tensor in reader.tensors:
+        prefix, _, index = tensor.name.partition(".")
+        if prefix != "direction" or not index.isdigit():
+            raise ValueError(f"{path}: unexpected tensor {tensor.name!r} (expected direction.N)")
+        directions[int(index)] = torch.from_numpy(np.array(tensor.data, dtype=np.float32).reshape(-1))
+    meta_text = _field_text(reader, "veracity.metadata")
+    if meta_text is None:
+        hint = _field_text(reader, f"{ARCH}.model_hint") or ""
+        return SteeringVector(directions, model_id=hint, method="gguf", extra={"model_type": hint})
+    meta = json.loads(meta_text)
+    keys = ("model_id", "n_layers", "method", "normalization", "coefficient", "site", "layer_convention", "extra")
+    return SteeringVector(directions, **{k: meta[k] for k in keys if k in meta})
+
+
+def to_safetensors(vector: SteeringVector, path: str | os.PathLike) -> Path:
+    """One self-contained ``.safetensors`` file: ``direction.L`` tensors, provenance in the header.
+
+    The header's ``__metadata__`` holds ``veracity`` (the JSON provenance) and
+    ``layer_convention``. For veracity's own two-file artifact use :meth:`SteeringVector.save`.
+
+    Args:
+        vector: The vector.
+        path: Output file (written atomically).
+
+    Returns:
+        The path written.
+    """
+    from safetensors.torch import save_file
+
+    tensors = {f"direction.{k}": v.contiguous() for k, v in vector.directions.items()}
+    header = {"veracity": json.dumps(vector.metadata(), sort_keys=True), "layer_convention": vector.layer_convention}
+    out = _atomic(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=header))
+    logger.info("wrote safetensors vector %s (layers %s)", out, vector.layers)
+    return out
+
+
+def from_safetensors(path: str | os.PathLike) -> SteeringVector:
+    """Read a file written by :func:`to_safetensors`."""
+    from safetensors import safe_open
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} not found: pass a .safetensors file from to_safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads((handle.metadata() or {}).get("veracity", "{}"))
+        directions = {int(name.split(".", 1)[1]): handle.get_tensor(name) for name in handle.keys()}
+    keys = ("model_id", "n_layers", "method", "normalization", "coefficient", "site", "layer_convention", "extra")
+    return SteeringVector(directions, **{k: meta[k] for k in keys if k in meta})
+
+
+FORMATS: dict[str, Callable[[SteeringVector, str | os.PathLike], Path]] = {
+    "gguf": to_gguf,
+    "safetensors": to_safetensors,
+}
+
+
+def export(vector: SteeringVector, fmt: str, path: str | os.PathLike) -> Path:
+    """Write ``vector`` in format ``fmt`` (a key of :data:`FORMATS`).
+
+    Example:
+        >>> export(vector, "gguf", "honesty.gguf")
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: use {' or '.join(FORMATS)}")
+    return FORMATS[fmt](vector, path)

@@ -1,0 +1,232 @@
+"""``SteeringVector``: a ``{layer: direction}`` value with provenance, arithmetic and two-file I/O.
+
+A vector is a value: arithmetic returns new vectors and never mutates. Directions are float32
+CPU tensors of width ``d_model``; layer ``L`` means the residual stream after block ``L``
+(:data:`hooks.convention.LAYER_CONVENTION`). ``save`` writes ``NAME.safetensors`` (one tensor
+``direction.L`` per layer) + ``NAME.json`` (provenance) atomically; ``load`` never unpickles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from hooks.convention import LAYER_CONVENTION, SITE
+from probes.io import load_artifact, save_artifact
+
+__all__ = ["NORMALIZATIONS", "SteeringVector"]
+
+logger = logging.getLogger(__name__)
+
+NORMALIZATIONS = ("none", "unit", "resid", "gap")
+"""``unit``: norm 1; ``resid``: norm = mean residual norm at that layer; ``gap``: norm = mean
+projection gap between the contrast sets (coefficient 1 moves one set onto the other)."""
+
+
+@dataclass(eq=False)
+class SteeringVector:
+    """Directions to add to the residual stream, one per layer, and where they came from.
+
+    Attributes:
+        directions: ``{layer: direction}``; each a 1-D tensor of width ``d_model`` (stored float32, CPU).
+        model_id: The model the vector was built on.
+        n_layers: That model's number of blocks (``None`` if unknown).
+        method: How it was built (``"pca"``, ``"mean_diff"``, ``"east"``, ``"probe:..."``, ...).
+        normalization: One of :data:`NORMALIZATIONS`.
+        coefficient: Suggested coefficient for :func:`steering.steer`.
+        site: Hook site (always ``"resid_post"``).
+        layer_convention: The layer convention the keys follow.
+        extra: Free-form JSON-serialisable facts (per-layer statistics, data set, ...).
+    """
+
+    directions: dict[int, Float[Tensor, " d_model"]]
+    model_id: str = ""
+    n_layers: int | None = None
+    method: str = "custom"
+    normalization: str = "none"
+    coefficient: float = 1.0
+    site: str = SITE
+    layer_convention: str = LAYER_CONVENTION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.directions, dict) or not self.directions:
+            raise ValueError("a steering vector needs at least one {layer: direction} entry")
+        clean, width = {}, None
+        for layer, direction in sorted(self.directions.items()):
+            if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+                raise ValueError(f"layer keys must be non-negative ints (layer L = after block L), got {layer!r}")
+            raw = torch.as_tensor(direction)
+            if raw.dim() != 1:
+                raise ValueError(f"direction for layer {layer} must be 1-D (d_model,), got shape {tuple(raw.shape)}")
+            d = raw.detach().to("cpu", torch.float32).clone().contiguous()
+            if not torch.isfinite(d).all():
+                raise ValueError(f"direction for layer {layer} has NaN or inf entries")
+            if width is not None and d.numel() != width:
+                raise ValueError(f"directions differ in width ({width} vs {d.numel()}): one model per vector")
+            width = d.numel()
+            clean[layer] = d
+        self.directions = clean
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {self.normalization!r}: use one of {', '.join(NORMALIZATIONS)}")
+        if self.n_layers is not None and max(clean) >= self.n_layers:
+            raise ValueError(f"layer {max(clean)} is beyond n_layers={self.n_layers}")
+        self.coefficient = float(self.coefficient)
+
+    @property
+    def d_model(self) -> int:
+        """Width of every direction."""
+        return next(iter(self.directions.values())).numel()
+
+    @property
+    def layers(self) -> list[int]:
+        """Sorted layer indices."""
+        return sorted(self.directions)
+
+    def __getitem__(self, layer: int) -> Float[Tensor, " d_model"]:
+        return self.directions[layer]
+
+    def __repr__(self) -> str:
+        return (f"SteeringVector(model_id={self.model_id!r}, layers={self.layers}, d_model={self.d_model}, "
+                f"method={self.method!r}, normalization={self.normalization!r}, coefficient={self.coefficient})")
+
+    # ----------------------------------------------------------------- arithmetic
+    def _combine(self, other: SteeringVector, sign: float) -> SteeringVector:
+        if not isinstance(other, SteeringVector):
+            return NotImplemented
+        if other.d_model != self.d_model:
+            raise ValueError(f"cannot combine vectors of width {self.d_model} and {other.d_model}")
+        if self.model_id and other.model_id and self.model_id != other.model_id:
+            logger.warning("combining vectors from different models (%s, %s)", self.model_id, other.model_id)
+        out = dict(self.directions)
+        for layer, d in other.directions.items():
+            out[layer] = out[layer] + sign * d if layer in out else sign * d
+        op = "+" if sign > 0 else "-"
+        return replace(self, directions=out, method=f"({self.method}){op}({other.method})", normalization="none",
+                       n_layers=self.n_layers or other.n_layers, extra={})
+
+    def __add__(self, other: SteeringVector) -> SteeringVector:
+        return self._combine(other, 1.0)
+
+    def __sub__(self, other: SteeringVector) -> SteeringVector:
+        return self._combine(other, -1.0)
+
+    def __mul__(self, scalar: float) -> SteeringVector:
+        if not isinstance(scalar, Real):
+            return NotImplemented
+        norm = self.normalization if scalar == 1 else "none"
+        return replace(self, directions={k: float(scalar) * v for k, v in self.directions.items()},
+                       normalization=norm, extra=dict(self.extra))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, scalar: float) -> SteeringVector:
+        if not isinstance(scalar, Real):
+            return NotImplemented
+        return self * (1.0 / float(scalar))
+
+    def __neg__(self) -> SteeringVector:
+        return self * -1.0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SteeringVector):
+            return NotImplemented
+        return self.metadata() == other.metadata() and all(
+            torch.equal(self.directions[k], other.directions[k]) for k in self.layers)
+
+    __hash__ = None  # mutable container of tensors
+
+    # ----------------------------------------------------------------- selection / checks
+    def select(self, layers) -> SteeringVector:
+        """The same vector restricted to ``layers`` (an int or a list).
+
+        Example:
+            >>> vector.select([10, 12]).layers
+            [10, 12]
+        """
+        wanted = [layers] if isinstance(layers, int) else list(layers)
+        missing = [layer for layer in wanted if layer not in self.directions]
+        if missing:
+            raise ValueError(f"vector has no layer {missing[0]} (it has {self.layers})")
+        return replace(self, directions={k: self.directions[k] for k in wanted}, extra=dict(self.extra))
+
+    def validate_for(self, model) -> None:
+        """Fail with a one-line message if this vector cannot steer ``model``.
+
+        Args:
+            model: A :class:`hooks.VeracityModel`.
+
+        Raises:
+            ValueError: Width mismatch, or a layer beyond the model's depth.
+        """
+        if self.d_model != model.d_model:
+            raise ValueError(f"vector has d_model={self.d_model}, model has {model.d_model}: "
+                             "build the vector on this model")
+        if max(self.directions) >= model.n_layers:
+            raise ValueError(f"vector has layer {max(self.directions)}, model {model.model_id} has only "
+                             f"{model.n_layers} blocks (0..{model.n_layers - 1}): build the vector on this model")
+        if self.model_id and model.model_id and self.model_id != model.model_id:
+            logger.warning("vector was built on %s, applying it to %s", self.model_id, model.model_id)
+
+    # ----------------------------------------------------------------- I/O
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the tensors, JSON-serialisable."""
+        return {
+            "class": type(self).__name__,
+            "model_id": self.model_id,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "layers": self.layers,
+            "site": self.site,
+            "layer_convention": self.layer_convention,
+            "method": self.method,
+            "normalization": self.normalization,
+            "coefficient": self.coefficient,
+            "extra": self.extra,
+        }
+
+    def save(self, path: str | os.PathLike) -> tuple[Path, Path]:
+        """Write ``NAME.safetensors`` (``direction.L`` tensors) + ``NAME.json`` atomically.
+
+        Args:
+            path: ``NAME``, ``NAME.json`` or ``NAME.safetensors``.
+
+        Returns:
+            The two paths written.
+
+        Example:
+            >>> vector.save("artifacts/honesty")
+        """
+        tensors = {f"direction.{k}": v for k, v in self.directions.items()}
+        return save_artifact(path, tensors, self.metadata())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SteeringVector:
+        """Read a vector written by :meth:`save`.
+
+        Args:
+            path: ``NAME``, ``NAME.json`` or ``NAME.safetensors``.
+
+        Returns:
+            The vector.
+
+        Example:
+            >>> vector = SteeringVector.load("artifacts/honesty.json")
+        """
+        tensors, meta = load_artifact(path)
+        if meta.get("class") != cls.__name__:
+            raise ValueError(f"{path} holds a {meta.get('class')!r}, not a SteeringVector")
+        directions = {int(name.split(".", 1)[1]): t for name, t in tensors.items() if name.startswith("direction.")}
+        keys = ("model_id", "n_layers", "method", "normalization", "coefficient", "site", "layer_convention", "extra")
+        vector = cls(directions, **{k: meta[k] for k in keys if k in meta})
+        if vector.d_model != meta.get("d_model", vector.d_model):
+            raise ValueError(f"{path}: tensors have width {vector.d_model} but the JSON says {meta['d_model']}")
+        return vector
