@@ -18,10 +18,18 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# The report-rendering test opens report.html in headless Chromium (Debian's package; root installs it).
+BROWSER := $(VENV)/.veracity-browser
+$(BROWSER): | $(STAMP)
+	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed (needs root or: sudo apt-get install chromium); the browser test will skip"
+	touch $@
+
 demo: setup
 	$(PY) -m experiments.demo
 
-test: setup
+test: setup $(BROWSER)
 	$(PY) -m pytest -q -rs
 
 bench: setup

@@ -1,9 +1,14 @@
-"""The headline demo: where does SmolLM2-135M-Instruct represent truth?
+"""The headline demo: where does SmolLM2-135M-Instruct represent truth, does it know what it knows,
+and can we push it toward honesty?
 
-``make demo`` runs this: it loads the embedded model (offline), extracts the residual stream of
-every layer for the built-in true/false city statements (cached under ``artifacts/cache``), fits
-a logistic truth probe per layer on a training split and prints held-out accuracy by layer.
-Results go to ``artifacts/demo/layers.json``.
+``make demo`` runs this on the embedded model (offline, a few minutes on 2 CPU cores):
+
+1. a truth sweep over every layer on the built-in city statements (logistic, mass-mean, CCS, CRC
+   and random probes), and the best layer's logistic probe saved as ``truth_probe.{safetensors,json}``;
+2. a P(IK) run (arithmetic and capitals questions; P(IK) head vs the model's own P(True));
+3. the honesty steering vector, swept over a few coefficients, saved as safetensors, JSON and GGUF.
+
+Everything lands in ``artifacts/demo/``; ``artifacts/demo/report.html`` links every figure.
 """
 
 from __future__ import annotations
@@ -13,53 +18,83 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
-from hooks import LAYER_CONVENTION, extract, load_model
-from hooks.convention import veracity_home
-from hooks.data import load_statements
+from hooks import extract, load_model
+from hooks.convention import LAYER_CONVENTION, SITE, veracity_home
 from probes import LogisticProbe
 
-
-def split(n: int, seed: int, train_fraction: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random train/test split of ``range(n)``."""
-    order = np.random.default_rng(seed).permutation(n)
-    cut = int(train_fraction * n)
-    return order[:cut], order[cut:]
+logger = logging.getLogger("experiments.demo")
 
 
-def main(argv=None) -> list[dict]:
-    parser = argparse.ArgumentParser(description="Truth probe accuracy by layer on the embedded model.")
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The veracity headline study on one model, in a few minutes.")
     parser.add_argument("--model", default="smollm2-135m", help="model name or folder (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--dataset", default="cities", help="built-in dataset name or statement,label CSV (default: cities)")
-    parser.add_argument("--n", type=int, default=800, help="statements to use (default 800)")
-    parser.add_argument("--device", default=None, help="cpu / cuda (default: cuda when present)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the sample and the split (default 0)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for samples, splits and restarts (default 0)")
+    parser.add_argument("--n", type=int, default=400, help="city statements in the truth sweep (default 400)")
     parser.add_argument("--out", default=None, help="output folder (default artifacts/demo)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("probes").setLevel(logging.WARNING)
+    return parser.parse_args(argv)
+
+
+def truth_part(args, out: Path, model) -> dict:
+    from experiments.truth_sweep import SweepConfig, load_sweep_data, stratified_split, sweep
+
+    config = SweepConfig(dataset="cities", out=str(out / "truth_sweep"), model=args.model, n=args.n, seed=args.seed,
+                         device=args.device or "")
+    data, negated = load_sweep_data(config)
+    _, summary = sweep(config, model=model, data=(data, negated))
+    best = summary["best"]["logistic"]
+    train, _ = stratified_split(data.labels, config.test_fraction, config.seed)
+    acts = extract(model, data.statements, layers=[best["layer"]], cache=True)[:, 0]
+    probe = LogisticProbe(C=config.logistic_c).fit(acts[train], data.labels[train])
+    probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
+                         dataset=data.name, n_train=len(train))
+    probe.save(out / "truth_probe")
+    return summary["best"]
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("experiments").setLevel(logging.INFO)
     out = Path(args.out) if args.out else veracity_home() / "demo"
     out.mkdir(parents=True, exist_ok=True)
-
     model = load_model(args.model, device=args.device)
-    data = load_statements(args.dataset).sample(args.n, seed=args.seed)
-    acts = extract(model, data.statements, layers="all", cache=True)
-    train, test = split(len(data), args.seed)
-    rows = []
-    for layer in range(model.n_layers):
-        probe = LogisticProbe(C=0.1).fit(acts[train, layer], data.labels[train])
-        rows.append({"layer": layer, "probe": "logistic", "accuracy": float(probe.score(acts[test, layer], data.labels[test]))})
-    (out / "layers.json").write_text(json.dumps({"model": model.model_id, "dataset": data.name, "n": len(data),
-                                                 "layer_convention": LAYER_CONVENTION, "results": rows}, indent=2))
-    print(f"\n{model.model_id}: held-out accuracy of a logistic truth probe, {data.name} (n={len(data)}, 70/30 split)")
-    print("layer  accuracy")
-    best = max(rows, key=lambda r: r["accuracy"])
-    for row in rows:
-        bar = "#" * int(round((row["accuracy"] - 0.5) * 60)) if row["accuracy"] > 0.5 else ""
-        print(f"{row['layer']:>5}  {row['accuracy']:.3f}  {bar}")
-    print(f"\nbest layer {best['layer']}: {best['accuracy']:.3f}.  Results: {out / 'layers.json'}")
-    return rows
+    common = ["--model", args.model, "--seed", str(args.seed)] + (["--device", args.device] if args.device else [])
+
+    logger.info("[1/3] truth sweep over all %d layers (cities, n=%d)", model.n_layers, args.n)
+    best = truth_part(args, out, model)
+    logger.info("[2/3] P(IK): does the model know what it knows?")
+    from experiments import honesty_steering, pik
+
+    pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3", *common])
+    logger.info("[3/3] honesty steering vector")
+    honesty = honesty_steering.main(["--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24",
+                                     "--layers", "12", *common])
+    summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    write_demo_report(out, best)
+    print(f"\nDone. Open {out / 'report.html'} in a browser.")
+    print(f"  truth probe: best logistic layer {best['logistic']['layer']} "
+          f"accuracy {best['logistic']['accuracy']:.3f} (held out)  -> {out / 'truth_probe.json'}")
+    print(f"  honesty vector: {out / 'honesty' / 'honesty.gguf'} (llama.cpp --control-vector) and .safetensors")
+    print(f"  all numbers: {out / 'summary.json'}")
+    return summary
+
+
+def write_demo_report(out: Path, best: dict) -> Path:
+    """One page: the best-layer table, and links to each part's full report."""
+    from experiments.report import table_html, write_report
+
+    rows = [{"probe": p, "best layer": r["layer"], "accuracy": round(r["accuracy"], 3), "auroc": round(r["auroc"], 3),
+             "ece": round(r["ece"], 3)} for p, r in best.items()]
+    links = "".join(f"<li><a href='{sub}/report.html'>{title}</a></li>" for sub, title in (
+        ("truth_sweep", "Truth sweep: accuracy and AUROC by layer, PCA of the best layer, reliability diagram"),
+        ("pik", "P(IK) vs P(True): AUROC, ECE and reliability diagrams against real correctness"),
+        ("honesty", "Honesty steering: truthful-answer rate, KL and perplexity by coefficient")))
+    parts = ["<h2>Truth probes on city statements (held-out, best layer per probe)</h2>", table_html(rows),
+             "<p>CCS, CRC and random use contrast pairs; their sign is fixed on the training split. "
+             "A best layer is a max over layers, so it is optimistic.</p>", f"<h2>Figures</h2><ul>{links}</ul>"]
+    return write_report(out / "report.html", "veracity demo: SmolLM2-135M-Instruct", parts)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,57 @@
 """Built-in, offline datasets and a loader for ``statement,label`` files.
 
 Named ``hooks.data`` (never a top-level ``datasets``, which would shadow Hugging Face's).
+Besides statements: contrast-pair prompts (for CCS), polarity pairs (A / not-A, for
+polarity-aware CCS) and question-answer sets with graders (for P(IK)).
 """
 
 from hooks.data.cities import city_statements, neg_city_statements
+from hooks.data.contrast import CONTRAST_TEMPLATES, ContrastTemplate, chat_prompt, contrast_pairs, question_prompts
+from hooks.data.numbers import larger_than_statements, neg_larger_than_statements, number_words
+from hooks.data.polarity import (
+    POLARITY_KINDS,
+    PolarityPairs,
+    negation_control,
+    polarity_from_datasets,
+    polarity_pairs,
+)
+from hooks.data.qa import (
+    ARITHMETIC_LEVELS,
+    QA_SETS,
+    QADataset,
+    QAItem,
+    arithmetic_questions,
+    capital_questions,
+    grade,
+    load_qa,
+)
 from hooks.data.statements import BUILTIN_DATASETS, StatementDataset, load_statements
 
 __all__ = [
+    "ARITHMETIC_LEVELS",
     "BUILTIN_DATASETS",
+    "CONTRAST_TEMPLATES",
+    "ContrastTemplate",
+    "POLARITY_KINDS",
+    "PolarityPairs",
+    "QADataset",
+    "QAItem",
+    "QA_SETS",
     "StatementDataset",
+    "arithmetic_questions",
+    "capital_questions",
+    "chat_prompt",
     "city_statements",
+    "contrast_pairs",
+    "grade",
+    "larger_than_statements",
+    "load_qa",
     "load_statements",
     "neg_city_statements",
+    "neg_larger_than_statements",
+    "negation_control",
+    "number_words",
+    "polarity_from_datasets",
+    "polarity_pairs",
+    "question_prompts",
 ]

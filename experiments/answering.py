@@ -1,0 +1,217 @@
+"""Let a model answer questions (greedy and sampled), grade the answers, and ask it P(True).
+
+Generation is batched with left padding (the tokenizer's side is restored afterwards, so
+``hooks.extract``'s right-padding convention is untouched); prompts use the model's chat template.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hooks import token_probability
+from hooks.data import QADataset, chat_prompt, grade
+
+__all__ = ["GradedAnswers", "answer_and_grade", "generate", "greedy_and_samples", "left_padding", "p_true",
+           "qa_prompts"]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "You are a helpful assistant. Answer briefly."
+INSTRUCTIONS = {"number": "Answer with just the number.", "text": "Answer with just the name."}
+P_TRUE_QUESTION = ("Question: {question}\nProposed answer: {answer}\n"
+                   "Is the proposed answer true or false? Answer True or False.")
+
+
+@contextmanager
+def left_padding(tokenizer) -> Iterator[None]:
+    """Temporarily pad on the left (what ``generate`` needs); restores the old side on exit."""
+    old = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = old
+
+
+def _chat_or_plain(tokenizer, user: str) -> str:
+    if getattr(tokenizer, "chat_template", None):
+        return chat_prompt(tokenizer, user, system=SYSTEM)
+    return f"Question: {user}\nAnswer:"
+
+
+def qa_prompts(model, data: QADataset) -> list[str]:
+    """One chat-formatted prompt per question (plain "Question: ... Answer:" without a chat template)."""
+    return [_chat_or_plain(model.tokenizer, f"{item.question} {INSTRUCTIONS[item.kind]}") for item in data.items]
+
+
+def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_samples: int = 0,
+             temperature: float = 1.0, batch_size: int = 16, seed: int = 0, progress: bool = True) -> list[list[str]]:
+    """Continue each prompt: greedily (``num_samples=0``) or by sampling ``num_samples`` times.
+
+    Args:
+        model: A :class:`hooks.VeracityModel`.
+        prompts: Full prompt strings (already chat-formatted).
+        max_new_tokens: Tokens generated at most per answer.
+        num_samples: 0 for one greedy answer, else answers sampled at ``temperature`` (no top-k/top-p).
+        temperature: Sampling temperature.
+        batch_size: Prompts per ``generate`` call (each expands to ``num_samples`` rows).
+        seed: Seeds ``torch`` before sampling.
+        progress: Show a progress bar.
+
+    Returns:
+        Per prompt, a list of decoded answers (1 greedy, or ``num_samples``), special tokens removed.
+    """
+    tok, hf = model.tokenizer, model.hf_model
+    sample = num_samples > 0
+    per_prompt = num_samples if sample else 1
+    options = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if sample else {"do_sample": False}
+    torch.manual_seed(seed)
+    out: list[list[str]] = []
+    bar = tqdm(total=len(prompts), desc="sample" if sample else "greedy", disable=not progress, leave=False)
+    with left_padding(tok), torch.no_grad():
+        for start in range(0, len(prompts), batch_size):
+            batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            ids = hf.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=per_prompt,
+                              pad_token_id=tok.pad_token_id, **options)
+            texts = tok.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            out += [[t.strip() for t in texts[i : i + per_prompt]] for i in range(0, len(texts), per_prompt)]
+            bar.update(len(batch["input_ids"]))
+    bar.close()
+    return out
+
+
+def _eos_ids(model) -> torch.Tensor:
+    ids = model.hf_model.generation_config.eos_token_id
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    return torch.tensor(sorted({*ids, model.tokenizer.eos_token_id} - {None}), device=model.device)
+
+
+def _greedy_and_samples(model, batch: dict, k: int, max_new_tokens: int, temperature: float,
+                        generator: torch.Generator) -> torch.Tensor:
+    """Prefill each prompt once, then decode 1 greedy row and ``k`` sampled rows from its cache.
+
+    Returns:
+        ``(batch * (k + 1), new_tokens)`` token ids, row ``i * (k + 1)`` greedy; pad after EOS.
+    """
+    hf, rows, pad = model.hf_model, k + 1, model.tokenizer.pad_token_id
+    mask = batch["attention_mask"]
+    out = hf(input_ids=batch["input_ids"], attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
+             use_cache=True)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(rows)
+    mask = mask.repeat_interleave(rows, dim=0)
+    logits = out.logits[:, -1].float().repeat_interleave(rows, dim=0)
+    is_greedy = torch.arange(len(mask), device=mask.device) % rows == 0
+    done = torch.zeros(len(mask), dtype=torch.bool, device=mask.device)
+    eos, tokens = _eos_ids(model), []
+    for _ in range(max_new_tokens):
+        probs = torch.softmax(logits / temperature, dim=-1)
+        sampled = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(mask.device)
+        step = torch.where(is_greedy, logits.argmax(dim=-1), sampled).masked_fill(done, pad)
+        tokens.append(step)
+        done |= torch.isin(step, eos)
+        if done.all():
+            break
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        out = hf(input_ids=step[:, None], attention_mask=mask, position_ids=mask.sum(1, keepdim=True) - 1,
+                 past_key_values=cache, use_cache=True)
+        logits = out.logits[:, -1].float()
+    return torch.stack(tokens, dim=1)
+
+
+def greedy_and_samples(model, prompts: Sequence[str], k: int = 4, max_new_tokens: int = 16,
+                       temperature: float = 1.0, batch_size: int = 16, seed: int = 0,
+                       progress: bool = True) -> tuple[list[str], list[list[str]]]:
+    """One greedy answer and ``k`` sampled answers per prompt, sharing one prefill per prompt.
+
+    Equivalent to :func:`generate` run greedily and then with ``num_samples=k`` (the greedy answers
+    are identical; samples differ only in random draws), but each prompt is encoded once and all
+    ``k + 1`` continuations decode together from its cache: about ``k + 1`` times less prefill work.
+
+    Args:
+        model: A :class:`hooks.VeracityModel`.
+        prompts: Full prompt strings.
+        k: Sampled answers per prompt (pure sampling at ``temperature``; 0 for greedy only).
+        max_new_tokens: Tokens generated at most per answer.
+        temperature: Sampling temperature.
+        batch_size: Prompts per forward pass (each expands to ``k + 1`` rows when decoding).
+        seed: Seeds the sampling generator.
+        progress: Show a progress bar.
+
+    Returns:
+        ``(greedy, samples)``: one string per prompt, and ``k`` strings per prompt.
+    """
+    tok = model.tokenizer
+    generator = torch.Generator().manual_seed(seed)
+    greedy, samples = [], []
+    bar = tqdm(total=len(prompts), desc="answer", disable=not progress, leave=False)
+    with left_padding(tok), torch.no_grad():
+        for start in range(0, len(prompts), batch_size):
+            batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
+            batch = {key: v.to(model.device) for key, v in batch.items()}
+            ids = _greedy_and_samples(model, batch, k, max_new_tokens, temperature, generator)
+            texts = [t.strip() for t in tok.batch_decode(ids, skip_special_tokens=True)]
+            for i in range(0, len(texts), k + 1):
+                greedy.append(texts[i])
+                samples.append(texts[i + 1 : i + k + 1])
+            bar.update(len(batch["input_ids"]))
+    bar.close()
+    return greedy, samples
+
+
+@dataclass
+class GradedAnswers:
+    """The model's answers to a QA set and their grades.
+
+    Attributes:
+        greedy: The greedy answer per question.
+        samples: ``k`` sampled answers per question.
+        correct: 1 where the greedy answer is correct.
+        sample_correct: ``(n, k)`` grades of the samples.
+    """
+
+    greedy: list[str]
+    samples: list[list[str]]
+    correct: np.ndarray
+    sample_correct: np.ndarray
+
+    @property
+    def soft(self) -> np.ndarray:
+        """Fraction of the sampled answers that are correct (``correct`` when ``k == 0``)."""
+        if self.sample_correct.shape[1] == 0:
+            return self.correct.astype(np.float64)
+        return self.sample_correct.mean(axis=1)
+
+
+def answer_and_grade(model, data: QADataset, k: int = 5, max_new_tokens: int = 16, temperature: float = 1.0,
+                     batch_size: int = 16, seed: int = 0, progress: bool = True) -> GradedAnswers:
+    """Greedy answer plus ``k`` samples per question, each graded against the references."""
+    greedy, samples = greedy_and_samples(model, qa_prompts(model, data), k, max_new_tokens, temperature,
+                                         batch_size, seed, progress)
+    correct = np.array([grade(item, a) for item, a in zip(data.items, greedy)], dtype=np.int64)
+    sample_correct = np.array([[grade(item, s) for s in row] for item, row in zip(data.items, samples)],
+                              dtype=np.float64).reshape(len(data), k)
+    logger.info("greedy accuracy %.3f, sampled accuracy %.3f", correct.mean(),
+                sample_correct.mean() if k else float("nan"))
+    return GradedAnswers(greedy, samples, correct, sample_correct)
+
+
+def p_true(model, data: QADataset, answers: Sequence[str], batch_size: int = 16) -> np.ndarray:
+    """The model's own probability that its proposed answer is true (Kadavath et al. 2022).
+
+    The question and proposed answer go into one user turn; P(True) is the next-token probability
+    of "True" renormalised over {"True", "False"} at the start of the assistant's reply.
+    """
+    prompts = [_chat_or_plain(model.tokenizer, P_TRUE_QUESTION.format(question=item.question, answer=answer or "(none)"))
+               for item, answer in zip(data.items, answers)]
+    chat = bool(getattr(model.tokenizer, "chat_template", None))
+    yes, no = ("True", "False") if chat else (" True", " False")
+    return token_probability(model, prompts, yes=yes, no=no, batch_size=batch_size).double().numpy()

@@ -1,0 +1,90 @@
+"""Command-line options from a config dataclass: one field, one option, help from the docstring.
+
+A config is a dataclass whose Google-style ``Attributes:`` section gives a one-line description
+of each field; :func:`parse_config` turns the fields into ``--field-name`` options (with that
+text as ``--help``), parses ``argv`` and builds the config, so validation stays in
+``__post_init__`` and the script, the docstring and ``--help`` cannot drift apart.
+
+Example:
+    >>> config = parse_config(SweepConfig, ["--dataset", "cities", "--out", "runs/x"])
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import typing
+
+__all__ = ["attribute_docs", "build_parser", "parse_config"]
+
+
+def attribute_docs(cls) -> dict[str, str]:
+    """Field name to its description from the class docstring's ``Attributes:`` section."""
+    doc = inspect.getdoc(cls) or ""
+    section = doc.split("Attributes:", 1)[1] if "Attributes:" in doc else ""
+    docs: dict[str, str] = {}
+    current = None
+    for line in section.splitlines():
+        match = re.match(r"^\s{4}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
+        if match:
+            current = match.group(1)
+            docs[current] = match.group(2).strip()
+        elif current and line.startswith(" " * 8) and line.strip():
+            docs[current] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return docs
+
+
+def _base_type(annotation):
+    """``int | None`` -> ``int``; plain types pass through."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def build_parser(cls, description: str | None = None) -> argparse.ArgumentParser:
+    """An ``ArgumentParser`` with one option per field of dataclass ``cls``.
+
+    Fields without a default are required; booleans become ``--flag / --no-flag``.
+
+    Args:
+        cls: The config dataclass (annotations resolved with ``typing.get_type_hints``).
+        description: Parser description (default: the first line of the class docstring).
+
+    Returns:
+        The parser.
+    """
+    hints = typing.get_type_hints(cls)
+    docs = attribute_docs(cls)
+    parser = argparse.ArgumentParser(description=description or (inspect.getdoc(cls) or "").splitlines()[0])
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = _base_type(hints[f.name])
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = None if required else (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+        help_text = docs.get(f.name, "")
+        if default not in (None, "") and "default" not in help_text.lower():
+            help_text += f" (default: {default})"
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=kind if kind in (int, float, str) else str,
+                                default=default, required=required, help=help_text)
+    return parser
+
+
+def parse_config(cls, argv=None, description: str | None = None):
+    """Parse ``argv`` (default ``sys.argv[1:]``) into an instance of config dataclass ``cls``.
+
+    Invalid values are reported as a one-line command-line error (``parser.error``).
+    """
+    parser = build_parser(cls, description)
+    args = parser.parse_args(argv)
+    try:
+        return cls(**vars(args))
+    except ValueError as err:
+        parser.error(str(err))

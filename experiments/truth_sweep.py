@@ -1,0 +1,296 @@
+"""Truth-probe sweep: fit supervised and unsupervised probes at every layer, score them held out.
+
+    python -m experiments.truth_sweep --dataset cities --out artifacts/sweep/cities --layers every:2
+
+Supervised probes (logistic, mass-mean) see the statement's last-token activations; CCS, CRC-TPC
+and random directions see contrast pairs: the statement completed with the "no" and the "yes"
+answer of a prompt template, or (``--pairs negation``) the negated statement and the statement.
+Statistics (standardisation, pair normalisation) come from the stratified training split only.
+Labels touch the unsupervised probes once: to choose the sign of the direction on the training
+split; ``accuracy`` is that sign-fixed held-out accuracy. Writes ``results.json`` (one record per
+layer and probe), ``summary.json`` (config, best layers, zero-shot) and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from experiments.cli import parse_config
+from experiments.truth_report import write_sweep_report
+from hooks import LAYER_CONVENTION, SITE, extract, load_model, token_probability
+from hooks.convention import resolve_layers, veracity_home
+from hooks.data import BUILTIN_DATASETS, CONTRAST_TEMPLATES, contrast_pairs, load_statements, question_prompts
+from probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, auroc, brier, ece
+
+logger = logging.getLogger(__name__)
+
+PROBES = ("logistic", "mass_mean", "ccs", "crc", "random")
+PAIR_PROBES = ("ccs", "crc", "random")
+SIGN_NOTE = "unsupervised fit; train labels used only to choose the sign (held-out accuracy of that sign)"
+
+
+@dataclass
+class SweepConfig:
+    """Settings of a truth-probe sweep over layers.
+
+    Attributes:
+        dataset: Built-in name (cities, neg_cities, larger_than, neg_larger_than) or a statement,label CSV/JSONL.
+        out: Folder for results.json, summary.json and report.html (default artifacts/truth_sweep/<dataset>).
+        model: Model name or folder (default: the embedded SmolLM2-135M-Instruct).
+        layers: "all", "every:K" (layers 0, K, 2K, ...) or comma-separated indices (negatives count from the end).
+        n: Use a seeded random sample of at most this many statements (0 = all).
+        seed: Seed for the sample, the split, CCS restarts and random directions.
+        test_fraction: Fraction held out (stratified by label); every reported metric is measured on it.
+        pairs: Contrast pairs for ccs/crc/random: a template (plain, yes_no, suffix, chat, chat_yes_no) completing
+            the statement with its no/yes answer, or "negation" (index 0 = the negated statement, 1 = the statement).
+        negated: With --pairs negation: the negated dataset, aligned row by row (default for a built-in: neg_<name>).
+        probes: Comma-separated probes to fit: logistic, mass_mean, ccs, crc, random.
+        normalize: Pair normalisation for ccs/crc/random: meanvar (Burns), mean or none (training statistics).
+        ccs_restarts: CCS random restarts (the lowest loss wins).
+        ccs_epochs: CCS full-batch Adam steps.
+        logistic_c: Inverse L2 strength of the logistic probe (on standardised features).
+        random_directions: Random directions averaged for the random baseline.
+        zero_shot: Also score the model's own next-token P(yes) for the template's question (one extra pass).
+        batch_size: Texts per forward pass.
+        device: cpu or cuda (default: cuda when present).
+        cache_dir: Activation cache folder (default artifacts/cache).
+    """
+
+    dataset: str
+    out: str = ""
+    model: str = "smollm2-135m"
+    layers: str = "all"
+    n: int = 800
+    seed: int = 0
+    test_fraction: float = 0.3
+    pairs: str = "plain"
+    negated: str = ""
+    probes: str = ",".join(PROBES)
+    normalize: str = "meanvar"
+    ccs_restarts: int = 10
+    ccs_epochs: int = 1000
+    logistic_c: float = 0.1
+    random_directions: int = 10
+    zero_shot: bool = True
+    batch_size: int = 16
+    device: str = ""
+    cache_dir: str = ""
+
+    def __post_init__(self):
+        if self.pairs != "negation" and self.pairs not in CONTRAST_TEMPLATES:
+            raise ValueError(f"--pairs {self.pairs!r}: use 'negation' or a template ({', '.join(CONTRAST_TEMPLATES)})")
+        unknown = [p for p in self.probe_list if p not in PROBES]
+        if unknown or not self.probe_list:
+            raise ValueError(f"--probes: unknown {unknown or 'empty'}; choose from {', '.join(PROBES)}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+        if self.normalize not in ("meanvar", "mean", "none"):
+            raise ValueError(f"--normalize must be meanvar, mean or none, got {self.normalize!r}")
+        if self.layers != "all" and not self.layers.startswith("every:"):
+            try:
+                [int(x) for x in self.layers.split(",")]
+            except ValueError:
+                raise ValueError(f"--layers {self.layers!r}: use all, every:K or comma-separated ints") from None
+        self.out = self.out or str(veracity_home() / "truth_sweep" / Path(self.dataset).stem)
+
+    @property
+    def probe_list(self) -> list[str]:
+        """The requested probe names."""
+        return [p.strip() for p in self.probes.split(",") if p.strip()]
+
+    def layer_indices(self, n_layers: int) -> list[int]:
+        """Resolve ``layers`` against a model with ``n_layers`` blocks."""
+        if self.layers.startswith("every:"):
+            step = int(self.layers.split(":", 1)[1])
+            if step < 1:
+                raise ValueError(f"--layers every:K needs K >= 1, got {step}")
+            return list(range(0, n_layers, step))
+        if self.layers == "all":
+            return list(range(n_layers))
+        return resolve_layers([int(x) for x in self.layers.split(",")], n_layers)
+
+
+def load_sweep_data(config: SweepConfig):
+    """The (sampled) dataset and, for ``--pairs negation``, its aligned negation."""
+    data = load_statements(config.dataset)
+    negated = None
+    if config.pairs == "negation":
+        name = config.negated or (f"neg_{config.dataset}" if f"neg_{config.dataset}" in BUILTIN_DATASETS else "")
+        if not name:
+            raise ValueError("--pairs negation needs --negated PATH_OR_NAME (the negated statements, row-aligned)")
+        negated = load_statements(name)
+        if len(negated) != len(data) or (negated.labels == data.labels).any():
+            raise ValueError(f"{name} is not the row-aligned negation of {config.dataset} (lengths or labels differ)")
+    if config.n and config.n < len(data):
+        idx = np.sort(np.random.default_rng(config.seed).choice(len(data), config.n, replace=False))
+        data, negated = data.subset(idx), None if negated is None else negated.subset(idx)
+    return data, negated
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test indices with both labels in the same proportion on each side."""
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=2)
+    if counts.min() < 2:
+        raise ValueError(f"labels have {counts[0]} false and {counts[1]} true rows: a sweep needs at least 2 of each")
+    train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def pair_texts(config: SweepConfig, data, negated, tokenizer) -> tuple[list[str], list[str]]:
+    """``(texts_no, texts_yes)`` for the contrast-pair probes."""
+    if config.pairs == "negation":
+        return list(negated.statements), list(data.statements)
+    return contrast_pairs(data.statements, config.pairs, tokenizer)
+
+
+def score(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Held-out accuracy, AUROC, ECE (10 uniform bins) and Brier of P(true)."""
+    return {"accuracy": float(np.mean((probs > 0.5) == labels)), "auroc": auroc(probs, labels),
+            "ece": ece(probs, labels), "brier": brier(probs, labels)}
+
+
+def make_probe(name: str, config: SweepConfig, seed: int):
+    """A fresh, unfitted probe for ``name``."""
+    if name == "logistic":
+        return LogisticProbe(C=config.logistic_c)
+    if name == "mass_mean":
+        return MassMeanProbe()
+    if name == "ccs":
+        return CCS(n_restarts=config.ccs_restarts, n_epochs=config.ccs_epochs, normalize=config.normalize, seed=seed)
+    if name == "crc":
+        return CRCProbe(normalize=config.normalize)
+    return RandomDirectionProbe(seed=seed, normalize=config.normalize)
+
+
+def fit_layer(config: SweepConfig, statements: torch.Tensor, pairs: torch.Tensor, labels: np.ndarray,
+              train: np.ndarray, test: np.ndarray) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Fit every requested probe on one layer; return records and held-out P(true) per probe.
+
+    Args:
+        config: The sweep settings.
+        statements: ``(n, d_model)`` statement activations at this layer.
+        pairs: ``(n, 2, d_model)`` contrast pairs at this layer (index 0 = no, 1 = yes).
+        labels: ``(n,)`` 0/1.
+        train: Training indices.
+        test: Held-out indices.
+
+    Returns:
+        ``(records, probs)``: one metrics dict per probe, and the held-out probabilities.
+    """
+    records, probs = [], {}
+    y_train, y_test = labels[train], labels[test]
+    for name in config.probe_list:
+        x = pairs if name in PAIR_PROBES else statements
+        seeds = range(config.seed, config.seed + config.random_directions) if name == "random" else [config.seed]
+        runs = [make_probe(name, config, s).fit(x[train], y_train).predict_proba(x[test]) for s in seeds]
+        scores = [score(p, y_test) for p in runs]
+        record = {"probe": name, **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
+        if name in PAIR_PROBES:
+            record["accuracy_either_sign"] = float(np.mean([max(s["accuracy"], 1 - s["accuracy"]) for s in scores]))
+            record["sign"] = SIGN_NOTE
+        else:
+            record["sign"] = "supervised"
+        if name == "random":
+            record["accuracy_std"] = float(np.std([s["accuracy"] for s in scores]))
+        records.append(record)
+        probs[name] = runs[0]
+    return records, probs
+
+
+def zero_shot(config: SweepConfig, model, data, test: np.ndarray) -> dict | None:
+    """The model's own P(yes) for the question, scored on the held-out split."""
+    if not config.zero_shot:
+        return None
+    template = "plain" if config.pairs == "negation" else config.pairs
+    spec = CONTRAST_TEMPLATES[template]
+    prompts = question_prompts([data.statements[i] for i in test], template, model.tokenizer)
+    p = token_probability(model, prompts, yes=spec.answers[1], no=spec.answers[0],
+                          batch_size=config.batch_size).double().numpy()
+    return {"template": template, **score(p, data.labels[test])}
+
+
+def sweep(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
+    """Run the sweep and write results.json, summary.json and report.html into ``config.out``.
+
+    Args:
+        config: Settings.
+        model: An already-loaded model (default: load ``config.model``).
+        data: ``load_sweep_data(config)`` if already loaded.
+
+    Returns:
+        ``(records, summary)``.
+    """
+    data, negated = data or load_sweep_data(config)
+    model = model or load_model(config.model, device=config.device or None)
+    layers = config.layer_indices(model.n_layers)
+    train, test = stratified_split(data.labels, config.test_fraction, config.seed)
+    common = {"layers": layers, "batch_size": config.batch_size, "cache": True, "cache_dir": config.cache_dir or None}
+    statements = extract(model, data.statements, **common)
+    texts_no, texts_yes = pair_texts(config, data, negated, model.tokenizer)
+    if any(p in PAIR_PROBES for p in config.probe_list):
+        pair_acts = torch.stack([extract(model, texts_no, **common), extract(model, texts_yes, **common)], dim=1)
+    else:
+        pair_acts = torch.stack([statements, statements], dim=1)
+    records, test_probs = [], {}
+    base = {"dataset": data.name, "n_train": len(train), "n_test": len(test), "pairs": config.pairs}
+    for j, layer in enumerate(layers):
+        layer_records, test_probs[layer] = fit_layer(config, statements[:, j], pair_acts[:, :, j], data.labels,
+                                                     train, test)
+        records += [{"layer": layer, **r, **base} for r in layer_records]
+        logger.info("layer %d: %s", layer, ", ".join(f"{r['probe']} {r['accuracy']:.3f}" for r in layer_records))
+    summary = {
+        "config": asdict(config), "model_id": model.model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
+        "position": "last token", "n": len(data), "dataset": data.name, "n_train": len(train), "n_test": len(test),
+        "example_pair": {"no": texts_no[0], "yes": texts_yes[0]}, "zero_shot": zero_shot(config, model, data, test),
+        "best": best_layers(records),
+        "best_note": "layer with the highest held-out accuracy per probe (a max over layers: optimistic)",
+    }
+    write_outputs(config, records, summary, statements, data.labels, train, test, layers, test_probs)
+    return records, summary
+
+
+def best_layers(records: list[dict]) -> dict[str, dict]:
+    """Per probe, the record of the layer with the highest held-out accuracy."""
+    best: dict[str, dict] = {}
+    for r in records:
+        if r["probe"] not in best or r["accuracy"] > best[r["probe"]]["accuracy"]:
+            best[r["probe"]] = r
+    return best
+
+
+def write_outputs(config, records, summary, statements, labels, train, test, layers, test_probs) -> None:
+    """results.json, summary.json and report.html."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(records, indent=1))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_sweep_report(out / "report.html", records, summary, statements, labels, train, test, layers, test_probs)
+
+
+def main(argv=None) -> list[dict]:
+    """Command-line entry point; returns the records."""
+    config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("experiments").setLevel(logging.INFO)
+    try:
+        data = load_sweep_data(config)  # a bad dataset fails here, before the model loads
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"truth_sweep: error: {err}") from None
+    records, summary = sweep(config, data=data)
+    for probe, r in summary["best"].items():
+        logger.info("best %-9s layer %2d  accuracy %.3f  auroc %.3f  ece %.3f", probe, r["layer"], r["accuracy"],
+                    r["auroc"], r["ece"])
+    logger.info("wrote %s", config.out)
+    return records
+
+
+if __name__ == "__main__":
+    main()
