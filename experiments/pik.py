@@ -228,7 +228,8 @@ def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("experiments").setLevel(logging.INFO)
+    for name in ("experiments", __name__):
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         results = run(config)
     except NotEnoughOutcomes as err:

@@ -279,7 +279,8 @@ def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("experiments").setLevel(logging.INFO)
+    for name in ("experiments", __name__):
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         data = load_sweep_data(config)  # a bad dataset fails here, before the model loads
     except (FileNotFoundError, ValueError) as err:
