@@ -194,6 +194,7 @@ def run(config: PIKConfig, model=None) -> dict:
         "accuracy_greedy": float(correct.mean()), "accuracy_sampled": float(graded.soft.mean()),
         "accuracy_by_category": _by_category(data, correct, graded.soft),
         "metrics": {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()},
+        "auroc_within_category": _within_category(data, probs, correct, test),
         "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
         "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
     }
@@ -204,6 +205,18 @@ def run(config: PIKConfig, model=None) -> dict:
     head.save(out / "pik_head")
     write_pik_report(out / "report.html", results, probs, correct, test)
     return results
+
+
+def _within_category(data: QADataset, probs: dict, correct: np.ndarray, test: np.ndarray) -> dict[str, dict]:
+    """Held-out AUROC of each score inside each category with both outcomes (difficulty held fixed)."""
+    cats = np.array([item.category for item in data.items])[test]
+    out = {}
+    for c in dict.fromkeys(cats):
+        y = correct[test][cats == c]
+        if 0 < y.sum() < len(y):
+            out[c] = {"n": int(len(y)), **{name: auroc(p[test][cats == c], y) for name, p in probs.items()
+                                           if name != "category_prior"}}
+    return out
 
 
 def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict[str, dict]:

@@ -53,6 +53,9 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
         table_html(rows, ("score", "auroc", "auroc_ci95", "ece", "brier", "mean_prob"),
                    caption="Held-out: does the score predict that the greedy answer is correct?"),
         table_html(categories, ("category", "n", "greedy", "sampled"), caption="Accuracy by category (all questions)"),
+        table_html([{"category": c, **v} for c, v in results["auroc_within_category"].items()],
+                   ("category", "n", "p_ik", "p_true"),
+                   caption="Held-out AUROC within a category (difficulty held fixed; small n)"),
         reliability_figure(curves, "Reliability on the held-out split (label: greedy answer correct)"),
         histogram_figure(hists, "Scores of correct and wrong answers (held-out)", "probability"),
         metric_by_layer_figure(layer_rows, "auroc", "P(IK) AUROC by layer (exploratory; the layer above was fixed "

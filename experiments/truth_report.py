@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from experiments.report import metric_by_layer_figure, reliability_figure, scatter_figure, table_html, write_report
 from probes import reliability_diagram
@@ -14,7 +17,7 @@ from probes import reliability_diagram
 COLUMNS = ("probe", "layer", "accuracy", "accuracy_either_sign", "auroc", "ece", "brier")
 
 
-def pca_2d(x: torch.Tensor, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pca_2d(x: Float[Tensor, "n d_model"], train: np.ndarray) -> tuple[Float[np.ndarray, "n 2"], Float[np.ndarray, " 2"]]:
     """Project all rows on the top two principal components of the training rows.
 
     Returns:
@@ -51,7 +54,7 @@ def _zero_shot(summary: dict) -> str:
                       ("what", "accuracy", "auroc", "ece", "brier"), caption="Zero-shot (the model's next token)")
 
 
-def write_sweep_report(path: str | Path, records: list[dict], summary: dict, statements: torch.Tensor,
+def write_sweep_report(path: str | Path, records: list[dict], summary: dict, statements: Float[Tensor, "n layer d_model"],
                        labels: np.ndarray, train: np.ndarray, test: np.ndarray, layers: list[int],
                        test_probs: dict[int, dict[str, np.ndarray]]) -> Path:
     """Write the sweep's ``report.html``.
@@ -89,3 +92,21 @@ def write_sweep_report(path: str | Path, records: list[dict], summary: dict, sta
     parts.append(reliability_figure(curves, f"Reliability diagram, layer {layer}, held-out split"))
     parts.append(table_html(records, COLUMNS, caption="All layers"))
     return write_report(path, f"Truth sweep: {summary['dataset']}", parts)
+
+
+def best_layers(records: list[dict]) -> dict[str, dict]:
+    """Per probe, the record of the layer with the highest held-out accuracy."""
+    best: dict[str, dict] = {}
+    for r in records:
+        if r["probe"] not in best or r["accuracy"] > best[r["probe"]]["accuracy"]:
+            best[r["probe"]] = r
+    return best
+
+
+def write_outputs(config, records, summary, statements, labels, train, test, layers, test_probs) -> None:
+    """Write ``results.json``, ``summary.json`` and ``report.html`` into ``config.out``."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(records, indent=1))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_sweep_report(out / "report.html", records, summary, statements, labels, train, test, layers, test_probs)

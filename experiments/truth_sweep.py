@@ -20,13 +20,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
 from sklearn.model_selection import train_test_split
+from torch import Tensor
 
 from experiments.cli import parse_config
-from experiments.truth_report import write_sweep_report
+from experiments.truth_report import best_layers, write_outputs
 from hooks import LAYER_CONVENTION, SITE, extract, load_model, token_probability
 from hooks.convention import resolve_layers, veracity_home
-from hooks.data import BUILTIN_DATASETS, CONTRAST_TEMPLATES, contrast_pairs, load_statements, question_prompts
+from hooks.data import (
+    BUILTIN_DATASETS,
+    CONTRAST_TEMPLATES,
+    PolarityPairs,
+    StatementDataset,
+    contrast_pairs,
+    load_statements,
+    negation_control,
+    question_prompts,
+)
 from probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, auroc, brier, ece
 
 logger = logging.getLogger(__name__)
@@ -51,6 +62,8 @@ class SweepConfig:
         pairs: Contrast pairs for ccs/crc/random: a template (plain, yes_no, suffix, chat, chat_yes_no) completing
             the statement with its no/yes answer, or "negation" (index 0 = the negated statement, 1 = the statement).
         negated: With --pairs negation: the negated dataset, aligned row by row (default for a built-in: neg_<name>).
+        control_token: With --pairs negation: replace "not" in every negated statement by this meaningless word
+            (e.g. blick), a control that keeps the pair's surface difference but removes the negation.
         probes: Comma-separated probes to fit: logistic, mass_mean, ccs, crc, random.
         normalize: Pair normalisation for ccs/crc/random: meanvar (Burns), mean or none (training statistics).
         ccs_restarts: CCS random restarts (the lowest loss wins).
@@ -72,6 +85,7 @@ class SweepConfig:
     test_fraction: float = 0.3
     pairs: str = "plain"
     negated: str = ""
+    control_token: str = ""
     probes: str = ",".join(PROBES)
     normalize: str = "meanvar"
     ccs_restarts: int = 10
@@ -89,6 +103,8 @@ class SweepConfig:
         unknown = [p for p in self.probe_list if p not in PROBES]
         if unknown or not self.probe_list:
             raise ValueError(f"--probes: unknown {unknown or 'empty'}; choose from {', '.join(PROBES)}")
+        if self.control_token and self.pairs != "negation":
+            raise ValueError("--control-token only applies to --pairs negation")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
         if self.normalize not in ("meanvar", "mean", "none"):
@@ -128,10 +144,18 @@ def load_sweep_data(config: SweepConfig):
         negated = load_statements(name)
         if len(negated) != len(data) or (negated.labels == data.labels).any():
             raise ValueError(f"{name} is not the row-aligned negation of {config.dataset} (lengths or labels differ)")
+        if config.control_token:
+            negated = _control(negated, config.control_token)
     if config.n and config.n < len(data):
         idx = np.sort(np.random.default_rng(config.seed).choice(len(data), config.n, replace=False))
         data, negated = data.subset(idx), None if negated is None else negated.subset(idx)
     return data, negated
+
+
+def _control(negated, token: str):
+    """The negated statements with "not" replaced by ``token`` (labels kept only for alignment)."""
+    pairs = negation_control(PolarityPairs(negated.statements, negated.statements, negated.labels, negated.name), token)
+    return StatementDataset(pairs.negated, negated.labels, f"{negated.name}_{token}", dict(negated.extra))
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +194,8 @@ def make_probe(name: str, config: SweepConfig, seed: int):
     return RandomDirectionProbe(seed=seed, normalize=config.normalize)
 
 
-def fit_layer(config: SweepConfig, statements: torch.Tensor, pairs: torch.Tensor, labels: np.ndarray,
-              train: np.ndarray, test: np.ndarray) -> tuple[list[dict], dict[str, np.ndarray]]:
+def fit_layer(config: SweepConfig, statements: Float[Tensor, "n d_model"], pairs: Float[Tensor, "n 2 d_model"],
+              labels: Int[np.ndarray, " n"], train: np.ndarray, test: np.ndarray) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Fit every requested probe on one layer; return records and held-out P(true) per probe.
 
     Args:
@@ -255,24 +279,6 @@ def sweep(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]
     }
     write_outputs(config, records, summary, statements, data.labels, train, test, layers, test_probs)
     return records, summary
-
-
-def best_layers(records: list[dict]) -> dict[str, dict]:
-    """Per probe, the record of the layer with the highest held-out accuracy."""
-    best: dict[str, dict] = {}
-    for r in records:
-        if r["probe"] not in best or r["accuracy"] > best[r["probe"]]["accuracy"]:
-            best[r["probe"]] = r
-    return best
-
-
-def write_outputs(config, records, summary, statements, labels, train, test, layers, test_probs) -> None:
-    """results.json, summary.json and report.html."""
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(records, indent=1))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    write_sweep_report(out / "report.html", records, summary, statements, labels, train, test, layers, test_probs)
 
 
 def main(argv=None) -> list[dict]:

@@ -78,6 +78,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path):
         assert 0 <= metrics["auroc"] <= 1 and 0 <= metrics["ece"] <= 1 and 0 <= metrics["brier"] <= 1
         low, high = metrics["auroc_ci95"]
         assert 0 <= low <= high <= 1
+    assert set(saved["auroc_within_category"]) <= {"capital"}
     assert len(saved["per_layer_auroc"]) == 30 and results["n_test"] == saved["n_test"]
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])

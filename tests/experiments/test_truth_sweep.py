@@ -67,6 +67,10 @@ def test_negation_pairs_are_row_aligned():
     assert len(data) == len(negated) == 50
     assert negated.statements[7] == data.statements[7].replace(" is in ", " is not in ")
     assert (negated.labels == 1 - data.labels).all()
+    control = load_sweep_data(SweepConfig("cities", pairs="negation", n=50, seed=1, control_token="blick"))[1]
+    assert control.statements[7] == data.statements[7].replace(" is in ", " is blick in ")
+    with pytest.raises(ValueError, match="only applies to --pairs negation"):
+        SweepConfig("cities", control_token="blick")
     with pytest.raises(ValueError, match="needs --negated"):
         load_sweep_data(SweepConfig("neg_cities", pairs="negation"))
     with pytest.raises(ValueError, match="not the row-aligned negation"):
