@@ -195,9 +195,8 @@ class CCS(BaseProbe):
         self._validate_hyperparameters()
         x = check_activations(X, self._input_trailing, dtype=torch.float32)
         labels = None if y is None else check_binary_labels(y, n=x.shape[0])
-        pairs = self._as_pairs(x)
-        self.mean_, self.scale_ = fit_pair_normalizer(pairs, self.normalize)
-        self._train(self._normalized(pairs), self._loss_fn(x.shape[0]))
+        self.mean_, self.scale_ = fit_pair_normalizer(self._normalizer_cells(x), self.normalize)
+        self._train(self._as_pairs(self._normalized(x)), self._loss_fn(x.shape[0]))
         self._finish_pair_fit(x, labels)
         return self
 
@@ -230,6 +229,10 @@ class CCS(BaseProbe):
 
     def _as_pairs(self, x: Tensor) -> Float[Tensor, "m 2 d_model"]:
         """The contrast pairs the probe trains on (subclasses may reshape their input)."""
+        return x
+
+    def _normalizer_cells(self, x: Tensor) -> Tensor:
+        """``(n, *cells, d_model)``: each cell gets its own training mean (and scale)."""
         return x
 
     def _loss_fn(self, n: int) -> PairLoss:

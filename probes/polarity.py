@@ -2,8 +2,15 @@
 
 Input ``X: (n, 2, 2, d_model)`` indexed ``[pair, statement, completion, :]`` where statement 0 is
 A and 1 is not-A, completion 0 is "no" and 1 is "yes". Write ``pX0`` / ``pX1`` for the probe's
-output on the no / yes completion of statement X. The same probe and the same per-completion
-normalisation (statistics pooled over A and not-A statements) serve both statements.
+output on the no / yes completion of statement X. The same probe serves both statements.
+
+Normalisation (training statistics only) is per cell by default: each of the four cells
+A-no, A-yes, not-A-no, not-A-yes gets its own mean (and scale). With statistics pooled over A and
+not-A (``per_cell=False``, plain CCS's per-completion normalisation applied to all 2n pairs), the
+difference "not" makes to each completion survives normalisation, and the loss below has a
+degenerate zero: "A is false and not-A is true" for every pair, read off the word "not" alone.
+We met that solution on SmolLM2-135M (a constant prediction, accuracy = the class balance); per-cell
+statistics remove it.
 
 Training loss per restart (``m = n`` statement pairs, ``lambda = polarity_weight``)::
 
@@ -109,6 +116,8 @@ class PolarityAwareCCS(CCS):
     Args:
         polarity_weight: ``lambda``, the weight of the polarity term (0 gives plain CCS on
             the 2n pairs).
+        per_cell: Normalise each of the four cells (A / not-A x no / yes) with its own training
+            statistics (default); ``False`` pools A and not-A per completion, as plain CCS would.
         n_restarts, n_epochs, lr, weight_decay, optimizer, normalize, seed: As in
             :class:`probes.ccs.CCS`.
 
@@ -120,13 +129,14 @@ class PolarityAwareCCS(CCS):
 
     _input_trailing = (2, 2)
 
-    def __init__(self, polarity_weight: float = 1.0, n_restarts: int = 10, n_epochs: int = 1000,
-                 lr: float | None = None, weight_decay: float = 0.01, optimizer: str = "adam",
-                 normalize: str = "meanvar", seed: int = 0):
+    def __init__(self, polarity_weight: float = 1.0, per_cell: bool = True, n_restarts: int = 10,
+                 n_epochs: int = 1000, lr: float | None = None, weight_decay: float = 0.01,
+                 optimizer: str = "adam", normalize: str = "meanvar", seed: int = 0):
         super().__init__(n_restarts=n_restarts, n_epochs=n_epochs, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, normalize=normalize,
                          seed=seed)
         self.polarity_weight = polarity_weight
+        self.per_cell = per_cell
 
     def fit(
         self, X: Float[Array, "n 2 2 d_model"], y: Real[Array, " n"] | None = None
@@ -173,6 +183,9 @@ class PolarityAwareCCS(CCS):
 
     def _as_pairs(self, x: Float[Tensor, "n 2 2 d_model"]) -> Float[Tensor, "m 2 d_model"]:
         return torch.cat([x[:, 0], x[:, 1]])
+
+    def _normalizer_cells(self, x: Float[Tensor, "n 2 2 d_model"]) -> Tensor:
+        return x if self.per_cell else self._as_pairs(x)
 
     def _loss_fn(self, n: int) -> PairLoss:
         weight = float(self.polarity_weight)

@@ -37,19 +37,20 @@ def fit_standardizer(
 
 
 def fit_pair_normalizer(
-    x: Float[Tensor, "n 2 d_model"], mode: str
-) -> tuple[Float[Tensor, "2 d_model"], Float[Tensor, "2 d_model"]]:
-    """Per-side statistics for contrast pairs (side 0 = false/no, side 1 = true/yes).
+    x: Float[Tensor, "n *cells d_model"], mode: str
+) -> tuple[Float[Tensor, "*cells d_model"], Float[Tensor, "*cells d_model"]]:
+    """Per-cell statistics for contrast pairs (cell 0 = false/no side, cell 1 = true/yes side).
 
-    Each side is normalised separately so that the constant "yes" vs "no" token difference is
+    Each side (or, for inputs with more cells such as ``(n, 2, 2, d)``, each cell) is normalised
+    separately, so that a constant token difference between cells (" Yes" vs " No", "not") is
     removed and cannot pass for truth.
 
     Args:
-        x: Training contrast pairs.
+        x: Training contrast pairs; every axis between the first and the last is a cell axis.
         mode: ``"mean"``, ``"meanvar"`` or ``"none"`` (see :data:`NORMALIZE_MODES`).
 
     Returns:
-        ``(mean, scale)`` of shape ``(2, d_model)``; normalise with ``(x - mean) / scale``.
+        ``(mean, scale)`` of shape ``x.shape[1:]``; normalise with ``(x - mean) / scale``.
 
     Raises:
         ValueError: Unknown ``mode``.
@@ -70,16 +71,16 @@ def fit_pair_normalizer(
 
 
 def raw_pair_direction(
-    w: Float[Tensor, " d_model"], scale: Float[Tensor, "2 d_model"]
+    w: Float[Tensor, " d_model"], scale: Float[Tensor, "*cells d_model"]
 ) -> Float[Tensor, " d_model"]:
     """Map a direction in normalised pair space back to raw activation space.
 
-    A weight ``w`` on normalised side ``s`` acts on raw activations as ``w / scale[s]``; the two
-    sides are averaged (identical unless ``mode="meanvar"``).
+    A weight ``w`` on normalised cell ``c`` acts on raw activations as ``w / scale[c]``; the
+    cells are averaged (identical unless ``mode="meanvar"``).
 
     Args:
         w: Direction in normalised space.
-        scale: Per-side scales from :func:`fit_pair_normalizer`.
+        scale: Per-cell scales from :func:`fit_pair_normalizer`.
 
     Returns:
         The raw-space direction (not normalised).
@@ -88,4 +89,4 @@ def raw_pair_direction(
         >>> raw_pair_direction(torch.ones(3), torch.ones(2, 3)).tolist()
         [1.0, 1.0, 1.0]
     """
-    return 0.5 * (w / scale[0] + w / scale[1])
+    return (w / scale).reshape(-1, w.shape[-1]).mean(dim=0)

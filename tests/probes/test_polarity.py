@@ -34,7 +34,7 @@ def test_polarity_loss_hand_computed():
 
 
 def test_zero_weight_is_ccs_on_both_statements(polarity):
-    probe = PolarityAwareCCS(polarity_weight=0.0, n_restarts=3, n_epochs=200).fit(polarity.X)
+    probe = PolarityAwareCCS(polarity_weight=0.0, per_cell=False, n_restarts=3, n_epochs=200).fit(polarity.X)
     stacked = torch.cat([polarity.X[:, 0], polarity.X[:, 1]])
     ccs = CCS(n_restarts=3, n_epochs=200).fit(stacked)
     torch.testing.assert_close(probe.restart_losses_, ccs.restart_losses_)
@@ -49,13 +49,18 @@ def test_recovers_planted_direction_and_reports(polarity):
     assert set(report) == {"polar_consistency", "contradiction_index", "accuracy"}
     assert report["accuracy"] > 0.95
     assert report["polar_consistency"] > 0  # coherent verdicts give the sign factor +1
-    # Showing the probe A twice (instead of A and not-A) forces identical verdicts: the
-    # contradiction index rises. polar_consistency is exactly 0 there, because its sign factor
-    # sign(pA1 - pnA1) vanishes for identical inputs (a blind spot of the metric as defined).
+    # Showing the probe A twice (instead of A and not-A) pushes it toward the same verdict for
+    # both: the contradiction index rises.
     same = torch.stack([polarity.X_test[:, 0], polarity.X_test[:, 0]], dim=1)
-    contradicting = probe.polarity_report(same)
-    assert contradicting["contradiction_index"] > report["contradiction_index"]
-    assert contradicting["polar_consistency"] == 0.0
+    assert probe.polarity_report(same)["contradiction_index"] > report["contradiction_index"]
+
+
+def test_polar_consistency_is_blind_to_identical_verdicts():
+    # Identical outputs for A and not-A are the worst contradiction, yet the metric as defined
+    # reports the ideal 0: its sign factor sign(pA1 - pnA1) vanishes. The contradiction index
+    # catches the case.
+    assert polar_consistency(P_A0, P_A1, P_A0, P_A1) == 0.0
+    assert contradiction_index(P_A0, P_A1, P_A0, P_A1) > contradiction_index(P_A0, P_A1, P_NA0, P_NA1)
 
 
 def test_polarity_term_lowers_polar_inconsistency(polarity):
@@ -64,3 +69,25 @@ def test_polarity_term_lowers_polar_inconsistency(polarity):
     without = PolarityAwareCCS(polarity_weight=0.0, **kwargs).fit(polarity.X, polarity.y)
     error = abs(with_term.polarity_report(polarity.X)["polar_consistency"])
     assert error < abs(without.polarity_report(polarity.X)["polar_consistency"])
+
+
+def test_per_cell_normalisation_removes_the_not_shortcut(polarity):
+    # "not" shifts not-A's "no" completion one way and its "yes" completion the other way, much
+    # more strongly than truth moves anything. With statistics pooled over A and not-A, the
+    # loss has a zero at "A false, not-A true" for every pair, read off that shift alone; the
+    # four per-cell means remove it.
+    shortcut = 10.0 * torch.nn.functional.normalize(torch.randn(polarity.X.shape[-1]), dim=0)
+
+    def with_not(x):
+        x = x.clone()
+        x[:, 1, 0] -= shortcut
+        x[:, 1, 1] += shortcut
+        return x
+
+    kwargs = dict(n_restarts=4, n_epochs=500)
+    X, X_test = with_not(polarity.X), with_not(polarity.X_test)
+    pooled = PolarityAwareCCS(per_cell=False, **kwargs).fit(X, polarity.y)
+    per_cell = PolarityAwareCCS(**kwargs).fit(X, polarity.y)
+    assert pooled.score(X_test, polarity.y_test) < 0.65
+    assert per_cell.score(X_test, polarity.y_test) > 0.95
+    assert cosine(per_cell.direction_, polarity.truth) > 0.9
