@@ -15,9 +15,11 @@ import argparse
 import dataclasses
 import inspect
 import re
+import sys
+import types
 import typing
 
-__all__ = ["attribute_docs", "build_parser", "parse_config"]
+__all__ = ["attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "parse_config"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -40,14 +42,25 @@ def attribute_docs(cls) -> dict[str, str]:
 
 def _base_type(annotation):
     """``int | None`` -> ``int``; plain types pass through."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if args else annotation
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return annotation
+    return next(a for a in typing.get_args(annotation) if a is not type(None))
+
+
+def _prog(cls) -> str:
+    """``python -m experiments.x`` for the module that defines ``cls`` (also when run as ``__main__``)."""
+    module = cls.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec else None
+    return f"python -m {module}" if module else None
 
 
 def build_parser(cls, description: str | None = None) -> argparse.ArgumentParser:
     """An ``ArgumentParser`` with one option per field of dataclass ``cls``.
 
-    Fields without a default are required; booleans become ``--flag / --no-flag``.
+    Fields without a default are required; booleans become ``--flag / --no-flag``; ``list[int]``
+    and ``list[float]`` fields take one or more values (``--layers 8 12 16``).
 
     Args:
         cls: The config dataclass (annotations resolved with ``typing.get_type_hints``).
@@ -58,7 +71,7 @@ def build_parser(cls, description: str | None = None) -> argparse.ArgumentParser
     """
     hints = typing.get_type_hints(cls)
     docs = attribute_docs(cls)
-    parser = argparse.ArgumentParser(description=description or (inspect.getdoc(cls) or "").splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_prog(cls), description=description or (inspect.getdoc(cls) or "").splitlines()[0])
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
@@ -71,6 +84,9 @@ def build_parser(cls, description: str | None = None) -> argparse.ArgumentParser
             help_text += f" (default: {default})"
         if kind is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+        elif typing.get_origin(kind) is list:
+            parser.add_argument(flag, dest=f.name, type=typing.get_args(kind)[0], nargs="+", default=default,
+                                required=required, help=help_text)
         else:
             parser.add_argument(flag, dest=f.name, type=kind if kind in (int, float, str) else str,
                                 default=default, required=required, help=help_text)
@@ -88,3 +104,41 @@ def parse_config(cls, argv=None, description: str | None = None):
         return cls(**vars(args))
     except ValueError as err:
         parser.error(str(err))
+
+
+def check_layer_spec(spec: str) -> None:
+    """Raise ``ValueError`` unless ``spec`` is "all", "every:K" or comma-separated integers."""
+    if spec == "all" or spec.startswith("every:"):
+        return
+    try:
+        [int(x) for x in spec.split(",")]
+    except ValueError:
+        raise ValueError(f"--layers {spec!r}: use all, every:K or comma-separated ints") from None
+
+
+def layer_indices(spec: str, n_layers: int) -> list[int]:
+    """Resolve a ``--layers`` value against a model with ``n_layers`` blocks.
+
+    Args:
+        spec: "all", "every:K" (layers 0, K, 2K, ...) or comma-separated indices (negatives count
+            from the end).
+        n_layers: The model's number of blocks.
+
+    Returns:
+        Sorted-as-given layer indices.
+
+    Example:
+        >>> layer_indices("every:4", 10)
+        [0, 4, 8]
+    """
+    from hooks.convention import resolve_layers
+
+    check_layer_spec(spec)
+    if spec.startswith("every:"):
+        step = int(spec.split(":", 1)[1])
+        if step < 1:
+            raise ValueError(f"--layers every:K needs K >= 1, got {step}")
+        return list(range(0, n_layers, step))
+    if spec == "all":
+        return list(range(n_layers))
+    return resolve_layers([int(x) for x in spec.split(",")], n_layers)

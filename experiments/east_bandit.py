@@ -16,7 +16,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from experiments.cli import parse_config
 from hooks import load_model
 from hooks.convention import veracity_home
 from steering import Bandit, east_vector, entropy, play, steer, to_gguf
@@ -37,71 +37,48 @@ logger = logging.getLogger("experiments.east_bandit")
 
 @dataclass
 class Config:
-    """Everything the experiment depends on (each field is a command-line option)."""
+    """Settings of the experiment; each field is a command-line option (``--help``).
 
-    out: str = str(veracity_home() / "east_bandit")
-    """Output folder for results.json, report.html and the vector."""
+    Attributes:
+        out: Output folder for results.json, report.html and the vector (default artifacts/east_bandit).
+        model: Model name or local folder.
+        device: Device (default: cuda if present, else cpu).
+        seed: Seed for the bandit, action sampling and rewards.
+        arms: Number of buttons (A, B, ...; at most 5).
+        n_episodes: Episodes played to collect decision prompts for the vector.
+        n_eval_episodes: Further episodes whose decisions are the evaluation prompts.
+        n_rounds: Decisions per episode.
+        layer: Layer to read and steer (layer L = residual stream after block L).
+        position: Token position of the representation: last or mean.
+        coefficients: Steering coefficients, as fractions of the mean residual norm at the layer.
+        temperatures: Sampling temperatures to compare with (unsteered).
+        rollout_episodes: Fresh episodes played per setting to measure the entropy of chosen arms (0: skip).
+        batch_size: Prompts per forward pass.
+    """
+
+    out: str = ""
     model: str = "smollm2-135m"
-    """Model name or local folder."""
     device: str | None = None
-    """Device (default: cuda if present, else cpu)."""
     seed: int = 0
-    """Seed for the bandit, action sampling and rewards."""
     arms: int = 5
-    """Number of buttons (A, B, ...; at most 5)."""
     n_episodes: int = 8
-    """Episodes played to collect decision prompts for the vector."""
     n_eval_episodes: int = 4
-    """Further episodes whose decisions are the evaluation prompts."""
     n_rounds: int = 6
-    """Decisions per episode."""
     layer: int = 15
-    """Layer to read and steer (layer L = residual stream after block L)."""
     position: str = "last"
-    """Token position of the representation: last or mean."""
     coefficients: list[float] = field(default_factory=lambda: [-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5])
-    """Steering coefficients, as fractions of the mean residual norm at the layer."""
     temperatures: list[float] = field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0, 3.0])
-    """Sampling temperatures to compare with (unsteered)."""
     rollout_episodes: int = 0
-    """Fresh episodes played per setting to measure the entropy of chosen arms (0: skip)."""
     batch_size: int = 16
-    """Prompts per forward pass."""
 
     def __post_init__(self):
+        self.out = self.out or str(veracity_home() / "east_bandit")
         if not 2 <= self.arms <= 5 or self.n_episodes < 2 or self.n_eval_episodes < 1 or self.n_rounds < 1:
             raise ValueError("need 2 <= arms <= 5, n_episodes >= 2, n_eval_episodes >= 1, n_rounds >= 1")
         if 0.0 not in self.coefficients or 1.0 not in self.temperatures:
             raise ValueError("coefficients must include 0 and temperatures 1 (the baseline)")
         if self.position not in ("last", "mean"):
             raise ValueError("position must be last or mean")
-
-
-HELP = {
-    "out": "output folder", "model": "model name or local folder",
-    "device": "cpu, cuda, ... (default: cuda if present, else cpu)", "seed": "seed for bandit, sampling, rewards",
-    "arms": "number of buttons (2-5)", "n-episodes": "episodes played to build the vector",
-    "n-eval-episodes": "held-out episodes for evaluation prompts", "n-rounds": "decisions per episode",
-    "layer": "layer to read and steer", "position": "representation position: last or mean",
-    "coefficients": "steering coefficients (fractions of the mean residual norm; must include 0)",
-    "temperatures": "sampling temperatures to compare (must include 1)",
-    "rollout-episodes": "fresh episodes per setting for behavioural entropy (0 = skip)",
-    "batch-size": "prompts per forward pass",
-}
-
-
-def parse_args(argv=None) -> Config:
-    """Command-line options -> :class:`Config`."""
-    parser = argparse.ArgumentParser(prog="python -m experiments.east_bandit", description=__doc__.split("\n")[0])
-    fields = Config.__dataclass_fields__
-    for name, text in HELP.items():
-        key = name.replace("-", "_")
-        f = fields[key]
-        default = f.default_factory() if callable(f.default_factory) else f.default
-        kind = {"coefficients": float, "temperatures": float}.get(key, type(default) if default is not None else str)
-        extra = {"nargs": "+"} if key in ("coefficients", "temperatures") else {}
-        parser.add_argument(f"--{name}", type=kind, default=default, help=f"{text} [default: {default}]", **extra)
-    return Config(**vars(parser.parse_args(argv)))
 
 
 def summarise(probs: torch.Tensor, labels) -> dict:
@@ -216,7 +193,7 @@ def main(argv=None) -> dict:
     """Command-line entry point: ``python -m experiments.east_bandit --help``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("gguf").setLevel(logging.WARNING)
-    return run(parse_args(argv))
+    return run(parse_config(Config, argv, description=__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

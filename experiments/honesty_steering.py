@@ -22,7 +22,6 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from experiments.cli import parse_config
 from hooks import load_model, next_token_logprobs
 from hooks.convention import veracity_home
 from hooks.data import city_statements
@@ -57,64 +57,46 @@ NEUTRAL = [
 
 @dataclass
 class Config:
-    """Everything the experiment depends on (each field is a command-line option)."""
+    """Settings of the experiment; each field is a command-line option (``--help``).
 
-    out: str = str(veracity_home() / "honesty_steering")
-    """Output folder for results.json, report.html and the vector."""
+    Attributes:
+        out: Output folder for results.json, report.html and the vector (default artifacts/honesty_steering).
+        model: Model name or local folder.
+        device: Device (default: cuda if present, else cpu).
+        seed: Seed for the data split and the PCA sign flips.
+        n_train: True statements used to build the vector (one honest/dishonest pair each).
+        n_test: Held-out questions (cities not used for training).
+        n_neutral: Neutral sentences for the KL and perplexity side effects (at most 8).
+        shots: Lying demonstrations before each question.
+        layers: Layers to sweep (layer L = residual stream after block L); one steered at a time.
+        coefficients: Coefficients to sweep, in units of the normalisation.
+        method: Reading vector: pca or mean_diff.
+        normalization: Direction scale: unit, resid (mean residual norm) or gap (mean honest-dishonest gap).
+        batch_size: Texts per forward pass.
+    """
+
+    out: str = ""
     model: str = "smollm2-135m"
-    """Model name or local folder."""
     device: str | None = None
-    """Device (default: cuda if present, else cpu)."""
     seed: int = 0
-    """Seed for the data split and the PCA sign flips."""
     n_train: int = 32
-    """True statements used to build the vector (one honest/dishonest pair each)."""
     n_test: int = 32
-    """Held-out questions (cities not used for training)."""
     n_neutral: int = 6
-    """Neutral sentences for the KL and perplexity side effects (at most 8)."""
     shots: int = 2
-    """Lying demonstrations before each question."""
     layers: list[int] = field(default_factory=lambda: [8, 12, 16])
-    """Layers to sweep (layer L = residual stream after block L); one steered at a time."""
     coefficients: list[float] = field(default_factory=lambda: [-0.5, -0.25, 0.0, 0.25, 0.5])
-    """Coefficients to sweep, in units of the normalisation."""
     method: str = "pca"
-    """Reading vector: pca or mean_diff."""
     normalization: str = "resid"
-    """Direction scale: unit, resid (mean residual norm) or gap (mean honest-dishonest gap)."""
     batch_size: int = 16
-    """Texts per forward pass."""
 
     def __post_init__(self):
+        self.out = self.out or str(veracity_home() / "honesty_steering")
         if self.n_train < 2 or self.n_test < 1 or not 1 <= self.n_neutral <= len(NEUTRAL):
             raise ValueError(f"need n_train >= 2, n_test >= 1 and 1 <= n_neutral <= {len(NEUTRAL)}")
         if self.method not in ("pca", "mean_diff") or self.normalization not in ("unit", "resid", "gap"):
             raise ValueError("method must be pca or mean_diff; normalization unit, resid or gap")
         if 0.0 not in self.coefficients:
             raise ValueError("coefficients must include 0 (the baseline)")
-
-
-def parse_args(argv=None) -> Config:
-    """Command-line options -> :class:`Config` (``--help`` lists each field's docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m experiments.honesty_steering", description=__doc__.split("\n")[0])
-    helps = {
-        "out": "output folder", "model": "model name or local folder",
-        "device": "cpu, cuda, ... (default: cuda if present, else cpu)",
-        "seed": "seed for the split and PCA sign flips",
-        "n-train": "true statements used to build the vector", "n-test": "held-out questions",
-        "n-neutral": "neutral sentences for KL / perplexity (1-8)", "shots": "lying demonstrations per question",
-        "layers": "layers to sweep, one at a time", "coefficients": "coefficients to sweep (must include 0)",
-        "method": "pca or mean_diff", "normalization": "unit, resid or gap", "batch-size": "texts per forward pass",
-    }
-    defaults = Config.__dataclass_fields__
-    for name, text in helps.items():
-        key = name.replace("-", "_")
-        default = defaults[key].default_factory() if callable(defaults[key].default_factory) else defaults[key].default
-        kind = {"layers": int, "coefficients": float}.get(key, type(default) if default is not None else str)
-        extra = {"nargs": "+"} if key in ("layers", "coefficients") else {}
-        parser.add_argument(f"--{name}", type=kind, default=default, help=f"{text} [default: {default}]", **extra)
-    return Config(**vars(parser.parse_args(argv)))
 
 
 def make_data(cfg: Config, tokenizer):
@@ -258,7 +240,7 @@ def main(argv=None) -> dict:
     """Command-line entry point: ``python -m experiments.honesty_steering --help``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("gguf").setLevel(logging.WARNING)
-    return run(parse_args(argv))
+    return run(parse_config(Config, argv, description=__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

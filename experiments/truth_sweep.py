@@ -24,10 +24,10 @@ from jaxtyping import Float, Int
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 
-from experiments.cli import parse_config
+from experiments.cli import check_layer_spec, layer_indices, parse_config
 from experiments.truth_report import best_layers, write_outputs
 from hooks import LAYER_CONVENTION, SITE, extract, load_model, token_probability
-from hooks.convention import resolve_layers, veracity_home
+from hooks.convention import veracity_home
 from hooks.data import (
     BUILTIN_DATASETS,
     CONTRAST_TEMPLATES,
@@ -109,11 +109,7 @@ class SweepConfig:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
         if self.normalize not in ("meanvar", "mean", "none"):
             raise ValueError(f"--normalize must be meanvar, mean or none, got {self.normalize!r}")
-        if self.layers != "all" and not self.layers.startswith("every:"):
-            try:
-                [int(x) for x in self.layers.split(",")]
-            except ValueError:
-                raise ValueError(f"--layers {self.layers!r}: use all, every:K or comma-separated ints") from None
+        check_layer_spec(self.layers)
         self.out = self.out or str(veracity_home() / "truth_sweep" / Path(self.dataset).stem)
 
     @property
@@ -123,14 +119,7 @@ class SweepConfig:
 
     def layer_indices(self, n_layers: int) -> list[int]:
         """Resolve ``layers`` against a model with ``n_layers`` blocks."""
-        if self.layers.startswith("every:"):
-            step = int(self.layers.split(":", 1)[1])
-            if step < 1:
-                raise ValueError(f"--layers every:K needs K >= 1, got {step}")
-            return list(range(0, n_layers, step))
-        if self.layers == "all":
-            return list(range(n_layers))
-        return resolve_layers([int(x) for x in self.layers.split(",")], n_layers)
+        return layer_indices(self.layers, n_layers)
 
 
 def load_sweep_data(config: SweepConfig):

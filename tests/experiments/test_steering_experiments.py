@@ -46,6 +46,18 @@ def test_help_lists_every_option(module, capsys):
         assert option in text
 
 
+def test_list_options_take_several_values_and_bad_ones_fail_in_one_line(capsys):
+    from experiments.cli import parse_config
+    from experiments.honesty_steering import Config
+
+    config = parse_config(Config, ["--layers", "8", "12", "--coefficients", "0", "0.5"])
+    assert config.layers == [8, 12] and config.coefficients == [0.0, 0.5]
+    with pytest.raises(SystemExit) as done:
+        parse_config(Config, ["--coefficients", "0.5"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("coefficients must include 0 (the baseline)")
+
+
 def test_honesty_steering_end_to_end(tmp_path):
     from experiments.honesty_steering import main
 
