@@ -16,6 +16,7 @@ Usage:
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ from pathlib import Path
 import torch
 
 from experiments.cli import parse_config
+from experiments.report import write_report
 from hooks import load_model
 from hooks.convention import veracity_home
 from steering import Bandit, east_vector, entropy, play, steer, to_gguf
@@ -156,12 +158,12 @@ def run(cfg: Config) -> dict:
         "runtime_s": round(time.time() - start, 1),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_report(results, out / "report.html")
+    write_results_report(results, out / "report.html")
     logger.info("wrote %s/results.json and report.html in %.0f s", out, results["runtime_s"])
     return results
 
 
-def write_report(results: dict, path: Path) -> None:
+def write_results_report(results: dict, path: Path) -> None:
     """Entropy and arm shares against the coefficient and the temperature (plotly.js inlined)."""
     from plotly.subplots import make_subplots
 
@@ -184,9 +186,7 @@ def write_report(results: dict, path: Path) -> None:
     fig.update_xaxes(title_text="coefficient (x mean residual norm)", col=1)
     fig.update_xaxes(title_text="temperature", col=2)
     summary = json.dumps({k: results[k] for k in ("bandit", "collection", "vector")}, indent=2)
-    html = fig.to_html(include_plotlyjs=True, full_html=False)
-    path.write_text(f"<html><head><meta charset='utf-8'><title>EAST bandit</title></head><body>{html}"
-                    f"<h3>Setup</h3><pre>{summary}</pre></body></html>\n", encoding="utf-8")
+    write_report(path, "EAST bandit", [fig, f"<h3>Setup</h3><pre>{html.escape(summary)}</pre>"])
 
 
 def main(argv=None) -> dict:

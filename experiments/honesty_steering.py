@@ -22,6 +22,7 @@ Usage:
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 import torch
 
 from experiments.cli import parse_config
+from experiments.report import write_report
 from hooks import load_model, next_token_logprobs
 from hooks.convention import veracity_home
 from hooks.data import city_statements
@@ -196,7 +198,7 @@ def run(cfg: Config) -> dict:
                           "cosine_pca_mean_diff": cosine},
                "baseline": baseline, "sweep": sweep, "files": files, "runtime_s": round(time.time() - start, 1)}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_report(results, out / "report.html")
+    write_results_report(results, out / "report.html")
     logger.info("wrote %s/results.json and report.html in %.0f s", out, results["runtime_s"])
     return results
 
@@ -212,7 +214,7 @@ def write_vector(vector, out: Path) -> dict:
             "gguf": "honesty.gguf" if gguf_layers else None}
 
 
-def write_report(results: dict, path: Path) -> None:
+def write_results_report(results: dict, path: Path) -> None:
     """Plotly dose-response curves (plotly.js inlined, opens offline)."""
     from plotly.subplots import make_subplots
 
@@ -231,9 +233,7 @@ def write_report(results: dict, path: Path) -> None:
     fig.update_xaxes(title_text=f"coefficient ({results['vector']['normalization']} units)")
     fig.update_layout(title=f"Honesty steering on {results['model']['id']}", height=450, width=1500)
     summary = json.dumps({"baseline": results["baseline"], "vector": results["vector"]}, indent=2)
-    html = fig.to_html(include_plotlyjs=True, full_html=False)
-    path.write_text(f"<html><head><meta charset='utf-8'><title>Honesty steering</title></head><body>{html}"
-                    f"<h3>Baseline and vector</h3><pre>{summary}</pre></body></html>\n", encoding="utf-8")
+    write_report(path, "Honesty steering", [fig, f"<h3>Baseline and vector</h3><pre>{html.escape(summary)}</pre>"])
 
 
 def main(argv=None) -> dict:

@@ -43,8 +43,29 @@ def _logits_and_labels(
     return z, None if y is None else check_binary_labels(y, n=z.numel())
 
 
+class _LogitCalibrator(ArtifactMixin, BaseEstimator):
+    """Shared surface: hyperparameters, ``decision_function`` from :meth:`_calibrate`, and P(true)."""
+
+    def __init__(self, max_iter: int = 200, tol: float = 1e-10):
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def decision_function(self, logits: Float[Array, " n"]) -> Float[np.ndarray, " n"]:
+        """Calibrated logits (float64 numpy ``(n,)``)."""
+        self._check_fitted()
+        z, _ = _logits_and_labels(logits)
+        return self._calibrate(z.numpy())
+
+    def predict_proba(self, logits: Float[Array, " n"]) -> Float[np.ndarray, " n"]:
+        """Calibrated P(true), the sigmoid of :meth:`decision_function` (float64 numpy ``(n,)``)."""
+        return expit(self.decision_function(logits))
+
+    def _calibrate(self, z: Float[np.ndarray, " n"]) -> Float[np.ndarray, " n"]:
+        raise NotImplementedError
+
+
 @register
-class TemperatureScaling(ArtifactMixin, BaseEstimator):
+class TemperatureScaling(_LogitCalibrator):
     """Divide logits by one temperature fitted on a calibration split.
 
     Args:
@@ -58,10 +79,6 @@ class TemperatureScaling(ArtifactMixin, BaseEstimator):
     """
 
     _json_attrs = ("temperature_",)
-
-    def __init__(self, max_iter: int = 200, tol: float = 1e-10):
-        self.max_iter = max_iter
-        self.tol = tol
 
     def fit(self, logits: Float[Array, " n"], y: Real[Array, " n"]) -> "TemperatureScaling":
         """Fit ``T`` by minimising the NLL of ``sigmoid(logits / T)``.
@@ -83,19 +100,12 @@ class TemperatureScaling(ArtifactMixin, BaseEstimator):
         logger.info("TemperatureScaling: T=%.4g after %d iterations", self.temperature_, n_iter)
         return self
 
-    def decision_function(self, logits: Float[Array, " n"]) -> Float[np.ndarray, " n"]:
-        """Calibrated logits ``logits / T`` (float64 numpy ``(n,)``)."""
-        self._check_fitted()
-        z, _ = _logits_and_labels(logits)
-        return z.numpy() / self.temperature_
-
-    def predict_proba(self, logits: Float[Array, " n"]) -> Float[np.ndarray, " n"]:
-        """Calibrated P(true) ``sigmoid(logits / T)`` (float64 numpy ``(n,)``)."""
-        return expit(self.decision_function(logits))
+    def _calibrate(self, z: Float[np.ndarray, " n"]) -> Float[np.ndarray, " n"]:
+        return z / self.temperature_
 
 
 @register
-class PlattScaling(ArtifactMixin, BaseEstimator):
+class PlattScaling(_LogitCalibrator):
     """Fit ``sigmoid(a * logit + b)`` on a calibration split.
 
     Args:
@@ -109,10 +119,6 @@ class PlattScaling(ArtifactMixin, BaseEstimator):
     """
 
     _json_attrs = ("a_", "b_")
-
-    def __init__(self, max_iter: int = 200, tol: float = 1e-10):
-        self.max_iter = max_iter
-        self.tol = tol
 
     def fit(self, logits: Float[Array, " n"], y: Real[Array, " n"]) -> "PlattScaling":
         """Fit ``a`` and ``b`` by maximum likelihood.
@@ -131,12 +137,5 @@ class PlattScaling(ArtifactMixin, BaseEstimator):
         logger.info("PlattScaling: a=%.4g b=%.4g after %d iterations", self.a_, self.b_, n_iter)
         return self
 
-    def decision_function(self, logits: Float[Array, " n"]) -> Float[np.ndarray, " n"]:
-        """Calibrated logits ``a * logits + b`` (float64 numpy ``(n,)``)."""
-        self._check_fitted()
-        z, _ = _logits_and_labels(logits)
-        return self.a_ * z.numpy() + self.b_
-
-    def predict_proba(self, logits: Float[Array, " n"]) -> Float[np.ndarray, " n"]:
-        """Calibrated P(true) ``sigmoid(a * logits + b)`` (float64 numpy ``(n,)``)."""
-        return expit(self.decision_function(logits))
+    def _calibrate(self, z: Float[np.ndarray, " n"]) -> Float[np.ndarray, " n"]:
+        return self.a_ * z + self.b_
