@@ -1,0 +1,214 @@
+"""Polarity-aware CCS across layers: does one probe give a statement and its negation opposite verdicts?
+
+For statement pairs (A, not-A), each completed with a "no" and a "yes" answer, the script extracts
+the four prompts' last-token activations, fits :class:`probes.PolarityAwareCCS` at every requested
+layer on a training split (with per-cell normalisation, and with A / not-A pooled for comparison),
+and reports on the held-out split the accuracy for A, the AUROC, Polar-Consistency (0 is ideal) and
+the Contradiction Index (high when A and not-A get the same verdict). The control replaces "not" by
+a meaningless word, so a probe that only tracks the word "not" shows up. A random direction on A's
+pairs is the chance baseline.
+
+Example:
+    python -m experiments.polarity --kind cities --n 400 --layers every:2
+    python -m experiments.polarity --kind ../shared/datasets/geometry_of_truth/cities.csv \\
+        --negated ../shared/datasets/geometry_of_truth/neg_cities.csv
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from experiments.cli import check_layer_spec, layer_indices, parse_config
+from experiments.report import metric_by_layer_figure, table_html, write_report
+from experiments.truth_report import best_layers
+from experiments.truth_sweep import score, stratified_split
+from hooks import LAYER_CONVENTION, SITE, extract, load_model
+from hooks.convention import veracity_home
+from hooks.data import (
+    CONTRAST_TEMPLATES,
+    POLARITY_KINDS,
+    PolarityPairs,
+    load_statements,
+    negation_control,
+    polarity_from_datasets,
+    polarity_pairs,
+)
+from probes import PolarityAwareCCS, RandomDirectionProbe
+
+logger = logging.getLogger(__name__)
+
+SIGN_NOTE = "unsupervised fit; train labels used only to choose the sign (held-out accuracy of that sign)"
+
+
+@dataclass
+class PolarityConfig:
+    """Settings of a polarity-aware CCS run over layers.
+
+    Attributes:
+        kind: Built-in polarity pairs (cities, larger_than) or a statement,label CSV/JSONL of A statements.
+        negated: With a CSV for --kind: the row-aligned negations (every label flipped), e.g. neg_cities.csv.
+        out: Folder for results.json and report.html (default artifacts/polarity/<kind>).
+        model: Model name or folder (default: the embedded SmolLM2-135M-Instruct).
+        layers: "every:K" (layers 0, K, 2K, ...), "all" or comma-separated indices (negatives count from the end).
+        n: Use a seeded random sample of at most this many statement pairs (0 = all).
+        template: Contrast template that completes each statement with its no/yes answer (plain, yes_no, suffix, chat, chat_yes_no).
+        control_token: The meaningless word that replaces "not" in the control ("" = no control run).
+        polarity_weight: Weight of the polarity term in the loss (0 = plain CCS on all 2n pairs).
+        restarts: Random restarts per fit (the lowest loss wins).
+        epochs: Full-batch Adam steps per fit.
+        random_directions: Random directions averaged for the chance baseline.
+        seed: Seed for the sample, the split, the restarts and the random direction.
+        test_fraction: Fraction of the pairs held out (stratified by the label of A).
+        batch_size: Texts per forward pass.
+        device: cpu or cuda (default: cuda when present).
+        cache_dir: Activation cache folder (default artifacts/cache).
+    """
+
+    kind: str = "cities"
+    negated: str = ""
+    out: str = ""
+    model: str = "smollm2-135m"
+    layers: str = "every:2"
+    n: int = 400
+    template: str = "plain"
+    control_token: str = "blick"
+    polarity_weight: float = 1.0
+    restarts: int = 10
+    epochs: int = 1000
+    random_directions: int = 10
+    seed: int = 0
+    test_fraction: float = 0.3
+    batch_size: int = 16
+    device: str = ""
+    cache_dir: str = ""
+
+    def __post_init__(self):
+        if self.template not in CONTRAST_TEMPLATES:
+            raise ValueError(f"--template {self.template!r}: choose from {', '.join(CONTRAST_TEMPLATES)}")
+        if self.kind not in POLARITY_KINDS and not self.negated:
+            raise ValueError(f"--kind {self.kind!r} is not built in ({', '.join(POLARITY_KINDS)}): "
+                             "give its row-aligned negations with --negated")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+        check_layer_spec(self.layers)
+        self.out = self.out or str(veracity_home() / "polarity" / Path(self.kind).stem)
+
+    def layer_indices(self, n_layers: int) -> list[int]:
+        """Resolve ``layers`` against a model with ``n_layers`` blocks."""
+        return layer_indices(self.layers, n_layers)
+
+
+def load_pairs(config: PolarityConfig) -> PolarityPairs:
+    """The (sampled) polarity pairs named by ``--kind`` / ``--negated``."""
+    if config.negated:
+        pairs = polarity_from_datasets(load_statements(config.kind), load_statements(config.negated))
+    else:
+        pairs = polarity_pairs(config.kind)
+    return pairs.sample(config.n, config.seed) if config.n else pairs
+
+
+def extract_cells(model, pairs: PolarityPairs, config: PolarityConfig, layers: list[int]) -> Float[Tensor, "n 2 2 layer d_model"]:
+    """Last-token activations of the ``4n`` prompts, shaped ``[pair, A / not-A, no / yes, layer, d_model]``."""
+    flat = pairs.flat_texts(config.template, model.tokenizer)
+    acts = extract(model, flat, layers=layers, batch_size=config.batch_size, cache=True,
+                   cache_dir=config.cache_dir or None)
+    return acts.reshape(len(pairs), 2, 2, len(layers), -1)
+
+
+def fit_cells(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], labels: Int[np.ndarray, " n"],
+              train: np.ndarray, test: np.ndarray, per_cell: bool) -> dict:
+    """Fit one PolarityAwareCCS on the training pairs; held-out accuracy, AUROC and polarity metrics."""
+    probe = PolarityAwareCCS(polarity_weight=config.polarity_weight, per_cell=per_cell, n_restarts=config.restarts,
+                             n_epochs=config.epochs, seed=config.seed).fit(x[train], labels[train])
+    report = probe.polarity_report(x[test])
+    return {**score(probe.predict_proba(x[test]), labels[test]), **report, "train_loss": probe.loss_}
+
+
+def random_baseline(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], labels: Int[np.ndarray, " n"],
+                    train: np.ndarray, test: np.ndarray) -> dict:
+    """Random directions on A's no/yes pairs (each sign fixed on the training split): the chance level.
+
+    Returns the mean metrics over ``config.random_directions`` seeds and the accuracy's spread.
+    """
+    scores = []
+    for seed in range(config.seed, config.seed + config.random_directions):
+        probe = RandomDirectionProbe(seed=seed).fit(x[train, 0], labels[train])
+        scores.append(score(probe.predict_proba(x[test, 0]), labels[test]))
+    mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+    return {**mean, "accuracy_std": float(np.std([s["accuracy"] for s in scores]))}
+
+
+def run(config: PolarityConfig, model=None) -> list[dict]:
+    """Fit every variant at every layer; write ``results.json`` and ``report.html`` into ``config.out``."""
+    pairs = load_pairs(config)
+    model = model or load_model(config.model, device=config.device or None)
+    layers = config.layer_indices(model.n_layers)
+    train, test = stratified_split(pairs.labels, config.test_fraction, config.seed)
+    sets = {"": extract_cells(model, pairs, config, layers)}
+    if config.control_token:
+        sets["control_"] = extract_cells(model, negation_control(pairs, config.control_token), config, layers)
+    records = []
+    base = {"dataset": pairs.name, "n_train": len(train), "n_test": len(test), "template": config.template,
+            "sign": SIGN_NOTE}
+    for j, layer in enumerate(layers):
+        found = {"pa_ccs": fit_cells(config, sets[""][..., j, :], pairs.labels, train, test, per_cell=True),
+                 "pa_ccs_pooled": fit_cells(config, sets[""][..., j, :], pairs.labels, train, test, per_cell=False),
+                 "random": random_baseline(config, sets[""][..., j, :], pairs.labels, train, test)}
+        if "control_" in sets:
+            found["control_pa_ccs"] = fit_cells(config, sets["control_"][..., j, :], pairs.labels, train, test, True)
+        records += [{"layer": layer, "probe": name, **metrics, **base} for name, metrics in found.items()]
+        logger.info("layer %d: %s", layer, ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in found.items()))
+    write_outputs(config, records, pairs, model.model_id)
+    return records
+
+
+def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPairs, model_id: str) -> None:
+    """results.json, summary.json and report.html."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(records, indent=1))
+    example = pairs.texts(config.template)[0] if "chat" not in config.template else None
+    summary = {"config": asdict(config), "model_id": model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
+               "position": "last token", "n": len(pairs), "class_balance": float(np.mean(pairs.labels)),
+               "example": {"A": pairs.affirmed[0], "not_A": pairs.negated[0], "prompts": example}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    best = best_layers(records)
+    columns = ["probe", "layer", "accuracy", "auroc", "polar_consistency", "contradiction_index", "ece"]
+    notes = (f"<p>{len(pairs)} pairs of {pairs.name} (A / not-A), template {config.template!r}, model {model_id}; "
+             f"held-out split of {records[0]['n_test']}. pa_ccs: per-cell normalisation; pa_ccs_pooled: A and not-A "
+             "pooled per completion; control: 'not' replaced by a meaningless word; random: the mean of "
+             f"{config.random_directions} random directions on A's pairs. Signs are fixed on the training split. "
+             "Polar-Consistency: 0 is ideal, negative means self-contradiction. Contradiction Index: high when A and not-A get the same verdict.</p>")
+    parts = [notes, table_html([{c: r.get(c) for c in columns} for r in best.values()], columns,
+                               caption="Best layer per variant (a max over layers: optimistic)")]
+    polar = [r for r in records if "contradiction_index" in r]
+    parts += [metric_by_layer_figure(records, "accuracy"),
+              metric_by_layer_figure(polar, "contradiction_index", chance=None),
+              metric_by_layer_figure(polar, "polar_consistency", chance=0.0)]
+    write_report(out / "report.html", f"Polarity-aware CCS: {pairs.name}", parts)
+
+
+def main(argv=None) -> list[dict]:
+    """Command-line entry point; returns the records."""
+    config = parse_config(PolarityConfig, argv, description=__doc__.splitlines()[0])
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("experiments").setLevel(logging.INFO)
+    try:
+        load_pairs(config)  # a bad dataset fails here, before the model loads
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"polarity: error: {err}") from None
+    records = run(config)
+    logger.info("wrote %s", config.out)
+    return records
+
+
+if __name__ == "__main__":
+    main()

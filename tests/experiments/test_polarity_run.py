@@ -1,0 +1,45 @@
+"""Polarity-aware CCS experiment: config errors, a tiny-model run, and the embedded model."""
+
+import json
+
+import pytest
+
+from experiments.cli import parse_config
+from experiments.polarity import PolarityConfig, main, run
+
+VARIANTS = {"pa_ccs", "pa_ccs_pooled", "random", "control_pa_ccs"}
+
+
+def test_config_errors_say_what_to_do(capsys):
+    with pytest.raises(ValueError, match="give its row-aligned negations with --negated"):
+        PolarityConfig(kind="facts.csv")
+    with pytest.raises(ValueError, match="choose from"):
+        PolarityConfig(template="nope")
+    with pytest.raises(SystemExit):
+        parse_config(PolarityConfig, ["--layers", "1-4"])
+    assert "every:K" in capsys.readouterr().err
+
+
+def test_runs_on_a_tiny_model_with_every_variant(tiny, tmp_path):
+    config = PolarityConfig(kind="cities", n=24, layers="1,3", restarts=2, epochs=20, template="suffix",
+                            out=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
+    records = run(config, model=tiny("llama"))
+    assert {(r["layer"], r["probe"]) for r in records} == {(l, v) for l in (1, 3) for v in VARIANTS}
+    for r in records:
+        assert 0 <= r["accuracy"] <= 1 and 0 <= r["auroc"] <= 1
+        if r["probe"] != "random":
+            assert 0 <= r["contradiction_index"] <= 2 and -1 <= r["polar_consistency"] <= 1
+    assert json.loads((tmp_path / "out" / "results.json").read_text()) == json.loads(json.dumps(records))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert " not " in summary["example"]["not_A"]
+
+
+@pytest.mark.slow
+def test_polarity_acceptance_on_the_embedded_model(tmp_path):
+    out = tmp_path / "polarity"
+    main(["--kind", "cities", "--n", "60", "--layers", "12", "--restarts", "3", "--epochs", "200",
+          "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    records = json.loads((out / "results.json").read_text())
+    assert {r["probe"] for r in records} == VARIANTS and all(r["layer"] == 12 for r in records)
+    html = (out / "report.html").read_text()
+    assert "contradiction_index by layer" in html and "Polarity-aware CCS" in html
