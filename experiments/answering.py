@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 from hooks import token_probability
 from hooks.data import QADataset, chat_prompt, grade
 
-__all__ = ["GradedAnswers", "answer_and_grade", "generate", "greedy_and_samples", "left_padding", "p_true",
-           "qa_prompts"]
+__all__ = ["GradedAnswers", "answer_and_grade", "followup_prompts", "generate", "greedy_and_samples", "left_padding",
+           "p_true", "qa_prompts"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,33 @@ def _chat_or_plain(tokenizer, user: str) -> str:
     return f"Question: {user}\nAnswer:"
 
 
+def _user_turn(item) -> str:
+    return f"{item.question} {INSTRUCTIONS[item.kind]}"
+
+
 def qa_prompts(model, data: QADataset) -> list[str]:
     """One chat-formatted prompt per question (plain "Question: ... Answer:" without a chat template)."""
-    return [_chat_or_plain(model.tokenizer, f"{item.question} {INSTRUCTIONS[item.kind]}") for item in data.items]
+    return [_chat_or_plain(model.tokenizer, _user_turn(item)) for item in data.items]
+
+
+def followup_prompts(model, data: QADataset, answers: Sequence[str], followup: str) -> list[str]:
+    """The question's chat continued: ``answers[i]`` as the assistant's turn, then ``followup`` as the user's.
+
+    Each prompt ends where the assistant's reply to ``followup`` begins. Without a chat template the
+    lines are "Question: ...", "Answer: {answer}", ``followup`` and "Answer:".
+
+    Example:
+        >>> followup_prompts(model, data, ["Paris"], "How confident are you, 0-100?")  # doctest: +SKIP
+    """
+    tok, prompts = model.tokenizer, []
+    for item, answer in zip(data.items, answers, strict=True):
+        if not getattr(tok, "chat_template", None):
+            prompts.append(f"Question: {_user_turn(item)}\nAnswer: {answer}\n{followup}\nAnswer:")
+            continue
+        turns = [("system", SYSTEM), ("user", _user_turn(item)), ("assistant", answer or "(none)"), ("user", followup)]
+        messages = [{"role": role, "content": content} for role, content in turns]
+        prompts.append(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+    return prompts
 
 
 def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_samples: int = 0,

@@ -14,17 +14,30 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import logging
 import re
 import sys
 import types
 import typing
 
-__all__ = ["attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "parse_config"]
+__all__ = ["attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "parse_config", "script_logging"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
-    """Field name to its description from the class docstring's ``Attributes:`` section."""
-    doc = inspect.getdoc(cls) or ""
+    """Field name to its description from the ``Attributes:`` sections of ``cls`` and its bases.
+
+    A subclass documents only the fields it adds or changes; the rest come from its bases.
+    """
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_attribute_docs(klass))
+    return docs
+
+
+def _own_attribute_docs(cls) -> dict[str, str]:
+    """The ``Attributes:`` section of ``cls``'s own docstring (not inherited)."""
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
     section = doc.split("Attributes:", 1)[1] if "Attributes:" in doc else ""
     docs: dict[str, str] = {}
     current = None
@@ -142,3 +155,11 @@ def layer_indices(spec: str, n_layers: int) -> list[int]:
     if spec == "all":
         return list(range(n_layers))
     return resolve_layers([int(x) for x in spec.split(",")], n_layers)
+
+
+def script_logging() -> None:
+    """Log an experiment script's progress: INFO from ``experiments`` (and the script run as
+    ``__main__``), warnings only from the libraries underneath."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for name in ("experiments", "__main__"):
+        logging.getLogger(name).setLevel(logging.INFO)

@@ -18,6 +18,7 @@ import json
 import logging
 from pathlib import Path
 
+from experiments.cli import script_logging
 from hooks import extract, load_model
 from hooks.convention import LAYER_CONVENTION, SITE, veracity_home
 from probes import LogisticProbe
@@ -54,8 +55,7 @@ def truth_part(args, out: Path, model) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("experiments").setLevel(logging.INFO)
+    script_logging()
     out = Path(args.out) if args.out else veracity_home() / "demo"
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.model, device=args.device)

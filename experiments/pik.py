@@ -19,14 +19,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from jaxtyping import Float
+from torch import Tensor
 
-from experiments.answering import answer_and_grade, p_true, qa_prompts
-from experiments.cli import parse_config
+from experiments.answering import GradedAnswers, answer_and_grade, p_true, qa_prompts
+from experiments.cli import parse_config, script_logging
 from experiments.pik_report import write_pik_report
 from hooks import LAYER_CONVENTION, SITE, extract, load_model
 from hooks.convention import resolve_layers, veracity_home
 from hooks.data import QA_SETS, QADataset, arithmetic_questions, capital_questions
-from probes import PIKHead, auroc, bootstrap_ci, brier, ece
+from probes import PIKHead, auroc, bootstrap_ci, brier, reliability_diagram
 
 logger = logging.getLogger(__name__)
 
@@ -149,11 +151,50 @@ def category_prior(data: QADataset, correct: np.ndarray, train: np.ndarray) -> n
     return np.array([rates.get(c, correct[train].mean()) for c in cats], dtype=np.float64)
 
 
-def evaluate(probs: np.ndarray, correct: np.ndarray, seed: int) -> dict:
-    """AUROC (with bootstrap 95% CI), ECE and Brier of ``probs`` against 0/1 correctness."""
+def evaluate(probs: np.ndarray, correct: np.ndarray, seed: int, n_bins: int = 10) -> dict:
+    """AUROC (with bootstrap 95% CI), ECE and MCE (``n_bins`` equal-width bins), Brier, mean ``probs`` and accuracy."""
     ci = bootstrap_ci(auroc, probs, correct, n_boot=1000, seed=seed)
-    return {"auroc": ci.estimate, "auroc_ci95": [ci.low, ci.high], "ece": ece(probs, correct),
-            "brier": brier(probs, correct), "mean_prob": float(np.mean(probs))}
+    diagram = reliability_diagram(probs, correct, n_bins=n_bins)
+    return {"auroc": ci.estimate, "auroc_ci95": [ci.low, ci.high], "ece": diagram.ece, "mce": diagram.mce,
+            "brier": brier(probs, correct), "mean_prob": float(np.mean(probs)), "accuracy": float(np.mean(correct))}
+
+
+def question_activations(model, data: QADataset, config: PIKConfig) -> Float[Tensor, "n layer d_model"]:
+    """Residual stream at the last token of each chat-formatted question prompt, all layers (cached)."""
+    return extract(model, qa_prompts(model, data), layers="all", batch_size=config.batch_size, cache=True,
+                   cache_dir=config.cache_dir or None)
+
+
+def fit_pik_head(model, data: QADataset, graded: GradedAnswers, train: np.ndarray, acts: Float[Tensor, "n d_model"],
+                 layer: int, config: PIKConfig) -> PIKHead:
+    """Fit a P(IK) head on the training split's activations ``acts: (n, d_model)`` against ``config.target``.
+
+    Raises:
+        NotEnoughOutcomes: The target is constant on the training split.
+    """
+    target = training_target(graded, config.target)
+    if np.ptp(target[train]) == 0:
+        raise NotEnoughOutcomes(f"the {config.target} target is constant on the training split ({target[train][0]:g}): "
+                                "use --target mixed or greedy, more samples (--k) or more questions")
+    head = PIKHead(hidden=config.hidden or None, weight_decay=config.weight_decay, seed=config.seed)
+    head.fit(acts[train], target[train])
+    return head.set_provenance(model_id=model.model_id, layer=layer, site=SITE, layer_convention=LAYER_CONVENTION,
+                               dataset=data.name, target=config.target)
+
+
+def answer_and_split(model, config: PIKConfig) -> tuple[QADataset, GradedAnswers, np.ndarray, np.ndarray]:
+    """Build the questions, let the model answer them (greedy + ``config.k`` samples), grade, split.
+
+    Returns:
+        ``(data, graded, train, test)``: the questions, the graded answers and the split's indices.
+
+    Raises:
+        NotEnoughOutcomes: Fewer than two right or two wrong greedy answers.
+    """
+    data = build_questions(config)
+    graded = answer_and_grade(model, data, config.k, config.max_new_tokens, config.temperature,
+                              config.batch_size, config.seed)
+    return (data, graded, *split(graded.correct, config.test_fraction, config.seed))
 
 
 def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
@@ -170,21 +211,10 @@ def run(config: PIKConfig, model=None) -> dict:
     """Answer, grade, fit P(IK), score P(IK) and P(True); write the outputs. Returns results."""
     model = model or load_model(config.model, device=config.device or None)
     layer = config.layer_index(model.n_layers)
-    data = build_questions(config)
-    graded = answer_and_grade(model, data, config.k, config.max_new_tokens, config.temperature,
-                              config.batch_size, config.seed)
+    data, graded, train, test = answer_and_split(model, config)
     correct = graded.correct
-    train, test = split(correct, config.test_fraction, config.seed)
-    acts = extract(model, qa_prompts(model, data), layers="all", batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir or None)
-    target = training_target(graded, config.target)
-    if np.ptp(target[train]) == 0:
-        raise NotEnoughOutcomes(f"the {config.target} target is constant on the training split ({target[train][0]:g}): "
-                                "use --target mixed or greedy, more samples (--k) or more questions")
-    head = PIKHead(hidden=config.hidden or None, weight_decay=config.weight_decay, seed=config.seed)
-    head.fit(acts[train, layer], target[train])
-    head.set_provenance(model_id=model.model_id, layer=layer, site=SITE, layer_convention=LAYER_CONVENTION,
-                        dataset=data.name, target=config.target)
+    acts = question_activations(model, data, config)
+    head = fit_pik_head(model, data, graded, train, acts[:, layer], layer, config)
     probs = {"p_ik": head.predict_proba(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
              "category_prior": category_prior(data, correct, train)}
     results = {
@@ -196,12 +226,14 @@ def run(config: PIKConfig, model=None) -> dict:
         "metrics": {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()},
         "auroc_within_category": _within_category(data, probs, correct, test),
         "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
-        "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
+        "per_layer_auroc": per_layer_auroc(acts, training_target(graded, config.target), correct, train, test,
+                                           config),
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    _write_answers(out / "answers.jsonl", data, graded, probs, test)
+    columns = {"samples": graded.samples, "fraction_correct": graded.soft, **probs}
+    write_answers(out / "answers.jsonl", data, graded, test, columns)
     head.save(out / "pik_head")
     write_pik_report(out / "report.html", results, probs, correct, test)
     return results
@@ -226,23 +258,35 @@ def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict
                 "sampled": float(np.mean([s for s, x in zip(soft, cats) if x == c]))} for c in dict.fromkeys(cats)}
 
 
-def _write_answers(path: Path, data: QADataset, graded, probs: dict, test: np.ndarray) -> None:
+def write_answers(path: Path, data: QADataset, graded: GradedAnswers, test: np.ndarray, columns: dict) -> None:
+    """Write ``answers.jsonl``: one row per question with its greedy answer, grade, split and extra columns.
+
+    Args:
+        path: Output file.
+        data: The questions (text, references and category go into each row).
+        graded: The graded answers (``greedy`` and ``correct``).
+        test: Held-out indices (``split`` is "test" or "train").
+        columns: Column name to one value per question (NaN floats are written as null).
+    """
     held_out = set(test.tolist())
     with path.open("w", encoding="utf-8") as handle:
         for i, item in enumerate(data.items):
             row = {"question": item.question, "references": list(item.answers), "category": item.category,
-                   "greedy": graded.greedy[i], "correct": int(graded.correct[i]), "samples": graded.samples[i],
-                   "fraction_correct": float(graded.soft[i]), "split": "test" if i in held_out else "train",
-                   **{name: float(p[i]) for name, p in probs.items()}}
+                   "greedy": graded.greedy[i], "correct": int(graded.correct[i]),
+                   "split": "test" if i in held_out else "train", **{name: _json(col[i]) for name, col in columns.items()}}
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _json(value):
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) else float(value)
+    return value
 
 
 def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    for name in ("experiments", __name__):
-        logging.getLogger(name).setLevel(logging.INFO)
+    script_logging()
     try:
         results = run(config)
     except NotEnoughOutcomes as err:

@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from experiments.cli import check_layer_spec, layer_indices, parse_config
+from experiments.cli import check_layer_spec, layer_indices, parse_config, script_logging
 from experiments.report import metric_by_layer_figure, table_html, write_report
 from experiments.truth_report import best_layers
 from experiments.truth_sweep import score, stratified_split
@@ -199,8 +199,7 @@ def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPa
 def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(PolarityConfig, argv, description=__doc__.splitlines()[0])
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("experiments").setLevel(logging.INFO)
+    script_logging()
     try:
         load_pairs(config)  # a bad dataset fails here, before the model loads
     except (FileNotFoundError, ValueError) as err:

@@ -24,7 +24,7 @@ from jaxtyping import Float, Int
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 
-from experiments.cli import check_layer_spec, layer_indices, parse_config
+from experiments.cli import check_layer_spec, layer_indices, parse_config, script_logging
 from experiments.truth_report import best_layers, write_outputs
 from hooks import LAYER_CONVENTION, SITE, extract, load_model, token_probability
 from hooks.convention import veracity_home
@@ -273,9 +273,7 @@ def sweep(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]
 def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    for name in ("experiments", __name__):
-        logging.getLogger(name).setLevel(logging.INFO)
+    script_logging()
     try:
         data = load_sweep_data(config)  # a bad dataset fails here, before the model loads
     except (FileNotFoundError, ValueError) as err:
