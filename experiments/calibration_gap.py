@@ -32,7 +32,7 @@ import numpy as np
 
 from experiments.answering import p_true
 from experiments.calibration_gap_report import SCORES, write_calibration_report
-from experiments.cli import parse_config, script_logging
+from experiments.cli import one_line_errors, parse_config, script_logging
 from experiments.pik import (
     PIKConfig,
     answer_and_split,
@@ -44,7 +44,6 @@ from experiments.pik import (
 from experiments.verbal_confidence import CONFIDENCE_QUESTION, verbal_confidence
 from hooks import LAYER_CONVENTION, SITE, load_model
 from hooks.convention import veracity_home
-from hooks.model import ModelNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +132,8 @@ def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(CalibrationGapConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    try:
+    with one_line_errors("experiments.calibration_gap"):
         results = run(config)
-    except (ValueError, ModelNotFoundError) as err:  # NotEnoughOutcomes, a layer out of range, an unknown model
-        raise SystemExit(f"calibration_gap: error: {err}") from None
     for r in results["scores"]:
         if "auroc" in r:
             logger.info("%-7s n=%-4d AUROC %.3f [%.3f, %.3f]  ECE %.3f  MCE %.3f  Brier %.3f  mean %.3f vs acc %.3f",

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import contextlib
 import inspect
 import logging
+import os
 import re
 import sys
 import types
 import typing
 
-__all__ = ["attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "parse_config", "script_logging"]
+__all__ = ["attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "one_line_errors", "parse_config", "script_logging"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -163,3 +165,23 @@ def script_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for name in ("experiments", "__main__"):
         logging.getLogger(name).setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def one_line_errors(module: str):
+    """Turn bad-input errors inside the block into a one-line ``python -m MODULE: error: ...`` exit.
+
+    ``ValueError`` (an unknown layer, a one-class dataset, a malformed CSV ...) and ``OSError``
+    (a missing file, an unknown model) end the script with their message and no traceback. Set
+    ``VERACITY_DEBUG=1`` to see the traceback instead.
+
+    Example:
+        >>> with one_line_errors("experiments.truth_sweep"):
+        ...     run(config)
+    """
+    try:
+        yield
+    except (ValueError, OSError) as err:
+        if os.environ.get("VERACITY_DEBUG"):
+            raise
+        raise SystemExit(f"python -m {module}: error: {err}") from None

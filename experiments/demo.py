@@ -18,7 +18,7 @@ import json
 import logging
 from pathlib import Path
 
-from experiments.cli import script_logging
+from experiments.cli import one_line_errors, script_logging
 from hooks import extract, load_model
 from hooks.convention import LAYER_CONVENTION, SITE, veracity_home
 from probes import LogisticProbe
@@ -33,7 +33,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed for samples, splits and restarts (default 0)")
     parser.add_argument("--n", type=int, default=400, help="city statements in the truth sweep (default 400)")
     parser.add_argument("--out", default=None, help="output folder (default artifacts/demo)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.n < 40:
+        parser.error(f"--n must be at least 40 statements (a 70/30 split with both labels on each side), got {args.n}")
+    return args
 
 
 def truth_part(args, out: Path, model) -> dict:
@@ -54,8 +57,15 @@ def truth_part(args, out: Path, model) -> dict:
 
 
 def main(argv=None) -> dict:
+    """Command-line entry point (``make demo``); returns the summary."""
     args = parse_args(argv)
     script_logging()
+    with one_line_errors("experiments.demo"):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The three parts, the summary and the one-page report."""
     out = Path(args.out) if args.out else veracity_home() / "demo"
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.model, device=args.device)

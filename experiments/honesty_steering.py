@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import parse_config
+from experiments.cli import one_line_errors, parse_config
 from experiments.report import write_report
 from hooks import load_model, next_token_logprobs
 from hooks.convention import veracity_home
@@ -240,7 +240,9 @@ def main(argv=None) -> dict:
     """Command-line entry point: ``python -m experiments.honesty_steering --help``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("gguf").setLevel(logging.WARNING)
-    return run(parse_config(Config, argv, description=__doc__.splitlines()[0]))
+    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
+    with one_line_errors("experiments.honesty_steering"):
+        return run(config)
 
 
 if __name__ == "__main__":

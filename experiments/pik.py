@@ -23,7 +23,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from experiments.answering import GradedAnswers, answer_and_grade, p_true, qa_prompts
-from experiments.cli import parse_config, script_logging
+from experiments.cli import one_line_errors, parse_config, script_logging
 from experiments.pik_report import write_pik_report
 from hooks import LAYER_CONVENTION, SITE, extract, load_model
 from hooks.convention import resolve_layers, veracity_home
@@ -287,10 +287,8 @@ def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    try:
+    with one_line_errors("experiments.pik"):
         results = run(config)
-    except NotEnoughOutcomes as err:
-        raise SystemExit(f"pik: error: {err}") from None
     for name, m in results["metrics"].items():
         logger.info("%-15s AUROC %.3f [%.3f, %.3f]  ECE %.3f  Brier %.3f", name, m["auroc"], *m["auroc_ci95"],
                     m["ece"], m["brier"])

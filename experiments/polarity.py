@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from experiments.cli import check_layer_spec, layer_indices, parse_config, script_logging
+from experiments.cli import check_layer_spec, layer_indices, one_line_errors, parse_config, script_logging
 from experiments.report import metric_by_layer_figure, table_html, write_report
 from experiments.truth_report import best_layers
 from experiments.truth_sweep import score, stratified_split
@@ -200,11 +200,9 @@ def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(PolarityConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    try:
+    with one_line_errors("experiments.polarity"):
         load_pairs(config)  # a bad dataset fails here, before the model loads
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"polarity: error: {err}") from None
-    records = run(config)
+        records = run(config)
     logger.info("wrote %s", config.out)
     return records
 

@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 
-from experiments.cli import parse_config
+from experiments.cli import one_line_errors, parse_config
 from experiments.report import write_report
 from hooks import load_model
 from hooks.convention import resolve_layers, veracity_home
@@ -248,15 +248,13 @@ def main(argv=None) -> list[TokenScores]:
     """Command-line entry: ``python -m experiments.token_view --help``."""
     config = parse_config(TokenViewConfig, argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
+    with one_line_errors("experiments.token_view"):
         probe = load_probe(config.probe)
         model = load_model(config.model, device=config.device)
         texts = [t.strip() for t in (config.text or "").split("||") if t.strip()]
         views = [score_tokens(model, probe, text, config.layer) for text in texts]
         if config.answer:
             views.append(score_answer(model, probe, config.answer, config.max_new_tokens, config.layer))
-    except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"experiments.token_view: error: {err}") from None
     out = Path(config.out) if config.out else veracity_home() / "token_view"
     path = write_report(out / "token_view.html", f"Token view: {Path(config.probe).name}, {model.model_id}", [
         f"<p>P(true) of probe <code>{html.escape(config.probe)}</code> at every token "

@@ -33,7 +33,7 @@ from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from experiments.cli import parse_config
+from experiments.cli import one_line_errors, parse_config
 from experiments.report import table_html, write_report
 from experiments.truth_sweep import stratified_split
 from hooks import LAYER_CONVENTION, SITE, extract, load_model
@@ -278,10 +278,8 @@ def main(argv=None) -> dict:
     config = parse_config(TransferConfig, argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("probes").setLevel(logging.WARNING)
-    try:
+    with one_line_errors("experiments.transfer"):
         result = run(config)
-    except (ValueError, FileNotFoundError) as err:
-        raise SystemExit(f"experiments.transfer: error: {err}") from None
     names = [d["name"] for d in result["datasets"]]
     width = max(len(n) for n in names)
     for probe, per_metric in result["matrices"].items():

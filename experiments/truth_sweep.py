@@ -24,7 +24,7 @@ from jaxtyping import Float, Int
 from sklearn.model_selection import train_test_split
 from torch import Tensor
 
-from experiments.cli import check_layer_spec, layer_indices, parse_config, script_logging
+from experiments.cli import check_layer_spec, layer_indices, one_line_errors, parse_config, script_logging
 from experiments.truth_report import best_layers, write_outputs
 from hooks import LAYER_CONVENTION, SITE, extract, load_model, token_probability
 from hooks.convention import veracity_home
@@ -274,11 +274,8 @@ def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    try:
-        data = load_sweep_data(config)  # a bad dataset fails here, before the model loads
-    except (FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"truth_sweep: error: {err}") from None
-    records, summary = sweep(config, data=data)
+    with one_line_errors("experiments.truth_sweep"):
+        records, summary = sweep(config, data=load_sweep_data(config))  # bad data fails before the model loads
     for probe, r in summary["best"].items():
         logger.info("best %-9s layer %2d  accuracy %.3f  auroc %.3f  ece %.3f", probe, r["layer"], r["accuracy"],
                     r["auroc"], r["ece"])

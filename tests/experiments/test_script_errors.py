@@ -1,0 +1,34 @@
+"""Every experiment script ends bad input with one line that says what went wrong, not a traceback."""
+
+import pytest
+
+from experiments import calibration_gap, demo, east_bandit, honesty_steering, pik, polarity, transfer, truth_sweep
+
+UNKNOWN_MODEL = "could not load model 'no-such-model'"
+
+
+@pytest.mark.parametrize(("script", "argv", "message"), [
+    (truth_sweep, ["--dataset", "no_such.csv"], "no dataset file at no_such.csv"),
+    (truth_sweep, ["--dataset", "cities", "--model", "no-such-model"], UNKNOWN_MODEL),
+    (polarity, ["--model", "no-such-model"], UNKNOWN_MODEL),
+    (pik, ["--model", "no-such-model"], UNKNOWN_MODEL),
+    (calibration_gap, ["--model", "no-such-model"], UNKNOWN_MODEL),
+    (transfer, ["--model", "no-such-model"], UNKNOWN_MODEL),
+    (honesty_steering, ["--model", "no-such-model"], UNKNOWN_MODEL),
+    (east_bandit, ["--model", "no-such-model"], UNKNOWN_MODEL),
+    (demo, ["--model", "no-such-model", "--out", "{tmp}"], UNKNOWN_MODEL),
+])
+def test_bad_input_is_one_line(script, argv, message, tmp_path, monkeypatch):
+    monkeypatch.delenv("VERACITY_DEBUG", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit) as done:
+        script.main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    text = str(done.value.code)
+    assert text.startswith(f"python -m {script.__name__}: error: ") and message in text
+    assert "\n" not in text
+
+
+def test_debug_keeps_the_traceback(monkeypatch):
+    monkeypatch.setenv("VERACITY_DEBUG", "1")
+    with pytest.raises(FileNotFoundError):
+        truth_sweep.main(["--dataset", "no_such.csv"])
