@@ -50,7 +50,7 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
     layer_rows = [{"layer": r["layer"], "probe": "P(IK) head", "auroc": r["auroc"]} for r in results["per_layer_auroc"]]
     parts = [
         _intro(results),
-        table_html(rows, ("score", "auroc", "auroc_ci95", "ece", "brier", "mean_prob"),
+        table_html(rows, ("score", "auroc", "auroc_ci95", "ece", "mce", "brier", "mean_prob", "accuracy"),
                    caption="Held-out: does the score predict that the greedy answer is correct?"),
         table_html(categories, ("category", "n", "greedy", "sampled"), caption="Accuracy by category (all questions)"),
         table_html([{"category": c, **v} for c, v in results["auroc_within_category"].items()],
