@@ -39,6 +39,7 @@ from experiments.pik import (
     evaluate,
     fit_pik_head,
     question_activations,
+    training_target,
     write_answers,
 )
 from experiments.verbal_confidence import CONFIDENCE_QUESTION, verbal_confidence
@@ -102,7 +103,7 @@ def run(config: CalibrationGapConfig, model=None) -> dict:
     data, graded, train, test = answer_and_split(model, config)
     correct = graded.correct
     acts = question_activations(model, data, config)[:, layer]
-    head = fit_pik_head(model, data, graded, train, acts, layer, config)
+    head = fit_pik_head(model, data, training_target(graded, config.target), train, acts, layer, config)
     replies, verbal = verbal_confidence(model, data, graded.greedy, config.confidence_tokens, config.batch_size)
     scores = {"verbal": verbal, "p_true": p_true(model, data, graded.greedy, config.batch_size),
               "p_ik": head.predict_proba(acts)}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import one_line_errors, parse_config
+from experiments.cli import one_line_errors, parse_config, script_logging
 from experiments.report import write_report
 from hooks import load_model
 from hooks.convention import veracity_home
@@ -191,8 +191,7 @@ def write_results_report(results: dict, path: Path) -> None:
 
 def main(argv=None) -> dict:
     """Command-line entry point: ``python -m experiments.east_bandit --help``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("gguf").setLevel(logging.WARNING)
+    script_logging()
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     with one_line_errors("experiments.east_bandit"):
         return run(config)

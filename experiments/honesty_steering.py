@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import one_line_errors, parse_config
+from experiments.cli import one_line_errors, parse_config, script_logging
 from experiments.report import write_report
 from hooks import load_model, next_token_logprobs
 from hooks.convention import veracity_home
@@ -238,8 +238,7 @@ def write_results_report(results: dict, path: Path) -> None:
 
 def main(argv=None) -> dict:
     """Command-line entry point: ``python -m experiments.honesty_steering --help``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("gguf").setLevel(logging.WARNING)
+    script_logging()
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     with one_line_errors("experiments.honesty_steering"):
         return run(config)

@@ -165,14 +165,14 @@ def question_activations(model, data: QADataset, config: PIKConfig) -> Float[Ten
                    cache_dir=config.cache_dir or None)
 
 
-def fit_pik_head(model, data: QADataset, graded: GradedAnswers, train: np.ndarray, acts: Float[Tensor, "n d_model"],
+def fit_pik_head(model, data: QADataset, target: np.ndarray, train: np.ndarray, acts: Float[Tensor, "n d_model"],
                  layer: int, config: PIKConfig) -> PIKHead:
-    """Fit a P(IK) head on the training split's activations ``acts: (n, d_model)`` against ``config.target``.
+    """Fit a P(IK) head on the training split's activations ``acts: (n, d_model)`` against ``target``
+    (from :func:`training_target`).
 
     Raises:
         NotEnoughOutcomes: The target is constant on the training split.
     """
-    target = training_target(graded, config.target)
     if np.ptp(target[train]) == 0:
         raise NotEnoughOutcomes(f"the {config.target} target is constant on the training split ({target[train][0]:g}): "
                                 "use --target mixed or greedy, more samples (--k) or more questions")
@@ -214,7 +214,8 @@ def run(config: PIKConfig, model=None) -> dict:
     data, graded, train, test = answer_and_split(model, config)
     correct = graded.correct
     acts = question_activations(model, data, config)
-    head = fit_pik_head(model, data, graded, train, acts[:, layer], layer, config)
+    target = training_target(graded, config.target)
+    head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
     probs = {"p_ik": head.predict_proba(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
              "category_prior": category_prior(data, correct, train)}
     results = {
@@ -226,8 +227,7 @@ def run(config: PIKConfig, model=None) -> dict:
         "metrics": {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()},
         "auroc_within_category": _within_category(data, probs, correct, test),
         "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
-        "per_layer_auroc": per_layer_auroc(acts, training_target(graded, config.target), correct, train, test,
-                                           config),
+        "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -115,12 +115,19 @@ def load_pairs(config: PolarityConfig) -> PolarityPairs:
     return pairs.sample(config.n, config.seed) if config.n else pairs
 
 
-def extract_cells(model, pairs: PolarityPairs, config: PolarityConfig, layers: list[int]) -> Float[Tensor, "n 2 2 layer d_model"]:
-    """Last-token activations of the ``4n`` prompts, shaped ``[pair, A / not-A, no / yes, layer, d_model]``."""
-    flat = pairs.flat_texts(config.template, model.tokenizer)
+def extract_cells(model, pairs: PolarityPairs, config: PolarityConfig, layers: list[int],
+                  affirmed: Float[Tensor, "n 1 2 layer d_model"] | None = None) -> Float[Tensor, "n 2 2 layer d_model"]:
+    """Last-token activations of the ``4n`` prompts, shaped ``[pair, A / not-A, no / yes, layer, d_model]``.
+
+    With ``affirmed`` (the A cells of pairs that share these A statements, e.g. for the control),
+    only the not-A prompts are run.
+    """
+    texts = pairs.texts(config.template, model.tokenizer)
+    statements = (0, 1) if affirmed is None else (1,)
+    flat = [pair[s][c] for pair in texts for s in statements for c in (0, 1)]
     acts = extract(model, flat, layers=layers, batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir or None)
-    return acts.reshape(len(pairs), 2, 2, len(layers), -1)
+                   cache_dir=config.cache_dir or None).reshape(len(pairs), len(statements), 2, len(layers), -1)
+    return acts if affirmed is None else torch.cat([affirmed, acts], dim=1)
 
 
 def fit_cells(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], labels: Int[np.ndarray, " n"],
@@ -152,18 +159,20 @@ def run(config: PolarityConfig, model=None) -> list[dict]:
     model = model or load_model(config.model, device=config.device or None)
     layers = config.layer_indices(model.n_layers)
     train, test = stratified_split(pairs.labels, config.test_fraction, config.seed)
-    sets = {"": extract_cells(model, pairs, config, layers)}
+    real = extract_cells(model, pairs, config, layers)
+    control = None
     if config.control_token:
-        sets["control_"] = extract_cells(model, negation_control(pairs, config.control_token), config, layers)
+        control = extract_cells(model, negation_control(pairs, config.control_token), config, layers, real[:, :1])
     records = []
     base = {"dataset": pairs.name, "n_train": len(train), "n_test": len(test), "template": config.template,
             "sign": SIGN_NOTE}
     for j, layer in enumerate(layers):
-        found = {"pa_ccs": fit_cells(config, sets[""][..., j, :], pairs.labels, train, test, per_cell=True),
-                 "pa_ccs_pooled": fit_cells(config, sets[""][..., j, :], pairs.labels, train, test, per_cell=False),
-                 "random": random_baseline(config, sets[""][..., j, :], pairs.labels, train, test)}
-        if "control_" in sets:
-            found["control_pa_ccs"] = fit_cells(config, sets["control_"][..., j, :], pairs.labels, train, test, True)
+        x = real[..., j, :]
+        found = {"pa_ccs": fit_cells(config, x, pairs.labels, train, test, per_cell=True),
+                 "pa_ccs_pooled": fit_cells(config, x, pairs.labels, train, test, per_cell=False),
+                 "random": random_baseline(config, x, pairs.labels, train, test)}
+        if control is not None:
+            found["control_pa_ccs"] = fit_cells(config, control[..., j, :], pairs.labels, train, test, per_cell=True)
         records += [{"layer": layer, "probe": name, **metrics, **base} for name, metrics in found.items()]
         logger.info("layer %d: %s", layer, ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in found.items()))
     write_outputs(config, records, pairs, model.model_id)

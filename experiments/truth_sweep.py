@@ -31,11 +31,10 @@ from hooks.convention import veracity_home
 from hooks.data import (
     BUILTIN_DATASETS,
     CONTRAST_TEMPLATES,
-    PolarityPairs,
     StatementDataset,
     contrast_pairs,
     load_statements,
-    negation_control,
+    replace_negation,
     question_prompts,
 )
 from probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, auroc, brier, ece
@@ -134,17 +133,13 @@ def load_sweep_data(config: SweepConfig):
         if len(negated) != len(data) or (negated.labels == data.labels).any():
             raise ValueError(f"{name} is not the row-aligned negation of {config.dataset} (lengths or labels differ)")
         if config.control_token:
-            negated = _control(negated, config.control_token)
+            control = replace_negation(negated.statements, config.control_token)
+            negated = StatementDataset(control, negated.labels, f"{negated.name}_{config.control_token}",
+                                       dict(negated.extra))
     if config.n and config.n < len(data):
         idx = np.sort(np.random.default_rng(config.seed).choice(len(data), config.n, replace=False))
         data, negated = data.subset(idx), None if negated is None else negated.subset(idx)
     return data, negated
-
-
-def _control(negated, token: str):
-    """The negated statements with "not" replaced by ``token`` (labels kept only for alignment)."""
-    pairs = negation_control(PolarityPairs(negated.statements, negated.statements, negated.labels, negated.name), token)
-    return StatementDataset(pairs.negated, negated.labels, f"{negated.name}_{token}", dict(negated.extra))
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

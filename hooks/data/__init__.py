@@ -12,6 +12,7 @@ from hooks.data.polarity import (
     POLARITY_KINDS,
     PolarityPairs,
     negation_control,
+    replace_negation,
     polarity_from_datasets,
     polarity_pairs,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "neg_city_statements",
     "neg_larger_than_statements",
     "negation_control",
+    "replace_negation",
     "number_words",
     "polarity_from_datasets",
     "polarity_pairs",

@@ -18,7 +18,8 @@ from hooks.data.contrast import ContrastTemplate, contrast_pairs
 from hooks.data.numbers import larger_than_statements, neg_larger_than_statements
 from hooks.data.statements import StatementDataset
 
-__all__ = ["POLARITY_KINDS", "PolarityPairs", "negation_control", "polarity_from_datasets", "polarity_pairs"]
+__all__ = ["POLARITY_KINDS", "PolarityPairs", "negation_control", "polarity_from_datasets", "polarity_pairs",
+           "replace_negation"]
 
 
 @dataclass
@@ -161,10 +162,31 @@ def negation_control(pairs: PolarityPairs, token: str = "blick") -> PolarityPair
     """
     if pairs.control:
         raise ValueError(f"{pairs.name} is already a control: build the control from real negations")
-    word = f" {pairs.negation} "
-    missing = [i for i, s in enumerate(pairs.negated) if word not in s]
-    if missing:
-        raise ValueError(f"negated statement {missing[0]} has no {pairs.negation!r} to replace: "
-                         "build the control from real negations")
-    negated = [s.replace(word, f" {token} ", 1) for s in pairs.negated]
+    negated = replace_negation(pairs.negated, token, pairs.negation)
     return PolarityPairs(list(pairs.affirmed), negated, pairs.labels, f"{pairs.name}_{token}_control", token, True)
+
+
+def replace_negation(statements: list[str], token: str = "blick", negation: str = "not") -> list[str]:
+    """Each negated statement with its (first) negation word replaced by a meaningless ``token``.
+
+    Args:
+        statements: Negated statements, each containing ``negation`` as a word.
+        token: The nonsense word, e.g. ``"blick"``.
+        negation: The word to replace.
+
+    Returns:
+        The control statements, in order.
+
+    Raises:
+        ValueError: A statement lacks the negation word.
+
+    Example:
+        >>> replace_negation(["The city of Oslo is not in Peru."])
+        ['The city of Oslo is blick in Peru.']
+    """
+    word = f" {negation} "
+    missing = [i for i, s in enumerate(statements) if word not in s]
+    if missing:
+        raise ValueError(f"negated statement {missing[0]} has no {negation!r} to replace: "
+                         "build the control from real negations")
+    return [s.replace(word, f" {token} ", 1) for s in statements]

@@ -5,7 +5,10 @@ import json
 import pytest
 
 from experiments.cli import parse_config
-from experiments.polarity import PolarityConfig, main, run
+import torch
+
+from experiments.polarity import PolarityConfig, extract_cells, load_pairs, main, run
+from hooks.data import negation_control
 
 VARIANTS = {"pa_ccs", "pa_ccs_pooled", "random", "control_pa_ccs"}
 
@@ -32,6 +35,17 @@ def test_runs_on_a_tiny_model_with_every_variant(tiny, tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text()) == json.loads(json.dumps(records))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert " not " in summary["example"]["not_A"]
+
+
+def test_control_reuses_the_statements_activations(tiny, tmp_path):
+    model, config = tiny("llama"), PolarityConfig(n=6, template="suffix", cache_dir=str(tmp_path / "cache"))
+    pairs = load_pairs(config)
+    real = extract_cells(model, pairs, config, [1, 3])
+    control = negation_control(pairs)
+    reused = extract_cells(model, control, config, [1, 3], affirmed=real[:, :1])
+    assert reused.shape == real.shape == (6, 2, 2, 2, model.d_model)
+    torch.testing.assert_close(reused, extract_cells(model, control, config, [1, 3]))
+    assert not torch.allclose(reused[:, 1], real[:, 1])  # the not-A cells really are the control's
 
 
 @pytest.mark.slow
