@@ -27,7 +27,7 @@ $(BROWSER): | $(STAMP)
 	touch $@
 
 demo: setup
-	$(PY) -m experiments.demo
+	$(PY) -m veracity.experiments.demo
 
 test: setup $(BROWSER)
 	$(PY) -m pytest -q -rs

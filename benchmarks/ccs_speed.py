@@ -3,7 +3,7 @@
 Run: ``python -m benchmarks.ccs_speed [--n 400] [--d-model 64 576] [--restarts 10]
 [--epochs 1000] [--repeats 3] [--threads 1]``.
 
-Both sides use :class:`probes.CCS` with Adam: the loop fits ``CCS(n_restarts=1, seed=seed + r)``
+Both sides use :class:`veracity.probes.CCS` with Adam: the loop fits ``CCS(n_restarts=1, seed=seed + r)``
 for each restart ``r``, which starts from exactly the weights restart ``r`` gets in the batched
 fit, so both find the same best loss (printed, as a check). The data are synthetic contrast pairs
 with a planted truth direction. A script, not a test: numbers depend on the machine.
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from probes import CCS
+from veracity.probes import CCS
 
 
 def planted_pairs(n: int, d_model: int, seed: int = 0) -> torch.Tensor:
@@ -61,11 +61,11 @@ def main() -> None:
         x = planted_pairs(args.n, d_model)
         kwargs = dict(n_epochs=args.epochs)
 
-        def loop() -> float:
+        def loop(x=x, kwargs=kwargs) -> float:
             fits = [CCS(n_restarts=1, seed=r, **kwargs).fit(x) for r in range(args.restarts)]
             return min(f.loss_ for f in fits)
 
-        def batched() -> float:
+        def batched(x=x, kwargs=kwargs) -> float:
             return CCS(n_restarts=args.restarts, seed=0, **kwargs).fit(x).loss_
 
         t_loop, loss_loop = best_of(loop, args.repeats)

@@ -13,9 +13,9 @@ import time
 
 import torch
 
-from hooks import extract, load_model
-from hooks.data import load_statements
-from hooks.extract import right_pad, tokenize
+from veracity.data import load_statements
+from veracity.hooks import extract, load_model
+from veracity.hooks.extract import right_pad, tokenize
 
 
 def batches(model, texts, batch_size):
@@ -99,7 +99,7 @@ def main(argv=None):
     bare = seconds["HF bare forward (logits, no hidden states)"]
     print(f"SmolLM2-135M-Instruct, {len(texts)} texts, {n_tokens} tokens, batch {args.batch_size}, "
           f"{torch.get_num_threads()} CPU threads, best of {args.repeats}\n")
-    print(f"| method | tokens/s | vs HF output_hidden_states | vs bare forward |\n|---|---:|---:|---:|")
+    print("| method | tokens/s | vs HF output_hidden_states | vs bare forward |\n|---|---:|---:|---:|")
     for name, secs in seconds.items():
         print(f"| {name} | {n_tokens / secs:,.0f} | {base / secs:.2f}x | {bare / secs:.2f}x |")
 

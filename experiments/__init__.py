@@ -1,9 +1,23 @@
-"""Experiments: scripts that wire hooks, probes and steering into a study and write artifacts/.
+"""Studies that wire hooks, probes and steering together and write ``results.json`` + ``report.html``.
 
-Each script is ``python -m experiments.NAME --help``; its options are the fields of a config
-dataclass (:mod:`experiments.cli`) and ``main(argv)`` is callable from tests.
-
-- :mod:`experiments.truth_sweep`: logistic, mass-mean, CCS, CRC and random probes at every layer.
-- :mod:`experiments.pik`: P(IK) head versus the model's own P(True) on graded QA sets.
-- :mod:`experiments.report`: self-contained plotly HTML reports shared by all experiments.
+Each study is a config dataclass plus ``run(config)`` (importable) and a thin ``main(argv)``:
+``veracity run NAME --help`` (or ``python -m veracity.experiments.NAME --help``) lists its options,
+which are the config's fields. Pieces that several studies use live once in
+:mod:`veracity.experiments.common` (splits, per-layer scoring, answering with a KV cache, chat
+prompts, reports, option parsing); no study imports another study.
 """
+
+STUDIES = {
+    "demo": "veracity.experiments.demo",
+    "truth_sweep": "veracity.experiments.truth_sweep",
+    "pik": "veracity.experiments.pik",
+    "calibration_gap": "veracity.experiments.calibration_gap",
+    "polarity": "veracity.experiments.polarity",
+    "transfer": "veracity.experiments.transfer",
+    "token_view": "veracity.experiments.token_view",
+    "honesty_steering": "veracity.experiments.honesty_steering",
+    "east_bandit": "veracity.experiments.east_bandit",
+}
+"""Study name (``veracity run NAME``) -> module."""
+
+__all__ = ["STUDIES"]

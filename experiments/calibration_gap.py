@@ -1,6 +1,6 @@
 """Calibration gap: the model's verbalised confidence, its P(True) and a P(IK) probe against real correctness.
 
-    python -m experiments.calibration_gap --out artifacts/calibration_gap
+    python -m veracity.experiments.calibration_gap --out artifacts/calibration_gap
 
 The model answers graded QA sets (arithmetic of graded difficulty, country capitals) greedily,
 chat-formatted, and each answer is graded against the reference. Three confidences that the
@@ -8,12 +8,12 @@ answer is correct are then compared on the same held-out questions:
 
 - **verbal**: in the same chat, after its answer, the model is asked "How confident are you that
   your answer is correct? Reply with a number from 0 to 100." and its greedy reply is parsed
-  (:func:`experiments.verbal_confidence.parse_confidence`). Unparseable replies are left out of
+  (:func:`veracity.experiments.common.verbal_confidence.parse_confidence`). Unparseable replies are left out of
   this score's metrics and counted (``n_unscored``); ``scores_on_verbal_subset`` scores all three
   on the held-out questions with a parsed reply, so the comparison can also be made like for like.
 - **p_true**: the model's own P("True") versus P("False") for its answer (Kadavath et al. 2022).
-- **p_ik**: a P(IK) head (:class:`probes.PIKHead`) on the question prompt's last-token residual
-  stream, fitted on the training split exactly as ``experiments.pik`` does.
+- **p_ik**: a P(IK) head (:class:`veracity.probes.PIKHead`) on the question prompt's last-token residual
+  stream, fitted on the training split exactly as ``veracity.experiments.pik`` does.
 
 Each gets AUROC (95% bootstrap interval), ECE and MCE (equal-width bins), Brier, and its mean
 against the accuracy. Writes ``results.json`` (one record per score), ``answers.jsonl`` (one row
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.answering import p_true
-from experiments.calibration_gap_report import SCORES, write_calibration_report
-from experiments.cli import one_line_errors, parse_config, script_logging
-from experiments.pik import (
+from veracity.experiments.calibration_gap_report import SCORES, write_calibration_report
+from veracity.experiments.common.answering import p_true
+from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.pik_parts import (
     PIKConfig,
     answer_and_split,
     evaluate,
@@ -42,9 +42,8 @@ from experiments.pik import (
     training_target,
     write_answers,
 )
-from experiments.verbal_confidence import CONFIDENCE_QUESTION, verbal_confidence
-from hooks import LAYER_CONVENTION, SITE, load_model
-from hooks.convention import veracity_home
+from veracity.experiments.common.verbal_confidence import CONFIDENCE_QUESTION, verbal_confidence
+from veracity.hooks import LAYER_CONVENTION, SITE
 
 logger = logging.getLogger(__name__)
 
@@ -52,23 +51,23 @@ UNPARSEABLE = ("left out of the verbal score's metrics (counted in n_unscored); 
                "compares all three scores on the held-out questions whose reply was parsed")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CalibrationGapConfig(PIKConfig):
     """Settings of the calibration-gap experiment (verbal confidence, P(True), P(IK)).
 
-    Every option of ``experiments.pik`` (documented on :class:`experiments.pik.PIKConfig`), plus:
+    Every option of ``veracity.experiments.pik`` (documented on :class:`veracity.experiments.pik.PIKConfig`), plus:
 
     Attributes:
-        out: Folder for results.json, answers.jsonl and report.html (default artifacts/calibration_gap).
         confidence_tokens: Tokens generated at most for the reply to the confidence question.
         n_bins: Equal-width bins on [0, 1] for ECE, MCE and the reliability diagrams.
     """
+
+    study = "calibration_gap"
 
     confidence_tokens: int = 32
     n_bins: int = 10
 
     def __post_init__(self):
-        self.out = self.out or str(veracity_home() / "calibration_gap")
         super().__post_init__()
         if self.confidence_tokens < 1:
             raise ValueError(f"--confidence-tokens must be >= 1, got {self.confidence_tokens}")
@@ -77,7 +76,7 @@ class CalibrationGapConfig(PIKConfig):
 
 
 def score_metrics(score: np.ndarray, correct: np.ndarray, n_bins: int, seed: int) -> dict:
-    """:func:`experiments.pik.evaluate` on the questions where ``score`` is finite (NaN = unscored).
+    """:func:`veracity.experiments.pik.evaluate` on the questions where ``score`` is finite (NaN = unscored).
 
     Returns:
         ``n`` (scored), ``n_unscored``, ``distinct_values`` and the metrics; without both outcomes
@@ -98,7 +97,7 @@ def _records(scores: dict[str, np.ndarray], correct: np.ndarray, rows: np.ndarra
 
 def run(config: CalibrationGapConfig, model=None) -> dict:
     """Answer, grade, read the three confidences, score them on the held-out split; write the outputs."""
-    model = model or load_model(config.model, device=config.device or None)
+    model = model or config.load_model()
     layer = config.layer_index(model.n_layers)
     data, graded, train, test = answer_and_split(model, config)
     correct = graded.correct
@@ -133,7 +132,7 @@ def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(CalibrationGapConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    with one_line_errors("experiments.calibration_gap"):
+    with one_line_errors("veracity.experiments.calibration_gap"):
         results = run(config)
     for r in results["scores"]:
         if "auroc" in r:

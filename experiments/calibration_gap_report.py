@@ -11,8 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from experiments.report import histogram_figure, reliability_figure, table_html, write_report
-from probes import reliability_diagram
+from veracity.experiments.common.report import histogram_figure, reliability_figure, table_html, write_report
+from veracity.probes import reliability_diagram
 
 __all__ = ["SCORES", "histogram_panels", "reliability_panels", "write_calibration_report"]
 
@@ -64,7 +64,7 @@ def histogram_panels(scores: dict[str, np.ndarray], correct: np.ndarray) -> go.F
     fig = make_subplots(rows=1, cols=len(scores), shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[SCORES.get(name, name) for name in scores])
     colours = {"right": "#1f77b4", "wrong": "#d62728"}
-    for col, (name, score) in enumerate(scores.items(), start=1):
+    for col, score in enumerate(scores.values(), start=1):
         s, y = _scored(score, correct)
         for trace in histogram_figure({"right": s[y == 1], "wrong": s[y == 0]}, "", "").data:
             trace.update(xbins={"start": -0.025, "end": 1.025, "size": 0.05}, marker_color=colours[trace.name],
@@ -98,7 +98,7 @@ def _intro(results: dict) -> str:
 
 def write_calibration_report(path: str | Path, results: dict, scores: dict[str, np.ndarray], correct: np.ndarray,
                              test: np.ndarray, replies: Sequence[str]) -> Path:
-    """Write ``report.html`` for :func:`experiments.calibration_gap.run`.
+    """Write ``report.html`` for :func:`veracity.experiments.calibration_gap.run`.
 
     Args:
         path: Output file.

@@ -13,42 +13,50 @@ Everything lands in ``artifacts/demo/``; ``artifacts/demo/report.html`` links ev
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.cli import one_line_errors, script_logging
-from hooks import extract, load_model
-from hooks.convention import LAYER_CONVENTION, SITE, veracity_home
-from probes import LogisticProbe
+from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.config import StudyConfig
+from veracity.hooks import extract
+from veracity.hooks.convention import LAYER_CONVENTION, SITE
+from veracity.probes import LogisticProbe
 
-logger = logging.getLogger("experiments.demo")
+logger = logging.getLogger("veracity.experiments.demo")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="The veracity headline study on one model, in a few minutes.")
-    parser.add_argument("--model", default="smollm2-135m", help="model name or folder (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for samples, splits and restarts (default 0)")
-    parser.add_argument("--n", type=int, default=400, help="city statements in the truth sweep (default 400)")
-    parser.add_argument("--out", default=None, help="output folder (default artifacts/demo)")
-    args = parser.parse_args(argv)
-    if args.n < 40:
-        parser.error(f"--n must be at least 40 statements (a 70/30 split with both labels on each side), got {args.n}")
-    return args
+@dataclass(kw_only=True)
+class DemoConfig(StudyConfig):
+    """The veracity headline study on one model, in a few minutes.
+
+    Attributes:
+        n: City statements in the truth sweep (at least 40).
+    """
+
+    study = "demo"
+
+    n: int = 400
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n < 40:
+            raise ValueError(f"--n must be at least 40 statements (a 70/30 split with both labels on each side), "
+                             f"got {self.n}")
 
 
 def truth_part(args, out: Path, model) -> dict:
-    from experiments.truth_sweep import SweepConfig, load_sweep_data, stratified_split, sweep
+    from veracity.experiments.common.splits import stratified_split
+    from veracity.experiments.truth_sweep import SweepConfig, load_sweep_data, sweep
 
     config = SweepConfig(dataset="cities", out=str(out / "truth_sweep"), model=args.model, n=args.n, seed=args.seed,
-                         device=args.device or "")
+                         device=args.device, dtype=args.dtype, cache=args.cache)
     data, negated = load_sweep_data(config)
     _, summary = sweep(config, model=model, data=(data, negated))
     best = summary["best"]["logistic"]
     train, _ = stratified_split(data.labels, config.test_fraction, config.seed)
-    acts = extract(model, data.statements, layers=[best["layer"]], cache=True)[:, 0]
+    acts = extract(model, data.statements, layers=[best["layer"]], cache=True, cache_dir=args.cache_dir)[:, 0]
     probe = LogisticProbe(C=config.logistic_c).fit(acts[train], data.labels[train])
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))
@@ -58,23 +66,24 @@ def truth_part(args, out: Path, model) -> dict:
 
 def main(argv=None) -> dict:
     """Command-line entry point (``make demo``); returns the summary."""
-    args = parse_args(argv)
+    config = parse_config(DemoConfig, argv)
     script_logging()
-    with one_line_errors("experiments.demo"):
-        return run(args)
+    with one_line_errors("veracity.experiments.demo"):
+        return run(config)
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: DemoConfig) -> dict:
     """The three parts, the summary and the one-page report."""
-    out = Path(args.out) if args.out else veracity_home() / "demo"
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(args.model, device=args.device)
+    model = args.load_model()
     common = ["--model", args.model, "--seed", str(args.seed)] + (["--device", args.device] if args.device else [])
+    common += ["--dtype", args.dtype] if args.dtype else []
 
     logger.info("[1/3] truth sweep over all %d layers (cities, n=%d)", model.n_layers, args.n)
     best = truth_part(args, out, model)
     logger.info("[2/3] P(IK): does the model know what it knows?")
-    from experiments import honesty_steering, pik
+    from veracity.experiments import honesty_steering, pik
 
     pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3", *common])
     logger.info("[3/3] honesty steering vector")
@@ -93,7 +102,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def write_demo_report(out: Path, best: dict) -> Path:
     """One page: the best-layer table, and links to each part's full report."""
-    from experiments.report import table_html, write_report
+    from veracity.experiments.common.report import table_html, write_report
 
     rows = [{"probe": p, "best layer": r["layer"], "accuracy": round(r["accuracy"], 3), "auroc": round(r["auroc"], 3),
              "ece": round(r["ece"], 3)} for p, r in best.items()]

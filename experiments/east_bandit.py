@@ -11,7 +11,7 @@ the same numbers for the unsteered model at each sampling temperature. With
 the arms actually chosen and the reward rate.
 
 Usage:
-    python -m experiments.east_bandit --out artifacts/east_bandit
+    python -m veracity.experiments.east_bandit --out artifacts/east_bandit
 """
 
 from __future__ import annotations
@@ -27,25 +27,20 @@ from pathlib import Path
 
 import torch
 
-from experiments.cli import one_line_errors, parse_config, script_logging
-from experiments.report import write_report
-from hooks import load_model
-from hooks.convention import veracity_home
-from steering import Bandit, east_vector, entropy, play, steer, to_gguf
-from steering.bandit import arm_logprobs, arm_token_ids, to_distribution
+from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.report import write_report
+from veracity.steering import Bandit, east_vector, entropy, play, steer, to_gguf
+from veracity.steering.bandit import arm_logprobs, arm_token_ids, to_distribution
 
-logger = logging.getLogger("experiments.east_bandit")
+logger = logging.getLogger("veracity.experiments.east_bandit")
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class Config(StudyConfig):
     """Settings of the experiment; each field is a command-line option (``--help``).
 
     Attributes:
-        out: Output folder for results.json, report.html and the vector (default artifacts/east_bandit).
-        model: Model name or local folder.
-        device: Device (default: cuda if present, else cpu).
-        seed: Seed for the bandit, action sampling and rewards.
         arms: Number of buttons (A, B, ...; at most 5).
         n_episodes: Episodes played to collect decision prompts for the vector.
         n_eval_episodes: Further episodes whose decisions are the evaluation prompts.
@@ -55,13 +50,10 @@ class Config:
         coefficients: Steering coefficients, as fractions of the mean residual norm at the layer.
         temperatures: Sampling temperatures to compare with (unsteered).
         rollout_episodes: Fresh episodes played per setting to measure the entropy of chosen arms (0: skip).
-        batch_size: Prompts per forward pass.
     """
 
-    out: str = ""
-    model: str = "smollm2-135m"
-    device: str | None = None
-    seed: int = 0
+    study = "east_bandit"
+
     arms: int = 5
     n_episodes: int = 8
     n_eval_episodes: int = 4
@@ -71,10 +63,9 @@ class Config:
     coefficients: list[float] = field(default_factory=lambda: [-0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5])
     temperatures: list[float] = field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0, 3.0])
     rollout_episodes: int = 0
-    batch_size: int = 16
 
     def __post_init__(self):
-        self.out = self.out or str(veracity_home() / "east_bandit")
+        super().__post_init__()
         if not 2 <= self.arms <= 5 or self.n_episodes < 2 or self.n_eval_episodes < 1 or self.n_rounds < 1:
             raise ValueError("need 2 <= arms <= 5, n_episodes >= 2, n_eval_episodes >= 1, n_rounds >= 1")
         if 0.0 not in self.coefficients or 1.0 not in self.temperatures:
@@ -108,7 +99,7 @@ def run(cfg: Config) -> dict:
     """Collect prompts, build the EAST vector, evaluate, write results.json, report.html, east.*."""
     start, out = time.time(), Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    model = load_model(cfg.model, device=cfg.device)
+    model = cfg.load_model()
     bandit = Bandit.random(cfg.arms, seed=cfg.seed)
     arm_ids = arm_token_ids(model.tokenizer, bandit.labels)
     log = play(model, bandit, cfg.n_episodes + cfg.n_eval_episodes, cfg.n_rounds, seed=cfg.seed,
@@ -190,10 +181,10 @@ def write_results_report(results: dict, path: Path) -> None:
 
 
 def main(argv=None) -> dict:
-    """Command-line entry point: ``python -m experiments.east_bandit --help``."""
+    """Command-line entry point: ``python -m veracity.experiments.east_bandit --help``."""
     script_logging()
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    with one_line_errors("experiments.east_bandit"):
+    with one_line_errors("veracity.experiments.east_bandit"):
         return run(config)
 
 

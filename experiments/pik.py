@@ -1,10 +1,10 @@
 """P(IK) versus P(True): does the model know which questions it can answer?
 
-    python -m experiments.pik --out artifacts/pik
+    python -m veracity.experiments.pik --out artifacts/pik
 
 The model answers graded QA sets (arithmetic of graded difficulty, country capitals): one greedy
 answer and ``k`` samples at temperature 1 per question, chat-formatted. A P(IK) head
-(:class:`probes.PIKHead`) is fitted on the question prompt's last-token activations at one layer
+(:class:`veracity.probes.PIKHead`) is fitted on the question prompt's last-token activations at one layer
 against the fraction of samples that were correct, on a training split. On the held-out split,
 P(IK) and the model's own P(True) for its greedy answer are scored against whether that greedy
 answer was correct (AUROC with a bootstrap 95% interval, ECE, Brier), beside a baseline that only
@@ -15,187 +15,29 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from jaxtyping import Float
-from torch import Tensor
 
-from experiments.answering import GradedAnswers, answer_and_grade, p_true, qa_prompts
-from experiments.cli import one_line_errors, parse_config, script_logging
-from experiments.pik_report import write_pik_report
-from hooks import LAYER_CONVENTION, SITE, extract, load_model
-from hooks.convention import resolve_layers, veracity_home
-from hooks.data import QA_SETS, QADataset, arithmetic_questions, capital_questions
-from probes import PIKHead, auroc, bootstrap_ci, brier, reliability_diagram
+from veracity.data import QADataset
+from veracity.experiments.common.answering import p_true
+from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.pik_parts import (
+    PIKConfig,
+    answer_and_split,
+    category_prior,
+    evaluate,
+    fit_pik_head,
+    question_activations,
+    training_target,
+    write_answers,
+)
+from veracity.experiments.pik_report import write_pik_report
+from veracity.hooks import LAYER_CONVENTION, SITE
+from veracity.probes import PIKHead, auroc
 
 logger = logging.getLogger(__name__)
-
-TARGETS = ("soft", "mixed", "greedy")
-
-
-@dataclass
-class PIKConfig:
-    """Settings of the P(IK) versus P(True) experiment.
-
-    Attributes:
-        out: Folder for results.json, answers.jsonl and report.html (default artifacts/pik).
-        model: Model name or folder (default: the embedded SmolLM2-135M-Instruct).
-        qa_sets: Comma-separated QA sets: arithmetic, capitals.
-        n_per_level: Arithmetic questions per difficulty level (7 levels, 1-digit sums to 3-digit products).
-        n_capitals: Capital questions, a seeded sample (0 = all 157 countries over 1M people).
-        k: Sampled answers per question (temperature --temperature) for the P(IK) training target.
-        max_new_tokens: Tokens generated per answer at most (graders read the first line).
-        temperature: Sampling temperature of the k samples.
-        layer: Layer of the question-prompt activations for the P(IK) head; "auto" = 2/3 of the depth.
-        target: P(IK) training target: soft (fraction of the k samples correct), mixed (fraction of the greedy
-            answer and the k samples correct) or greedy (0/1).
-        hidden: Hidden width of an MLP P(IK) head (0 = linear head).
-        weight_decay: L2 penalty of the P(IK) head.
-        test_fraction: Fraction of questions held out (stratified by greedy correctness).
-        seed: Seed for the questions, the sampling and the split.
-        batch_size: Prompts per generate / forward call.
-        device: cpu or cuda (default: cuda when present).
-        cache_dir: Activation cache folder (default artifacts/cache).
-    """
-
-    out: str = ""
-    model: str = "smollm2-135m"
-    qa_sets: str = "arithmetic,capitals"
-    n_per_level: int = 20
-    n_capitals: int = 100
-    k: int = 4
-    max_new_tokens: int = 12
-    temperature: float = 1.0
-    layer: str = "auto"
-    target: str = "soft"
-    hidden: int = 0
-    weight_decay: float = 1e-2
-    test_fraction: float = 0.3
-    seed: int = 0
-    batch_size: int = 16
-    device: str = ""
-    cache_dir: str = ""
-
-    def __post_init__(self):
-        unknown = [s for s in self.set_list if s not in QA_SETS]
-        if unknown or not self.set_list:
-            raise ValueError(f"--qa-sets: unknown {unknown or 'empty'}; choose from {', '.join(QA_SETS)}")
-        if self.target not in TARGETS:
-            raise ValueError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
-        if self.target != "greedy" and self.k < 1:
-            raise ValueError(f"--target {self.target} needs --k >= 1 sampled answers (or use --target greedy)")
-        if self.layer != "auto":
-            try:
-                int(self.layer)
-            except ValueError:
-                raise ValueError(f"--layer must be an int or 'auto', got {self.layer!r}") from None
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        self.out = self.out or str(veracity_home() / "pik")
-
-    @property
-    def set_list(self) -> list[str]:
-        """The requested QA set names."""
-        return [s.strip() for s in self.qa_sets.split(",") if s.strip()]
-
-    def layer_index(self, n_layers: int) -> int:
-        """The P(IK) layer for a model with ``n_layers`` blocks."""
-        if self.layer == "auto":
-            return round(2 * n_layers / 3)
-        return resolve_layers(int(self.layer), n_layers)[0]
-
-
-def build_questions(config: PIKConfig) -> QADataset:
-    """The requested QA sets, concatenated."""
-    items = []
-    if "arithmetic" in config.set_list:
-        items += arithmetic_questions(config.n_per_level, seed=config.seed).items
-    if "capitals" in config.set_list:
-        items += capital_questions(config.n_capitals or None, seed=config.seed).items
-    return QADataset(items, "+".join(config.set_list))
-
-
-class NotEnoughOutcomes(ValueError):
-    """The model got (almost) everything right or wrong: P(IK) has nothing to learn."""
-
-
-def split(correct: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/test indices, stratified by greedy correctness; both outcomes needed."""
-    from sklearn.model_selection import train_test_split
-
-    counts = np.bincount(correct, minlength=2)
-    if counts.min() < 2:
-        raise NotEnoughOutcomes(f"the model got {counts[1]} of {len(correct)} questions right: P(IK) needs at least 2 right "
-                         "and 2 wrong; use more or easier/harder questions (--n-per-level, --qa-sets)")
-    train, test = train_test_split(np.arange(len(correct)), test_size=test_fraction, stratify=correct,
-                                   random_state=seed)
-    return np.sort(train), np.sort(test)
-
-
-def training_target(graded, target: str) -> np.ndarray:
-    """The P(IK) head's target per question: ``soft``, ``mixed`` or ``greedy`` (see :class:`PIKConfig`)."""
-    if target == "greedy":
-        return graded.correct.astype(np.float64)
-    if target == "soft":
-        return graded.soft
-    k = graded.sample_correct.shape[1]
-    return (graded.correct + graded.sample_correct.sum(axis=1)) / (k + 1)
-
-
-def category_prior(data: QADataset, correct: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Baseline: each question's training-split accuracy of its category (global mean if unseen)."""
-    cats = np.array([item.category for item in data.items])
-    rates = {c: correct[train][cats[train] == c].mean() for c in set(cats[train])}
-    return np.array([rates.get(c, correct[train].mean()) for c in cats], dtype=np.float64)
-
-
-def evaluate(probs: np.ndarray, correct: np.ndarray, seed: int, n_bins: int = 10) -> dict:
-    """AUROC (with bootstrap 95% CI), ECE and MCE (``n_bins`` equal-width bins), Brier, mean ``probs`` and accuracy."""
-    ci = bootstrap_ci(auroc, probs, correct, n_boot=1000, seed=seed)
-    diagram = reliability_diagram(probs, correct, n_bins=n_bins)
-    return {"auroc": ci.estimate, "auroc_ci95": [ci.low, ci.high], "ece": diagram.ece, "mce": diagram.mce,
-            "brier": brier(probs, correct), "mean_prob": float(np.mean(probs)), "accuracy": float(np.mean(correct))}
-
-
-def question_activations(model, data: QADataset, config: PIKConfig) -> Float[Tensor, "n layer d_model"]:
-    """Residual stream at the last token of each chat-formatted question prompt, all layers (cached)."""
-    return extract(model, qa_prompts(model, data), layers="all", batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir or None)
-
-
-def fit_pik_head(model, data: QADataset, target: np.ndarray, train: np.ndarray, acts: Float[Tensor, "n d_model"],
-                 layer: int, config: PIKConfig) -> PIKHead:
-    """Fit a P(IK) head on the training split's activations ``acts: (n, d_model)`` against ``target``
-    (from :func:`training_target`).
-
-    Raises:
-        NotEnoughOutcomes: The target is constant on the training split.
-    """
-    if np.ptp(target[train]) == 0:
-        raise NotEnoughOutcomes(f"the {config.target} target is constant on the training split ({target[train][0]:g}): "
-                                "use --target mixed or greedy, more samples (--k) or more questions")
-    head = PIKHead(hidden=config.hidden or None, weight_decay=config.weight_decay, seed=config.seed)
-    head.fit(acts[train], target[train])
-    return head.set_provenance(model_id=model.model_id, layer=layer, site=SITE, layer_convention=LAYER_CONVENTION,
-                               dataset=data.name, target=config.target)
-
-
-def answer_and_split(model, config: PIKConfig) -> tuple[QADataset, GradedAnswers, np.ndarray, np.ndarray]:
-    """Build the questions, let the model answer them (greedy + ``config.k`` samples), grade, split.
-
-    Returns:
-        ``(data, graded, train, test)``: the questions, the graded answers and the split's indices.
-
-    Raises:
-        NotEnoughOutcomes: Fewer than two right or two wrong greedy answers.
-    """
-    data = build_questions(config)
-    graded = answer_and_grade(model, data, config.k, config.max_new_tokens, config.temperature,
-                              config.batch_size, config.seed)
-    return (data, graded, *split(graded.correct, config.test_fraction, config.seed))
-
 
 def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
     """Held-out AUROC of a P(IK) head at every layer (exploratory: not used to pick the layer)."""
@@ -209,7 +51,7 @@ def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
 
 def run(config: PIKConfig, model=None) -> dict:
     """Answer, grade, fit P(IK), score P(IK) and P(True); write the outputs. Returns results."""
-    model = model or load_model(config.model, device=config.device or None)
+    model = model or config.load_model()
     layer = config.layer_index(model.n_layers)
     data, graded, train, test = answer_and_split(model, config)
     correct = graded.correct
@@ -258,36 +100,11 @@ def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict
                 "sampled": float(np.mean([s for s, x in zip(soft, cats) if x == c]))} for c in dict.fromkeys(cats)}
 
 
-def write_answers(path: Path, data: QADataset, graded: GradedAnswers, test: np.ndarray, columns: dict) -> None:
-    """Write ``answers.jsonl``: one row per question with its greedy answer, grade, split and extra columns.
-
-    Args:
-        path: Output file.
-        data: The questions (text, references and category go into each row).
-        graded: The graded answers (``greedy`` and ``correct``).
-        test: Held-out indices (``split`` is "test" or "train").
-        columns: Column name to one value per question (NaN floats are written as null).
-    """
-    held_out = set(test.tolist())
-    with path.open("w", encoding="utf-8") as handle:
-        for i, item in enumerate(data.items):
-            row = {"question": item.question, "references": list(item.answers), "category": item.category,
-                   "greedy": graded.greedy[i], "correct": int(graded.correct[i]),
-                   "split": "test" if i in held_out else "train", **{name: _json(col[i]) for name, col in columns.items()}}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _json(value):
-    if isinstance(value, (float, np.floating)):
-        return None if np.isnan(value) else float(value)
-    return value
-
-
 def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    with one_line_errors("experiments.pik"):
+    with one_line_errors("veracity.experiments.pik"):
         results = run(config)
     for name, m in results["metrics"].items():
         logger.info("%-15s AUROC %.3f [%.3f, %.3f]  ECE %.3f  Brier %.3f", name, m["auroc"], *m["auroc_ci95"],

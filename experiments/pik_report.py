@@ -7,8 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.report import histogram_figure, metric_by_layer_figure, reliability_figure, table_html, write_report
-from probes import reliability_diagram
+from veracity.experiments.common.report import (
+    histogram_figure,
+    metric_by_layer_figure,
+    reliability_figure,
+    table_html,
+    write_report,
+)
+from veracity.probes import reliability_diagram
 
 NAMES = {"p_ik": "P(IK) head", "p_true": "P(True), model's own", "category_prior": "category prior (baseline)"}
 
@@ -25,7 +31,7 @@ def _intro(results: dict) -> str:
 
 def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarray], correct: np.ndarray,
                      test: np.ndarray) -> Path:
-    """Write ``report.html`` for :func:`experiments.pik.run`.
+    """Write ``report.html`` for :func:`veracity.experiments.pik.run`.
 
     Args:
         path: Output file.

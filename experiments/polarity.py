@@ -1,7 +1,7 @@
 """Polarity-aware CCS across layers: does one probe give a statement and its negation opposite verdicts?
 
 For statement pairs (A, not-A), each completed with a "no" and a "yes" answer, the script extracts
-the four prompts' last-token activations, fits :class:`probes.PolarityAwareCCS` at every requested
+the four prompts' last-token activations, fits :class:`veracity.probes.PolarityAwareCCS` at every requested
 layer on a training split (with per-cell normalisation, and with A / not-A pooled for comparison),
 and reports on the held-out split the accuracy for A, the AUROC, Polar-Consistency (0 is ideal) and
 the Contradiction Index (high when A and not-A get the same verdict). The control replaces "not" by
@@ -9,8 +9,8 @@ a meaningless word, so a probe that only tracks the word "not" shows up. A rando
 pairs is the chance baseline.
 
 Example:
-    python -m experiments.polarity --kind cities --n 400 --layers every:2
-    python -m experiments.polarity --kind ../shared/datasets/geometry_of_truth/cities.csv \\
+    python -m veracity.experiments.polarity --kind cities --n 400 --layers every:2
+    python -m veracity.experiments.polarity --kind ../shared/datasets/geometry_of_truth/cities.csv \\
         --negated ../shared/datasets/geometry_of_truth/neg_cities.csv
 """
 
@@ -26,13 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from experiments.cli import check_layer_spec, layer_indices, one_line_errors, parse_config, script_logging
-from experiments.report import metric_by_layer_figure, table_html, write_report
-from experiments.truth_report import best_layers
-from experiments.truth_sweep import score, stratified_split
-from hooks import LAYER_CONVENTION, SITE, extract, load_model
-from hooks.convention import veracity_home
-from hooks.data import (
+from veracity.data import (
     CONTRAST_TEMPLATES,
     POLARITY_KINDS,
     PolarityPairs,
@@ -41,22 +35,32 @@ from hooks.data import (
     polarity_from_datasets,
     polarity_pairs,
 )
-from probes import PolarityAwareCCS, RandomDirectionProbe
+from veracity.experiments.common.cli import (
+    check_layer_spec,
+    layer_indices,
+    one_line_errors,
+    parse_config,
+    script_logging,
+)
+from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.report import metric_by_layer_figure, table_html, write_report
+from veracity.experiments.common.scoring import best_layers, score
+from veracity.experiments.common.splits import stratified_split
+from veracity.hooks import LAYER_CONVENTION, SITE, extract
+from veracity.probes import PolarityAwareCCS, RandomDirectionProbe
 
 logger = logging.getLogger(__name__)
 
 SIGN_NOTE = "unsupervised fit; train labels used only to choose the sign (held-out accuracy of that sign)"
 
 
-@dataclass
-class PolarityConfig:
+@dataclass(kw_only=True)
+class PolarityConfig(StudyConfig):
     """Settings of a polarity-aware CCS run over layers.
 
     Attributes:
         kind: Built-in polarity pairs (cities, larger_than) or a statement,label CSV/JSONL of A statements.
         negated: With a CSV for --kind: the row-aligned negations (every label flipped), e.g. neg_cities.csv.
-        out: Folder for results.json and report.html (default artifacts/polarity/<kind>).
-        model: Model name or folder (default: the embedded SmolLM2-135M-Instruct).
         layers: "every:K" (layers 0, K, 2K, ...), "all" or comma-separated indices (negatives count from the end).
         n: Use a seeded random sample of at most this many statement pairs (0 = all).
         template: Contrast template that completes each statement with its no/yes answer (plain, yes_no, suffix, chat, chat_yes_no).
@@ -65,17 +69,13 @@ class PolarityConfig:
         restarts: Random restarts per fit (the lowest loss wins).
         epochs: Full-batch Adam steps per fit.
         random_directions: Random directions averaged for the chance baseline.
-        seed: Seed for the sample, the split, the restarts and the random direction.
         test_fraction: Fraction of the pairs held out (stratified by the label of A).
-        batch_size: Texts per forward pass.
-        device: cpu or cuda (default: cuda when present).
-        cache_dir: Activation cache folder (default artifacts/cache).
     """
+
+    study = "polarity"
 
     kind: str = "cities"
     negated: str = ""
-    out: str = ""
-    model: str = "smollm2-135m"
     layers: str = "every:2"
     n: int = 400
     template: str = "plain"
@@ -84,13 +84,14 @@ class PolarityConfig:
     restarts: int = 10
     epochs: int = 1000
     random_directions: int = 10
-    seed: int = 0
     test_fraction: float = 0.3
-    batch_size: int = 16
-    device: str = ""
-    cache_dir: str = ""
+
+    def default_out(self) -> str:
+        """artifacts/polarity/<dataset name>."""
+        return str(Path("polarity") / Path(self.kind).stem)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.template not in CONTRAST_TEMPLATES:
             raise ValueError(f"--template {self.template!r}: choose from {', '.join(CONTRAST_TEMPLATES)}")
         if self.kind not in POLARITY_KINDS and not self.negated:
@@ -99,7 +100,6 @@ class PolarityConfig:
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
         check_layer_spec(self.layers)
-        self.out = self.out or str(veracity_home() / "polarity" / Path(self.kind).stem)
 
     def layer_indices(self, n_layers: int) -> list[int]:
         """Resolve ``layers`` against a model with ``n_layers`` blocks."""
@@ -126,7 +126,7 @@ def extract_cells(model, pairs: PolarityPairs, config: PolarityConfig, layers: l
     statements = (0, 1) if affirmed is None else (1,)
     flat = [pair[s][c] for pair in texts for s in statements for c in (0, 1)]
     acts = extract(model, flat, layers=layers, batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir or None).reshape(len(pairs), len(statements), 2, len(layers), -1)
+                   cache_dir=config.cache_dir).reshape(len(pairs), len(statements), 2, len(layers), -1)
     return acts if affirmed is None else torch.cat([affirmed, acts], dim=1)
 
 
@@ -156,7 +156,7 @@ def random_baseline(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], l
 def run(config: PolarityConfig, model=None) -> list[dict]:
     """Fit every variant at every layer; write ``results.json`` and ``report.html`` into ``config.out``."""
     pairs = load_pairs(config)
-    model = model or load_model(config.model, device=config.device or None)
+    model = model or config.load_model()
     layers = config.layer_indices(model.n_layers)
     train, test = stratified_split(pairs.labels, config.test_fraction, config.seed)
     real = extract_cells(model, pairs, config, layers)
@@ -209,7 +209,7 @@ def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(PolarityConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    with one_line_errors("experiments.polarity"):
+    with one_line_errors("veracity.experiments.polarity"):
         load_pairs(config)  # a bad dataset fails here, before the model loads
         records = run(config)
     logger.info("wrote %s", config.out)

@@ -1,6 +1,6 @@
 """Cross-dataset generalisation of truth probes: train on each dataset, test on every other.
 
-``python -m experiments.transfer`` extracts the last-token residual stream at one layer for every
+``python -m veracity.experiments.transfer`` extracts the last-token residual stream at one layer for every
 dataset, splits each dataset 70/30 (seeded, stratified), fits a logistic and a mass-mean probe on each
 training split and scores them on every dataset's test split. Cell ``(A, B)`` of the matrix is
 "trained on A, tested on B"; the diagonal is ordinary held-out accuracy. Normalisation statistics
@@ -11,10 +11,10 @@ Geometry-of-Truth ``cities.csv``) cannot leak.
 
 Writes ``OUT/results.json`` (every cell, the matrices, provenance), ``OUT/report.html``
 (plotly heatmaps) and the fitted probes under ``OUT/probes/`` (two-file artifacts that
-``python -m experiments.token_view --probe`` reads).
+``python -m veracity.experiments.token_view --probe`` reads).
 
 Example:
-    $ python -m experiments.transfer --datasets 'cities,neg_cities,../shared/datasets/geometry_of_truth/*.csv'
+    $ python -m veracity.experiments.transfer --datasets 'cities,neg_cities,../shared/datasets/geometry_of_truth/*.csv'
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from experiments.cli import one_line_errors, parse_config
-from experiments.report import table_html, write_report
-from experiments.truth_sweep import stratified_split
-from hooks import LAYER_CONVENTION, SITE, extract, load_model
-from hooks.convention import resolve_layers, veracity_home
-from hooks.data import BUILTIN_DATASETS, StatementDataset, load_statements
-from probes import LogisticProbe, MassMeanProbe, auroc
-from probes.base import BaseProbe
+from veracity.data import BUILTIN_DATASETS, StatementDataset, load_statements
+from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.report import table_html, write_report
+from veracity.experiments.common.splits import stratified_split
+from veracity.hooks import LAYER_CONVENTION, SITE, extract
+from veracity.hooks.convention import resolve_layers
+from veracity.probes import LogisticProbe, MassMeanProbe, auroc
+from veracity.probes.base import BaseProbe
 
 __all__ = ["PROBES", "TransferConfig", "main", "resolve_datasets", "transfer_figure", "transfer_matrix"]
 
@@ -55,8 +56,8 @@ PROBES: dict[str, Callable[[], BaseProbe]] = {
 METRICS = ("accuracy", "auroc")
 
 
-@dataclass
-class TransferConfig:
+@dataclass(kw_only=True)
+class TransferConfig(StudyConfig):
     """Cross-dataset transfer of truth probes: train on each dataset, test on every other.
 
     Attributes:
@@ -64,25 +65,18 @@ class TransferConfig:
             patterns are expanded (quote them), e.g. 'cities,neg_cities,data/*.csv'.
         layer: Layer to probe (residual stream after block L; negatives count from the end).
         n: Statements sampled per dataset (all when a dataset has fewer).
-        model: Model name or folder (default: the embedded SmolLM2-135M-Instruct).
-        device: cpu / cuda (default: cuda when present).
-        seed: Seed for the samples and the train/test splits.
         train_fraction: Share of each dataset used for training; the rest is its test split.
-        cache: Cache activations under artifacts/cache (reused by later runs).
-        out: Output folder (default: artifacts/transfer).
     """
+
+    study = "transfer"
 
     datasets: str = "cities,neg_cities,larger_than,neg_larger_than"
     layer: int = 12
     n: int = 400
-    model: str = "smollm2-135m"
-    device: str | None = None
-    seed: int = 0
     train_fraction: float = 0.7
-    cache: bool = True
-    out: str | None = None
 
     def __post_init__(self):
+        super().__post_init__()
         if self.n < 10:
             raise ValueError(f"--n must be at least 10 statements per dataset, got {self.n}")
         if not 0.1 <= self.train_fraction <= 0.9:
@@ -233,17 +227,17 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def run(config: TransferConfig) -> dict:
+def run(config: TransferConfig, model=None) -> dict:
     """Run the study described by ``config``; write results.json, report.html and the probes."""
-    out = Path(config.out) if config.out else veracity_home() / "transfer"
-    model = load_model(config.model, device=config.device)
+    out = Path(config.out)
+    model = model or config.load_model()
     (layer,) = resolve_layers([config.layer], model.n_layers, model.model_id)
     named = resolve_datasets(config.datasets)
     data = {name: load_statements(source).sample(config.n, seed=config.seed) for name, source in named}
     acts = {}
     for name, d in data.items():
         logger.info("extracting %s (%d statements) at layer %d", name, len(d), layer)
-        acts[name] = extract(model, d.statements, layers=[layer], cache=config.cache)[:, 0]
+        acts[name] = extract(model, d.statements, layers=[layer], cache=True, cache_dir=config.cache_dir)[:, 0]
     rows, fitted = transfer_matrix(acts, data, PROBES, config.train_fraction, config.seed)
     names = [name for name, _ in named]
     for probe_name, per_dataset in fitted.items():
@@ -274,11 +268,10 @@ def run(config: TransferConfig) -> dict:
 
 
 def main(argv=None) -> dict:
-    """Command-line entry: ``python -m experiments.transfer --help``."""
+    """Command-line entry: ``python -m veracity.experiments.transfer --help``."""
     config = parse_config(TransferConfig, argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("probes").setLevel(logging.WARNING)
-    with one_line_errors("experiments.transfer"):
+    script_logging()
+    with one_line_errors("veracity.experiments.transfer"):
         result = run(config)
     names = [d["name"] for d in result["datasets"]]
     width = max(len(n) for n in names)
@@ -287,7 +280,7 @@ def main(argv=None) -> dict:
         print(" " * width + "  " + "  ".join(f"{i:>5}" for i in range(len(names))))
         for i, (name, row) in enumerate(zip(names, per_metric["accuracy"])):
             print(f"{name:>{width}}  " + "  ".join(f"{v:5.2f}" for v in row) + f"   [{i}]")
-    out = Path(config.out) if config.out else veracity_home() / "transfer"
+    out = Path(config.out)
     print(f"\nResults: {out / 'results.json'}  Report: {out / 'report.html'}")
     return result
 

@@ -11,8 +11,14 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from experiments.report import metric_by_layer_figure, reliability_figure, scatter_figure, table_html, write_report
-from probes import reliability_diagram
+from veracity.experiments.common.report import (
+    metric_by_layer_figure,
+    reliability_figure,
+    scatter_figure,
+    table_html,
+    write_report,
+)
+from veracity.probes import reliability_diagram
 
 COLUMNS = ("probe", "layer", "accuracy", "accuracy_either_sign", "auroc", "ece", "brier")
 
@@ -92,15 +98,6 @@ def write_sweep_report(path: str | Path, records: list[dict], summary: dict, sta
     parts.append(reliability_figure(curves, f"Reliability diagram, layer {layer}, held-out split"))
     parts.append(table_html(records, COLUMNS, caption="All layers"))
     return write_report(path, f"Truth sweep: {summary['dataset']}", parts)
-
-
-def best_layers(records: list[dict]) -> dict[str, dict]:
-    """Per probe, the record of the layer with the highest held-out accuracy."""
-    best: dict[str, dict] = {}
-    for r in records:
-        if r["probe"] not in best or r["accuracy"] > best[r["probe"]]["accuracy"]:
-            best[r["probe"]] = r
-    return best
 
 
 def write_outputs(config, records, summary, statements, labels, train, test, layers, test_probs) -> None:

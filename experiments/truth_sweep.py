@@ -1,6 +1,6 @@
 """Truth-probe sweep: fit supervised and unsupervised probes at every layer, score them held out.
 
-    python -m experiments.truth_sweep --dataset cities --out artifacts/sweep/cities --layers every:2
+    python -m veracity.experiments.truth_sweep --dataset cities --out artifacts/sweep/cities --layers every:2
 
 Supervised probes (logistic, mass-mean) see the statement's last-token activations; CCS, CRC-TPC
 and random directions see contrast pairs: the statement completed with the "no" and the "yes"
@@ -13,7 +13,6 @@ layer and probe), ``summary.json`` (config, best layers, zero-shot) and ``report
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,23 +20,30 @@ from pathlib import Path
 import numpy as np
 import torch
 from jaxtyping import Float, Int
-from sklearn.model_selection import train_test_split
 from torch import Tensor
 
-from experiments.cli import check_layer_spec, layer_indices, one_line_errors, parse_config, script_logging
-from experiments.truth_report import best_layers, write_outputs
-from hooks import LAYER_CONVENTION, SITE, extract, load_model, token_probability
-from hooks.convention import veracity_home
-from hooks.data import (
+from veracity.data import (
     BUILTIN_DATASETS,
     CONTRAST_TEMPLATES,
     StatementDataset,
     contrast_pairs,
     load_statements,
-    replace_negation,
     question_prompts,
+    replace_negation,
 )
-from probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, auroc, brier, ece
+from veracity.experiments.common.cli import (
+    check_layer_spec,
+    layer_indices,
+    one_line_errors,
+    parse_config,
+    script_logging,
+)
+from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.scoring import best_layers, score
+from veracity.experiments.common.splits import stratified_split
+from veracity.experiments.truth_report import write_outputs
+from veracity.hooks import LAYER_CONVENTION, SITE, extract, token_probability
+from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +52,14 @@ PAIR_PROBES = ("ccs", "crc", "random")
 SIGN_NOTE = "unsupervised fit; train labels used only to choose the sign (held-out accuracy of that sign)"
 
 
-@dataclass
-class SweepConfig:
+@dataclass(kw_only=True)
+class SweepConfig(StudyConfig):
     """Settings of a truth-probe sweep over layers.
 
     Attributes:
         dataset: Built-in name (cities, neg_cities, larger_than, neg_larger_than) or a statement,label CSV/JSONL.
-        out: Folder for results.json, summary.json and report.html (default artifacts/truth_sweep/<dataset>).
-        model: Model name or folder (default: the embedded SmolLM2-135M-Instruct).
         layers: "all", "every:K" (layers 0, K, 2K, ...) or comma-separated indices (negatives count from the end).
         n: Use a seeded random sample of at most this many statements (0 = all).
-        seed: Seed for the sample, the split, CCS restarts and random directions.
         test_fraction: Fraction held out (stratified by label); every reported metric is measured on it.
         pairs: Contrast pairs for ccs/crc/random: a template (plain, yes_no, suffix, chat, chat_yes_no) completing
             the statement with its no/yes answer, or "negation" (index 0 = the negated statement, 1 = the statement).
@@ -70,17 +73,13 @@ class SweepConfig:
         logistic_c: Inverse L2 strength of the logistic probe (on standardised features).
         random_directions: Random directions averaged for the random baseline.
         zero_shot: Also score the model's own next-token P(yes) for the template's question (one extra pass).
-        batch_size: Texts per forward pass.
-        device: cpu or cuda (default: cuda when present).
-        cache_dir: Activation cache folder (default artifacts/cache).
     """
 
+    study = "truth_sweep"
+
     dataset: str
-    out: str = ""
-    model: str = "smollm2-135m"
     layers: str = "all"
     n: int = 800
-    seed: int = 0
     test_fraction: float = 0.3
     pairs: str = "plain"
     negated: str = ""
@@ -92,11 +91,13 @@ class SweepConfig:
     logistic_c: float = 0.1
     random_directions: int = 10
     zero_shot: bool = True
-    batch_size: int = 16
-    device: str = ""
-    cache_dir: str = ""
+
+    def default_out(self) -> str:
+        """artifacts/truth_sweep/<dataset name>."""
+        return str(Path("truth_sweep") / Path(self.dataset).stem)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.pairs != "negation" and self.pairs not in CONTRAST_TEMPLATES:
             raise ValueError(f"--pairs {self.pairs!r}: use 'negation' or a template ({', '.join(CONTRAST_TEMPLATES)})")
         unknown = [p for p in self.probe_list if p not in PROBES]
@@ -109,7 +110,6 @@ class SweepConfig:
         if self.normalize not in ("meanvar", "mean", "none"):
             raise ValueError(f"--normalize must be meanvar, mean or none, got {self.normalize!r}")
         check_layer_spec(self.layers)
-        self.out = self.out or str(veracity_home() / "truth_sweep" / Path(self.dataset).stem)
 
     @property
     def probe_list(self) -> list[str]:
@@ -142,27 +142,11 @@ def load_sweep_data(config: SweepConfig):
     return data, negated
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/test indices with both labels in the same proportion on each side."""
-    labels = np.asarray(labels)
-    counts = np.bincount(labels, minlength=2)
-    if counts.min() < 2:
-        raise ValueError(f"labels have {counts[0]} false and {counts[1]} true rows: a sweep needs at least 2 of each")
-    train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=seed)
-    return np.sort(train), np.sort(test)
-
-
 def pair_texts(config: SweepConfig, data, negated, tokenizer) -> tuple[list[str], list[str]]:
     """``(texts_no, texts_yes)`` for the contrast-pair probes."""
     if config.pairs == "negation":
         return list(negated.statements), list(data.statements)
     return contrast_pairs(data.statements, config.pairs, tokenizer)
-
-
-def score(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Held-out accuracy, AUROC, ECE (10 uniform bins) and Brier of P(true)."""
-    return {"accuracy": float(np.mean((probs > 0.5) == labels)), "auroc": auroc(probs, labels),
-            "ece": ece(probs, labels), "brier": brier(probs, labels)}
 
 
 def make_probe(name: str, config: SweepConfig, seed: int):
@@ -225,7 +209,7 @@ def zero_shot(config: SweepConfig, model, data, test: np.ndarray) -> dict | None
     return {"template": template, **score(p, data.labels[test])}
 
 
-def sweep(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
+def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
     """Run the sweep and write results.json, summary.json and report.html into ``config.out``.
 
     Args:
@@ -237,10 +221,10 @@ def sweep(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]
         ``(records, summary)``.
     """
     data, negated = data or load_sweep_data(config)
-    model = model or load_model(config.model, device=config.device or None)
+    model = model or config.load_model()
     layers = config.layer_indices(model.n_layers)
     train, test = stratified_split(data.labels, config.test_fraction, config.seed)
-    common = {"layers": layers, "batch_size": config.batch_size, "cache": True, "cache_dir": config.cache_dir or None}
+    common = {"layers": layers, "batch_size": config.batch_size, "cache": True, "cache_dir": config.cache_dir}
     statements = extract(model, data.statements, **common)
     texts_no, texts_yes = pair_texts(config, data, negated, model.tokenizer)
     if any(p in PAIR_PROBES for p in config.probe_list):
@@ -269,8 +253,8 @@ def main(argv=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
-    with one_line_errors("experiments.truth_sweep"):
-        records, summary = sweep(config, data=load_sweep_data(config))  # bad data fails before the model loads
+    with one_line_errors("veracity.experiments.truth_sweep"):
+        records, summary = run(config, data=load_sweep_data(config))  # bad data fails before the model loads
     for probe, r in summary["best"].items():
         logger.info("best %-9s layer %2d  accuracy %.3f  auroc %.3f  ece %.3f", probe, r["layer"], r["accuracy"],
                     r["auroc"], r["ece"])

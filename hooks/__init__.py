@@ -5,11 +5,12 @@ block ``L`` — TransformerLens ``blocks.L.hook_resid_post``, Hugging Face ``hid
 (except the last layer, where Hugging Face applies the final norm and we do not).
 """
 
-from hooks.capture import StopForward, capture_residual, count_hooks
-from hooks.convention import LAYER_CONVENTION, SITE
-from hooks.extract import extract
-from hooks.model import BACKENDS, VeracityModel, load_model
-from hooks.scoring import next_token_logprobs, token_probability
+from veracity.hooks.cache import load_activations, read_job
+from veracity.hooks.capture import StopForward, capture_residual, count_hooks
+from veracity.hooks.convention import LAYER_CONVENTION, SITE
+from veracity.hooks.extract import extract
+from veracity.hooks.model import BACKENDS, VeracityModel, from_hf, load_model
+from veracity.hooks.scoring import next_token_logprobs, token_probability
 
 __all__ = [
     "BACKENDS",
@@ -20,7 +21,10 @@ __all__ = [
     "capture_residual",
     "count_hooks",
     "extract",
+    "from_hf",
+    "load_activations",
     "load_model",
     "next_token_logprobs",
+    "read_job",
     "token_probability",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -19,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from hooks.convention import LAYER_CONVENTION, SITE
+from veracity.hooks.convention import LAYER_CONVENTION, SITE
 
 CACHE_FORMAT = 1
 
@@ -75,10 +76,10 @@ class ActivationCache:
         chunk_size: Texts per chunk file.
     """
 
-    def __init__(self, root: Path, description: dict, chunk_size: int):
+    def __init__(self, root: Path, description: dict, chunk_size: int, folder: Path | None = None):
         self.description = {**description, "chunk_size": chunk_size, "cache_format": CACHE_FORMAT}
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(description.get("model_id", "model")))[-40:]
-        self.folder = Path(root) / f"{slug}-{job_key(self.description)}"
+        self.folder = Path(folder) if folder is not None else Path(root) / f"{slug}-{job_key(self.description)}"
         self.chunk_size = chunk_size
 
     def chunk_path(self, index: int) -> Path:
@@ -92,8 +93,13 @@ class ActivationCache:
     def write_description(self) -> None:
         """Write ``job.json`` (what the chunks hold, the layer convention) if it is not there yet."""
         path = self.folder / "job.json"
-        if not path.is_file():
-            meta = {**self.description, "site": SITE, "layer_convention": LAYER_CONVENTION}
+        if path.is_file():
+            if read_job(self.folder).get("job_key") != job_key(self.description):
+                raise ValueError(f"{self.folder} already holds activations of another job (other texts, model, "
+                                 "layers or options): choose a new output folder or delete that one")
+        else:
+            meta = {**self.description, "job_key": job_key(self.description), "site": SITE,
+                    "layer_convention": LAYER_CONVENTION}
             atomic_write_bytes(path, json.dumps(meta, indent=2).encode())
 
     def save_chunk(self, index: int, activations: Tensor) -> None:
@@ -113,3 +119,53 @@ class ActivationCache:
                 "run the remaining shards (or call extract without shard) to finish it"
             )
         return torch.cat([self.load_chunk(i) for i in range(n_chunks)], dim=0)
+
+
+def read_job(folder: str | os.PathLike) -> dict:
+    """The description (``job.json``) of a cache folder: model, layers, position, number of texts, ...
+
+    Raises:
+        FileNotFoundError: ``folder`` holds no ``job.json``.
+        ValueError: ``job.json`` is not a JSON object.
+    """
+    path = Path(folder) / "job.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} is not an activation folder (no job.json): pass the folder that "
+                                "`veracity extract --out` or extract(..., out=...) wrote")
+    try:
+        meta = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): re-run the extraction into a new folder") from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is not a JSON object: re-run the extraction into a new folder")
+    return meta
+
+
+def load_activations(folder: str | os.PathLike) -> Tensor:
+    """Read the activations that ``veracity extract --out DIR`` (or ``extract(..., out=DIR)``) wrote.
+
+    The layers, model, position and number of texts are recorded beside them in ``DIR/job.json``
+    (read it with :func:`read_job`).
+
+    Args:
+        folder: The output folder of the extraction.
+
+    Returns:
+        Tensor ``(n_texts, n_layers, d_model)`` in input order.
+
+    Raises:
+        FileNotFoundError: Not an activation folder.
+        RuntimeError: The extraction has not finished (rerun it: it resumes).
+
+    Example:
+        >>> acts = load_activations("runs/cities")
+        >>> read_job("runs/cities")["layers"]
+        [5, 20]
+    """
+    meta = read_job(folder)
+    try:
+        n_texts, chunk_size = int(meta["n_texts"]), int(meta["chunk_size"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{folder}/job.json lacks n_texts or chunk_size: re-run the extraction") from err
+    store = ActivationCache(Path(folder).parent, {}, chunk_size, folder=Path(folder))
+    return store.load_all(math.ceil(n_texts / chunk_size))

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from hooks.model import VeracityModel
+from veracity.hooks.model import VeracityModel
 
 
 class StopForward(Exception):
@@ -43,9 +43,9 @@ def capture_residual(
     """Record the residual stream after each block in ``layers`` during forward passes.
 
     Args:
-        model: A model from :func:`hooks.load_model` (``hf`` or ``transformer_lens`` backend;
-            the ``nnsight`` backend records through nnsight itself in :func:`hooks.extract`).
-        layers: Block indices (layer convention in :mod:`hooks.convention`).
+        model: A model from :func:`veracity.hooks.load_model` (``hf`` or ``transformer_lens`` backend;
+            the ``nnsight`` backend records through nnsight itself in :func:`veracity.hooks.extract`).
+        layers: Block indices (layer convention in :mod:`veracity.hooks.convention`).
         stop: Raise :class:`StopForward` after the deepest layer; the caller catches it.
 
     Yields:

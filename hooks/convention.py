@@ -6,7 +6,7 @@ Layer ``L`` is the residual stream *after* block ``L`` (0-based):
 - Hugging Face: ``hidden_states[L + 1]`` for ``L < n_layers - 1``. Hugging Face's last entry
   ``hidden_states[n_layers]`` has the final norm applied; our layer ``n_layers - 1`` is the raw
   residual stream before that norm, the same as TransformerLens.
-- llama.cpp control vectors: ``direction.L`` (see ``steering.export``).
+- llama.cpp control vectors: ``direction.L`` (see ``veracity.steering.export``).
 
 Every artifact records :data:`LAYER_CONVENTION` and :data:`SITE`.
 """

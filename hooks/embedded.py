@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hooks.convention import veracity_home
+from veracity.hooks.convention import veracity_home
 
 logger = logging.getLogger(__name__)
 

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hooks.cache import ActivationCache, texts_digest
-from hooks.capture import StopForward, capture_residual
-from hooks.convention import resolve_layers, veracity_home
-from hooks.model import VeracityModel
-from hooks.positions import check_position, pool
+from veracity.hooks.cache import ActivationCache, texts_digest
+from veracity.hooks.capture import StopForward, capture_residual
+from veracity.hooks.convention import resolve_layers, veracity_home
+from veracity.hooks.model import VeracityModel
+from veracity.hooks.positions import check_position, pool
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,12 @@ def extract(
     chunk_size: int = 256,
     progress: bool = True,
     cache_dir: str | None = None,
+    out: str | os.PathLike | None = None,
 ) -> Float[Tensor, "n layer d_model"]:
     """Residual-stream activations after the requested blocks, one vector per text and layer.
 
     Args:
-        model: From :func:`hooks.load_model` (any backend; results agree).
+        model: From :func:`veracity.hooks.load_model` (any backend; results agree).
         texts: The texts (filled into ``template`` if given).
         layers: ``"all"``, an int, or a list (layer ``L`` = after block ``L``; negatives count from the end).
         position: ``"last"`` (last real token), ``"first"``, ``"mean"`` (over real tokens), an int
@@ -147,6 +149,9 @@ def extract(
         chunk_size: Texts per cache chunk (the unit of resuming).
         progress: Show a tqdm progress bar.
         cache_dir: Where the cache lives; default ``<veracity_home>/cache``.
+        out: Write the activations into this folder (implies ``cache``): the same resumable chunks
+            and ``job.json``, read back with :func:`veracity.hooks.load_activations`. A folder that
+            holds another job is refused.
 
     Returns:
         Tensor ``(n_texts, len(layers), d_model)`` on CPU, rows in the order of ``texts``
@@ -163,6 +168,7 @@ def extract(
     position = check_position(position, len(prompts))
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    cache = cache or out is not None
     if shard is not None and not cache:
         raise ValueError("shard=(i, n) needs cache=True: shards meet in the cache")
     token_rows = tokenize(model, prompts)
@@ -172,13 +178,13 @@ def extract(
             return compute(model, token_rows, layer_list, position, batch_size, dtype, bar)
         root = Path(cache_dir) if cache_dir else veracity_home() / "cache"
         return _extract_cached(model, prompts, token_rows, layer_list, position, batch_size, template,
-                               dtype, chunk_size, shard, bar, root)
+                               dtype, chunk_size, shard, bar, root, out)
     finally:
         bar.close()
 
 
 def _extract_cached(model, prompts, token_rows, layers, position, batch_size, template, dtype,
-                    chunk_size, shard, bar, root: Path) -> Tensor:
+                    chunk_size, shard, bar, root: Path, out=None) -> Tensor:
     description = {
         "model_id": model.model_id,
         "fingerprint": model.fingerprint,
@@ -189,8 +195,9 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
         "position": position if not isinstance(position, list) else texts_digest([str(p) for p in position]),
         "template": template,
         "dtype": str(dtype),
+        "d_model": model.d_model,
     }
-    store = ActivationCache(root, description, chunk_size)
+    store = ActivationCache(root, description, chunk_size, folder=None if out is None else Path(out))
     store.write_description()
     n_chunks = math.ceil(len(prompts) / chunk_size)
     mine = range(n_chunks) if shard is None else range(_check_shard(shard), n_chunks, shard[1])

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hooks.embedded import EMBEDDED_ALIASES, embedded_model_dir
+from veracity.hooks.embedded import EMBEDDED_ALIASES, embedded_model_dir, gguf_path
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +38,7 @@ class VeracityModel:
         blocks: The decoder-layer modules, block ``L`` at index ``L``.
         blocks_path: Dotted path of ``blocks`` inside ``hf_model`` (e.g. ``model.layers``).
         fingerprint: A short hash of the weights (part of every cache key).
+        source: Where the weights came from (a folder, a hub name, or "in memory").
     """
 
     hf_model: nn.Module
@@ -51,6 +51,7 @@ class VeracityModel:
     blocks: nn.ModuleList
     blocks_path: str
     fingerprint: str = field(default="")
+    source: str = field(default="")
 
     @property
     def device(self) -> torch.device:
@@ -61,6 +62,16 @@ class VeracityModel:
     def dtype(self) -> torch.dtype:
         """Compute dtype of the weights."""
         return self.hf_model.get_input_embeddings().weight.dtype
+
+    def describe(self) -> dict[str, str]:
+        """What ``veracity info`` prints: backend, depth, width, the layer convention, the weights' origin."""
+        from veracity.hooks.convention import LAYER_CONVENTION
+
+        return {"model": self.model_id, "architecture": type(self.hf_model).__name__, "backend": self.backend,
+                "n_layers": str(self.n_layers), "d_model": str(self.d_model), "blocks": self.blocks_path,
+                "layer convention": LAYER_CONVENTION, "weights from": self.source or "in memory",
+                "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
+                "fingerprint": self.fingerprint}
 
     def __repr__(self) -> str:
         return (
@@ -122,7 +133,8 @@ def _resolve_dtype(dtype, device: str) -> torch.dtype:
 def _load_hf(name_or_path: str, device: str, dtype: torch.dtype):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    source = embedded_model_dir() if name_or_path.lower() in EMBEDDED_ALIASES else name_or_path
+    embedded = name_or_path.lower() in EMBEDDED_ALIASES
+    source = embedded_model_dir() if embedded else name_or_path
     device_map = "auto" if device == "auto" else None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -139,7 +151,9 @@ def _load_hf(name_or_path: str, device: str, dtype: torch.dtype):
         ) from err
     if device_map is None:
         hf_model.to(device)
-    return hf_model.eval(), tokenizer
+    where = (f"{gguf_path()} (converted once to {source})" if embedded else
+             str(Path(source).expanduser().resolve()) if Path(source).expanduser().is_dir() else f"hub: {source}")
+    return hf_model.eval(), tokenizer, where
 
 
 class ModelNotFoundError(OSError):
@@ -202,8 +216,10 @@ def load_model(
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     device = device or default_device()
     torch_dtype = _resolve_dtype(dtype, device)
-    hf_model, tokenizer = _load_hf(str(name_or_path), device, torch_dtype)
-    return from_hf(hf_model, tokenizer, backend=backend, model_id=str(name_or_path))
+    hf_model, tokenizer, source = _load_hf(str(name_or_path), device, torch_dtype)
+    model = from_hf(hf_model, tokenizer, backend=backend, model_id=str(name_or_path))
+    model.source = source
+    return model
 
 
 def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str | None = None) -> VeracityModel:

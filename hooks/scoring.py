@@ -12,8 +12,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooks.extract import apply_template, right_pad, tokenize
-from hooks.model import VeracityModel
+from veracity.hooks.extract import apply_template, right_pad, tokenize
+from veracity.hooks.model import VeracityModel
 
 
 def next_token_logprobs(

@@ -17,13 +17,13 @@ Input layouts:
 Artifacts are ``NAME.safetensors`` + ``NAME.json``; :func:`load_probe` restores any of them.
 """
 
-from probes.calibration import PlattScaling, TemperatureScaling
-from probes.ccs import CCS, ccs_loss
-from probes.contrast import CRCProbe, RandomDirectionProbe
-from probes.io import load_artifact, save_artifact
-from probes.logistic import LogisticProbe
-from probes.mass_mean import MassMeanProbe
-from probes.metrics import (
+from veracity.probes.calibration import PlattScaling, TemperatureScaling
+from veracity.probes.ccs import CCS, ccs_loss
+from veracity.probes.contrast import CRCProbe, RandomDirectionProbe
+from veracity.probes.io import load_artifact, save_artifact
+from veracity.probes.logistic import LogisticProbe
+from veracity.probes.mass_mean import MassMeanProbe
+from veracity.probes.metrics import (
     ConfidenceInterval,
     ReliabilityDiagram,
     accuracy,
@@ -34,10 +34,10 @@ from probes.metrics import (
     mce,
     reliability_diagram,
 )
-from probes.pik import PIKHead
-from probes.polarity import PolarityAwareCCS, contradiction_index, polar_consistency
-from probes.registry import REGISTRY, load_probe, register
-from probes.validation import NotFittedError
+from veracity.probes.pik import PIKHead
+from veracity.probes.polarity import PolarityAwareCCS, contradiction_index, polar_consistency
+from veracity.probes.registry import REGISTRY, load_probe, register
+from veracity.probes.validation import NotFittedError
 
 __all__ = [
     "CCS",

@@ -19,8 +19,8 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import Tensor
 
-from probes.io import load_artifact, save_artifact
-from probes.validation import (
+from veracity.probes.io import load_artifact, save_artifact
+from veracity.probes.validation import (
     Array,
     NotFittedError,
     check_activations,
@@ -42,7 +42,7 @@ class ArtifactMixin:
     _json_attrs: ClassVar[tuple[str, ...]] = ()
     sign_convention: ClassVar[str | None] = None
 
-    def set_provenance(self, **provenance: Any) -> "ArtifactMixin":
+    def set_provenance(self, **provenance: Any) -> ArtifactMixin:
         """Record where the training activations came from; written into the JSON on save.
 
         Args:
@@ -102,7 +102,7 @@ class ArtifactMixin:
             The fitted object.
 
         Raises:
-            ValueError: The artifact holds another class (use ``probes.load_probe``).
+            ValueError: The artifact holds another class (use ``veracity.probes.load_probe``).
 
         Example:
             >>> probe = LogisticProbe.load("artifacts/probes/layer12")  # doctest: +SKIP
@@ -110,7 +110,7 @@ class ArtifactMixin:
         tensors, meta = load_artifact(path)
         if meta.get("class") != cls.__name__:
             raise ValueError(
-                f"{path} holds a {meta.get('class')}, not a {cls.__name__}: use probes.load_probe"
+                f"{path} holds a {meta.get('class')}, not a {cls.__name__}: use veracity.probes.load_probe"
             )
         return cls._from_artifact(tensors, meta)
 

@@ -23,10 +23,10 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 from torch import Tensor
 
-from probes.base import ArtifactMixin
-from probes.optim import fit_logistic, lbfgs_minimize
-from probes.registry import register
-from probes.validation import Array, as_float_tensor, check_binary_labels
+from veracity.probes.base import ArtifactMixin
+from veracity.probes.optim import fit_logistic, lbfgs_minimize
+from veracity.probes.registry import register
+from veracity.probes.validation import Array, as_float_tensor, check_binary_labels
 
 __all__ = ["PlattScaling", "TemperatureScaling"]
 
@@ -80,7 +80,7 @@ class TemperatureScaling(_LogitCalibrator):
 
     _json_attrs = ("temperature_",)
 
-    def fit(self, logits: Float[Array, " n"], y: Real[Array, " n"]) -> "TemperatureScaling":
+    def fit(self, logits: Float[Array, " n"], y: Real[Array, " n"]) -> TemperatureScaling:
         """Fit ``T`` by minimising the NLL of ``sigmoid(logits / T)``.
 
         Args:
@@ -120,7 +120,7 @@ class PlattScaling(_LogitCalibrator):
 
     _json_attrs = ("a_", "b_")
 
-    def fit(self, logits: Float[Array, " n"], y: Real[Array, " n"]) -> "PlattScaling":
+    def fit(self, logits: Float[Array, " n"], y: Real[Array, " n"]) -> PlattScaling:
         """Fit ``a`` and ``b`` by maximum likelihood.
 
         Args:

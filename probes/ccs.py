@@ -2,7 +2,7 @@
 
 Input: contrast pairs ``X: (n, 2, d_model)``, index 0 = the "false/no" completion, index 1 = the
 "true/yes" completion. Each side is normalised with its own training statistics (see
-:mod:`probes.preprocessing`). The probe is ``p = sigmoid(w . z + b)`` on a normalised side ``z``;
+:mod:`veracity.probes.preprocessing`). The probe is ``p = sigmoid(w . z + b)`` on a normalised side ``z``;
 the loss per pair is ``min(p0, p1)^2`` (confidence) ``+ (p0 - (1 - p1))^2`` (consistency),
 averaged over pairs. P(true) of a pair is ``0.5 * (p1 + 1 - p0)``.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -33,11 +33,11 @@ from jaxtyping import Float, Real
 from scipy.special import logit
 from torch import Tensor
 
-from probes.base import BaseProbe
-from probes.optim import lbfgs_minimize
-from probes.preprocessing import NORMALIZE_MODES, fit_pair_normalizer, raw_pair_direction
-from probes.registry import register
-from probes.validation import Array, check_activations, check_binary_labels, to_numpy
+from veracity.probes.base import BaseProbe
+from veracity.probes.optim import lbfgs_minimize
+from veracity.probes.preprocessing import NORMALIZE_MODES, fit_pair_normalizer, raw_pair_direction
+from veracity.probes.registry import register
+from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
 
 __all__ = ["CCS", "ccs_loss", "init_restarts", "train_restarts"]
 
@@ -182,7 +182,7 @@ class CCS(BaseProbe):
 
     def fit(
         self, X: Float[Array, "n 2 d_model"], y: Real[Array, " n"] | None = None
-    ) -> "CCS":
+    ) -> CCS:
         """Fit on contrast pairs ``X: (n, 2, d_model)``; labels, if given, only fix the sign.
 
         Args:

@@ -1,6 +1,6 @@
 """Baselines for unsupervised contrast-pair probes: CRC-TPC and a random direction.
 
-Both take the same input as :class:`probes.ccs.CCS` (``X: (n, 2, d_model)``, index 0 = no,
+Both take the same input as :class:`veracity.probes.ccs.CCS` (``X: (n, 2, d_model)``, index 0 = no,
 1 = yes), normalise each side with training statistics, and score a pair by projecting the
 normalised difference ``d = z_yes - z_no`` on a unit direction ``v``:
 
@@ -21,10 +21,10 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
-from probes.base import BaseProbe
-from probes.preprocessing import fit_pair_normalizer, raw_pair_direction
-from probes.registry import register
-from probes.validation import Array, check_activations, check_binary_labels, to_numpy
+from veracity.probes.base import BaseProbe
+from veracity.probes.preprocessing import fit_pair_normalizer, raw_pair_direction
+from veracity.probes.registry import register
+from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
 
 __all__ = ["CRCProbe", "RandomDirectionProbe"]
 
@@ -44,7 +44,7 @@ class _PairProjectionProbe(BaseProbe):
 
     def fit(
         self, X: Float[Array, "n 2 d_model"], y: Real[Array, " n"] | None = None
-    ) -> "_PairProjectionProbe":
+    ) -> _PairProjectionProbe:
         """Fit on contrast pairs ``X: (n, 2, d_model)``; labels, if given, only fix the sign.
 
         Args:

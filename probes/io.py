@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from safetensors.torch import load_file, save_file
 from torch import Tensor

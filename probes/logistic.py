@@ -13,11 +13,11 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
-from probes.base import BaseProbe
-from probes.optim import fit_logistic
-from probes.preprocessing import fit_standardizer
-from probes.registry import register
-from probes.validation import Array, check_activations, check_binary_labels, to_numpy
+from veracity.probes.base import BaseProbe
+from veracity.probes.optim import fit_logistic
+from veracity.probes.preprocessing import fit_standardizer
+from veracity.probes.registry import register
+from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
 
 __all__ = ["LogisticProbe"]
 
@@ -54,7 +54,7 @@ class LogisticProbe(BaseProbe):
         self.max_iter = max_iter
         self.tol = tol
 
-    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> "LogisticProbe":
+    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> LogisticProbe:
         """Fit on activations ``X: (n, d_model)`` and labels ``y`` (1 = true, 0 = false).
 
         Args:

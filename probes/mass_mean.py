@@ -19,9 +19,9 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
-from probes.base import BaseProbe
-from probes.registry import register
-from probes.validation import Array, check_activations, check_binary_labels, to_numpy
+from veracity.probes.base import BaseProbe
+from veracity.probes.registry import register
+from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
 
 __all__ = ["MassMeanProbe", "within_class_covariance"]
 
@@ -73,7 +73,7 @@ class MassMeanProbe(BaseProbe):
         self.iid = iid
         self.ridge = ridge
 
-    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> "MassMeanProbe":
+    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> MassMeanProbe:
         """Fit on activations ``X: (n, d_model)`` and 0/1 labels ``y`` (1 = true).
 
         Args:

@@ -16,14 +16,15 @@ and the reliability diagram may be soft (in [0, 1]); accuracy and AUROC need 0/1
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from jaxtyping import Float, Real
 from scipy.stats import rankdata
 
-from probes.validation import Array, check_binary_labels, check_soft_labels
+from veracity.probes.validation import Array, check_binary_labels, check_soft_labels
 
 __all__ = [
     "ConfidenceInterval", "ReliabilityDiagram", "accuracy", "auroc", "bootstrap_ci", "brier",

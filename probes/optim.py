@@ -8,7 +8,7 @@ scikit-learn's ``C * sum(log-loss) + 0.5 * ||w||^2``. Targets may be soft (in [0
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -6,7 +6,7 @@ correct (soft labels in [0, 1]; hard 0/1 labels also work), with binary cross-en
     mean_i BCE(f(x_i), y_i) + 0.5 * weight_decay * ||weights||^2   (biases unpenalised)
 
 ``f`` is linear (``hidden=None``; solved exactly with L-BFGS, the same objective as
-:class:`probes.logistic.LogisticProbe` with ``C = 1 / (n * weight_decay)``) or a one-hidden-layer
+:class:`veracity.probes.logistic.LogisticProbe` with ``C = 1 / (n * weight_decay)``) or a one-hidden-layer
 GELU MLP trained with full-batch Adam. Features are standardised with training statistics.
 """
 
@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from jaxtyping import Float, Real
 from torch import Tensor
 
-from probes.base import BaseProbe
-from probes.optim import fit_logistic
-from probes.preprocessing import fit_standardizer
-from probes.registry import register
-from probes.validation import Array, check_activations, check_soft_labels, to_numpy
+from veracity.probes.base import BaseProbe
+from veracity.probes.optim import fit_logistic
+from veracity.probes.preprocessing import fit_standardizer
+from veracity.probes.registry import register
+from veracity.probes.validation import Array, check_activations, check_soft_labels, to_numpy
 
 __all__ = ["PIKHead"]
 
@@ -66,7 +66,7 @@ class PIKHead(BaseProbe):
         self.seed = seed
         self.standardize = standardize
 
-    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> "PIKHead":
+    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> PIKHead:
         """Fit on question activations ``X: (n, d_model)`` and fractions correct ``y``.
 
         Args:

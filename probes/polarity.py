@@ -29,9 +29,9 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
-from probes.ccs import CCS, PairLoss, ccs_loss
-from probes.registry import register
-from probes.validation import Array
+from veracity.probes.ccs import CCS, PairLoss, ccs_loss
+from veracity.probes.registry import register
+from veracity.probes.validation import Array
 
 __all__ = ["PolarityAwareCCS", "contradiction_index", "polar_consistency", "polarity_loss"]
 
@@ -119,7 +119,7 @@ class PolarityAwareCCS(CCS):
         per_cell: Normalise each of the four cells (A / not-A x no / yes) with its own training
             statistics (default); ``False`` pools A and not-A per completion, as plain CCS would.
         n_restarts, n_epochs, lr, weight_decay, optimizer, normalize, seed: As in
-            :class:`probes.ccs.CCS`.
+            :class:`veracity.probes.ccs.CCS`.
 
     Example:
         >>> probe = PolarityAwareCCS().fit(X)  # X: (n, 2 [A, not-A], 2 [no, yes], d_model)
@@ -140,7 +140,7 @@ class PolarityAwareCCS(CCS):
 
     def fit(
         self, X: Float[Array, "n 2 2 d_model"], y: Real[Array, " n"] | None = None
-    ) -> "PolarityAwareCCS":
+    ) -> PolarityAwareCCS:
         """Fit on ``X: (n, 2, 2, d_model)``; labels for A, if given, only fix the sign.
 
         Args:

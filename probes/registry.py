@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
-from probes.io import load_artifact
+from veracity.probes.io import load_artifact
 
 __all__ = ["REGISTRY", "load_probe", "register"]
 

@@ -7,8 +7,6 @@ user can act on.
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 import torch
 from jaxtyping import Float
@@ -26,7 +24,7 @@ __all__ = [
     "to_numpy",
 ]
 
-Array = Union[Tensor, np.ndarray]
+Array = Tensor | np.ndarray
 """Anything a probe accepts as input: a torch tensor or a numpy array."""
 
 

@@ -2,13 +2,13 @@
 
 - :class:`SteeringVector`: ``{layer: direction}`` with provenance, arithmetic, two-file save/load.
 - :func:`honesty_vector` / :func:`reading_vector` (RepE reading vectors), :func:`from_probe`.
-- :func:`east_vector` (entropic activation steering) with the text bandit in :mod:`steering.bandit`.
+- :func:`east_vector` (entropic activation steering) with the text bandit in :mod:`veracity.steering.bandit`.
 - :func:`steer`: a context manager that adds ``coefficient * direction`` after chosen blocks.
 - :func:`to_gguf` / :func:`from_gguf` (llama.cpp control vectors), :func:`to_safetensors`.
 
 Example:
-    >>> from hooks import load_model
-    >>> from steering import honesty_vector, steer
+    >>> from veracity.hooks import load_model
+    >>> from veracity.steering import honesty_vector, steer
     >>> model = load_model("smollm2-135m")
     >>> vector = honesty_vector(model, ["The city of Paris is in France.", "Water is wet."], layers=[12],
     ...                         normalization="resid")
@@ -16,13 +16,13 @@ Example:
     ...     logits = model.hf_model(**model.tokenizer("Hi", return_tensors="pt")).logits
 """
 
-from steering.apply import SCOPES, steer
-from steering.bandit import Bandit, action_distribution, entropy, play
-from steering.east import east_vector
-from steering.export import export, from_gguf, from_safetensors, to_gguf, to_safetensors
-from steering.honesty import honesty_pairs, honesty_vector
-from steering.reading import contrast_directions, from_probe, reading_vector
-from steering.vector import SteeringVector
+from veracity.steering.apply import SCOPES, steer
+from veracity.steering.bandit import Bandit, action_distribution, entropy, play
+from veracity.steering.east import east_vector
+from veracity.steering.export import export, from_gguf, from_safetensors, to_gguf, to_safetensors
+from veracity.steering.honesty import honesty_pairs, honesty_vector
+from veracity.steering.reading import contrast_directions, from_probe, reading_vector
+from veracity.steering.vector import SteeringVector
 
 __all__ = [
     "SCOPES",

@@ -1,7 +1,7 @@
 """``steer``: add ``coefficient * direction`` to the residual stream after chosen blocks.
 
 One mechanism for all three backends: a forward hook on the module whose output is
-``resid_post`` of layer ``L`` (:func:`hooks.capture.resid_post_module`): the Hugging Face
+``resid_post`` of layer ``L`` (:func:`veracity.hooks.capture.resid_post_module`): the Hugging Face
 decoder block for ``hf`` and ``nnsight`` (nnsight runs the real modules, so torch hooks fire
 inside its traces), and the bridge's ``blocks.L.hook_out`` for ``transformer_lens``.
 
@@ -33,10 +33,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from jaxtyping import Float
 from torch import Tensor
 
-from hooks.capture import hidden_of, resid_post_module
-from hooks.convention import resolve_layers
-from hooks.model import VeracityModel
-from steering.vector import SteeringVector
+from veracity.hooks.capture import hidden_of, resid_post_module
+from veracity.hooks.convention import resolve_layers
+from veracity.hooks.model import VeracityModel
+from veracity.steering.vector import SteeringVector
 
 __all__ = ["SCOPES", "resolve_coefficients", "steer"]
 
@@ -146,7 +146,7 @@ def steer(
     after an exception; nested contexts add up and remove only their own hooks.
 
     Args:
-        model: From :func:`hooks.load_model`.
+        model: From :func:`veracity.hooks.load_model`.
         vector: A :class:`SteeringVector` built for this model's width.
         coefficient: A number, ``{layer: number}``, or ``None`` for ``vector.coefficient``.
         layers: Only these of the vector's layers (default: all, or the dict's keys).

@@ -16,8 +16,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooks.model import VeracityModel
-from hooks.scoring import next_token_logprobs
+from veracity.hooks.model import VeracityModel
+from veracity.hooks.scoring import next_token_logprobs
 
 __all__ = ["ARMS", "Bandit", "Episodes", "action_distribution", "arm_logprobs", "arm_token_ids", "bandit_prompt",
            "entropy", "play", "to_distribution"]
@@ -173,7 +173,7 @@ def action_distribution(
     return to_distribution(arm_logprobs(model, prompts, arm_ids, batch_size), temperature)
 
 
-def entropy(probs: Float[Tensor, "... k"]) -> Float[Tensor, "..."]:
+def entropy(probs: Float[Tensor, "... k"]) -> Float[Tensor, ...]:
     """Shannon entropy in nats along the last axis (``0 log 0 = 0``)."""
     p = probs.double()
     return -(torch.where(p > 0, p * p.log(), torch.zeros_like(p))).sum(-1).float()
@@ -186,7 +186,7 @@ def play(
     """Play episodes in parallel, sampling each action from the model's action distribution.
 
     Args:
-        model: The player (wrap the call in :func:`steering.steer` to play steered).
+        model: The player (wrap the call in :func:`veracity.steering.steer` to play steered).
         bandit: The game.
         n_episodes: Independent episodes (batched together).
         n_rounds: Decisions per episode.

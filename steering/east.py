@@ -15,10 +15,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooks.convention import resolve_layers
-from hooks.extract import extract
-from hooks.model import VeracityModel
-from steering.vector import SteeringVector
+from veracity.hooks.convention import resolve_layers
+from veracity.hooks.extract import extract
+from veracity.hooks.model import VeracityModel
+from veracity.steering.vector import SteeringVector
 
 __all__ = ["east_directions", "east_vector"]
 
@@ -76,10 +76,10 @@ def east_vector(
 
     Args:
         model: The agent's model.
-        prompts: Decision prompts (e.g. ``Episodes.prompts`` from :func:`steering.bandit.play`).
+        prompts: Decision prompts (e.g. ``Episodes.prompts`` from :func:`veracity.steering.bandit.play`).
         entropies: Entropy of the action distribution at each prompt.
         layers: Layer(s) to read and later steer (layer ``L`` = after block ``L``).
-        position: Token position passed to :func:`hooks.extract` (``"last"``, ``"mean"``, an int).
+        position: Token position passed to :func:`veracity.hooks.extract` (``"last"``, ``"mean"``, an int).
         normalization: ``"unit"`` (norm 1) or ``"resid"`` (norm = mean residual norm at that
             layer, so the coefficient is a fraction of the typical residual norm).
         batch_size: Prompts per forward pass.

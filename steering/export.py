@@ -24,7 +24,7 @@ Layer numbering, checked in the sources (not guessed):
   ``n_layers - 1 .. 1``, skipping 0. So repeng, llama.cpp and veracity number layers the same
   way. One difference: for the last block repeng reads ``hidden_states[n_layers]``, which
   Hugging Face returns after the final norm, while it (like us) adds before that norm; veracity
-  reads the raw residual there (see :mod:`hooks.convention`).
+  reads the raw residual there (see :mod:`veracity.hooks.convention`).
 
 Our GGUF files carry the same keys as repeng's plus ``veracity.metadata`` (the JSON provenance),
 which llama.cpp ignores. A vector with a layer-0 direction cannot be exported to GGUF.
@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from steering.vector import SteeringVector
+from veracity.steering.vector import SteeringVector
 
 __all__ = ["FORMATS", "export", "from_gguf", "from_safetensors", "to_gguf", "to_safetensors"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hooks.model import VeracityModel
-from steering.reading import reading_vector
-from steering.vector import SteeringVector
+from veracity.hooks.model import VeracityModel
+from veracity.steering.reading import reading_vector
+from veracity.steering.vector import SteeringVector
 
 __all__ = ["DISHONEST", "HONEST", "format_stimulus", "honesty_pairs", "honesty_vector"]
 
@@ -49,7 +49,7 @@ def honesty_pairs(
     """``(honest, dishonest)`` prompt pairs for true statements.
 
     Args:
-        statements: True statements, e.g. ``hooks.data.city_statements()`` rows with label 1.
+        statements: True statements, e.g. ``veracity.data.city_statements()`` rows with label 1.
         tokenizer: Used for the chat template (see :func:`format_stimulus`).
         prefixes: One pair per word prefix (``min_words`` words or more) instead of per statement.
         min_words: Shortest prefix used when ``prefixes`` is set.
@@ -87,11 +87,11 @@ def honesty_vector(
     """The honesty reading vector: honest minus dishonest instruction, per layer.
 
     Args:
-        model: From :func:`hooks.load_model`.
+        model: From :func:`veracity.hooks.load_model`.
         statements: True statements to embed in the stimuli.
         layers: ``"all"``, an int or a list.
         method: ``"pca"`` or ``"mean_diff"``.
-        position: Token position (see :func:`hooks.extract`).
+        position: Token position (see :func:`veracity.hooks.extract`).
         normalization: ``"unit"``, ``"resid"`` or ``"gap"``.
         prefixes: Use every word prefix of each statement (more, varied pairs).
         batch_size: Texts per forward pass.
@@ -101,7 +101,7 @@ def honesty_vector(
         A :class:`SteeringVector` pointing towards the honest condition.
 
     Example:
-        >>> from hooks.data import city_statements
+        >>> from veracity.data import city_statements
         >>> true = [s for s, y in zip(*(lambda d: (d.statements, d.labels))(city_statements(20))) if y]
         >>> vector = honesty_vector(model, true, layers=[8, 12])
     """

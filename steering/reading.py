@@ -20,10 +20,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooks.convention import resolve_layers
-from hooks.extract import extract
-from hooks.model import VeracityModel
-from steering.vector import NORMALIZATIONS, SteeringVector
+from veracity.hooks.convention import resolve_layers
+from veracity.hooks.extract import extract
+from veracity.hooks.model import VeracityModel
+from veracity.steering.vector import NORMALIZATIONS, SteeringVector
 
 __all__ = ["METHODS", "contrast_directions", "flip_signs", "from_probe", "pair_activations", "reading_vector",
            "scale_directions", "vector_from_activations"]
@@ -119,10 +119,10 @@ def scale_directions(
 def pair_activations(
     model: VeracityModel, pairs: Sequence[tuple[str, str]], layers, position="last", batch_size: int = 16
 ) -> tuple[Float[Tensor, "n layer d_model"], Float[Tensor, "n layer d_model"]]:
-    """Activations of the positive and the negative member of each pair (via :func:`hooks.extract`).
+    """Activations of the positive and the negative member of each pair (via :func:`veracity.hooks.extract`).
 
     Args:
-        model: From :func:`hooks.load_model`.
+        model: From :func:`veracity.hooks.load_model`.
         pairs: ``(positive_text, negative_text)`` pairs, at least 2.
         layers: Resolved layer list.
         position: Token position (``"last"``, ``"mean"``, an int).
@@ -191,12 +191,12 @@ def reading_vector(
     """A steering vector from ``(positive_text, negative_text)`` pairs.
 
     Args:
-        model: From :func:`hooks.load_model`.
+        model: From :func:`veracity.hooks.load_model`.
         pairs: Contrast pairs; the vector points from the negative towards the positive member.
         layers: ``"all"``, an int or a list (layer ``L`` = after block ``L``).
         method: ``"pca"`` or ``"mean_diff"``.
-        position: Token position passed to :func:`hooks.extract` (``"last"``, ``"mean"``, an int).
-        normalization: ``"unit"``, ``"resid"`` or ``"gap"`` (see :data:`steering.vector.NORMALIZATIONS`).
+        position: Token position passed to :func:`veracity.hooks.extract` (``"last"``, ``"mean"``, an int).
+        normalization: ``"unit"``, ``"resid"`` or ``"gap"`` (see :data:`veracity.steering.vector.NORMALIZATIONS`).
         batch_size: Texts per forward pass.
         seed: Seed of the PCA sign flips.
 

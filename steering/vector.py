@@ -2,7 +2,7 @@
 
 A vector is a value: arithmetic returns new vectors and never mutates. Directions are float32
 CPU tensors of width ``d_model``; layer ``L`` means the residual stream after block ``L``
-(:data:`hooks.convention.LAYER_CONVENTION`). ``save`` writes ``NAME.safetensors`` (one tensor
+(:data:`veracity.hooks.convention.LAYER_CONVENTION`). ``save`` writes ``NAME.safetensors`` (one tensor
 ``direction.L`` per layer) + ``NAME.json`` (provenance) atomically; ``load`` never unpickles.
 """
 
@@ -19,8 +19,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from hooks.convention import LAYER_CONVENTION, SITE
-from probes.io import load_artifact, save_artifact
+from veracity.hooks.convention import LAYER_CONVENTION, SITE
+from veracity.probes.io import load_artifact, save_artifact
 
 __all__ = ["NORMALIZATIONS", "SteeringVector"]
 
@@ -41,7 +41,7 @@ class SteeringVector:
         n_layers: That model's number of blocks (``None`` if unknown).
         method: How it was built (``"pca"``, ``"mean_diff"``, ``"east"``, ``"probe:..."``, ...).
         normalization: One of :data:`NORMALIZATIONS`.
-        coefficient: Suggested coefficient for :func:`steering.steer`.
+        coefficient: Suggested coefficient for :func:`veracity.steering.steer`.
         site: Hook site (always ``"resid_post"``).
         layer_convention: The layer convention the keys follow.
         extra: Free-form JSON-serialisable facts (per-layer statistics, data set, ...).
@@ -162,7 +162,7 @@ class SteeringVector:
         """Fail with a one-line message if this vector cannot steer ``model``.
 
         Args:
-            model: A :class:`hooks.VeracityModel`.
+            model: A :class:`veracity.hooks.VeracityModel`.
 
         Raises:
             ValueError: Width mismatch, or a layer beyond the model's depth.

@@ -52,7 +52,7 @@ def build_tiny(arch: str, vocab_size: int, seed: int = 0):
 @pytest.fixture
 def tiny(word_tokenizer):
     """Factory: ``tiny("llama" | "gpt2", backend="hf")`` -> a fresh VeracityModel."""
-    from hooks.model import from_hf
+    from veracity.hooks.model import from_hf
 
     def make(arch: str = "llama", backend: str = "hf"):
         return from_hf(build_tiny(arch, len(word_tokenizer)), word_tokenizer, backend=backend, model_id=f"tiny-{arch}")
@@ -63,7 +63,7 @@ def tiny(word_tokenizer):
 @pytest.fixture(scope="session")
 def embedded():
     """The embedded SmolLM2-135M-Instruct, HF backend (loaded once per session)."""
-    from hooks import load_model
+    from veracity.hooks import load_model
 
     return load_model("smollm2-135m", device="cpu")
 

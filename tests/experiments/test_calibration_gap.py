@@ -1,18 +1,19 @@
 """Calibration gap: the verbal-confidence parser, follow-up prompts, metrics, the report and the real run."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from experiments import calibration_gap
-from experiments.answering import followup_prompts
-from experiments.calibration_gap import CalibrationGapConfig, main, score_metrics
-from experiments.calibration_gap_report import histogram_panels, reliability_panels, write_calibration_report
-from experiments.render import count_figures, dump_dom, find_chromium
-from experiments.verbal_confidence import parse_confidence
-from hooks.data import QADataset, QAItem
+from veracity.data import QADataset, QAItem
+from veracity.experiments import calibration_gap
+from veracity.experiments.calibration_gap import CalibrationGapConfig, main, score_metrics
+from veracity.experiments.calibration_gap_report import histogram_panels, reliability_panels, write_calibration_report
+from veracity.experiments.common.answering import followup_prompts
+from veracity.experiments.common.render import count_figures, dump_dom, find_chromium
+from veracity.experiments.common.verbal_confidence import parse_confidence
 
 CHAT = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
         "{% if add_generation_prompt %}<assistant> {% endif %}")
@@ -88,7 +89,7 @@ def test_help_explains_every_option(capsys):
     for option in ("--out", "--model", "--device", "--seed", "--confidence-tokens", "--n-bins", "--k", "--target"):
         assert option in text
     flat = " ".join(text.split())
-    assert "answers.jsonl and report.html (default artifacts/calibration_gap)" in flat  # this script's own --out
+    assert "Output folder (default: artifacts/<study>)" in flat  # the common --out
     assert "--k K Sampled answers per question" in flat  # inherited from PIKConfig's docstring
 
 
@@ -143,11 +144,11 @@ def one_thread():
 
 
 @pytest.mark.slow
-def test_calibration_gap_acceptance_on_the_embedded_model(tmp_path, embedded, monkeypatch, one_thread):
+def test_calibration_gap_acceptance_on_the_embedded_model(tmp_path, embedded, monkeypatch, one_thread, capsys):
     monkeypatch.setattr(calibration_gap, "load_model", lambda name, device=None: embedded)
     out = tmp_path / "gap"
     results = main(["--out", str(out), "--n-per-level", "2", "--n-capitals", "12", "--k", "1", "--target", "greedy",
-                    "--max-new-tokens", "10", "--confidence-tokens", "16", "--cache-dir", str(tmp_path / "cache")])
+                    "--max-new-tokens", "10", "--confidence-tokens", "16", "--cache", str(tmp_path / "cache")])
     saved = json.loads((out / "results.json").read_text())
     assert saved["n_questions"] == 26 and saved["n_test"] == results["n_test"] == 8
     assert [r["score"] for r in saved["scores"]] == ["verbal", "p_true", "p_ik"]
@@ -166,6 +167,7 @@ def test_calibration_gap_acceptance_on_the_embedded_model(tmp_path, embedded, mo
                if not row["verbal_reply"][-1:].isdigit())  # the rows hold what the parser read
     page = (out / "report.html").read_text()
     assert all(f'"uid":"reliability-{name}"' in page for name in ("verbal", "p_true", "p_ik"))
-    with pytest.raises(SystemExit, match="calibration_gap: error: .*layer"):
+    with pytest.raises(SystemExit) as done:
         main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "12", "--k", "1", "--target", "greedy",
-              "--layer", "99", "--cache-dir", str(tmp_path / "cache")])
+              "--layer", "99", "--cache", str(tmp_path / "cache")])
+    assert done.value.code == 2 and re.search("calibration_gap: error: .*layer", capsys.readouterr().err)

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from experiments.answering import GradedAnswers, generate, left_padding, qa_prompts
-from experiments.pik import NotEnoughOutcomes, PIKConfig, category_prior, main, split, training_target
-from hooks.data import QADataset, QAItem
+from veracity.data import QADataset, QAItem
+from veracity.experiments.common.answering import GradedAnswers, generate, left_padding, qa_prompts
+from veracity.experiments.common.pik_parts import NotEnoughOutcomes, PIKConfig, category_prior, split, training_target
+from veracity.experiments.pik import main
 
 
 def test_config_validation_says_what_to_do():
@@ -69,7 +70,7 @@ def test_split_needs_right_and_wrong_answers():
 def test_pik_acceptance_on_the_embedded_model(tmp_path):
     out = tmp_path / "pik"
     results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "12", "--k", "1",
-                    "--max-new-tokens", "10", "--target", "greedy", "--cache-dir", str(tmp_path / "cache")])
+                    "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")])
     saved = json.loads((out / "results.json").read_text())
     assert saved["n_questions"] == 12 and saved["layer"] == 20
     assert 0 < saved["accuracy_greedy"] < 1
@@ -88,7 +89,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path):
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_shared_prefill_decoding_matches_hf_generate(tiny, arch):
-    from experiments.answering import greedy_and_samples
+    from veracity.experiments.common.answering import greedy_and_samples
 
     model = tiny(arch)
     prompts = ["what is one and two ?", "the capital of france is", "tokyo is in"]

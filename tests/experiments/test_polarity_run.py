@@ -3,12 +3,11 @@
 import json
 
 import pytest
-
-from experiments.cli import parse_config
 import torch
 
-from experiments.polarity import PolarityConfig, extract_cells, load_pairs, main, run
-from hooks.data import negation_control
+from veracity.data import negation_control
+from veracity.experiments.common.cli import parse_config
+from veracity.experiments.polarity import PolarityConfig, extract_cells, load_pairs, main, run
 
 VARIANTS = {"pa_ccs", "pa_ccs_pooled", "random", "control_pa_ccs"}
 
@@ -25,9 +24,9 @@ def test_config_errors_say_what_to_do(capsys):
 
 def test_runs_on_a_tiny_model_with_every_variant(tiny, tmp_path):
     config = PolarityConfig(kind="cities", n=24, layers="1,3", restarts=2, epochs=20, template="suffix",
-                            out=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
+                            out=str(tmp_path / "out"), cache=str(tmp_path / "cache"))
     records = run(config, model=tiny("llama"))
-    assert {(r["layer"], r["probe"]) for r in records} == {(l, v) for l in (1, 3) for v in VARIANTS}
+    assert {(r["layer"], r["probe"]) for r in records} == {(layer, v) for layer in (1, 3) for v in VARIANTS}
     for r in records:
         assert 0 <= r["accuracy"] <= 1 and 0 <= r["auroc"] <= 1
         if r["probe"] != "random":
@@ -38,7 +37,7 @@ def test_runs_on_a_tiny_model_with_every_variant(tiny, tmp_path):
 
 
 def test_control_reuses_the_statements_activations(tiny, tmp_path):
-    model, config = tiny("llama"), PolarityConfig(n=6, template="suffix", cache_dir=str(tmp_path / "cache"))
+    model, config = tiny("llama"), PolarityConfig(n=6, template="suffix", cache=str(tmp_path / "cache"))
     pairs = load_pairs(config)
     real = extract_cells(model, pairs, config, [1, 3])
     control = negation_control(pairs)
@@ -52,7 +51,7 @@ def test_control_reuses_the_statements_activations(tiny, tmp_path):
 def test_polarity_acceptance_on_the_embedded_model(tmp_path):
     out = tmp_path / "polarity"
     main(["--kind", "cities", "--n", "60", "--layers", "12", "--restarts", "3", "--epochs", "200",
-          "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+          "--out", str(out), "--cache", str(tmp_path / "cache")])
     records = json.loads((out / "results.json").read_text())
     assert {r["probe"] for r in records} == VARIANTS and all(r["layer"] == 12 for r in records)
     html = (out / "report.html").read_text()

@@ -8,9 +8,9 @@ import struct
 import pytest
 import torch
 
-from experiments import transfer
-from experiments.render import count_figures, dump_dom, find_chromium, screenshot
-from experiments.report import write_report
+from veracity.experiments import transfer
+from veracity.experiments.common.render import count_figures, dump_dom, find_chromium, screenshot
+from veracity.experiments.common.report import write_report
 
 pytestmark = [
     pytest.mark.slow,
@@ -21,7 +21,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def transfer_report(tmp_path_factory, embedded, monkeypatch_module):
-    """experiments.transfer at a tiny size on the embedded model."""
+    """veracity.experiments.transfer at a tiny size on the embedded model."""
     monkeypatch_module.setattr(transfer, "load_model", lambda name, device=None: embedded)
     out = tmp_path_factory.mktemp("transfer")
     threads = torch.get_num_threads()

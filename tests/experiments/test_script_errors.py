@@ -2,7 +2,17 @@
 
 import pytest
 
-from experiments import calibration_gap, demo, east_bandit, honesty_steering, pik, polarity, transfer, truth_sweep
+from veracity import cli
+from veracity.experiments import (
+    calibration_gap,
+    demo,
+    east_bandit,
+    honesty_steering,
+    pik,
+    polarity,
+    transfer,
+    truth_sweep,
+)
 
 UNKNOWN_MODEL = "could not load model 'no-such-model'"
 
@@ -18,14 +28,23 @@ UNKNOWN_MODEL = "could not load model 'no-such-model'"
     (east_bandit, ["--model", "no-such-model"], UNKNOWN_MODEL),
     (demo, ["--model", "no-such-model", "--out", "{tmp}"], UNKNOWN_MODEL),
 ])
-def test_bad_input_is_one_line(script, argv, message, tmp_path, monkeypatch):
+def test_bad_input_is_one_line(script, argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("VERACITY_DEBUG", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     with pytest.raises(SystemExit) as done:
-        script.main([a.replace("{tmp}", str(tmp_path)) for a in argv])
-    text = str(done.value.code)
+        script.main(argv)
+    text = capsys.readouterr().err
+    assert done.value.code == 2
     assert text.startswith(f"python -m {script.__name__}: error: ") and message in text
-    assert "\n" not in text
+    assert text.count("\n") == 1
+    # The same study through the one command line: same line, its own program name, exit code 2.
+    study = script.__name__.rsplit(".", 1)[1]
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", study, *argv])
+    text = capsys.readouterr().err
+    assert done.value.code == 2 and text.startswith(f"veracity run {study}: error: ") and message in text
+    assert text.count("\n") == 1
 
 
 def test_debug_keeps_the_traceback(monkeypatch):

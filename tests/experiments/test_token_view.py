@@ -1,14 +1,14 @@
-"""experiments.token_view: per-token scores equal the probe on extract()'s activations; figures; CLI."""
+"""veracity.experiments.token_view: per-token scores equal the probe on extract()'s activations; figures; CLI."""
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
 
-from experiments import token_view
-from experiments.token_view import TokenScores, score_answer, score_tokens, token_figure
-from hooks import extract
-from probes import LogisticProbe, MassMeanProbe
+from veracity.experiments import token_view
+from veracity.experiments.token_view import TokenScores, score_answer, score_tokens, token_figure
+from veracity.hooks import extract
+from veracity.probes import LogisticProbe, MassMeanProbe
 
 TEXT = "the city of paris is in france ."
 TRAIN = ["the city of paris is in france .", "the city of rome is in italy .", "tokyo is in japan .",
@@ -72,7 +72,7 @@ def test_token_figure_wraps_rows_and_bolds_answers():
 def test_cli_writes_a_report(fitted, tmp_path, monkeypatch):
     model, probe = fitted
     probe.save(tmp_path / "probe")
-    monkeypatch.setattr(token_view, "load_model", lambda name, device=None: model)
+    monkeypatch.setattr(token_view.TokenViewConfig, "load_model", lambda self, backend="hf": model)
     views = token_view.main(["--probe", str(tmp_path / "probe"), "--text", f"{TEXT} || tokyo is in peru .",
                              "--answer", "where is rome ?", "--max-new-tokens", "3", "--out", str(tmp_path)])
     assert [v.label for v in views[:2]] == [TEXT, "tokyo is in peru ."] and len(views) == 3
@@ -84,6 +84,8 @@ def test_cli_needs_something_to_read(tmp_path):
         token_view.main(["--probe", str(tmp_path / "probe")])
 
 
-def test_cli_reports_a_missing_probe_in_one_line(tmp_path):
-    with pytest.raises(SystemExit, match="not found: pass the path used with save"):
+def test_cli_reports_a_missing_probe_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as done:
         token_view.main(["--probe", str(tmp_path / "nope"), "--text", "hello"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "not found: pass the path used with save" in err and err.count("\n") == 1

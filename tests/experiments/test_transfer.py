@@ -1,4 +1,4 @@
-"""experiments.transfer: dataset naming, the matrix on planted data, and a whole run on a tiny model."""
+"""veracity.experiments.transfer: dataset naming, the matrix on planted data, and a whole run on a tiny model."""
 
 import json
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from experiments import transfer
-from experiments.transfer import TransferConfig, matrices, resolve_datasets, transfer_matrix
-from hooks.data import StatementDataset
-from probes import load_probe
+from veracity.data import StatementDataset
+from veracity.experiments import transfer
+from veracity.experiments.transfer import TransferConfig, matrices, resolve_datasets, transfer_matrix
+from veracity.probes import load_probe
 
 
 def planted(n: int, d: int, direction: torch.Tensor, seed: int, name: str) -> tuple[torch.Tensor, StatementDataset]:
@@ -92,10 +92,10 @@ def test_run_writes_results_report_and_probes(tiny, tmp_path, monkeypatch):
                     rows.append(f"{prefix}{city} {verb} {place} .,{right if verb == 'is in' else 1 - right}")
         (tmp_path / f"{name}.csv").write_text("\n".join(rows) + "\n")
     model = tiny("llama")
-    monkeypatch.setattr(transfer, "load_model", lambda name, device=None: model)
+    monkeypatch.setattr(transfer.TransferConfig, "load_model", lambda self, backend="hf": model)
     out = tmp_path / "out"
-    result = transfer.main(["--datasets", f"{tmp_path}/*.csv", "--layer", "2", "--n", "30", "--no-cache",
-                            "--out", str(out)])
+    result = transfer.main(["--datasets", f"{tmp_path}/*.csv", "--layer", "2", "--n", "30", "--cache",
+                            str(tmp_path / "cache"), "--out", str(out)])
     saved = json.loads((out / "results.json").read_text())
     assert saved["layer"] == 2 and saved["model_id"] == "tiny-llama"
     assert [d["name"] for d in saved["datasets"]] == ["facts", "neg_facts"]
@@ -108,8 +108,9 @@ def test_run_writes_results_report_and_probes(tiny, tmp_path, monkeypatch):
     assert probe.provenance["layer"] == 2 and probe.provenance["dataset"] == "facts"
 
 
-def test_run_reports_a_bad_layer_in_one_line(tiny, tmp_path, monkeypatch):
+def test_run_reports_a_bad_layer_in_one_line(tiny, tmp_path, monkeypatch, capsys):
     model = tiny("llama")
-    monkeypatch.setattr(transfer, "load_model", lambda name, device=None: model)
-    with pytest.raises(SystemExit, match="layer 9 is out of range"):
-        transfer.main(["--datasets", "cities,neg_cities", "--layer", "9", "--no-cache", "--out", str(tmp_path)])
+    monkeypatch.setattr(transfer.TransferConfig, "load_model", lambda self, backend="hf": model)
+    with pytest.raises(SystemExit) as done:
+        transfer.main(["--datasets", "cities,neg_cities", "--layer", "9", "--out", str(tmp_path)])
+    assert done.value.code == 2 and "layer 9 is out of range" in capsys.readouterr().err

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.cli import attribute_docs, build_parser, parse_config
-from experiments.report import write_report
-from experiments.truth_sweep import (
+from veracity.experiments.common.cli import attribute_docs, build_parser, parse_config
+from veracity.experiments.common.report import write_report
+from veracity.experiments.common.splits import stratified_split
+from veracity.experiments.truth_sweep import (
     SweepConfig,
     fit_layer,
     load_sweep_data,
     main,
-    stratified_split,
-    sweep,
+    run,
 )
 
 METRICS = ("accuracy", "auroc", "ece")
@@ -22,21 +22,21 @@ METRICS = ("accuracy", "auroc", "ece")
 
 def test_config_validation_says_what_to_do():
     with pytest.raises(ValueError, match="use 'negation' or a template"):
-        SweepConfig("cities", pairs="nope")
+        SweepConfig(dataset="cities", pairs="nope")
     with pytest.raises(ValueError, match="choose from logistic"):
-        SweepConfig("cities", probes="logistic,svm")
+        SweepConfig(dataset="cities", probes="logistic,svm")
     with pytest.raises(ValueError, match="every:K"):
-        SweepConfig("cities", layers="1-4")
+        SweepConfig(dataset="cities", layers="1-4")
     with pytest.raises(ValueError, match="test-fraction"):
-        SweepConfig("cities", test_fraction=1.0)
+        SweepConfig(dataset="cities", test_fraction=1.0)
 
 
 def test_layer_selection():
-    assert SweepConfig("x", layers="every:4").layer_indices(10) == [0, 4, 8]
-    assert SweepConfig("x", layers="all").layer_indices(3) == [0, 1, 2]
-    assert SweepConfig("x", layers="1,-1").layer_indices(4) == [1, 3]
+    assert SweepConfig(dataset="x", layers="every:4").layer_indices(10) == [0, 4, 8]
+    assert SweepConfig(dataset="x", layers="all").layer_indices(3) == [0, 1, 2]
+    assert SweepConfig(dataset="x", layers="1,-1").layer_indices(4) == [1, 3]
     with pytest.raises(ValueError, match="out of range"):
-        SweepConfig("x", layers="7").layer_indices(4)
+        SweepConfig(dataset="x", layers="7").layer_indices(4)
 
 
 def test_cli_options_come_from_the_config_docstring(capsys):
@@ -62,19 +62,19 @@ def test_stratified_split_is_seeded_disjoint_and_balanced():
 
 
 def test_negation_pairs_are_row_aligned():
-    config = SweepConfig("cities", pairs="negation", n=50, seed=1)
+    config = SweepConfig(dataset="cities", pairs="negation", n=50, seed=1)
     data, negated = load_sweep_data(config)
     assert len(data) == len(negated) == 50
     assert negated.statements[7] == data.statements[7].replace(" is in ", " is not in ")
     assert (negated.labels == 1 - data.labels).all()
-    control = load_sweep_data(SweepConfig("cities", pairs="negation", n=50, seed=1, control_token="blick"))[1]
+    control = load_sweep_data(SweepConfig(dataset="cities", pairs="negation", n=50, seed=1, control_token="blick"))[1]
     assert control.statements[7] == data.statements[7].replace(" is in ", " is blick in ")
     with pytest.raises(ValueError, match="only applies to --pairs negation"):
-        SweepConfig("cities", control_token="blick")
+        SweepConfig(dataset="cities", control_token="blick")
     with pytest.raises(ValueError, match="needs --negated"):
-        load_sweep_data(SweepConfig("neg_cities", pairs="negation"))
+        load_sweep_data(SweepConfig(dataset="neg_cities", pairs="negation"))
     with pytest.raises(ValueError, match="not the row-aligned negation"):
-        load_sweep_data(SweepConfig("cities", pairs="negation", negated="neg_larger_than"))
+        load_sweep_data(SweepConfig(dataset="cities", pairs="negation", negated="neg_larger_than"))
 
 
 def _planted(n=200, d=16, seed=0):
@@ -93,7 +93,7 @@ def _planted(n=200, d=16, seed=0):
 def test_fit_layer_finds_a_planted_direction_and_random_does_not():
     statements, pairs, labels = _planted()
     train, test = stratified_split(labels, 0.3, seed=0)
-    config = SweepConfig("synthetic", ccs_epochs=300, random_directions=5)
+    config = SweepConfig(dataset="synthetic", ccs_epochs=300, random_directions=5)
     records, probs = fit_layer(config, statements, pairs, labels, train, test)
     by = {r["probe"]: r for r in records}
     assert set(by) == {"logistic", "mass_mean", "ccs", "crc", "random"}
@@ -122,9 +122,9 @@ def test_sweep_runs_end_to_end_on_a_tiny_model(tiny, tmp_path):
                                    ("lima", "peru", 1), ("lima", "germany", 0), ("cairo", "egypt", 1),
                                    ("cairo", "italy", 0), ("berlin", "germany", 1), ("berlin", "france", 0)]]
     csv.write_text("\n".join(rows) + "\n")
-    config = SweepConfig(str(csv), out=str(tmp_path / "out"), layers="1,3", ccs_epochs=20, ccs_restarts=2,
-                         random_directions=2, test_fraction=0.34, pairs="suffix", cache_dir=str(tmp_path / "cache"))
-    records, summary = sweep(config, model=tiny("llama"))
+    config = SweepConfig(dataset=str(csv), out=str(tmp_path / "out"), layers="1,3", ccs_epochs=20, ccs_restarts=2,
+                         random_directions=2, test_fraction=0.34, pairs="suffix", cache=str(tmp_path / "cache"))
+    records, summary = run(config, model=tiny("llama"))
     assert len(records) == 2 * 5 and {r["layer"] for r in records} == {1, 3}
     assert summary["n_train"] + summary["n_test"] == 12 and summary["zero_shot"]["template"] == "suffix"
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -136,9 +136,9 @@ def test_sweep_runs_end_to_end_on_a_tiny_model(tiny, tmp_path):
 def test_truth_sweep_acceptance_on_the_embedded_model(tmp_path):
     out = tmp_path / "sweep"
     main(["--dataset", "cities", "--n", "40", "--layers", "8,16", "--out", str(out), "--ccs-epochs", "200",
-          "--random-directions", "3", "--cache-dir", str(tmp_path / "cache")])
+          "--random-directions", "3", "--cache", str(tmp_path / "cache")])
     records = json.loads((out / "results.json").read_text())
-    assert {(r["layer"], r["probe"]) for r in records} == {(l, p) for l in (8, 16)
+    assert {(r["layer"], r["probe"]) for r in records} == {(layer, p) for layer in (8, 16)
                                                            for p in ("logistic", "mass_mean", "ccs", "crc", "random")}
     for r in records:
         assert {"layer", "probe", *METRICS, "dataset", "n_train", "n_test", "sign"} <= set(r)

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from hooks import extract
+from veracity.hooks import extract
 
 TEXTS = [f"the city of {c} is in {k} ." for c, k in [("paris", "france"), ("rome", "italy"), ("tokyo", "japan"),
                                                       ("lima", "peru"), ("cairo", "egypt"), ("berlin", "germany")]] * 2

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hooks import StopForward, capture_residual, count_hooks
+from veracity.hooks import StopForward, capture_residual, count_hooks
 
 
 def forward(model, text="the city of paris"):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hooks.data import load_statements
+from veracity.data import load_statements
 
 
 def test_builtin_cities_are_balanced_and_true_facts():

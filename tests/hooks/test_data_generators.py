@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hooks.data import (
+from veracity.data import (
     ARITHMETIC_LEVELS,
     CONTRAST_TEMPLATES,
     QAItem,
@@ -19,8 +19,8 @@ from hooks.data import (
     polarity_pairs,
     question_prompts,
 )
-from hooks.data.contrast import ContrastTemplate
-from hooks.data.qa import normalize_text
+from veracity.data.contrast import ContrastTemplate
+from veracity.data.qa import normalize_text
 
 
 def test_plain_contrast_pairs_put_false_first():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hooks import extract, load_model
-from hooks.data import load_statements
+from veracity.data import load_statements
+from veracity.hooks import extract, load_model
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hooks import extract
-from hooks.model import BACKENDS
+from veracity.hooks import extract
+from veracity.hooks.model import BACKENDS
 
 TEXTS = ["the city of paris is in france .", "hello", "tokyo is the capital of japan , yes", "rome"]
 

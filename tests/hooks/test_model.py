@@ -2,8 +2,8 @@
 
 import pytest
 
-from hooks import load_model
-from hooks.model import ModelNotFoundError
+from veracity.hooks import load_model
+from veracity.hooks.model import ModelNotFoundError
 
 
 def test_unknown_backend():

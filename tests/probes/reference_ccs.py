@@ -1,6 +1,6 @@
 """A plain reference CCS, written the simple way: one restart at a time, a Python loop.
 
-Used only to check that the batched :class:`probes.CCS` finds the same solutions. It repeats the
+Used only to check that the batched :class:`veracity.probes.CCS` finds the same solutions. It repeats the
 library's documented recipe independently: per-side mean/std normalisation (std with ddof=0),
 restart ``r`` initialised as ``randn(d) / sqrt(d)`` from a generator seeded ``seed + r`` with
 intercept 0, full-batch AdamW (weight decay on ``w`` only), keep the lowest final loss.

@@ -6,7 +6,7 @@ from importlib import metadata
 import pytest
 import torch
 
-from probes.io import FORMAT_VERSION, artifact_paths, load_artifact, save_artifact
+from veracity.probes.io import FORMAT_VERSION, artifact_paths, load_artifact, save_artifact
 
 
 def test_round_trip_tensors_and_meta(tmp_path):

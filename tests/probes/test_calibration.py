@@ -7,7 +7,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from probes import NotFittedError, PlattScaling, TemperatureScaling, ece
+from veracity.probes import NotFittedError, PlattScaling, TemperatureScaling, ece
 
 
 def _overconfident(seed: int, n: int, temperature: float = 2.5, shift: float = 0.0):

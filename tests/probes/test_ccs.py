@@ -6,7 +6,7 @@ import torch
 from planted_data import cosine
 from reference_ccs import fit_reference_ccs
 
-from probes import CCS, ccs_loss
+from veracity.probes import CCS, ccs_loss
 
 
 def test_ccs_loss_hand_computed():

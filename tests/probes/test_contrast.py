@@ -4,7 +4,7 @@ import torch
 from planted_data import cosine
 from sklearn.decomposition import PCA
 
-from probes import CCS, CRCProbe, RandomDirectionProbe
+from veracity.probes import CCS, CRCProbe, RandomDirectionProbe
 
 
 def _normalized_differences(x: torch.Tensor) -> torch.Tensor:

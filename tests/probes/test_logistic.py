@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.preprocessing import StandardScaler
 
-from probes import LogisticProbe
+from veracity.probes import LogisticProbe
 
 
 @pytest.mark.parametrize("C", [0.05, 1.0, 20.0])

@@ -5,7 +5,7 @@ import torch
 from planted_data import cosine, make_acts
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from probes import MassMeanProbe
+from veracity.probes import MassMeanProbe
 
 
 def test_direction_is_difference_of_class_means(acts):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from probes import accuracy, auroc, bootstrap_ci, brier, ece, mce, reliability_diagram
+from veracity.probes import accuracy, auroc, bootstrap_ci, brier, ece, mce, reliability_diagram
 
 PROBS = np.array([0.1, 0.3, 0.35, 0.55, 0.75, 0.95])
 LABELS = np.array([0, 0, 1, 1, 1, 0])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from planted_data import cosine
 
-from probes import LogisticProbe, PIKHead
+from veracity.probes import LogisticProbe, PIKHead
 
 
 def test_linear_head_on_hard_labels_equals_logistic_probe(acts):

@@ -4,8 +4,8 @@ import pytest
 import torch
 from planted_data import cosine
 
-from probes import CCS, PolarityAwareCCS, contradiction_index, polar_consistency
-from probes.polarity import polarity_loss
+from veracity.probes import CCS, PolarityAwareCCS, contradiction_index, polar_consistency
+from veracity.probes.polarity import polarity_loss
 
 # Two statement pairs, columns (pA0, pA1, pnA0, pnA1):
 #   pair 1 (0.1, 0.9, 0.8, 0.2): A true, not-A false, coherent.

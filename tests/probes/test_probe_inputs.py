@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from probes import (
-    CCS, CRCProbe, LogisticProbe, MassMeanProbe, NotFittedError, PIKHead, PolarityAwareCCS,
+from veracity.probes import (
+    CCS,
+    CRCProbe,
+    LogisticProbe,
+    MassMeanProbe,
+    NotFittedError,
+    PIKHead,
+    PolarityAwareCCS,
     RandomDirectionProbe,
 )
 

@@ -11,10 +11,19 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import probes
-from probes import (
-    CCS, REGISTRY, CRCProbe, LogisticProbe, MassMeanProbe, PIKHead, PlattScaling,
-    PolarityAwareCCS, RandomDirectionProbe, TemperatureScaling, load_probe,
+import veracity.probes
+from veracity.probes import (
+    CCS,
+    REGISTRY,
+    CRCProbe,
+    LogisticProbe,
+    MassMeanProbe,
+    PIKHead,
+    PlattScaling,
+    PolarityAwareCCS,
+    RandomDirectionProbe,
+    TemperatureScaling,
+    load_probe,
 )
 
 # name -> (constructor, fixture holding the data, pass labels to fit)
@@ -103,7 +112,7 @@ def test_init_only_stores_hyperparameters(cls):
 
 def test_probes_never_import_models_or_other_packages():
     forbidden = {"hooks", "experiments", "steering", "transformers", "transformer_lens", "nnsight"}
-    for path in Path(probes.__file__).parent.glob("*.py"):
+    for path in Path(veracity.probes.__file__).parent.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
@@ -113,5 +122,5 @@ def test_probes_never_import_models_or_other_packages():
 def test_register_refuses_a_second_class_with_the_same_name():
     clash = type("LogisticProbe", (), {"__module__": "somewhere.else"})
     with pytest.raises(ValueError, match="already registered"):
-        probes.register(clash)
+        veracity.probes.register(clash)
     assert REGISTRY["LogisticProbe"] is LogisticProbe

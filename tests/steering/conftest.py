@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from steering import SteeringVector
+from veracity.steering import SteeringVector
 
 TEXTS = ["the city of paris is in france", "tokyo is in japan", "hello world"]
 

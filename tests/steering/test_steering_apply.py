@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hooks import StopForward, capture_residual, count_hooks
-from steering import steer
+from veracity.hooks import StopForward, capture_residual, count_hooks
+from veracity.steering import steer
 
 BACKENDS = ["hf", "nnsight", "transformer_lens"]
 

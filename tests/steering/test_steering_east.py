@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from hooks import extract, next_token_logprobs
-from steering import Bandit, action_distribution, east_vector, entropy, play, steer
-from steering.bandit import arm_token_ids, bandit_prompt
-from steering.east import east_directions
+from veracity.hooks import extract, next_token_logprobs
+from veracity.steering import Bandit, action_distribution, east_vector, entropy, play, steer
+from veracity.steering.bandit import arm_token_ids, bandit_prompt
+from veracity.steering.east import east_directions
 
 LABELS = ("one", "two", "three")  # single tokens of the tiny test tokenizer
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from hooks import StopForward, capture_residual, count_hooks, load_model
-from steering import SteeringVector, from_gguf, honesty_vector, steer, to_gguf
+from veracity.hooks import StopForward, capture_residual, count_hooks, load_model
+from veracity.steering import SteeringVector, from_gguf, honesty_vector, steer, to_gguf
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from steering import SteeringVector, export, from_gguf, from_safetensors, to_gguf, to_safetensors
-from steering.cli import main
+from veracity.cli import main
+from veracity.steering import SteeringVector, export, from_gguf, from_safetensors, to_gguf, to_safetensors
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_cli_errors_are_one_line_with_exit_code_2(vector, tmp_path, capsys, args
     argv = ["export", source, *[a for a in args if a != "--missing"], "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and err.startswith("veracity: error: ")
+    assert err.count("\n") == 1 and message in err and err.startswith("veracity export: error: ")
 
 
 def test_cli_reports_layer_zero(tmp_path, capsys):
@@ -124,4 +124,4 @@ def test_console_script(vector, tmp_path):
     assert from_gguf(tmp_path / "v.gguf") == vector
     bad = subprocess.run([script, "export", str(tmp_path / "v.json"), "--format", "pt", "--out", "x"],
                          capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and bad.stderr.strip() == "veracity: error: unknown format 'pt': use gguf or safetensors"
+    assert bad.returncode == 2 and bad.stderr.strip() == "veracity export: error: unknown format 'pt': use gguf or safetensors"

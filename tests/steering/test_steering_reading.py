@@ -5,10 +5,17 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from hooks import extract
-from steering import SteeringVector, contrast_directions, from_probe, honesty_pairs, honesty_vector, reading_vector
-from steering.honesty import DISHONEST, HONEST
-from steering.reading import flip_signs, scale_directions
+from veracity.hooks import extract
+from veracity.steering import (
+    SteeringVector,
+    contrast_directions,
+    from_probe,
+    honesty_pairs,
+    honesty_vector,
+    reading_vector,
+)
+from veracity.steering.honesty import DISHONEST, HONEST
+from veracity.steering.reading import flip_signs, scale_directions
 
 
 def pairs_along(axis, n=40, d=16, noise=0.3, seed=0):
@@ -133,11 +140,11 @@ def test_from_probe_errors(tiny):
 
 
 def test_from_a_fitted_logistic_probe(tiny):
-    probes = pytest.importorskip("probes.logistic")
+    logistic = pytest.importorskip("veracity.probes.logistic")
     gen = np.random.default_rng(0)
     x = gen.normal(size=(40, 64)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    probe = probes.LogisticProbe(C=1.0).fit(x, y)
+    probe = logistic.LogisticProbe(C=1.0).fit(x, y)
     vector = from_probe(probe, layer=1, model=tiny("llama"))
     assert float(vector[1][0]) > 0.5
     torch.testing.assert_close(vector[1], torch.as_tensor(probe.direction_, dtype=torch.float32))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from steering import SteeringVector
+from veracity.steering import SteeringVector
 
 
 def vec(layers=(1, 2), d=8, seed=0, **kw):
@@ -63,7 +63,7 @@ def test_scalar_arithmetic_and_negation():
     torch.testing.assert_close((a * 2.5)[2], 2.5 * a[2])
     torch.testing.assert_close((a / 4)[1], a[1] / 4)
     torch.testing.assert_close((-a)[2], -a[2])
-    assert (-(-a)) == a
+    assert -(a * -1) == a
     assert (2 * a).normalization == "none"
 
 
@@ -106,7 +106,7 @@ def test_save_load_round_trip_is_exact(tmp_path):
 def test_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         SteeringVector.load(tmp_path / "missing.json")
-    from probes.io import save_artifact
+    from veracity.probes.io import save_artifact
 
     save_artifact(tmp_path / "other", {"w": torch.ones(2)}, {"class": "LogisticProbe"})
     with pytest.raises(ValueError, match="not a SteeringVector"):

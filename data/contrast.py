@@ -1,7 +1,7 @@
 """Contrast-pair prompts: each statement completed once with "false/no" and once with "true/yes".
 
 Index 0 is always the "false/no" completion and index 1 the "true/yes" completion, the layout
-:class:`probes.CCS` expects for ``(n, 2, d_model)`` activations. Named templates cover a plain
+:class:`veracity.probes.CCS` expects for ``(n, 2, d_model)`` activations. Named templates cover a plain
 prompt, a Yes/No variant, a bare suffix, and chat-formatted versions that wrap the question in
 the model's own chat template (the answer becomes the first assistant token).
 """

@@ -1,9 +1,9 @@
 """Verbalised confidence: after its answer, ask the model how sure it is (0-100) and read the number.
 
 The question goes into the same chat, as a new user turn after the model's own answer
-(:func:`experiments.answering.followup_prompts`); the reply is generated greedily and parsed by
+(:func:`veracity.experiments.common.answering.followup_prompts`); the reply is generated greedily and parsed by
 :func:`parse_confidence`. Replies that state no single confidence are *unparseable* and come back
-as NaN: the caller decides what they count as (``experiments.calibration_gap`` leaves them out of
+as NaN: the caller decides what they count as (``veracity.experiments.calibration_gap`` leaves them out of
 the verbal score's metrics and reports how many there were).
 
 There is no parse-free read-out here on purpose. SmolLM2's tokenizer writes every number as single
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from jaxtyping import Float
 
-from experiments.answering import followup_prompts, generate
-from hooks.data import QADataset
+from veracity.data import QADataset
+from veracity.experiments.common.answering import followup_prompts, generate
 
 __all__ = ["CONFIDENCE_QUESTION", "parse_confidence", "verbal_confidence"]
 
@@ -87,7 +87,7 @@ def verbal_confidence(model, data: QADataset, answers: Sequence[str], max_new_to
     """Ask the model, after each of its answers, how confident it is; parse each greedy reply.
 
     Args:
-        model: A :class:`hooks.VeracityModel`.
+        model: A :class:`veracity.hooks.VeracityModel`.
         data: The questions.
         answers: The model's answer to each question (the assistant turn the follow-up refers to).
         max_new_tokens: Tokens generated at most per reply (a reply whose re-tokenised length

@@ -3,7 +3,7 @@
 Used by the test that checks the reports really draw their plotly figures in a browser, and to
 refresh the README gallery::
 
-    python -m experiments.render artifacts/transfer/report.html docs/report.png
+    python -m veracity.experiments.common.render artifacts/transfer/report.html docs/report.png
 
 Chromium is looked up as ``$CHROMIUM``, then ``chromium``, ``chromium-browser``,
 ``google-chrome`` on ``PATH`` (Debian: ``apt-get install -y chromium``). It runs with
@@ -98,7 +98,7 @@ def count_figures(dom: str) -> tuple[int, int]:
 
 
 def main(argv=None) -> Path:
-    """Command-line entry: ``python -m experiments.render REPORT.html OUT.png``."""
+    """Command-line entry: ``python -m veracity.experiments.common.render REPORT.html OUT.png``."""
     parser = argparse.ArgumentParser(description="Screenshot an HTML report in headless Chromium.")
     parser.add_argument("html", help="the report to open, e.g. artifacts/transfer/report.html")
     parser.add_argument("png", help="where to write the screenshot, e.g. docs/report.png")

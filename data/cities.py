@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-from hooks.data.statements import StatementDataset, register_dataset
+from veracity.data.statements import StatementDataset, register_dataset
 
 
 def _cities(n_cities: int, min_population: int) -> list[tuple[str, str]]:

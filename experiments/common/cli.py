@@ -12,8 +12,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import contextlib
+import contextvars
+import dataclasses
 import inspect
 import logging
 import os
@@ -62,8 +63,14 @@ def _base_type(annotation):
     return next(a for a in typing.get_args(annotation) if a is not type(None))
 
 
+PROG: contextvars.ContextVar[str | None] = contextvars.ContextVar("veracity_prog", default=None)
+"""The program name errors and ``--help`` show (``veracity run NAME`` sets it; else ``python -m MODULE``)."""
+
+
 def _prog(cls) -> str:
-    """``python -m experiments.x`` for the module that defines ``cls`` (also when run as ``__main__``)."""
+    """``python -m veracity.experiments.x`` for the module that defines ``cls`` (also when run as ``__main__``)."""
+    if PROG.get():
+        return PROG.get()
     module = cls.__module__
     if module == "__main__":
         spec = getattr(sys.modules["__main__"], "__spec__", None)
@@ -146,7 +153,7 @@ def layer_indices(spec: str, n_layers: int) -> list[int]:
         >>> layer_indices("every:4", 10)
         [0, 4, 8]
     """
-    from hooks.convention import resolve_layers
+    from veracity.hooks.convention import resolve_layers
 
     check_layer_spec(spec)
     if spec.startswith("every:"):
@@ -163,7 +170,7 @@ def script_logging() -> None:
     """Log an experiment script's progress: INFO from ``experiments`` (and the script run as
     ``__main__``), warnings only from the libraries underneath."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    for name in ("experiments", "__main__"):
+    for name in ("veracity", "__main__"):
         logging.getLogger(name).setLevel(logging.INFO)
 
 
@@ -173,10 +180,10 @@ def one_line_errors(module: str):
 
     ``ValueError`` (an unknown layer, a one-class dataset, a malformed CSV ...) and ``OSError``
     (a missing file, an unknown model) end the script with their message and no traceback. Set
-    ``VERACITY_DEBUG=1`` to see the traceback instead.
+    ``VERACITY_DEBUG=1`` to see the traceback instead. The exit code is 2, as for a usage error.
 
     Example:
-        >>> with one_line_errors("experiments.truth_sweep"):
+        >>> with one_line_errors("veracity.experiments.truth_sweep"):
         ...     run(config)
     """
     try:
@@ -184,4 +191,5 @@ def one_line_errors(module: str):
     except (ValueError, OSError) as err:
         if os.environ.get("VERACITY_DEBUG"):
             raise
-        raise SystemExit(f"python -m {module}: error: {err}") from None
+        sys.stderr.write(f"{PROG.get() or 'python -m ' + module}: error: {err}\n")
+        raise SystemExit(2) from None

@@ -1,6 +1,6 @@
 """Polarity pairs: a statement A and its negation not-A, each with a "no" and a "yes" completion.
 
-The text layout is ``(n, 2, 2)``: ``[A / not-A][no / yes]``, the input :class:`probes.PolarityAwareCCS`
+The text layout is ``(n, 2, 2)``: ``[A / not-A][no / yes]``, the input :class:`veracity.probes.PolarityAwareCCS`
 wants once the ``4n`` prompts are extracted and reshaped to ``(n, 2, 2, d_model)``. ``labels`` is the
 truth of A (so not-A is true when the label is 0). A control replaces the negation word with a
 meaningless token ("The city of X is blick in Y."): the second statement then means nothing, and a
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hooks.data.cities import city_statements, neg_city_statements
-from hooks.data.contrast import ContrastTemplate, contrast_pairs
-from hooks.data.numbers import larger_than_statements, neg_larger_than_statements
-from hooks.data.statements import StatementDataset
+from veracity.data.cities import city_statements, neg_city_statements
+from veracity.data.contrast import ContrastTemplate, contrast_pairs
+from veracity.data.numbers import larger_than_statements, neg_larger_than_statements
+from veracity.data.statements import StatementDataset
 
 __all__ = ["POLARITY_KINDS", "PolarityPairs", "negation_control", "polarity_from_datasets", "polarity_pairs",
            "replace_negation"]
@@ -69,7 +69,7 @@ class PolarityPairs:
         """Prompts nested ``(n, 2, 2)``: ``[i][0 = A, 1 = not-A][0 = no, 1 = yes]``.
 
         Args:
-            template: A contrast template name (see :data:`hooks.data.CONTRAST_TEMPLATES`).
+            template: A contrast template name (see :data:`veracity.data.CONTRAST_TEMPLATES`).
             tokenizer: Needed for chat templates.
 
         Returns:

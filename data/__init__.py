@@ -1,22 +1,22 @@
 """Built-in, offline datasets and a loader for ``statement,label`` files.
 
-Named ``hooks.data`` (never a top-level ``datasets``, which would shadow Hugging Face's).
+Named ``veracity.data`` (never a top-level ``datasets``, which would shadow Hugging Face's).
 Besides statements: contrast-pair prompts (for CCS), polarity pairs (A / not-A, for
 polarity-aware CCS) and question-answer sets with graders (for P(IK)).
 """
 
-from hooks.data.cities import city_statements, neg_city_statements
-from hooks.data.contrast import CONTRAST_TEMPLATES, ContrastTemplate, chat_prompt, contrast_pairs, question_prompts
-from hooks.data.numbers import larger_than_statements, neg_larger_than_statements, number_words
-from hooks.data.polarity import (
+from veracity.data.cities import city_statements, neg_city_statements
+from veracity.data.contrast import CONTRAST_TEMPLATES, ContrastTemplate, chat_prompt, contrast_pairs, question_prompts
+from veracity.data.numbers import larger_than_statements, neg_larger_than_statements, number_words
+from veracity.data.polarity import (
     POLARITY_KINDS,
     PolarityPairs,
     negation_control,
-    replace_negation,
     polarity_from_datasets,
     polarity_pairs,
+    replace_negation,
 )
-from hooks.data.qa import (
+from veracity.data.qa import (
     ARITHMETIC_LEVELS,
     QA_SETS,
     QADataset,
@@ -26,7 +26,7 @@ from hooks.data.qa import (
     grade,
     load_qa,
 )
-from hooks.data.statements import BUILTIN_DATASETS, StatementDataset, load_statements
+from veracity.data.statements import BUILTIN_DATASETS, StatementDataset, load_statements
 
 __all__ = [
     "ARITHMETIC_LEVELS",

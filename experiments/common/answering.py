@@ -1,7 +1,7 @@
 """Let a model answer questions (greedy and sampled), grade the answers, and ask it P(True).
 
 Generation is batched with left padding (the tokenizer's side is restored afterwards, so
-``hooks.extract``'s right-padding convention is untouched); prompts use the model's chat template.
+``veracity.hooks.extract``'s right-padding convention is untouched); prompts use the model's chat template.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hooks import token_probability
-from hooks.data import QADataset, chat_prompt, grade
+from veracity.data import QADataset, chat_prompt, grade
+from veracity.hooks import token_probability
 
 __all__ = ["GradedAnswers", "answer_and_grade", "followup_prompts", "generate", "greedy_and_samples", "left_padding",
            "p_true", "qa_prompts"]
@@ -80,7 +80,7 @@ def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_sample
     """Continue each prompt: greedily (``num_samples=0``) or by sampling ``num_samples`` times.
 
     Args:
-        model: A :class:`hooks.VeracityModel`.
+        model: A :class:`veracity.hooks.VeracityModel`.
         prompts: Full prompt strings (already chat-formatted).
         max_new_tokens: Tokens generated at most per answer.
         num_samples: 0 for one greedy answer, else answers sampled at ``temperature`` (no top-k/top-p).
@@ -161,7 +161,7 @@ def greedy_and_samples(model, prompts: Sequence[str], k: int = 4, max_new_tokens
     ``k + 1`` continuations decode together from its cache: about ``k + 1`` times less prefill work.
 
     Args:
-        model: A :class:`hooks.VeracityModel`.
+        model: A :class:`veracity.hooks.VeracityModel`.
         prompts: Full prompt strings.
         k: Sampled answers per prompt (pure sampling at ``temperature``; 0 for greedy only).
         max_new_tokens: Tokens generated at most per answer.

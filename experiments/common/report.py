@@ -118,7 +118,7 @@ def reliability_figure(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarra
 
     Args:
         curves: Name to ``(mean_confidence, observed_frequency, count)`` per non-empty bin
-            (e.g. from ``probes.reliability_diagram``); marker size grows with the count.
+            (e.g. from ``veracity.probes.reliability_diagram``); marker size grows with the count.
         title: Figure title.
 
     Returns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hooks.data.statements import StatementDataset, register_dataset
+from veracity.data.statements import StatementDataset, register_dataset
 
 __all__ = ["larger_than_statements", "neg_larger_than_statements", "number_words"]
 

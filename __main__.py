@@ -1,0 +1,7 @@
+"""``python -m veracity`` is the ``veracity`` command."""
+
+import sys
+
+from veracity.cli import main
+
+sys.exit(main())

@@ -1,0 +1,216 @@
+"""The ``veracity`` command line (also ``python -m veracity``).
+
+Subcommands:
+
+- ``veracity extract``: residual-stream activations of a text file into a resumable folder;
+- ``veracity run STUDY``: any study of :mod:`veracity.experiments` with its own options;
+- ``veracity export``: a saved steering vector as GGUF (llama.cpp) or one safetensors file;
+- ``veracity info MODEL``: backend, layers, d_model, the layer convention and where the weights came from.
+
+Bad input ends in one line on stderr and exit code 2; ``VERACITY_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("veracity")
+
+
+class UsageError(ValueError):
+    """Bad command-line input (reported as one line, exit code 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its four subcommands."""
+    from veracity.experiments import STUDIES
+
+    parser = argparse.ArgumentParser(prog="veracity", description="Read and steer what language models believe.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ex = commands.add_parser("extract", help="cache residual-stream activations of texts into a folder",
+                             description="Residual-stream activations (layer L = after block L) of every text "
+                                         "in FILE, written into DIR as resumable chunks; prints DIR. Read them "
+                                         "with veracity.load_activations(DIR).")
+    ex.add_argument("--model", default="smollm2-135m", help="model name, local folder or hub name "
+                    "(default: the embedded smollm2-135m)")
+    ex.add_argument("--input", required=True, help=".txt (one text per line) or .csv (see --column)")
+    ex.add_argument("--column", default="statement", help="CSV column holding the texts (default: statement)")
+    ex.add_argument("--layers", default="all", help="'all' or comma-separated layers, e.g. 5,20 "
+                    "(negatives count from the end; default: all)")
+    ex.add_argument("--position", default="last", help="token per text: last, first, mean or an int "
+                    "(negative counts back from the last token; default: last)")
+    ex.add_argument("--out", required=True, help="output folder; rerunning after an interruption computes "
+                    "only what is missing")
+    ex.add_argument("--backend", default="hf", help="hf, transformer_lens or nnsight (default: hf)")
+    ex.add_argument("--batch-size", type=int, default=16, help="texts per forward pass (default: 16)")
+    ex.add_argument("--template", default=None, help="prompt with a {text} slot, e.g. 'Is it true that {text}'")
+    ex.add_argument("--dtype", default=None, help="compute dtype: float32, bfloat16 or float16 "
+                    "(default: float32 on CPU, bfloat16 on GPU)")
+    ex.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: cuda when present)")
+
+    run = commands.add_parser("run", help="run a study (veracity run STUDY --help for its options)",
+                              description="Run one study of veracity.experiments; the options after STUDY "
+                                          "are the study's own.", add_help=True)
+    run.add_argument("study", metavar="STUDY", help="one of: " + ", ".join(STUDIES))
+    run.add_argument("options", nargs=argparse.REMAINDER, help="the study's options (see veracity run STUDY --help)")
+
+    export = commands.add_parser(
+        "export", help="convert a saved steering vector for llama.cpp (gguf) or as one safetensors file",
+        description="Convert a steering vector saved as NAME.json + NAME.safetensors.")
+    export.add_argument("vector", help="the vector's NAME.json (or NAME.safetensors / NAME)")
+    export.add_argument("--format", required=True, help="output format: gguf (llama.cpp --control-vector) "
+                        "or safetensors (one file, provenance in the header)")
+    export.add_argument("--out", required=True, help="output file path")
+
+    info = commands.add_parser("info", help="what veracity sees in a model",
+                               description="Load MODEL and print its backend, layers, d_model, the layer "
+                                           "convention and where its weights came from.")
+    info.add_argument("model", nargs="?", default="smollm2-135m", help="model name or folder "
+                      "(default: the embedded smollm2-135m)")
+    info.add_argument("--backend", default="hf", help="hf, transformer_lens or nnsight (default: hf)")
+    return parser
+
+
+def read_texts(path: str, column: str) -> list[str]:
+    """Texts from a ``.txt`` file (one per non-empty line) or a ``.csv`` column."""
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--input {path}: no such file")
+    try:
+        if file.suffix.lower() == ".csv":
+            with file.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                if column not in (reader.fieldnames or []):
+                    raise UsageError(f"--input {path} has no column {column!r} (columns: "
+                                     f"{', '.join(reader.fieldnames or [])}): pass --column NAME")
+                texts = [row[column] for row in reader]
+        else:
+            texts = [line.rstrip("\r\n") for line in file.read_text(encoding="utf-8").splitlines()]
+            texts = [t for t in texts if t.strip()]
+    except UnicodeDecodeError as err:
+        raise UsageError(f"--input {path} is not UTF-8 text ({err.reason})") from err
+    if not texts or any(t is None or not t.strip() for t in texts):
+        raise UsageError(f"--input {path}: every row needs a non-empty text, and there must be at least one")
+    return texts
+
+
+def parse_layers(spec: str) -> str | list[int]:
+    """``all`` or comma-separated ints."""
+    if spec == "all":
+        return "all"
+    try:
+        return [int(x) for x in spec.split(",")]
+    except ValueError:
+        raise UsageError(f"--layers {spec!r}: use all or comma-separated ints such as 5,20") from None
+
+
+def parse_position(spec: str) -> str | int:
+    """``last``, ``first``, ``mean`` or an int."""
+    try:
+        return int(spec)
+    except ValueError:
+        return spec
+
+
+def cmd_extract(args) -> int:
+    """``veracity extract``."""
+    from veracity.hooks import extract, load_model
+
+    texts = read_texts(args.input, args.column)
+    layers = parse_layers(args.layers)
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file: pass a folder")
+    model = load_model(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
+    acts = extract(model, texts, layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
+                   template=args.template, out=out)
+    logger.info("%d texts x %d layers x %d -> %s", *acts.shape, out)
+    print(out)
+    return 0
+
+
+def cmd_run(args) -> int:
+    """``veracity run STUDY ...``."""
+    import importlib
+
+    from veracity.experiments import STUDIES
+    from veracity.experiments.common.cli import PROG
+
+    if args.study not in STUDIES:
+        raise UsageError(f"unknown study {args.study!r}: choose one of {', '.join(STUDIES)}")
+    module = importlib.import_module(STUDIES[args.study])
+    token = PROG.set(f"veracity run {args.study}")
+    try:
+        module.main(list(args.options))
+    finally:
+        PROG.reset(token)
+    return 0
+
+
+def cmd_export(args) -> int:
+    """``veracity export``."""
+    from veracity.steering.export import FORMATS, export
+    from veracity.steering.vector import SteeringVector
+
+    if args.format not in FORMATS:
+        raise UsageError(f"unknown format {args.format!r}: use {' or '.join(FORMATS)}")
+    stem = Path(args.vector)
+    stem = stem.with_suffix("") if stem.suffix in (".json", ".safetensors") else stem
+    for needed in (stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")):
+        if not needed.is_file():
+            raise UsageError(f"{needed} not found: pass a vector saved with SteeringVector.save (NAME.json)")
+    out = export(SteeringVector.load(stem), args.format, args.out)
+    logger.info("wrote %s", out)
+    return 0
+
+
+def cmd_info(args) -> int:
+    """``veracity info MODEL``."""
+    from veracity.hooks import load_model
+
+    model = load_model(args.model, backend=args.backend, device="cpu")
+    for key, value in model.describe().items():
+        print(f"{key:17s} {value}")
+    return 0
+
+
+COMMANDS = {"extract": cmd_extract, "run": cmd_run, "export": cmd_export, "info": cmd_info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        Exit code: 0 on success, 2 on a usage or input error.
+
+    Example:
+        >>> main(["export", "artifacts/honesty.json", "--format", "gguf", "--out", "honesty.gguf"])
+        0
+    """
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, TypeError, OSError) as err:
+        if os.environ.get("VERACITY_DEBUG"):
+            raise
+        sys.stderr.write(f"veracity {args.command}: error: {err}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
