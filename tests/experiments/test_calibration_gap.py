@@ -145,7 +145,7 @@ def one_thread():
 
 @pytest.mark.slow
 def test_calibration_gap_acceptance_on_the_embedded_model(tmp_path, embedded, monkeypatch, one_thread, capsys):
-    monkeypatch.setattr(calibration_gap, "load_model", lambda name, device=None: embedded)
+    monkeypatch.setattr(calibration_gap.CalibrationGapConfig, "load_model", lambda self, backend="hf": embedded)
     out = tmp_path / "gap"
     results = main(["--out", str(out), "--n-per-level", "2", "--n-capitals", "12", "--k", "1", "--target", "greedy",
                     "--max-new-tokens", "10", "--confidence-tokens", "16", "--cache", str(tmp_path / "cache")])

@@ -22,7 +22,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def transfer_report(tmp_path_factory, embedded, monkeypatch_module):
     """veracity.experiments.transfer at a tiny size on the embedded model."""
-    monkeypatch_module.setattr(transfer, "load_model", lambda name, device=None: embedded)
+    monkeypatch_module.setattr(transfer.TransferConfig, "load_model", lambda self, backend="hf": embedded)
     out = tmp_path_factory.mktemp("transfer")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
