@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--template", default=None, help="prompt with a {text} slot, e.g. 'Is it true that {text}'")
     ex.add_argument("--dtype", default=None, help="compute dtype: float32, bfloat16 or float16 "
                     "(default: float32 on CPU, bfloat16 on GPU)")
+    ex.add_argument("--chunk-size", type=int, default=256, help="texts per chunk file, the unit of resuming "
+                    "(default: 256)")
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: cuda when present)")
 
     run = commands.add_parser("run", help="run a study (veracity run STUDY --help for its options)",
@@ -129,12 +131,14 @@ def cmd_extract(args) -> int:
     layers = parse_layers(args.layers)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.chunk_size < 1:
+        raise UsageError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file: pass a folder")
     model = load_model(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
     acts = extract(model, texts, layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
-                   template=args.template, out=out)
+                   template=args.template, chunk_size=args.chunk_size, out=out)
     logger.info("%d texts x %d layers x %d -> %s", *acts.shape, out)
     print(out)
     return 0
