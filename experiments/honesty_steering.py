@@ -136,7 +136,7 @@ def neutral_logprobs(model, texts) -> tuple[list[torch.Tensor], list[list[int]]]
     rows = tokenize(model, texts)
     ids, mask = right_pad(rows, model.tokenizer.pad_token_id, model.device)
     with torch.no_grad():
-        logits = model.hf_model(input_ids=ids, attention_mask=mask, use_cache=False).logits.float()
+        logits = model.adapter.logits(ids, mask).float()
     logp = torch.log_softmax(logits, dim=-1).cpu()
     return [logp[i, : len(r)] for i, r in enumerate(rows)], rows
 

@@ -13,11 +13,8 @@ from collections.abc import Iterator, Sequence
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from veracity.hooks.backends import StopForward
 from veracity.hooks.model import VeracityModel
-
-
-class StopForward(Exception):
-    """Raised inside a hook to end the forward pass once the deepest wanted layer is stored."""
 
 
 def resid_post_module(model: VeracityModel, layer: int) -> nn.Module:
@@ -26,9 +23,7 @@ def resid_post_module(model: VeracityModel, layer: int) -> nn.Module:
     For ``hf`` and ``nnsight`` that is the Hugging Face decoder block itself; for
     ``transformer_lens`` it is the bridge's ``blocks.L.hook_out`` (alias ``hook_resid_post``).
     """
-    if model.backend == "transformer_lens":
-        return model.module.blocks[layer].hook_out
-    return model.blocks[layer]
+    return model.adapter.resid_module(layer)
 
 
 def hidden_of(output) -> Tensor:
@@ -43,8 +38,7 @@ def capture_residual(
     """Record the residual stream after each block in ``layers`` during forward passes.
 
     Args:
-        model: A model from :func:`veracity.hooks.load_model` (``hf`` or ``transformer_lens`` backend;
-            the ``nnsight`` backend records through nnsight itself in :func:`veracity.hooks.extract`).
+        model: A model from :func:`veracity.hooks.load_model` (any backend).
         layers: Block indices (layer convention in :mod:`veracity.hooks.convention`).
         stop: Raise :class:`StopForward` after the deepest layer; the caller catches it.
 
@@ -54,7 +48,7 @@ def capture_residual(
     Example:
         >>> with capture_residual(model, [3, 5]) as store:
         ...     try:
-        ...         model.hf_model(input_ids)
+        ...         model.adapter.forward(input_ids, attention_mask)
         ...     except StopForward:
         ...         pass
         >>> store[5].shape
@@ -82,11 +76,8 @@ def capture_residual(
 
 def count_hooks(model: VeracityModel) -> int:
     """Number of forward (pre-)hooks on every module of the model and its wrapper."""
-    roots = [model.hf_model]
-    if isinstance(model.module, nn.Module) and model.module is not model.hf_model:
-        roots.append(model.module)
     seen, total = set(), 0
-    for root in roots:
+    for root in [model.hf_model, *model.adapter.hook_roots()]:
         for module in root.modules():
             if id(module) in seen:
                 continue

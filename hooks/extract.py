@@ -65,30 +65,13 @@ def right_pad(rows: list[list[int]], pad_id: int, device) -> tuple[Int[Tensor, "
 def run_layers(
     model: VeracityModel, input_ids: Tensor, attention_mask: Tensor, layers: list[int]
 ) -> dict[int, Float[Tensor, "batch pos d_model"]]:
-    """One forward pass up to the deepest of ``layers``; returns the residual stream at each."""
-    if model.backend == "nnsight":
-        return _run_nnsight(model, input_ids, attention_mask, layers)
+    """One forward pass through the model's backend up to the deepest of ``layers``; the residual stream at each."""
     with torch.no_grad(), capture_residual(model, layers) as store:
         try:
-            if model.backend == "transformer_lens":
-                model.module(input_ids, attention_mask=attention_mask, return_type=None)
-            else:
-                model.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            model.adapter.forward(input_ids, attention_mask)
         except StopForward:
             pass
     return store
-
-
-def _run_nnsight(model: VeracityModel, input_ids, attention_mask, layers) -> dict[int, Tensor]:
-    envoy = model.module
-    for part in model.blocks_path.split("."):
-        envoy = getattr(envoy, part)
-    saved = {}
-    with torch.no_grad(), model.module.trace({"input_ids": input_ids, "attention_mask": attention_mask}) as tracer:
-        for layer in sorted(set(layers)):
-            saved[layer] = envoy[layer].output.save()
-        tracer.stop()
-    return {layer: (value[0] if isinstance(value, tuple) else value) for layer, value in saved.items()}
 
 
 def compute(

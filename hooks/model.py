@@ -15,11 +15,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from veracity.hooks.backends import BACKENDS as ADAPTERS
+from veracity.hooks.backends import Backend, make_backend
 from veracity.hooks.embedded import EMBEDDED_ALIASES, embedded_model_dir, gguf_path
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("hf", "transformer_lens", "nnsight")
+BACKENDS = tuple(ADAPTERS)
 DEFAULT_MODEL = "smollm2-135m"
 
 
@@ -28,10 +30,10 @@ class VeracityModel:
     """A loaded model and what veracity needs to know about it.
 
     Attributes:
-        hf_model: The Hugging Face causal LM that does the computing (every backend wraps one).
+        hf_model: The Hugging Face causal LM that holds the weights (every backend wraps one).
         tokenizer: Its tokenizer (right padding, a pad token set).
-        backend: ``"hf"``, ``"transformer_lens"`` or ``"nnsight"``.
-        module: The backend's object: ``hf_model``, a ``TransformerBridge`` or an nnsight ``LanguageModel``.
+        adapter: The backend adapter (:mod:`veracity.hooks.backends`): forward passes, logits,
+            generation and hook sites go through it.
         model_id: The name it was loaded by (recorded in every artifact).
         n_layers: Number of transformer blocks.
         d_model: Residual stream width.
@@ -43,8 +45,7 @@ class VeracityModel:
 
     hf_model: nn.Module
     tokenizer: Any
-    backend: str
-    module: Any
+    adapter: Backend
     model_id: str
     n_layers: int
     d_model: int
@@ -52,6 +53,21 @@ class VeracityModel:
     blocks_path: str
     fingerprint: str = field(default="")
     source: str = field(default="")
+
+    @property
+    def backend(self) -> str:
+        """``"hf"``, ``"transformer_lens"`` or ``"nnsight"``."""
+        return self.adapter.name
+
+    @property
+    def module(self) -> Any:
+        """The backend's object: ``hf_model``, a ``TransformerBridge`` or an nnsight ``LanguageModel``."""
+        return self.adapter.module
+
+    @property
+    def config(self) -> Any:
+        """The Hugging Face config (architecture facts such as ``model_type``)."""
+        return self.hf_model.config
 
     @property
     def device(self) -> torch.device:
@@ -166,25 +182,6 @@ def _prepare_tokenizer(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def _wrap(backend: str, hf_model: nn.Module, tokenizer, name: str):
-    if backend == "hf":
-        return hf_model
-    if backend == "transformer_lens":
-        from transformer_lens.model_bridge import TransformerBridge
-
-        boot_name = name if name.lower() not in EMBEDDED_ALIASES else "HuggingFaceTB/SmolLM2-135M-Instruct"
-        return TransformerBridge.boot_transformers(
-            boot_name, hf_model=hf_model, tokenizer=tokenizer, device=hf_model.device, dtype=hf_model.dtype
-        )
-    import warnings
-
-    from nnsight import LanguageModel
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return LanguageModel(hf_model, tokenizer=tokenizer)
-
-
 def load_model(
     name_or_path: str = DEFAULT_MODEL,
     backend: str = "hf",
@@ -242,13 +239,11 @@ def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str |
     blocks_path, blocks = find_blocks(hf_model)
     config = hf_model.config
     d_model = getattr(config, "hidden_size", None) or config.n_embd
-    module = _wrap(backend, hf_model, tokenizer, model_id)
-    _prepare_tokenizer(tokenizer)  # nnsight switches causal LMs to left padding; we pad right
+    adapter = make_backend(backend, hf_model, tokenizer, blocks, model_id)
     return VeracityModel(
         hf_model=hf_model,
         tokenizer=tokenizer,
-        backend=backend,
-        module=module,
+        adapter=adapter,
         model_id=model_id,
         n_layers=len(blocks),
         d_model=int(d_model),

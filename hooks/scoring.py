@@ -22,7 +22,7 @@ def next_token_logprobs(
     """Log-probabilities of the token that follows each prompt.
 
     Args:
-        model: A loaded model (the computation always runs on the Hugging Face module).
+        model: A loaded model (any backend).
         prompts: Full prompt strings.
         batch_size: Prompts per forward pass.
 
@@ -35,7 +35,7 @@ def next_token_logprobs(
     for start in range(0, len(rows), batch_size):
         input_ids, mask = right_pad(rows[start : start + batch_size], model.tokenizer.pad_token_id, model.device)
         with torch.no_grad():
-            logits = model.hf_model(input_ids=input_ids, attention_mask=mask, use_cache=False).logits
+            logits = model.adapter.logits(input_ids, mask)
         last = logits[torch.arange(len(input_ids)), mask.sum(1) - 1]
         out.append(torch.log_softmax(last.float(), dim=-1).cpu())
     return torch.cat(out)

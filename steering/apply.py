@@ -53,7 +53,8 @@ class _CallState:
         self.mask: Tensor | None = None
 
     def observe(self, _module, _args, kwargs):
-        cache = kwargs.get("past_key_values")
+        # transformers 5 passes the KV cache as ``cache``; earlier versions as ``past_key_values``.
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
         self.past_len = _cache_length(cache)
         mask = kwargs.get("attention_mask")
         self.mask = mask if isinstance(mask, Tensor) and mask.dim() == 2 else None
@@ -166,7 +167,7 @@ def steer(
     state = _CallState()
     handles = []
     try:
-        handles.append(model.hf_model.register_forward_pre_hook(state.observe, with_kwargs=True))
+        handles.append(model.adapter.call_module().register_forward_pre_hook(state.observe, with_kwargs=True))
         for layer, c in coefs.items():
             if c == 0:
                 continue  # exactly a no-op

@@ -111,6 +111,6 @@ def east_vector(
         normalization=normalization,
         extra={"position": position, "n_prompts": len(prompts), "entropy_mean": float(entropies.mean()),
                "entropy_std": float(entropies.std()) if entropies.numel() > 1 else 0.0,
-               "model_type": str(getattr(model.hf_model.config, "model_type", "") or ""),
+               "model_type": str(getattr(model.config, "model_type", "") or ""),
                **{k: dict(zip(map(str, layer_list), v)) for k, v in stats.items()}},
     )

@@ -249,4 +249,4 @@ def from_probe(probe, layer: int | None = None, model: VeracityModel | None = No
 
 
 def _model_type(model: VeracityModel) -> str:
-    return str(getattr(model.hf_model.config, "model_type", "") or "")
+    return str(getattr(model.config, "model_type", "") or "")

@@ -6,6 +6,7 @@ import os
 
 import pytest
 import torch
+from tiny_models import build_tiny
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -34,19 +35,6 @@ def word_tokenizer():
     return PreTrainedTokenizerFast(
         tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]", name_or_path="tiny-words"
     )
-
-
-def build_tiny(arch: str, vocab_size: int, seed: int = 0):
-    """A seeded random Llama or GPT-2 causal LM (4 blocks, width 64)."""
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    if arch == "llama":
-        config = LlamaConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
-        return LlamaForCausalLM(config).eval()
-    config = GPT2Config(vocab_size=vocab_size, n_embd=64, n_layer=4, n_head=4, n_positions=128)
-    return GPT2LMHeadModel(config).eval()
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, message, tmp_path, capsys, 
 @pytest.fixture
 def tiny_folder(tmp_path, word_tokenizer):
     """A tiny random Llama and its tokenizer saved as a local model folder."""
-    from conftest import build_tiny
+    from tiny_models import build_tiny
 
     folder = tmp_path / "tiny-llama"
     model = build_tiny("llama", len(word_tokenizer))

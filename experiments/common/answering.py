@@ -92,7 +92,7 @@ def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_sample
     Returns:
         Per prompt, a list of decoded answers (1 greedy, or ``num_samples``), special tokens removed.
     """
-    tok, hf = model.tokenizer, model.hf_model
+    tok = model.tokenizer
     sample = num_samples > 0
     per_prompt = num_samples if sample else 1
     options = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if sample else {"do_sample": False}
@@ -103,8 +103,8 @@ def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_sample
         for start in range(0, len(prompts), batch_size):
             batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
             batch = {k: v.to(model.device) for k, v in batch.items()}
-            ids = hf.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=per_prompt,
-                              pad_token_id=tok.pad_token_id, **options)
+            ids = model.adapter.generate(batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens,
+                                         num_return_sequences=per_prompt, pad_token_id=tok.pad_token_id, **options)
             texts = tok.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             out += [[t.strip() for t in texts[i : i + per_prompt]] for i in range(0, len(texts), per_prompt)]
             bar.update(len(batch["input_ids"]))
@@ -113,7 +113,7 @@ def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_sample
 
 
 def _eos_ids(model) -> torch.Tensor:
-    ids = model.hf_model.generation_config.eos_token_id
+    ids = model.adapter.generation_config.eos_token_id
     ids = [ids] if isinstance(ids, int) else list(ids or [])
     return torch.tensor(sorted({*ids, model.tokenizer.eos_token_id} - {None}), device=model.device)
 
@@ -125,14 +125,12 @@ def _greedy_and_samples(model, batch: dict, k: int, max_new_tokens: int, tempera
     Returns:
         ``(batch * (k + 1), new_tokens)`` token ids, row ``i * (k + 1)`` greedy; pad after EOS.
     """
-    hf, rows, pad = model.hf_model, k + 1, model.tokenizer.pad_token_id
+    step_fn, rows, pad = model.adapter.step, k + 1, model.tokenizer.pad_token_id
     mask = batch["attention_mask"]
-    out = hf(input_ids=batch["input_ids"], attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
-             use_cache=True)
-    cache = out.past_key_values
+    logits, cache = step_fn(batch["input_ids"], mask, (mask.cumsum(1) - 1).clamp(min=0))
     cache.batch_repeat_interleave(rows)
     mask = mask.repeat_interleave(rows, dim=0)
-    logits = out.logits[:, -1].float().repeat_interleave(rows, dim=0)
+    logits = logits.float().repeat_interleave(rows, dim=0)
     is_greedy = torch.arange(len(mask), device=mask.device) % rows == 0
     done = torch.zeros(len(mask), dtype=torch.bool, device=mask.device)
     eos, tokens = _eos_ids(model), []
@@ -145,9 +143,8 @@ def _greedy_and_samples(model, batch: dict, k: int, max_new_tokens: int, tempera
         if done.all():
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        out = hf(input_ids=step[:, None], attention_mask=mask, position_ids=mask.sum(1, keepdim=True) - 1,
-                 past_key_values=cache, use_cache=True)
-        logits = out.logits[:, -1].float()
+        logits, cache = step_fn(step[:, None], mask, mask.sum(1, keepdim=True) - 1, cache)
+        logits = logits.float()
     return torch.stack(tokens, dim=1)
 
 

@@ -146,7 +146,7 @@ def score_answer(model: VeracityModel, probe, question: str, max_new_tokens: int
         (prompt_ids,) = tokenize(model, [question])
     input_ids = torch.tensor([list(prompt_ids)], device=model.device)
     with torch.no_grad():
-        generated = model.hf_model.generate(input_ids, attention_mask=torch.ones_like(input_ids), do_sample=False,
+        generated = model.adapter.generate(input_ids, torch.ones_like(input_ids), do_sample=False,
                                             max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
     ids = generated[0].tolist()
     scores = score_ids(model, probe, ids, layer)

@@ -3,24 +3,18 @@
 import pytest
 import torch
 
-from veracity.hooks import StopForward, capture_residual, count_hooks
+from veracity.hooks import capture_residual, count_hooks
+from veracity.hooks.backends import cache_kwarg, cache_of
+from veracity.hooks.extract import run_layers
 from veracity.steering import steer
 
 BACKENDS = ["hf", "nnsight", "transformer_lens"]
 
 
 def resid(model, layer, texts=("the city of paris is in france", "hello world")):
-    """Residual stream after ``layer`` for a right-padded batch (hf / transformer_lens)."""
+    """Residual stream after ``layer`` for a right-padded batch, through the model's own backend."""
     enc = model.tokenizer(list(texts), return_tensors="pt", padding=True)
-    with torch.no_grad(), capture_residual(model, [layer]) as store:
-        try:
-            if model.backend == "hf":
-                model.hf_model(**enc)
-            else:
-                model.module(enc["input_ids"], attention_mask=enc["attention_mask"], return_type=None)
-        except StopForward:
-            pass
-    return store[layer], enc["attention_mask"]
+    return run_layers(model, enc["input_ids"], enc["attention_mask"], [layer])[layer], enc["attention_mask"]
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
@@ -37,7 +31,7 @@ def test_coefficient_zero_is_bit_identical(tiny, forward_logits, vector_factory,
     assert count_hooks(model) == before
 
 
-@pytest.mark.parametrize("backend", ["hf", "transformer_lens"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("coefficient", [0.5, -3.0])
 def test_shift_at_hooked_layer_is_exactly_c_times_v(tiny, vector_factory, backend, coefficient):
     model = tiny("llama", backend)
@@ -143,7 +137,7 @@ def _two_calls(model, layer):
         with capture_residual(model, [layer], stop=False) as store:
             first = model.hf_model(ids, use_cache=True)
             out["prompt"] = store[layer].clone()
-            model.hf_model(ids[:, -1:] * 0 + 5, past_key_values=first.past_key_values, use_cache=True)
+            model.hf_model(ids[:, -1:] * 0 + 5, use_cache=True, **cache_kwarg(model.hf_model, cache_of(first)))
             out["generated"] = store[layer].clone()
     return out
 
@@ -166,16 +160,8 @@ def test_scopes_with_kv_cache(tiny, vector_factory, scope):
 def _greedy(model, n_new):
     enc = model.tokenizer(["the city of paris is"], return_tensors="pt")
     with torch.no_grad():
-        if model.backend == "transformer_lens":
-            return model.module.generate(enc["input_ids"], max_new_tokens=n_new, do_sample=False, verbose=False,
-                                         return_type="tokens")
-        if model.backend == "nnsight":
-            with model.module.generate(enc["input_ids"], max_new_tokens=n_new, do_sample=False,
-                                       pad_token_id=1) as tracer:
-                out = tracer.result.save()
-            return out
-        return model.hf_model.generate(**enc, max_new_tokens=n_new, do_sample=False, pad_token_id=1,
-                                       output_scores=True, return_dict_in_generate=True).sequences
+        return model.adapter.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=n_new, do_sample=False,
+                                      pad_token_id=1)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

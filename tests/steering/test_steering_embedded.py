@@ -57,3 +57,42 @@ def test_honesty_vector_exports_to_gguf(embedded, tmp_path):
     to_gguf(vector.select([12]), tmp_path / "h.gguf")
     back = from_gguf(tmp_path / "h.gguf")
     assert back.layers == [12] and torch.equal(back[12], vector[12]) and back.extra["model_type"] == "llama"
+
+
+@pytest.mark.parametrize("scope", ["all", "prompt", "generated"])
+def test_each_scope_steers_exactly_its_positions_during_generate(embedded, scope):
+    """Token by token, during ``generate`` with a KV cache: the block output moves by exactly c*v at the
+    positions the scope names and not at all elsewhere; nothing warns."""
+    import warnings
+
+    from veracity.hooks.capture import hidden_of
+
+    layer, coefficient = 10, 4.0
+    vector = SteeringVector({layer: torch.randn(576, generator=torch.Generator().manual_seed(1))},
+                            model_id=embedded.model_id)
+    site = embedded.adapter.resid_module(layer)
+    before, after = [], []
+    enc = embedded.tokenizer(["The capital of France is"], return_tensors="pt")
+    pre = site.register_forward_hook(lambda _m, _a, out: before.append(hidden_of(out).detach().clone()))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with steer(embedded, vector, coefficient, scope=scope):
+                post = site.register_forward_hook(lambda _m, _a, out: after.append(hidden_of(out).detach().clone()))
+                try:
+                    with torch.no_grad():
+                        embedded.adapter.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=5,
+                                                  min_new_tokens=5, do_sample=False,
+                                                  pad_token_id=embedded.tokenizer.pad_token_id)
+                finally:
+                    post.remove()
+    finally:
+        pre.remove()
+    assert len(before) == len(after) == 5, "one prompt call and four cached decoding calls"
+    assert before[0].shape[1] == enc["input_ids"].shape[1] and all(b.shape[1] == 1 for b in before[1:])
+    for call, (plain, steered) in enumerate(zip(before, after)):
+        kind = "prompt" if call == 0 else "generated"
+        if scope in ("all", kind):
+            torch.testing.assert_close(steered, plain + coefficient * vector[layer])
+        else:
+            assert torch.equal(steered, plain), f"{scope} steered a {kind} call"

@@ -1,0 +1,233 @@
+"""One adapter per backend: everything that differs between Hugging Face, TransformerLens and nnsight.
+
+An adapter knows where the residual stream after block ``L`` can be hooked, how to run a forward
+pass (which capture hooks may end early with :class:`StopForward`), how to get next-token logits,
+how to take one decoding step on a KV cache, and how to generate. Nothing outside this module
+compares backend names or reaches past the backend to the Hugging Face model to compute something.
+
+- :class:`HFBackend`: plain PyTorch forward hooks on the Hugging Face decoder blocks.
+- :class:`TransformerLensBackend`: a ``TransformerBridge`` around the same model; hooks go on the
+  bridge's ``blocks.L.hook_out`` (``hook_resid_post``); forward and logits run through the bridge;
+  generation through the bridge's ``hf_generate``.
+- :class:`NNsightBackend`: an nnsight ``LanguageModel`` around the same model; forward, logits,
+  decoding steps and generation run inside nnsight traces. nnsight runs the real modules, so torch
+  forward hooks (capture and steering) fire inside its traces. nnsight's own ``.output`` of a
+  block is read *before* torch forward hooks run: inside :func:`veracity.steer`, read steered
+  activations with :func:`veracity.extract` (or at the next block's input), not with ``.output``
+  of the steered block.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import warnings
+from typing import Any, ClassVar
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+__all__ = ["BACKENDS", "Backend", "HFBackend", "NNsightBackend", "StopForward", "TransformerLensBackend",
+           "make_backend"]
+
+
+class StopForward(Exception):
+    """Raised inside a hook to end the forward pass once the deepest wanted layer is stored."""
+
+
+class Backend:
+    """What every backend provides (the Hugging Face behaviour; subclasses override what differs).
+
+    Args:
+        hf_model: The Hugging Face causal LM that holds the weights.
+        tokenizer: Its tokenizer.
+        blocks: The decoder blocks inside ``hf_model``, block ``L`` at index ``L``.
+        model_id: The name the model was loaded by.
+    """
+
+    name: ClassVar[str] = "hf"
+
+    def __init__(self, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str):
+        self.hf_model, self.tokenizer, self.blocks, self.model_id = hf_model, tokenizer, blocks, model_id
+        self.module = self.wrap()
+
+    def wrap(self) -> Any:
+        """The backend's own object (what a user of that library holds)."""
+        return self.hf_model
+
+    # ------------------------------------------------------------------ where the blocks are
+    def resid_module(self, layer: int) -> nn.Module:
+        """The module whose forward output is the residual stream after block ``layer``."""
+        return self.blocks[layer]
+
+    def call_module(self) -> nn.Module:
+        """The module called once per forward pass with ``past_key_values``/``cache`` keyword arguments."""
+        return self.hf_model
+
+    def hook_roots(self) -> list[nn.Module]:
+        """Modules whose trees hold every hook veracity can install."""
+        return [self.hf_model]
+
+    # ------------------------------------------------------------------ forward passes
+    def forward(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"]) -> None:
+        """Run the model for its hooks' sake (capture hooks may raise :class:`StopForward`)."""
+        self.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+
+    def logits(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"]
+               ) -> Float[Tensor, "b pos vocab"]:
+        """Logits at every position."""
+        return self.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+
+    def step(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b past_and_pos"],
+             position_ids: Int[Tensor, "b pos"], cache=None) -> tuple[Float[Tensor, "b vocab"], Any]:
+        """One decoding step on a KV cache: the last position's logits and the updated cache."""
+        out = self.hf_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                            use_cache=True, **cache_kwarg(self.hf_model, cache))
+        return out.logits[:, -1], cache_of(out)
+
+    def generate(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"], **options
+                 ) -> Int[Tensor, "b total"]:
+        """Prompt plus generated tokens (Hugging Face ``generate`` options)."""
+        return self.hf_model.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
+
+    @property
+    def generation_config(self):
+        """The model's default generation settings (EOS ids)."""
+        return self.hf_model.generation_config
+
+
+HFBackend = Backend
+
+
+class TransformerLensBackend(Backend):
+    """TransformerLens's ``TransformerBridge`` around the loaded Hugging Face model."""
+
+    name = "transformer_lens"
+
+    def wrap(self) -> Any:
+        from transformer_lens.model_bridge import TransformerBridge
+
+        # The bridge reloads a tokenizer by name when the one it gets does not prepend BOS; it gets
+        # a copy that claims to, so wrapping a model already in memory never reaches the hub. veracity
+        # tokenises with its own tokenizer and hands the bridge token ids.
+        tokenizer = copy.deepcopy(self.tokenizer)
+        tokenizer.init_kwargs["add_bos_token"] = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return TransformerBridge.boot_transformers(self.model_id, hf_model=self.hf_model, tokenizer=tokenizer,
+                                                       device=self.hf_model.device, dtype=self.hf_model.dtype)
+
+    def resid_module(self, layer: int) -> nn.Module:
+        return self.module.blocks[layer].hook_out
+
+    def hook_roots(self) -> list[nn.Module]:
+        return [self.module]
+
+    def forward(self, input_ids, attention_mask) -> None:
+        self.module(input_ids, attention_mask=attention_mask, return_type=None)
+
+    def logits(self, input_ids, attention_mask):
+        return self.module(input_ids, attention_mask=attention_mask, return_type="logits")
+
+    # TransformerLens 4.3's bridge decodes wrongly on a KV cache under transformers 5 (tiny Llama and
+    # GPT-2: other tokens than the same model without a cache; tests/hooks/test_backends.py), so this
+    # backend recomputes the whole sequence at every step: exact, and slower for long answers.
+    def step(self, input_ids, attention_mask, position_ids, cache=None):
+        ids = input_ids if cache is None else torch.cat([cache.ids, input_ids], dim=1)
+        positions = (attention_mask.cumsum(1) - 1).clamp(min=0)
+        out = self.module.original_model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
+                                         use_cache=False)
+        return out.logits[:, -1], TokenHistory(ids)
+
+    def generate(self, input_ids, attention_mask, **options):
+        options = dict(options)
+        do_sample = options.pop("do_sample", False)
+        temperature = options.pop("temperature", 1.0)
+        max_new_tokens = options.pop("max_new_tokens", 16)
+        options.pop("pad_token_id", None)  # the bridge pads with EOS
+        return self.module.hf_generate(input_ids, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                       temperature=temperature, return_type="tokens", use_past_kv_cache=False,
+                                       use_cache=False,
+                                       attention_mask=attention_mask, **options)
+
+
+class TokenHistory:
+    """The "cache" of a backend that recomputes every step: the token ids so far.
+
+    Args:
+        ids: ``(batch, pos)`` token ids.
+    """
+
+    def __init__(self, ids: Int[Tensor, "b pos"]):
+        self.ids = ids
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        """Repeat each row ``repeats`` times (as Hugging Face caches do)."""
+        self.ids = self.ids.repeat_interleave(repeats, dim=0)
+
+    def get_seq_length(self) -> int:
+        """Number of positions so far."""
+        return int(self.ids.shape[1])
+
+
+class NNsightBackend(Backend):
+    """An nnsight ``LanguageModel`` around the loaded Hugging Face model."""
+
+    name = "nnsight"
+
+    def wrap(self) -> Any:
+        from nnsight import LanguageModel
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = LanguageModel(self.hf_model, tokenizer=self.tokenizer)
+        self.tokenizer.padding_side = "right"  # nnsight switches causal LMs to left padding; veracity pads right
+        return module
+
+    def forward(self, input_ids, attention_mask) -> None:
+        with self.module.trace({"input_ids": input_ids, "attention_mask": attention_mask}):
+            pass
+
+    def logits(self, input_ids, attention_mask):
+        with self.module.trace({"input_ids": input_ids, "attention_mask": attention_mask}):
+            out = self.module.output.save()
+        return out.logits.detach()
+
+    def step(self, input_ids, attention_mask, position_ids, cache=None):
+        with self.module.trace(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                               use_cache=True, **cache_kwarg(self.hf_model, cache)):
+            out = self.module.output.save()
+        return out.logits[:, -1].detach(), cache_of(out)
+
+    def generate(self, input_ids, attention_mask, **options):
+        with self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask}, **options) as tracer:
+            result = tracer.result.save()
+        return result
+
+
+def cache_kwarg(hf_model: nn.Module, cache) -> dict[str, Any]:
+    """The KV cache as the model's forward takes it: ``cache=`` (transformers 5) or ``past_key_values=``."""
+    name = "cache" if "cache" in inspect.signature(hf_model.forward).parameters else "past_key_values"
+    return {name: cache}
+
+
+def cache_of(output) -> Any:
+    """The updated KV cache of a forward pass's output (``cache`` or ``past_key_values``)."""
+    return output["cache"] if "cache" in output else output.past_key_values
+
+
+BACKENDS = {"hf": HFBackend, "transformer_lens": TransformerLensBackend, "nnsight": NNsightBackend}
+"""Backend name -> adapter class."""
+
+
+def make_backend(name: str, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str) -> Backend:
+    """The adapter for ``name`` around ``hf_model``.
+
+    Raises:
+        ValueError: Unknown backend name.
+    """
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    with torch.no_grad():
+        return BACKENDS[name](hf_model, tokenizer, blocks, model_id)
