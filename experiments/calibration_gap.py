@@ -105,7 +105,7 @@ def run(config: CalibrationGapConfig, model=None) -> dict:
     head = fit_pik_head(model, data, training_target(graded, config.target), train, acts, layer, config)
     replies, verbal = verbal_confidence(model, data, graded.greedy, config.confidence_tokens, config.batch_size)
     scores = {"verbal": verbal, "p_true": p_true(model, data, graded.greedy, config.batch_size),
-              "p_ik": head.predict_proba(acts)}
+              "p_ik": head.predict_true(acts)}
     parsed_test = test[np.isfinite(verbal[test])]
     results = {
         "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,

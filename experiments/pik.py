@@ -44,7 +44,7 @@ def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
     rows = []
     for layer in range(acts.shape[1]):
         head = PIKHead(hidden=config.hidden or None, weight_decay=config.weight_decay, seed=config.seed)
-        p = head.fit(acts[train, layer], target[train]).predict_proba(acts[test, layer])
+        p = head.fit(acts[train, layer], target[train]).predict_true(acts[test, layer])
         rows.append({"layer": layer, "auroc": auroc(p, correct[test])})
     return rows
 
@@ -58,7 +58,7 @@ def run(config: PIKConfig, model=None) -> dict:
     acts = question_activations(model, data, config)
     target = training_target(graded, config.target)
     head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
-    probs = {"p_ik": head.predict_proba(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
+    probs = {"p_ik": head.predict_true(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
              "category_prior": category_prior(data, correct, train)}
     results = {
         "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,

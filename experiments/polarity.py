@@ -136,7 +136,7 @@ def fit_cells(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], labels:
     probe = PolarityAwareCCS(polarity_weight=config.polarity_weight, per_cell=per_cell, n_restarts=config.restarts,
                              n_epochs=config.epochs, seed=config.seed).fit(x[train], labels[train])
     report = probe.polarity_report(x[test])
-    return {**score(probe.predict_proba(x[test]), labels[test]), **report, "train_loss": probe.loss_}
+    return {**score(probe.predict_true(x[test]), labels[test]), **report, "train_loss": probe.loss_}
 
 
 def random_baseline(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], labels: Int[np.ndarray, " n"],
@@ -148,7 +148,7 @@ def random_baseline(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], l
     scores = []
     for seed in range(config.seed, config.seed + config.random_directions):
         probe = RandomDirectionProbe(seed=seed).fit(x[train, 0], labels[train])
-        scores.append(score(probe.predict_proba(x[test, 0]), labels[test]))
+        scores.append(score(probe.predict_true(x[test, 0]), labels[test]))
     mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
     return {**mean, "accuracy_std": float(np.std([s["accuracy"] for s in scores]))}
 

@@ -1,7 +1,7 @@
 """The "lie-detector view": a fitted probe's P(true) at every token of a text or a generated answer.
 
 One forward pass records the residual stream at the probe's layer for every position; the
-probe's ``predict_proba`` turns each position into a score. Tokens are tokenised exactly as
+probe's ``predict_true`` (P(true)) turns each position into a score. Tokens are tokenised exactly as
 :func:`veracity.hooks.extract` does, so the score of the last token equals the probe applied to
 ``extract(model, [text], layers=[layer])`` (tested).
 

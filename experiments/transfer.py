@@ -160,7 +160,7 @@ def transfer_matrix(
             for target, (_, test) in splits.items():
                 keep = np.array([i for i in test if data[target].statements[i] not in seen], dtype=np.int64)
                 labels = data[target].labels[keep]
-                probs = probe.predict_proba(acts[target][keep]) if len(keep) else np.empty(0)
+                probs = probe.predict_true(acts[target][keep]) if len(keep) else np.empty(0)
                 both = len(set(labels.tolist())) == 2
                 rows.append({
                     "probe": probe_name, "train": source, "test": target, "n_test": int(len(keep)),

@@ -182,7 +182,7 @@ def fit_layer(config: SweepConfig, statements: Float[Tensor, "n d_model"], pairs
     for name in config.probe_list:
         x = pairs if name in PAIR_PROBES else statements
         seeds = range(config.seed, config.seed + config.random_directions) if name == "random" else [config.seed]
-        runs = [make_probe(name, config, s).fit(x[train], y_train).predict_proba(x[test]) for s in seeds]
+        runs = [make_probe(name, config, s).fit(x[train], y_train).predict_true(x[test]) for s in seeds]
         scores = [score(p, y_test) for p in runs]
         record = {"probe": name, **{k: float(np.mean([s[k] for s in scores])) for k in scores[0]}}
         if name in PAIR_PROBES:

@@ -2,8 +2,11 @@
 
 A probe stores only hyperparameters in ``__init__``; ``fit`` returns ``self``; learned state ends
 in ``_``. Every fitted probe has ``direction_`` (float32, unit norm, raw activation space),
-``d_model_`` and ``classes_ = [0, 1]``. ``predict_proba`` returns P(label 1 = true) with shape
-``(n,)`` as a float64 numpy array (note: scikit-learn classifiers return ``(n, 2)``).
+``d_model_``, ``n_features_in_`` and ``classes_``. As in scikit-learn, ``predict_proba`` returns
+``(n, 2)`` with P(true) in column 1 (the class ``classes_[1]``), ``predict_log_proba`` its log,
+and ``decision_function`` the logit of column 1 as ``(n,)``. Supervised probes accept labels as
+any two classes scikit-learn accepts (``classes_`` sorted, the larger one is "true": 1, True,
+"true" > "false"); unsupervised ones use ``classes_ = [0, 1]``.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from jaxtyping import Float, Int, Real
-from scipy.special import expit
+from jaxtyping import Float
+from scipy.special import expit, log_expit
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import validate_data
 from torch import Tensor
 
 from veracity.probes.io import load_artifact, save_artifact
@@ -24,7 +28,6 @@ from veracity.probes.validation import (
     Array,
     NotFittedError,
     check_activations,
-    check_binary_labels,
     check_width,
 )
 
@@ -143,30 +146,37 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
     _json_attrs: ClassVar[tuple[str, ...]] = ("d_model_",)
     sign_convention: ClassVar[str | None] = "direction_ points toward label 1 (true)"
 
-    def predict_proba(self, X: Float[Array, "n ... d_model"]) -> Float[np.ndarray, " n"]:
-        """Probability that each example is true (label 1).
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.target_tags.required = not self._input_trailing  # contrast-pair probes fit without labels
+        return tags
+
+    def predict_true(self, X: Float[Array, "n ... d_model"]) -> Float[np.ndarray, " n"]:
+        """P(true) of each example: column 1 of :meth:`predict_proba`, float64 ``(n,)``."""
+        return expit(self.decision_function(X))
+
+    def predict_proba(self, X: Float[Array, "n ... d_model"]) -> Float[np.ndarray, "n 2"]:
+        """Class probabilities, scikit-learn's layout: ``[P(false), P(true)]`` per example.
 
         Args:
             X: Activations, shape ``(n, *trailing, d_model)``.
 
         Returns:
-            Float64 numpy array of shape ``(n,)``.
+            Float64 numpy array ``(n, 2)``; column ``k`` is the probability of ``classes_[k]``.
         """
-        return expit(self.decision_function(X))
+        p = self.predict_true(X)
+        return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: Float[Array, "n ... d_model"]) -> Int[np.ndarray, " n"]:
-        """Predicted labels: 1 where P(true) > 0.5, else 0 (int64 numpy array ``(n,)``)."""
-        return (self.predict_proba(X) > 0.5).astype(np.int64)
+    def predict_log_proba(self, X: Float[Array, "n ... d_model"]) -> Float[np.ndarray, "n 2"]:
+        """Log of :meth:`predict_proba`, computed stably from the logit: float64 ``(n, 2)``."""
+        z = np.asarray(self.decision_function(X), dtype=np.float64)
+        return np.column_stack([log_expit(-z), log_expit(z)])
 
-    def score(
-        self, X: Float[Array, "n ... d_model"], y: Real[Array, " n"], sample_weight: Any = None
-    ) -> float:
-        """Accuracy of :meth:`predict` against 0/1 labels ``y`` (one class is allowed here)."""
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported: pass it as None")
-        self._check_fitted()
-        labels = check_binary_labels(y, n=len(X), require_both=False).numpy()
-        return float(np.mean(self.predict(X) == labels))
+    def predict(self, X: Float[Array, "n ... d_model"]) -> np.ndarray:
+        """Predicted class per example: ``classes_[1]`` where P(true) > 0.5, else ``classes_[0]``."""
+        true = self.predict_true(X) > 0.5  # checks fitting first
+        return self.classes_[true.astype(np.int64)]
 
     def decision_function(  # pragma: no cover - abstract
         self, X: Float[Array, "n ... d_model"]
@@ -178,13 +188,45 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
         self, X: Float[Array, "n ... d_model"], dtype: torch.dtype = torch.float64
     ) -> Float[Tensor, "n ... d_model"]:
         """Check a fitted probe's input layout and width; return a float tensor."""
+        if not self._input_trailing:
+            return self._check_predict_input(X).to(dtype)
         self._check_fitted()
         x = check_activations(X, self._input_trailing, dtype=dtype)
         check_width(x, self.d_model_)
         return x
 
+    def _check_fit_input(self, X: Any, y: Any) -> tuple[Float[Tensor, "n d_model"], Float[Tensor, " n"]]:
+        """Validate a supervised probe's training data the scikit-learn way; set ``classes_``.
+
+        ``X`` may be a torch tensor (any device) or anything scikit-learn accepts as a dense 2-D
+        array; ``y`` any two classes. Returns float64 CPU tensors, ``y`` as 0/1 for
+        ``classes_[0]``/``classes_[1]``.
+        """
+        from sklearn.utils.multiclass import check_classification_targets, type_of_target
+
+        x, y = validate_data(self, _host(X), _host(y), dtype=[np.float64, np.float32], ensure_all_finite=False,
+                             y_numeric=False)
+        check_finite(x)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) > 2:
+            raise ValueError(f"Only binary classification is supported. The type of the target is "
+                             f"{type_of_target(y)} ({len(classes)} classes): a truth probe needs false/true labels")
+        if len(classes) < 2:
+            raise ValueError(f"{type(self).__name__} needs labels of both classes (false and true), y has only "
+                             f"one class ({classes[0].item()!r}): pass examples of both")
+        self.classes_ = classes
+        return _tensor(x), torch.from_numpy((y == classes[1]).astype(np.float64))
+
+    def _check_predict_input(self, X: Any) -> Float[Tensor, "n d_model"]:
+        """Validate a fitted supervised probe's input (scikit-learn's checks, width included)."""
+        self._check_fitted()
+        x = validate_data(self, _host(X), dtype=[np.float64, np.float32], ensure_all_finite=False, reset=False)
+        check_finite(x)
+        return _tensor(x)
+
     def _finish_fit(self, direction: Tensor) -> None:
-        """Store ``direction_`` (unit norm, float32), ``d_model_`` and ``classes_``."""
+        """Store ``direction_`` (unit norm, float32), ``d_model_``, ``n_features_in_`` and ``classes_``."""
         direction = direction.detach().to("cpu", torch.float64).reshape(-1)
         norm = direction.norm()
         if not torch.isfinite(norm) or norm == 0:
@@ -192,7 +234,30 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
                              "norm): check that the classes differ")
         self.direction_ = (direction / norm).to(torch.float32)
         self.d_model_ = int(direction.numel())
-        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = self.d_model_
+        if not hasattr(self, "classes_"):
+            self.classes_ = np.array([0, 1])
 
     def _restore_derived(self) -> None:
-        self.classes_ = np.array([0, 1])
+        if not hasattr(self, "classes_"):
+            self.classes_ = np.array([0, 1])
+        self.n_features_in_ = self.d_model_
+
+
+def _host(a: Any) -> Any:
+    """A torch tensor as a CPU numpy array (bfloat16 via float32); anything else unchanged."""
+    if isinstance(a, Tensor):
+        a = a.detach().to("cpu")
+        return (a.float() if a.dtype == torch.bfloat16 else a).numpy()
+    return a
+
+
+def _tensor(x: np.ndarray) -> Tensor:
+    """A float64 CPU tensor that owns its memory (inputs may be read-only memory maps)."""
+    return torch.from_numpy(np.array(x, dtype=np.float64, order="C", copy=True))
+
+
+def check_finite(x: np.ndarray, name: str = "X") -> None:
+    """One-line error for NaN or inf."""
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf: clean or drop those rows first")

@@ -156,7 +156,7 @@ class CCS(BaseProbe):
 
     Example:
         >>> ccs = CCS(n_restarts=10).fit(pairs)  # pairs: (n, 2, d_model); no labels needed
-        >>> ccs.predict_proba(test_pairs)  # 0.5 * (p_yes + 1 - p_no), shape (n,)
+        >>> ccs.predict_true(test_pairs)  # 0.5 * (p_yes + 1 - p_no), shape (n,)
         >>> ccs = CCS().fit(pairs, labels)  # labels only choose the sign (sign_fixed_ = True)
     """
 
@@ -205,14 +205,14 @@ class CCS(BaseProbe):
         x = self._check_X(X, dtype=torch.float32)
         return to_numpy(self._side_probs(self._normalized(x)))
 
-    def predict_proba(self, X: Float[Array, "n 2 d_model"]) -> Float[np.ndarray, " n"]:
+    def predict_true(self, X: Float[Array, "n 2 d_model"]) -> Float[np.ndarray, " n"]:
         """P(true) of each pair, ``0.5 * (p_yes + 1 - p_no)``; float64 numpy ``(n,)``."""
         x = self._check_X(X, dtype=torch.float32)
         return to_numpy(self._truth(self._side_probs(self._normalized(x))))
 
     def decision_function(self, X: Float[Array, "n 2 d_model"]) -> Float[np.ndarray, " n"]:
-        """``logit(predict_proba(X))``, clipped to +-34.5 (float64 numpy ``(n,)``)."""
-        return logit(np.clip(self.predict_proba(X), 1e-15, 1 - 1e-15))
+        """``logit(predict_true(X))``, clipped to +-34.5 (float64 numpy ``(n,)``)."""
+        return logit(np.clip(self.predict_true(X), 1e-15, 1 - 1e-15))
 
     def _validate_hyperparameters(self) -> None:
         if self.optimizer not in ("adam", "lbfgs"):

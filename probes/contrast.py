@@ -97,7 +97,7 @@ class CRCProbe(_PairProjectionProbe):
 
     Example:
         >>> tpc = CRCProbe().fit(pairs)  # pairs: (n, 2, d_model)
-        >>> tpc.predict_proba(test_pairs)  # shape (n,)
+        >>> tpc.predict_true(test_pairs)  # shape (n,)
         >>> max(tpc.score(test_pairs, y), 1 - tpc.score(test_pairs, y))  # sign-free accuracy
     """
 

@@ -17,7 +17,7 @@ from veracity.probes.base import BaseProbe
 from veracity.probes.optim import fit_logistic
 from veracity.probes.preprocessing import fit_standardizer
 from veracity.probes.registry import register
-from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
+from veracity.probes.validation import Array, to_numpy
 
 __all__ = ["LogisticProbe"]
 
@@ -40,7 +40,7 @@ class LogisticProbe(BaseProbe):
 
     Example:
         >>> probe = LogisticProbe(C=0.1).fit(acts, labels)  # acts: (n, d_model), labels: 0/1
-        >>> probe.predict_proba(test_acts)  # P(true), shape (n,)
+        >>> probe.predict_true(test_acts)  # P(true), shape (n,)
         >>> probe.direction_  # unit vector toward "true"
     """
 
@@ -66,8 +66,7 @@ class LogisticProbe(BaseProbe):
         """
         if not self.C > 0:
             raise ValueError(f"C must be > 0, got {self.C}")
-        x = check_activations(X)
-        labels = check_binary_labels(y, n=x.shape[0])
+        x, labels = self._check_fit_input(X, y)
         if self.standardize:
             self.mean_, self.scale_ = fit_standardizer(x)
         else:

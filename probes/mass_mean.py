@@ -21,7 +21,7 @@ from torch import Tensor
 
 from veracity.probes.base import BaseProbe
 from veracity.probes.registry import register
-from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
+from veracity.probes.validation import Array, to_numpy
 
 __all__ = ["MassMeanProbe", "within_class_covariance"]
 
@@ -63,7 +63,7 @@ class MassMeanProbe(BaseProbe):
 
     Example:
         >>> probe = MassMeanProbe(iid=True).fit(acts, labels)
-        >>> probe.predict_proba(test_acts)  # shape (n,)
+        >>> probe.predict_true(test_acts)  # shape (n,)
         >>> probe.direction_  # unit vector toward "true"
     """
 
@@ -85,8 +85,7 @@ class MassMeanProbe(BaseProbe):
         """
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
-        x = check_activations(X)
-        labels = check_binary_labels(y, n=x.shape[0])
+        x, labels = self._check_fit_input(X, y)
         theta = x[labels == 1].mean(dim=0) - x[labels == 0].mean(dim=0)
         if self.iid:
             cov = within_class_covariance(x, labels)

@@ -50,7 +50,7 @@ class PIKHead(BaseProbe):
 
     Example:
         >>> head = PIKHead(hidden=64).fit(question_acts, frac_correct)  # frac in [0, 1]
-        >>> head.predict_proba(new_question_acts)  # P(IK), shape (n,)
+        >>> head.predict_true(new_question_acts)  # P(IK), shape (n,)
         >>> head.score(new_question_acts, frac_correct_new)  # accuracy vs (frac > 0.5)
     """
 

@@ -123,7 +123,7 @@ class PolarityAwareCCS(CCS):
 
     Example:
         >>> probe = PolarityAwareCCS().fit(X)  # X: (n, 2 [A, not-A], 2 [no, yes], d_model)
-        >>> probe.predict_proba(X)  # P(A is true), shape (n,)
+        >>> probe.predict_true(X)  # P(A is true), shape (n,)
         >>> probe.polarity_report(X, y)  # polar_consistency, contradiction_index, accuracy
     """
 

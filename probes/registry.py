@@ -60,7 +60,7 @@ def load_probe(path: str | os.PathLike) -> Any:
 
     Example:
         >>> probe = load_probe("artifacts/probes/layer12")  # doctest: +SKIP
-        >>> probe.predict_proba(acts)  # doctest: +SKIP
+        >>> probe.predict_true(acts)  # doctest: +SKIP
     """
     tensors, meta = load_artifact(path)
     name = meta.get("class")

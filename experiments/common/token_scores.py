@@ -1,7 +1,7 @@
 """Per-token probe scores: a fitted probe's P(true) at every token of a text or a generated answer.
 
 One forward pass records the residual stream at the probe's layer for every position; the
-probe's ``predict_proba`` turns each position into a score. Tokens are tokenised exactly as
+probe's ``predict_true`` (P(true)) turns each position into a score. Tokens are tokenised exactly as
 :func:`veracity.hooks.extract` does, so the score of the last token equals the probe applied to
 ``extract(model, [text], layers=[layer])`` (tested).
 
@@ -88,7 +88,7 @@ def score_ids(model: VeracityModel, probe, ids: list[int], layer: int) -> Float[
         raise ValueError("no tokens to score: pass a non-empty text")
     input_ids = torch.tensor([ids], device=model.device)
     hidden = run_layers(model, input_ids, torch.ones_like(input_ids), [layer])[layer]
-    return np.asarray(probe.predict_proba(hidden[0].to("cpu", torch.float32)), dtype=np.float64)
+    return np.asarray(probe.predict_true(hidden[0].to("cpu", torch.float32)), dtype=np.float64)
 
 
 def _decode_each(model: VeracityModel, ids: list[int]) -> list[str]:

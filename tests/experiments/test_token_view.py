@@ -31,7 +31,7 @@ def test_every_token_score_equals_the_probe_on_extract(fitted):
     n = len(view.tokens)
     assert n == len(model.tokenizer(TEXT)["input_ids"]) and view.layer == 2
     acts = extract(model, [TEXT] * n, layers=[2], position=list(range(n)), progress=False)[:, 0]
-    torch.testing.assert_close(torch.from_numpy(view.scores), torch.from_numpy(probe.predict_proba(acts)))
+    torch.testing.assert_close(torch.from_numpy(view.scores), torch.from_numpy(probe.predict_true(acts)))
     assert view.answer_start == n and view.label == TEXT
 
 

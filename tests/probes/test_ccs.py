@@ -23,7 +23,7 @@ def test_batched_restarts_match_plain_loop_reference(pairs):
     torch.testing.assert_close(ccs.restart_losses_, torch.tensor(ref.losses), atol=1e-6, rtol=1e-4)
     assert ccs.best_restart_ == int(np.argmin(ref.losses))
     torch.testing.assert_close(ccs.coef_, ref.w, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(ccs.predict_proba(pairs.X_test),
+    torch.testing.assert_close(ccs.predict_true(pairs.X_test),
                                ref.predict_proba(pairs.X_test).double().numpy(), atol=1e-5, rtol=0)
 
 
@@ -57,8 +57,8 @@ def test_labels_only_choose_the_sign(pairs):
     assert cosine(ccs.direction_, pairs.truth) > 0.9
     assert ccs.score(pairs.X_test, pairs.y_test) > 0.9
     torch.testing.assert_close(flipped.direction_, -ccs.direction_)
-    torch.testing.assert_close(flipped.predict_proba(pairs.X_test),
-                               1 - ccs.predict_proba(pairs.X_test))
+    torch.testing.assert_close(flipped.predict_true(pairs.X_test),
+                               1 - ccs.predict_true(pairs.X_test))
 
 
 def test_mean_normalization_also_recovers(pairs):
@@ -71,12 +71,12 @@ def test_direction_raises_truth_when_added_to_yes_side(pairs):
     ccs = CCS(n_restarts=3, n_epochs=300).fit(pairs.X)
     pushed = pairs.X_test.clone()
     pushed[:, 1] += 2.0 * ccs.direction_
-    assert (ccs.predict_proba(pushed) > ccs.predict_proba(pairs.X_test)).all()
+    assert (ccs.predict_true(pushed) > ccs.predict_true(pairs.X_test)).all()
 
 
 def test_normalization_statistics_come_from_training_pairs(pairs):
     ccs = CCS(n_restarts=2, n_epochs=50).fit(pairs.X)
     torch.testing.assert_close(ccs.mean_, pairs.X.mean(dim=0))
     torch.testing.assert_close(ccs.scale_, pairs.X.std(dim=0, correction=0))
-    single = np.concatenate([ccs.predict_proba(pairs.X_test[i:i + 1]) for i in range(4)])
-    torch.testing.assert_close(single, ccs.predict_proba(pairs.X_test[:4]))
+    single = np.concatenate([ccs.predict_true(pairs.X_test[i:i + 1]) for i in range(4)])
+    torch.testing.assert_close(single, ccs.predict_true(pairs.X_test[:4]))

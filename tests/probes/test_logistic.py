@@ -23,7 +23,7 @@ def test_matches_sklearn_on_standardized_data(acts, C):
     torch.testing.assert_close(probe.intercept_, torch.tensor(ref.intercept_[0]).double(),
                                atol=1e-4, rtol=1e-4)
     expected = ref.predict_proba(scaler.transform(x_test))[:, 1]
-    torch.testing.assert_close(probe.predict_proba(acts.X_test), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(probe.predict_true(acts.X_test), expected, atol=1e-5, rtol=0)
 
 
 def test_matches_sklearn_without_standardization(acts):
@@ -31,7 +31,7 @@ def test_matches_sklearn_without_standardization(acts):
     probe = LogisticProbe(C=0.5, standardize=False).fit(x, acts.y.numpy())
     ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(x, acts.y.numpy())
     torch.testing.assert_close(probe.coef_, torch.from_numpy(ref.coef_[0]), atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(probe.predict_proba(x_test), ref.predict_proba(x_test)[:, 1],
+    torch.testing.assert_close(probe.predict_true(x_test), ref.predict_proba(x_test)[:, 1],
                                atol=1e-5, rtol=0)
 
 
@@ -56,8 +56,8 @@ def test_direction_is_unit_float32_in_raw_space(acts):
 def test_standardization_uses_training_split_only(acts):
     probe = LogisticProbe().fit(acts.X, acts.y)
     torch.testing.assert_close(probe.mean_, acts.X.double().mean(dim=0))
-    one_by_one = np.concatenate([probe.predict_proba(acts.X_test[i:i + 1]) for i in range(5)])
-    torch.testing.assert_close(one_by_one, probe.predict_proba(acts.X_test[:5]))
+    one_by_one = np.concatenate([probe.predict_true(acts.X_test[i:i + 1]) for i in range(5)])
+    torch.testing.assert_close(one_by_one, probe.predict_true(acts.X_test[:5]))
 
 
 def test_works_inside_sklearn_tools(acts):

@@ -23,7 +23,7 @@ def test_iid_direction_matches_lda(acts):
 def test_iid_without_ridge_reproduces_lda_probabilities(acts):
     probe = MassMeanProbe(iid=True, ridge=0.0).fit(acts.X, acts.y)
     lda = LinearDiscriminantAnalysis().fit(acts.X.double().numpy(), acts.y.numpy())
-    torch.testing.assert_close(probe.predict_proba(acts.X_test),
+    torch.testing.assert_close(probe.predict_true(acts.X_test),
                                lda.predict_proba(acts.X_test.double().numpy())[:, 1], atol=1e-8,
                                rtol=1e-6)
 
@@ -39,7 +39,7 @@ def test_probability_is_calibrated_on_gaussian_classes(acts):
     # Equal-variance Gaussian classes: the fitted LDA posterior should be calibrated, so the
     # mean predicted probability tracks the empirical rate (within sampling noise).
     probe = MassMeanProbe().fit(acts.X, acts.y)
-    proba = probe.predict_proba(acts.X_test)
+    proba = probe.predict_true(acts.X_test)
     assert abs(proba.mean() - acts.y_test.double().mean().item()) < 0.03
 
 
@@ -47,5 +47,5 @@ def test_iid_handles_more_features_than_examples():
     data = make_acts(seed=7, n=80, d=64)
     probe = MassMeanProbe(iid=True).fit(data.X, data.y)
     assert torch.isfinite(probe.direction_).all()
-    assert np.isfinite(probe.predict_proba(data.X_test)).all()
+    assert np.isfinite(probe.predict_true(data.X_test)).all()
     assert probe.score(data.X, data.y) > 0.9

@@ -12,7 +12,7 @@ def test_linear_head_on_hard_labels_equals_logistic_probe(acts):
     weight_decay = 0.01
     head = PIKHead(weight_decay=weight_decay).fit(acts.X, acts.y)
     logistic = LogisticProbe(C=1.0 / (len(acts.y) * weight_decay)).fit(acts.X, acts.y)
-    torch.testing.assert_close(head.predict_proba(acts.X_test), logistic.predict_proba(acts.X_test),
+    torch.testing.assert_close(head.predict_true(acts.X_test), logistic.predict_true(acts.X_test),
                                atol=1e-5, rtol=0)
     torch.testing.assert_close(head.direction_, logistic.direction_, atol=1e-5, rtol=0)
 
@@ -20,15 +20,15 @@ def test_linear_head_on_hard_labels_equals_logistic_probe(acts):
 def test_linear_head_recovers_planted_logit_from_soft_labels(pik):
     head = PIKHead().fit(pik.X, pik.y)
     assert cosine(head.direction_, pik.truth) > 0.98
-    assert np.abs(head.predict_proba(pik.X_test) - pik.y_test.numpy()).mean() < 0.05
+    assert np.abs(head.predict_true(pik.X_test) - pik.y_test.numpy()).mean() < 0.05
 
 
 def test_mlp_head_recovers_planted_logit(pik):
     head = PIKHead(hidden=16, n_epochs=300, seed=1).fit(pik.X, pik.y)
     again = PIKHead(hidden=16, n_epochs=300, seed=1).fit(pik.X, pik.y)
-    torch.testing.assert_close(head.predict_proba(pik.X_test), again.predict_proba(pik.X_test))
+    torch.testing.assert_close(head.predict_true(pik.X_test), again.predict_true(pik.X_test))
     assert cosine(head.direction_, pik.truth) > 0.95
-    assert np.abs(head.predict_proba(pik.X_test) - pik.y_test.numpy()).mean() < 0.15
+    assert np.abs(head.predict_true(pik.X_test) - pik.y_test.numpy()).mean() < 0.15
 
 
 def test_score_binarizes_soft_labels(pik):

@@ -56,8 +56,8 @@ def test_save_load_round_trip(case, request, tmp_path):
     probe.save(tmp_path / "probe")
     loaded = load_probe(tmp_path / "probe.safetensors")
     assert type(loaded) is type(probe) and loaded.get_params() == probe.get_params()
-    np.testing.assert_array_equal(loaded.predict_proba(data.X_test),
-                                  probe.predict_proba(data.X_test))
+    np.testing.assert_array_equal(loaded.predict_true(data.X_test),
+                                  probe.predict_true(data.X_test))
     torch.testing.assert_close(loaded.direction_, probe.direction_, atol=0, rtol=0)
     assert loaded.provenance == probe.provenance
     assert type(probe).load(tmp_path / "probe").score(data.X_test, (data.y_test > 0.5).long()) == \
