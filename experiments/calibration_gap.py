@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from veracity.atomic import atomic_write_text
 from veracity.experiments.calibration_gap_report import SCORES, write_calibration_report
 from veracity.experiments.common.answering import p_true
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
@@ -121,7 +122,7 @@ def run(config: CalibrationGapConfig, model=None) -> dict:
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     write_answers(out / "answers.jsonl", data, graded, test, {"verbal_reply": replies, **scores})
     head.save(out / "pik_head")
     write_calibration_report(out / "report.html", results, scores, correct, test, replies)

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from veracity.atomic import atomic_write_text
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
 from veracity.hooks import extract
@@ -90,7 +91,7 @@ def run(args: DemoConfig) -> dict:
     honesty = honesty_steering.main(["--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24",
                                      "--layers", "12", *common])
     summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     write_demo_report(out, best)
     print(f"\nDone. Open {out / 'report.html'} in a browser.")
     print(f"  truth probe: best logistic layer {best['logistic']['layer']} "

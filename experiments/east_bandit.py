@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from veracity.atomic import atomic_write_text
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import write_report
@@ -148,7 +149,7 @@ def run(cfg: Config) -> dict:
         "files": {"vector": "east.json", "tensors": "east.safetensors", "gguf": "east.gguf" if cfg.layer > 0 else None},
         "runtime_s": round(time.time() - start, 1),
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
     write_results_report(results, out / "report.html")
     logger.info("wrote %s/results.json and report.html in %.0f s", out, results["runtime_s"])
     return results

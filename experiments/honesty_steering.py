@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from veracity.atomic import atomic_write_text
 from veracity.data import city_statements
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
@@ -189,7 +190,7 @@ def run(cfg: Config) -> dict:
                           "norm": {str(L): float(vector[L].norm()) for L in vector.layers},
                           "cosine_pca_mean_diff": cosine},
                "baseline": baseline, "sweep": sweep, "files": files, "runtime_s": round(time.time() - start, 1)}
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
     write_results_report(results, out / "report.html")
     logger.info("wrote %s/results.json and report.html in %.0f s", out, results["runtime_s"])
     return results

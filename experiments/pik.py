@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from veracity.atomic import atomic_write_text
 from veracity.data import QADataset
 from veracity.experiments.common.answering import p_true
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
@@ -73,7 +74,7 @@ def run(config: PIKConfig, model=None) -> dict:
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     columns = {"samples": graded.samples, "fraction_correct": graded.soft, **probs}
     write_answers(out / "answers.jsonl", data, graded, test, columns)
     head.save(out / "pik_head")

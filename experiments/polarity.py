@@ -26,6 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from veracity.atomic import atomic_write_text
 from veracity.data import (
     CONTRAST_TEMPLATES,
     POLARITY_KINDS,
@@ -183,12 +184,12 @@ def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPa
     """results.json, summary.json and report.html."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(records, indent=1))
+    atomic_write_text(out / "results.json", json.dumps(records, indent=1))
     example = pairs.texts(config.template)[0] if "chat" not in config.template else None
     summary = {"config": asdict(config), "model_id": model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
                "position": "last token", "n": len(pairs), "class_balance": float(np.mean(pairs.labels)),
                "example": {"A": pairs.affirmed[0], "not_A": pairs.negated[0], "prompts": example}}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     best = best_layers(records)
     columns = ["probe", "layer", "accuracy", "auroc", "polar_consistency", "contradiction_index", "ece"]
     notes = (f"<p>{len(pairs)} pairs of {pairs.name} (A / not-A), template {config.template!r}, model {model_id}; "

@@ -33,6 +33,7 @@ from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
+from veracity.atomic import atomic_write_text
 from veracity.data import BUILTIN_DATASETS, StatementDataset, load_statements
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
@@ -254,7 +255,7 @@ def run(config: TransferConfig, model=None) -> dict:
         "summary": summary(mats), "matrices": mats, "results": rows,
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / "results.json", json.dumps(result, indent=2) + "\n")
     write_report(out / "report.html", f"Truth-probe transfer across datasets: {model.model_id}, layer {layer}", [
         f"<p>Each probe is fitted on a dataset's training split ({config.train_fraction:.0%}) and scored on every "
         f"dataset's test split; rows = trained on, columns = tested on. Last-token residual stream after block "

@@ -11,6 +11,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from veracity.atomic import atomic_write_text
 from veracity.experiments.common.report import (
     metric_by_layer_figure,
     reliability_figure,
@@ -104,6 +105,6 @@ def write_outputs(config, records, summary, statements, labels, train, test, lay
     """Write ``results.json``, ``summary.json`` and ``report.html`` into ``config.out``."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(records, indent=1))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(out / "results.json", json.dumps(records, indent=1))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     write_sweep_report(out / "report.html", records, summary, statements, labels, train, test, layers, test_probs)

@@ -13,44 +13,16 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from veracity.atomic import atomic_write, atomic_write_bytes
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 
 CACHE_FORMAT = 1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_save_tensors(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None) -> None:
-    """``safetensors.save_file`` into a temporary file, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def job_key(description: dict) -> str:
@@ -104,7 +76,8 @@ class ActivationCache:
 
     def save_chunk(self, index: int, activations: Tensor) -> None:
         """Atomically store one finished chunk."""
-        atomic_save_tensors(self.chunk_path(index), {"activations": activations})
+        tensors = {"activations": activations.contiguous()}
+        atomic_write(self.chunk_path(index), lambda tmp: save_file(tensors, str(tmp)))
 
     def load_chunk(self, index: int) -> Tensor:
         """Read one chunk back."""

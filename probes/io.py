@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from safetensors.torch import load_file, save_file
 from torch import Tensor
+
+from veracity.atomic import atomic_write
 
 __all__ = ["FORMAT_VERSION", "artifact_paths", "load_artifact", "package_version", "save_artifact"]
 
@@ -83,8 +83,8 @@ def save_artifact(
     text = json.dumps(meta, indent=2, sort_keys=True)  # fail before touching the disk
     payload = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     tensor_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(tensor_path, lambda tmp: save_file(payload, str(tmp)))
-    _atomic_write(json_path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+    atomic_write(tensor_path, lambda tmp: save_file(payload, str(tmp)))
+    atomic_write(json_path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
     logger.info("saved artifact %s (.safetensors + .json)", tensor_path.with_suffix(""))
     return tensor_path, json_path
 
@@ -119,17 +119,3 @@ def load_artifact(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str,
     return load_file(str(tensor_path), device="cpu"), meta
 
 
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; artifacts are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -35,13 +35,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from veracity.atomic import atomic_write
 from veracity.steering.vector import SteeringVector
 
 __all__ = ["FORMATS", "export", "from_gguf", "from_safetensors", "to_gguf", "to_safetensors"]
@@ -49,21 +49,6 @@ __all__ = ["FORMATS", "export", "from_gguf", "from_safetensors", "to_gguf", "to_
 logger = logging.getLogger(__name__)
 
 ARCH = "controlvector"
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; an exported file is meant to be shared
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | None = None) -> Path:
@@ -103,7 +88,7 @@ def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | N
         writer.write_tensors_to_file()
         writer.close()
 
-    out = _atomic(Path(path), write)
+    out = atomic_write(Path(path), write)
     logger.info("wrote GGUF control vector %s (layers %s)", out, vector.layers)
     return out
 
@@ -165,7 +150,7 @@ def to_safetensors(vector: SteeringVector, path: str | os.PathLike) -> Path:
 
     tensors = {f"direction.{k}": v.contiguous() for k, v in vector.directions.items()}
     header = {"veracity": json.dumps(vector.metadata(), sort_keys=True), "layer_convention": vector.layer_convention}
-    out = _atomic(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=header))
+    out = atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=header))
     logger.info("wrote safetensors vector %s (layers %s)", out, vector.layers)
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,14 +19,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_holds_exactly_one_top_level_package(tmp_path):
+    # Build from a copy of the tracked files, as a fresh clone would (and leave no build/ behind).
+    source = tmp_path / "src"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
+                           "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     (wheel,) = tmp_path.glob("veracity-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"veracity", next(t for t in tops if t.endswith(".dist-info"))}
-    for needed in ("veracity/__init__.py", "veracity/__main__.py", "veracity/cli.py", "veracity/hooks/extract.py",
+    for needed in ("veracity/__init__.py", "veracity/__main__.py", "veracity/cli.py", "veracity/atomic.py", "veracity/hooks/extract.py",
                    "veracity/probes/ccs.py", "veracity/steering/apply.py", "veracity/data/qa.py",
                    "veracity/experiments/truth_sweep.py", "veracity/experiments/common/splits.py",
                    "veracity/experiments/notebooks/explore_layers.ipynb"):

@@ -15,6 +15,7 @@ import numpy as np
 from jaxtyping import Float
 from torch import Tensor
 
+from veracity.atomic import atomic_write_text
 from veracity.data import QA_SETS, QADataset, arithmetic_questions, capital_questions
 from veracity.experiments.common.answering import GradedAnswers, answer_and_grade, qa_prompts
 from veracity.experiments.common.config import StudyConfig
@@ -189,13 +190,13 @@ def write_answers(path: Path, data: QADataset, graded: GradedAnswers, test: np.n
         test: Held-out indices (``split`` is "test" or "train").
         columns: Column name to one value per question (NaN floats are written as null).
     """
-    held_out = set(test.tolist())
-    with path.open("w", encoding="utf-8") as handle:
-        for i, item in enumerate(data.items):
-            row = {"question": item.question, "references": list(item.answers), "category": item.category,
-                   "greedy": graded.greedy[i], "correct": int(graded.correct[i]),
-                   "split": "test" if i in held_out else "train", **{name: _json(col[i]) for name, col in columns.items()}}
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    held_out, lines = set(test.tolist()), []
+    for i, item in enumerate(data.items):
+        row = {"question": item.question, "references": list(item.answers), "category": item.category,
+               "greedy": graded.greedy[i], "correct": int(graded.correct[i]),
+               "split": "test" if i in held_out else "train", **{name: _json(col[i]) for name, col in columns.items()}}
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    atomic_write_text(path, "".join(lines))
 
 
 def _json(value):

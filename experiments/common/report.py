@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from veracity.atomic import atomic_write_text
+
 __all__ = [
     "figure_html", "histogram_figure", "metric_by_layer_figure", "reliability_figure", "scatter_figure",
     "table_html", "write_report",
@@ -53,11 +55,7 @@ def write_report(path: str | Path, title: str, parts: Sequence[str | go.Figure])
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head>"
             f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(body) + "\n</body></html>\n")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    path = atomic_write_text(path, page)
     logger.info("wrote %s", path)
     return path
 
