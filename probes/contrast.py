@@ -22,6 +22,7 @@ from jaxtyping import Float, Real
 from torch import Tensor
 
 from veracity.probes.base import BaseProbe
+from veracity.probes.directions import fix_sign, top_component, unit
 from veracity.probes.preprocessing import fit_pair_normalizer, raw_pair_direction
 from veracity.probes.registry import register
 from veracity.probes.validation import Array, check_activations, check_binary_labels, to_numpy
@@ -58,15 +59,15 @@ class _PairProjectionProbe(BaseProbe):
         labels = None if y is None else check_binary_labels(y, n=x.shape[0])
         self.mean_, self.scale_ = fit_pair_normalizer(x, self.normalize)
         diff = self._differences(x)
-        v = self._find_direction(diff)
-        v = v / v.norm()
+        v = unit(self._find_direction(diff))
         s = diff @ v
         offset = float(s.mean())
         spread = float(s.std(correction=0))
         self.spread_ = spread if spread > 0 else 1.0
         self.sign_fixed_ = labels is not None
-        if labels is not None and ((s > offset).double() == labels).double().mean() < 0.5:
-            v, offset = -v, -offset
+        if labels is not None:
+            v, flipped = fix_sign(v, (s - offset) * (2 * labels - 1))
+            offset = -offset if bool(flipped) else offset
         self.coef_, self.offset_ = v, offset
         logger.info("%s fit: n=%d d_model=%d", type(self).__name__, x.shape[0], x.shape[-1])
         self._finish_fit(raw_pair_direction(v, self.scale_))
@@ -105,9 +106,7 @@ class CRCProbe(_PairProjectionProbe):
         self.normalize = normalize
 
     def _find_direction(self, diff: Float[Tensor, "n d_model"]) -> Float[Tensor, " d_model"]:
-        centred = diff - diff.mean(dim=0)
-        _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-        return vh[0]
+        return top_component(diff)
 
 
 @register

@@ -20,6 +20,7 @@ from jaxtyping import Float, Real
 from torch import Tensor
 
 from veracity.probes.base import BaseProbe
+from veracity.probes.directions import mean_difference
 from veracity.probes.registry import register
 from veracity.probes.validation import Array, to_numpy
 
@@ -86,7 +87,7 @@ class MassMeanProbe(BaseProbe):
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
         x, labels = self._check_fit_input(X, y)
-        theta = x[labels == 1].mean(dim=0) - x[labels == 0].mean(dim=0)
+        theta = mean_difference(x[labels == 1], x[labels == 0])
         if self.iid:
             cov = within_class_covariance(x, labels)
             d = cov.shape[0]

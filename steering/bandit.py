@@ -173,7 +173,7 @@ def action_distribution(
     return to_distribution(arm_logprobs(model, prompts, arm_ids, batch_size), temperature)
 
 
-def entropy(probs: Float[Tensor, "... k"]) -> Float[Tensor, ...]:
+def entropy(probs: Float[Tensor, "... k"]) -> Float[Tensor, "..."]:
     """Shannon entropy in nats along the last axis (``0 log 0 = 0``)."""
     p = probs.double()
     return -(torch.where(p > 0, p * p.log(), torch.zeros_like(p))).sum(-1).float()

@@ -18,6 +18,7 @@ from torch import Tensor
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.extract import extract
 from veracity.hooks.model import VeracityModel
+from veracity.probes.directions import unit, weighted_mean_difference
 from veracity.steering.vector import SteeringVector
 
 __all__ = ["east_directions", "east_vector"]
@@ -51,11 +52,9 @@ def east_directions(
     weights = entropies.double() - entropies.double().mean()
     if acts.shape[0] < 2 or torch.all(weights == 0):
         raise ValueError("EAST needs at least 2 prompts whose action entropies differ")
-    raw = torch.einsum("n,nld->ld", weights, h - h.mean(0, keepdim=True))
+    raw = weighted_mean_difference(h, entropies.double())
     norms = raw.norm(dim=-1, keepdim=True)
-    if (norms == 0).any():
-        raise ValueError("EAST direction is zero at some layer: the representations do not vary")
-    units = raw / norms
+    units = unit(raw, "EAST direction")
     proj = torch.einsum("nld,ld->nl", h, units)
     proj_c = proj - proj.mean(0)
     corr = (proj_c * weights[:, None]).sum(0) / (proj_c.norm(dim=0) * weights.norm()).clamp_min(1e-12)

@@ -23,6 +23,7 @@ from torch import Tensor
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.extract import extract
 from veracity.hooks.model import VeracityModel
+from veracity.probes.directions import fix_sign, mean_difference, top_component, unit
 from veracity.steering.vector import NORMALIZATIONS, SteeringVector
 
 __all__ = ["METHODS", "contrast_directions", "flip_signs", "from_probe", "pair_activations", "reading_vector",
@@ -74,19 +75,12 @@ def contrast_directions(
         raise ValueError("need at least 2 contrast pairs to find a direction")
     diffs = (positive - negative).double()
     if method == "mean_diff":
-        raw = diffs.mean(0)
+        raw = mean_difference(positive.double(), negative.double())
     else:
-        flipped = diffs * flip_signs(diffs.shape[0], seed)[:, None, None]
-        centred = flipped - flipped.mean(0, keepdim=True)
-        raw = torch.stack([torch.linalg.svd(centred[:, j], full_matrices=False).Vh[0] for j in range(diffs.shape[1])])
-    norms = raw.norm(dim=-1, keepdim=True)
-    if (norms == 0).any():
-        raise ValueError("found a zero direction: the positive and negative activations are identical")
-    units = raw / norms
+        raw = top_component(diffs * flip_signs(diffs.shape[0], seed)[:, None, None])
+    units = unit(raw, "direction (the positive and negative activations are identical?)")
+    units, _ = fix_sign(units, torch.einsum("nld,ld->nl", diffs, units))
     projected = torch.einsum("nld,ld->nl", diffs, units)
-    flip = (projected > 0).double().mean(0) < (projected < 0).double().mean(0)
-    units = torch.where(flip[:, None], -units, units)
-    projected = torch.where(flip[None, :], -projected, projected)
     stats = {
         "separation": (projected > 0).double().mean(0).tolist(),
         "gap": projected.mean(0).tolist(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -179,19 +179,8 @@ class SteeringVector:
     # ----------------------------------------------------------------- I/O
     def metadata(self) -> dict[str, Any]:
         """Everything but the tensors, JSON-serialisable."""
-        return {
-            "class": type(self).__name__,
-            "model_id": self.model_id,
-            "n_layers": self.n_layers,
-            "d_model": self.d_model,
-            "layers": self.layers,
-            "site": self.site,
-            "layer_convention": self.layer_convention,
-            "method": self.method,
-            "normalization": self.normalization,
-            "coefficient": self.coefficient,
-            "extra": self.extra,
-        }
+        return {"class": type(self).__name__, "d_model": self.d_model, "layers": self.layers,
+                **{name: getattr(self, name) for name in _metadata_fields()}}
 
     def save(self, path: str | os.PathLike) -> tuple[Path, Path]:
         """Write ``NAME.safetensors`` (``direction.L`` tensors) + ``NAME.json`` atomically.
@@ -225,8 +214,12 @@ class SteeringVector:
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')!r}, not a SteeringVector")
         directions = {int(name.split(".", 1)[1]): t for name, t in tensors.items() if name.startswith("direction.")}
-        keys = ("model_id", "n_layers", "method", "normalization", "coefficient", "site", "layer_convention", "extra")
-        vector = cls(directions, **{k: meta[k] for k in keys if k in meta})
+        vector = cls(directions, **{k: meta[k] for k in _metadata_fields() if k in meta})
         if vector.d_model != meta.get("d_model", vector.d_model):
             raise ValueError(f"{path}: tensors have width {vector.d_model} but the JSON says {meta['d_model']}")
         return vector
+
+
+def _metadata_fields() -> tuple[str, ...]:
+    """Every field of :class:`SteeringVector` but the tensors (the field list is written once, above)."""
+    return tuple(f.name for f in fields(SteeringVector) if f.name != "directions")
