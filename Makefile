@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.veracity-installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,7 +30,11 @@ demo: setup
 	$(PY) -m veracity.experiments.demo
 
 test: setup $(BROWSER)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -rs
+
+lint: setup
+	$(VENV)/bin/ruff check .
 
 bench: setup
 	$(PY) -m benchmarks.extract

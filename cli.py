@@ -174,8 +174,19 @@ def cmd_export(args) -> int:
     for needed in (stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".safetensors")):
         if not needed.is_file():
             raise UsageError(f"{needed} not found: pass a vector saved with SteeringVector.save (NAME.json)")
-    out = export(SteeringVector.load(stem), args.format, args.out)
+    vector = SteeringVector.load(stem)
+    out = export(vector, args.format, args.out)
     logger.info("wrote %s", out)
+    calibration = vector.extra.get("coefficient_calibration")
+    if calibration:
+        logger.info("suggested coefficient %.4g (neutral-text KL <= %g nats/token on %s)", vector.coefficient,
+                    calibration["kl_bound"], vector.model_id)
+    else:
+        logger.info("this vector's coefficient (%g) was not calibrated on a model: run "
+                    "veracity.steering.with_calibrated_coefficient(model, vector) before relying on it",
+                    vector.coefficient)
+    if args.format == "gguf":
+        logger.info("llama.cpp: llama-cli -m MODEL.gguf --control-vector-scaled %s %.4g", out, vector.coefficient)
     return 0
 
 

@@ -160,7 +160,8 @@ def run(cfg: Config) -> dict:
     pos, neg = pair_activations(model, pairs, cfg.layers, batch_size=cfg.batch_size)
     kw = dict(layers=cfg.layers, normalization=cfg.normalization, seed=cfg.seed, extra={"concept": "honesty"})
     vector = vector_from_activations(model, pos, neg, method=cfg.method, **kw)
-    other = vector_from_activations(model, pos, neg, method="mean_diff" if cfg.method == "pca" else "pca", **kw)
+    other = vector_from_activations(model, pos, neg, method="mean_diff" if cfg.method == "pca" else "pca",
+                                    calibrate=False, **kw)
     cosine = {str(L): float(torch.nn.functional.cosine_similarity(vector[L], other[L], dim=0)) for L in cfg.layers}
 
     good = torch.tensor([first(c) for _, c, _ in test])
@@ -188,6 +189,8 @@ def run(cfg: Config) -> dict:
                "vector": {**{k: vector.extra[k] for k in ("separation", "gap", "resid_norm")},
                           "method": vector.method, "normalization": vector.normalization, "layers": vector.layers,
                           "norm": {str(L): float(vector[L].norm()) for L in vector.layers},
+                          "suggested_coefficient": vector.coefficient,
+                          "coefficient_calibration": vector.extra.get("coefficient_calibration"),
                           "cosine_pca_mean_diff": cosine},
                "baseline": baseline, "sweep": sweep, "files": files, "runtime_s": round(time.time() - start, 1)}
     atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")

@@ -5,6 +5,8 @@
 - :func:`east_vector` (entropic activation steering) with the text bandit in :mod:`veracity.steering.bandit`.
 - :func:`steer`: a context manager that adds ``coefficient * direction`` after chosen blocks.
 - :func:`to_gguf` / :func:`from_gguf` (llama.cpp control vectors), :func:`to_safetensors`.
+- :func:`with_calibrated_coefficient`: the suggested coefficient, the largest that keeps the KL on
+  neutral text under :data:`KL_BOUND` (the builders above set it).
 
 Example:
     >>> from veracity.hooks import load_model
@@ -18,6 +20,7 @@ Example:
 
 from veracity.steering.apply import SCOPES, steer
 from veracity.steering.bandit import Bandit, action_distribution, entropy, play
+from veracity.steering.calibrate import KL_BOUND, calibrate_coefficient, with_calibrated_coefficient
 from veracity.steering.east import east_vector
 from veracity.steering.export import export, from_gguf, from_safetensors, to_gguf, to_safetensors
 from veracity.steering.honesty import honesty_pairs, honesty_vector
@@ -25,10 +28,12 @@ from veracity.steering.reading import contrast_directions, from_probe, reading_v
 from veracity.steering.vector import SteeringVector
 
 __all__ = [
+    "KL_BOUND",
     "SCOPES",
     "Bandit",
     "SteeringVector",
     "action_distribution",
+    "calibrate_coefficient",
     "contrast_directions",
     "east_vector",
     "entropy",
@@ -43,4 +48,5 @@ __all__ = [
     "steer",
     "to_gguf",
     "to_safetensors",
+    "with_calibrated_coefficient",
 ]

@@ -19,6 +19,7 @@ from veracity.hooks.convention import resolve_layers
 from veracity.hooks.extract import extract
 from veracity.hooks.model import VeracityModel
 from veracity.probes.directions import unit, weighted_mean_difference
+from veracity.steering.calibrate import with_calibrated_coefficient
 from veracity.steering.vector import SteeringVector
 
 __all__ = ["east_directions", "east_vector"]
@@ -70,6 +71,7 @@ def east_vector(
     position="last",
     normalization: str = "resid",
     batch_size: int = 16,
+    calibrate: bool = True,
 ) -> SteeringVector:
     """The EAST steering vector from logged prompts and their action entropies.
 
@@ -82,6 +84,7 @@ def east_vector(
         normalization: ``"unit"`` (norm 1) or ``"resid"`` (norm = mean residual norm at that
             layer, so the coefficient is a fraction of the typical residual norm).
         batch_size: Prompts per forward pass.
+        calibrate: Set the suggested coefficient on neutral text (:mod:`veracity.steering.calibrate`).
 
     Returns:
         A :class:`SteeringVector` with method ``"east"``.
@@ -102,7 +105,7 @@ def east_vector(
         units = units * torch.tensor(stats["resid_norm"], dtype=units.dtype)[:, None]
     logger.info("EAST corr(projection, entropy) by layer: %s",
                 {layer: round(c, 3) for layer, c in zip(layer_list, stats["corr"])})
-    return SteeringVector(
+    vector = SteeringVector(
         {layer: units[j] for j, layer in enumerate(layer_list)},
         model_id=model.model_id,
         n_layers=model.n_layers,
@@ -113,3 +116,4 @@ def east_vector(
                "model_type": str(getattr(model.config, "model_type", "") or ""),
                **{k: dict(zip(map(str, layer_list), v)) for k, v in stats.items()}},
     )
+    return with_calibrated_coefficient(model, vector) if calibrate else vector

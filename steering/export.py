@@ -129,8 +129,7 @@ def from_gguf(path: str | os.PathLike) -> SteeringVector:
         hint = _field_text(reader, f"{ARCH}.model_hint") or ""
         return SteeringVector(directions, model_id=hint, method="gguf", extra={"model_type": hint})
     meta = json.loads(meta_text)
-    keys = ("model_id", "n_layers", "method", "normalization", "coefficient", "site", "layer_convention", "extra")
-    return SteeringVector(directions, **{k: meta[k] for k in keys if k in meta})
+    return SteeringVector.from_metadata(directions, meta)
 
 
 def to_safetensors(vector: SteeringVector, path: str | os.PathLike) -> Path:
@@ -164,8 +163,7 @@ def from_safetensors(path: str | os.PathLike) -> SteeringVector:
     with safe_open(str(path), framework="pt") as handle:
         meta = json.loads((handle.metadata() or {}).get("veracity", "{}"))
         directions = {int(name.split(".", 1)[1]): handle.get_tensor(name) for name in handle.keys()}
-    keys = ("model_id", "n_layers", "method", "normalization", "coefficient", "site", "layer_convention", "extra")
-    return SteeringVector(directions, **{k: meta[k] for k in keys if k in meta})
+    return SteeringVector.from_metadata(directions, meta)
 
 
 FORMATS: dict[str, Callable[[SteeringVector, str | os.PathLike], Path]] = {

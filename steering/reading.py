@@ -24,6 +24,7 @@ from veracity.hooks.convention import resolve_layers
 from veracity.hooks.extract import extract
 from veracity.hooks.model import VeracityModel
 from veracity.probes.directions import fix_sign, mean_difference, top_component, unit
+from veracity.steering.calibrate import with_calibrated_coefficient
 from veracity.steering.vector import NORMALIZATIONS, SteeringVector
 
 __all__ = ["METHODS", "contrast_directions", "flip_signs", "from_probe", "pair_activations", "reading_vector",
@@ -141,6 +142,7 @@ def vector_from_activations(
     normalization: str = "unit",
     seed: int = 0,
     extra: dict | None = None,
+    calibrate: bool = True,
 ) -> SteeringVector:
     """A :class:`SteeringVector` from paired activations (see :func:`contrast_directions`).
 
@@ -153,6 +155,8 @@ def vector_from_activations(
         normalization: ``"unit"``, ``"resid"`` or ``"gap"``.
         seed: Seed of the PCA sign flips.
         extra: More facts for ``extra``.
+        calibrate: Set ``coefficient`` to the largest that keeps the neutral-text KL under
+            :data:`veracity.steering.calibrate.KL_BOUND` (a few forward passes).
 
     Returns:
         The vector, with per-layer ``separation``, ``gap`` and ``resid_norm`` in ``extra``.
@@ -162,7 +166,7 @@ def vector_from_activations(
     per_layer = {key: dict(zip(map(str, layers), values)) for key, values in stats.items()}  # JSON keys
     logger.info("reading vector (%s) separation by layer: %s", method,
                 {k: round(v, 3) for k, v in per_layer["separation"].items()})
-    return SteeringVector(
+    vector = SteeringVector(
         {layer: scaled[j] for j, layer in enumerate(layers)},
         model_id=model.model_id,
         n_layers=model.n_layers,
@@ -170,6 +174,7 @@ def vector_from_activations(
         normalization=normalization,
         extra={"n_pairs": int(positive.shape[0]), "model_type": _model_type(model), **per_layer, **(extra or {})},
     )
+    return with_calibrated_coefficient(model, vector) if calibrate else vector
 
 
 def reading_vector(

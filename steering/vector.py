@@ -198,6 +198,11 @@ class SteeringVector:
         return save_artifact(path, tensors, self.metadata())
 
     @classmethod
+    def from_metadata(cls, directions: dict[int, Tensor], meta: dict[str, Any]) -> SteeringVector:
+        """A vector from its directions and a :meth:`metadata` record (unknown keys are ignored)."""
+        return cls(directions, **{k: meta[k] for k in _metadata_fields() if k in meta})
+
+    @classmethod
     def load(cls, path: str | os.PathLike) -> SteeringVector:
         """Read a vector written by :meth:`save`.
 
@@ -214,7 +219,7 @@ class SteeringVector:
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')!r}, not a SteeringVector")
         directions = {int(name.split(".", 1)[1]): t for name, t in tensors.items() if name.startswith("direction.")}
-        vector = cls(directions, **{k: meta[k] for k in _metadata_fields() if k in meta})
+        vector = cls.from_metadata(directions, meta)
         if vector.d_model != meta.get("d_model", vector.d_model):
             raise ValueError(f"{path}: tensors have width {vector.d_model} but the JSON says {meta['d_model']}")
         return vector
