@@ -47,14 +47,15 @@ class DemoConfig(StudyConfig):
                              f"got {self.n}")
 
 
-def truth_part(args, out: Path, model) -> dict:
+def truth_part(args, out: Path, model) -> tuple[list[dict], dict]:
     from veracity.experiments.common.splits import stratified_split
-    from veracity.experiments.truth_sweep import SweepConfig, load_sweep_data, sweep
+    from veracity.experiments.truth_sweep import SweepConfig, load_sweep_data
+    from veracity.experiments.truth_sweep import run as truth_sweep
 
     config = SweepConfig(dataset="cities", out=str(out / "truth_sweep"), model=args.model, n=args.n, seed=args.seed,
                          device=args.device, dtype=args.dtype, cache=args.cache)
     data, negated = load_sweep_data(config)
-    _, summary = sweep(config, model=model, data=(data, negated))
+    records, summary = truth_sweep(config, model=model, data=(data, negated))
     best = summary["best"]["logistic"]
     train, _ = stratified_split(data.labels, config.test_fraction, config.seed)
     acts = extract(model, data.statements, layers=[best["layer"]], cache=True, cache_dir=args.cache_dir)[:, 0]
@@ -62,7 +63,7 @@ def truth_part(args, out: Path, model) -> dict:
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))
     probe.save(out / "truth_probe")
-    return summary["best"]
+    return records, summary["best"]
 
 
 def main(argv=None) -> dict:
@@ -82,7 +83,7 @@ def run(args: DemoConfig) -> dict:
     common += ["--dtype", args.dtype] if args.dtype else []
 
     logger.info("[1/3] truth sweep over all %d layers (cities, n=%d)", model.n_layers, args.n)
-    best = truth_part(args, out, model)
+    records, best = truth_part(args, out, model)
     logger.info("[2/3] P(IK): does the model know what it knows?")
     from veracity.experiments import honesty_steering, pik
 
@@ -92,7 +93,7 @@ def run(args: DemoConfig) -> dict:
                                      "--layers", "12", *common])
     summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
-    write_demo_report(out, best)
+    write_demo_report(out, best, records, model.model_id)
     print(f"\nDone. Open {out / 'report.html'} in a browser.")
     print(f"  truth probe: best logistic layer {best['logistic']['layer']} "
           f"accuracy {best['logistic']['accuracy']:.3f} (held out)  -> {out / 'truth_probe.json'}")
@@ -101,9 +102,10 @@ def run(args: DemoConfig) -> dict:
     return summary
 
 
-def write_demo_report(out: Path, best: dict) -> Path:
-    """One page: the best-layer table, and links to each part's full report."""
-    from veracity.experiments.common.report import table_html, write_report
+def write_demo_report(out: Path, best: dict, records: list[dict], model_id: str) -> Path:
+    """One page: the headline figure (held-out accuracy and AUROC by layer with 95% intervals),
+    the best-layer table, and links to each part's full report."""
+    from veracity.experiments.common.report import metric_by_layer_figure, table_html, write_report
 
     rows = [{"probe": p, "best layer": r["layer"], "accuracy": round(r["accuracy"], 3), "auroc": round(r["auroc"], 3),
              "ece": round(r["ece"], 3)} for p, r in best.items()]
@@ -111,10 +113,18 @@ def write_demo_report(out: Path, best: dict) -> Path:
         ("truth_sweep", "Truth sweep: accuracy and AUROC by layer, PCA of the best layer, reliability diagram"),
         ("pik", "P(IK) vs P(True): AUROC, ECE and reliability diagrams against real correctness"),
         ("honesty", "Honesty steering: truthful-answer rate, KL and perplexity by coefficient")))
-    parts = ["<h2>Truth probes on city statements (held-out, best layer per probe)</h2>", table_html(rows),
+    headline = [
+        "<h2>Where does the model represent truth?</h2>",
+        "<p>Probes fitted on the training split of the city statements at every layer, scored on the held-out "
+        "split. Shaded bands: 95% percentile-bootstrap intervals over held-out statements (1000 resamples); "
+        "random: the mean of 10 random directions. Layer L = residual stream after block L.</p>",
+        metric_by_layer_figure(records, "accuracy", title="Held-out accuracy by layer"),
+        metric_by_layer_figure(records, "auroc", title="Held-out AUROC by layer"),
+    ]
+    parts = [*headline, "<h2>Best layer per probe (held-out)</h2>", table_html(rows),
              "<p>CCS, CRC and random use contrast pairs; their sign is fixed on the training split. "
              "A best layer is a max over layers, so it is optimistic.</p>", f"<h2>Figures</h2><ul>{links}</ul>"]
-    return write_report(out / "report.html", "veracity demo: SmolLM2-135M-Instruct", parts)
+    return write_report(out / "report.html", f"veracity demo: {model_id}", parts)
 
 
 if __name__ == "__main__":

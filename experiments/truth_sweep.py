@@ -43,7 +43,7 @@ from veracity.experiments.common.scoring import best_layers, score
 from veracity.experiments.common.splits import stratified_split
 from veracity.experiments.truth_report import write_outputs
 from veracity.hooks import LAYER_CONVENTION, SITE, extract, token_probability
-from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe
+from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, bootstrap_accuracy_auroc
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,9 @@ def fit_layer(config: SweepConfig, statements: Float[Tensor, "n d_model"], pairs
             record["sign"] = "supervised"
         if name == "random":
             record["accuracy_std"] = float(np.std([s["accuracy"] for s in scores]))
+        else:  # 95% percentile-bootstrap intervals over the held-out examples (1000 resamples)
+            for metric, ci in bootstrap_accuracy_auroc(runs[0], y_test, seed=config.seed).items():
+                record[f"{metric}_ci95"] = [ci.low, ci.high]
         records.append(record)
         probs[name] = runs[0]
     return records, probs

@@ -27,7 +27,7 @@ from scipy.stats import rankdata
 from veracity.probes.validation import Array, check_binary_labels, check_soft_labels
 
 __all__ = [
-    "ConfidenceInterval", "ReliabilityDiagram", "accuracy", "auroc", "bootstrap_ci", "brier",
+    "ConfidenceInterval", "ReliabilityDiagram", "accuracy", "auroc", "bootstrap_accuracy_auroc", "bootstrap_ci", "brier",
     "ece", "mce", "reliability_diagram",
 ]
 
@@ -275,3 +275,33 @@ def bootstrap_ci(
         logger.info("bootstrap_ci: skipped %d of %d resamples", n_boot - len(values), n_boot)
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return ConfidenceInterval(float(metric(p, y)), float(low), float(high))
+
+
+def bootstrap_accuracy_auroc(
+    probs: Float[Array, " n"], labels: Real[Array, " n"], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+) -> dict[str, ConfidenceInterval]:
+    """:func:`bootstrap_ci` of accuracy and AUROC at once, vectorised over resamples (same resamples).
+
+    Draws the same resamples as ``bootstrap_ci(..., seed=seed)`` and gives the same intervals, in
+    a few milliseconds instead of a second: what a per-layer sweep needs.
+
+    Returns:
+        ``{"accuracy": ConfidenceInterval, "auroc": ConfidenceInterval}``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    p = _vector(probs, "probs")
+    y = check_binary_labels(labels, n=p.size, name="labels").numpy()
+    idx = np.random.default_rng(seed).integers(0, p.size, (int(n_boot), p.size))
+    ps, ys = p[idx], y[idx]
+    accs = ((ps > 0.5) == ys).mean(axis=1)
+    n1 = ys.sum(axis=1)
+    n0 = ys.shape[1] - n1
+    ok = (n1 > 0) & (n0 > 0)
+    ranks = rankdata(ps[ok], axis=1)
+    aurocs = ((ranks * ys[ok]).sum(axis=1) - n1[ok] * (n1[ok] + 1) / 2) / (n1[ok] * n0[ok])
+    q = [alpha / 2, 1 - alpha / 2]
+    out = {"accuracy": ConfidenceInterval(accuracy(p, y), *map(float, np.quantile(accs, q)))}
+    if ok.any():
+        out["auroc"] = ConfidenceInterval(auroc(p, y), *map(float, np.quantile(aurocs, q)))
+    return out

@@ -15,9 +15,20 @@ def python_block_after(heading: str) -> str:
 
 
 @pytest.mark.slow
-def test_quickstart_runs_as_written(capsys):
+def test_quickstart_runs_as_written(capsys, tmp_path, monkeypatch):
     code = python_block_after("## Quickstart")
-    assert len(code.strip().splitlines()) <= 10
-    exec(compile(code, "README quickstart", "exec"), {})
-    accuracy = float(capsys.readouterr().out.rsplit(":", 1)[1])
-    assert 0.5 < accuracy <= 1.0
+    assert len(code.strip().splitlines()) <= 25
+    monkeypatch.chdir(tmp_path)  # the quickstart saves its vector under ./artifacts
+    scope: dict = {}
+    exec(compile(code, "README quickstart", "exec"), scope)
+    out = capsys.readouterr().out
+    accuracy = float(re.search(r"held-out accuracy at layer 16: ([0-9.]+)", out).group(1))
+    assert 0.8 < accuracy <= 1.0
+    assert scope["p_true"].shape == (240,)
+    assert 0 < float(re.search(r"suggested coefficient: ([0-9.e-]+)", out).group(1))
+    assert scope["steered"].shape == (1, 1, 576)
+    assert (tmp_path / "artifacts" / "honesty.json").is_file()
+
+
+def test_readme_is_a_ten_minute_read():
+    assert len(README.read_text().splitlines()) <= 300

@@ -88,10 +88,10 @@ def table_html(rows: Sequence[dict], columns: Sequence[str] | None = None, capti
 
 def metric_by_layer_figure(records: Sequence[dict], metric: str, title: str | None = None,
                            chance: float | None = 0.5) -> go.Figure:
-    """One line per probe: ``metric`` against layer.
+    """One line per probe: ``metric`` against layer, with a shaded 95% interval where rows have one.
 
     Args:
-        records: Rows with ``"layer"``, ``"probe"`` and ``metric``.
+        records: Rows with ``"layer"``, ``"probe"`` and ``metric`` (and optionally ``metric + "_ci95"``).
         metric: e.g. ``"accuracy"`` or ``"auroc"``.
         title: Figure title (default: the metric by layer).
         chance: Draw a dashed line at this value (``None`` for none).
@@ -100,10 +100,17 @@ def metric_by_layer_figure(records: Sequence[dict], metric: str, title: str | No
         A plotly figure.
     """
     fig = go.Figure()
-    for probe in dict.fromkeys(r["probe"] for r in records):
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    for i, probe in enumerate(dict.fromkeys(r["probe"] for r in records)):
         rows = sorted((r for r in records if r["probe"] == probe), key=lambda r: r["layer"])
-        fig.add_trace(go.Scatter(x=[r["layer"] for r in rows], y=[r[metric] for r in rows], mode="lines+markers",
-                                 name=probe))
+        colour, layers = palette[i % len(palette)], [r["layer"] for r in rows]
+        if all(f"{metric}_ci95" in r for r in rows):
+            low, high = zip(*(r[f"{metric}_ci95"] for r in rows))
+            fig.add_trace(go.Scatter(x=layers + layers[::-1], y=list(high) + list(low)[::-1], fill="toself",
+                                     fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
+                                     showlegend=False, legendgroup=probe))
+        fig.add_trace(go.Scatter(x=layers, y=[r[metric] for r in rows], mode="lines+markers", name=probe,
+                                 line={"color": colour}, legendgroup=probe))
     if chance is not None:
         fig.add_hline(y=chance, line_dash="dash", line_color="grey")
     fig.update_layout(title=title or f"{metric} by layer (held-out)", xaxis_title="layer (residual stream after block L)",

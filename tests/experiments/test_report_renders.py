@@ -27,7 +27,7 @@ def transfer_report(tmp_path_factory, embedded, monkeypatch_module):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        transfer.main(["--datasets", "cities,neg_cities", "--n", "40", "--no-cache", "--out", str(out)])
+        transfer.main(["--datasets", "cities,neg_cities", "--n", "40", "--out", str(out)])
     finally:
         torch.set_num_threads(threads)
     return out / "report.html"

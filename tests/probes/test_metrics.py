@@ -108,3 +108,13 @@ def test_bootstrap_ci_fails_when_metric_always_fails():
 def test_metric_input_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_vectorised_bootstrap_equals_the_plain_loop():
+    from veracity.probes import accuracy, auroc, bootstrap_accuracy_auroc, bootstrap_ci
+
+    gen = np.random.default_rng(3)
+    p, y = gen.random(80), (gen.random(80) > 0.4).astype(int)
+    fast = bootstrap_accuracy_auroc(p, y, n_boot=300, seed=7)
+    assert fast["auroc"] == bootstrap_ci(auroc, p, y, n_boot=300, seed=7)
+    assert fast["accuracy"] == bootstrap_ci(accuracy, p, y, n_boot=300, seed=7)
