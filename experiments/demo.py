@@ -24,6 +24,7 @@ from veracity.experiments.common.config import StudyConfig
 from veracity.hooks import extract
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.probes import LogisticProbe
+from veracity.steering import SteeringVector
 
 logger = logging.getLogger("veracity.experiments.demo")
 
@@ -97,7 +98,10 @@ def run(args: DemoConfig) -> dict:
     print(f"\nDone. Open {out / 'report.html'} in a browser.")
     print(f"  truth probe: best logistic layer {best['logistic']['layer']} "
           f"accuracy {best['logistic']['accuracy']:.3f} (held out)  -> {out / 'truth_probe.json'}")
-    print(f"  honesty vector: {out / 'honesty' / 'honesty.gguf'} (llama.cpp --control-vector) and .safetensors")
+    vector = SteeringVector.load(out / "honesty" / "honesty")
+    print(f"  honesty vector: {out / 'honesty' / 'honesty.gguf'} and .safetensors; suggested coefficient "
+          f"{vector.coefficient:.4g}: llama-cli -m MODEL.gguf --control-vector-scaled "
+          f"{out / 'honesty' / 'honesty.gguf'} {vector.coefficient:.4g}")
     print(f"  all numbers: {out / 'summary.json'}")
     return summary
 

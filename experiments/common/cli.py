@@ -170,7 +170,7 @@ def script_logging() -> None:
     """Log an experiment script's progress: INFO from ``experiments`` (and the script run as
     ``__main__``), warnings only from the libraries underneath."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    for name in ("veracity", "__main__"):
+    for name in ("veracity.experiments", "__main__"):
         logging.getLogger(name).setLevel(logging.INFO)
 
 
