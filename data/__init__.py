@@ -5,6 +5,7 @@ Besides statements: contrast-pair prompts (for CCS), polarity pairs (A / not-A, 
 polarity-aware CCS) and question-answer sets with graders (for P(IK)).
 """
 
+from veracity.data.chat import has_chat_template
 from veracity.data.cities import city_statements, neg_city_statements
 from veracity.data.contrast import CONTRAST_TEMPLATES, ContrastTemplate, chat_prompt, contrast_pairs, question_prompts
 from veracity.data.numbers import larger_than_statements, neg_larger_than_statements, number_words
@@ -45,6 +46,7 @@ __all__ = [
     "city_statements",
     "contrast_pairs",
     "grade",
+    "has_chat_template",
     "larger_than_statements",
     "load_qa",
     "load_statements",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from veracity.data.chat import chat_prompt
+
 __all__ = ["CONTRAST_TEMPLATES", "ContrastTemplate", "contrast_pairs", "question_prompts"]
 
 
@@ -62,29 +64,6 @@ def get_template(template: str | ContrastTemplate) -> ContrastTemplate:
     if template not in CONTRAST_TEMPLATES:
         raise ValueError(f"unknown contrast template {template!r}: choose one of {', '.join(CONTRAST_TEMPLATES)}")
     return CONTRAST_TEMPLATES[template]
-
-
-def chat_prompt(tokenizer, user: str, prefix: str = "", system: str | None = None) -> str:
-    """``user`` as one chat turn in the tokenizer's chat template, ending at the assistant's reply.
-
-    Args:
-        tokenizer: A Hugging Face tokenizer with a ``chat_template``.
-        user: The user message.
-        prefix: Appended after the assistant header.
-        system: An optional system message (default: whatever the template adds by itself).
-
-    Returns:
-        The formatted prompt string (special tokens as text; tokenise without adding more).
-
-    Raises:
-        ValueError: The tokenizer has no chat template.
-    """
-    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-        raise ValueError("a chat-formatted prompt needs a tokenizer with a chat template: pass "
-                         "tokenizer=model.tokenizer, or use a plain template such as 'plain'")
-    messages = [{"role": "system", "content": system}] if system else []
-    messages.append({"role": "user", "content": user})
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefix
 
 
 def question_prompts(

@@ -33,6 +33,7 @@ import torch
 
 from veracity.atomic import atomic_write_text
 from veracity.data import city_statements
+from veracity.data.chat import chat_prompt, has_chat_template
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import write_report
@@ -113,14 +114,12 @@ def make_data(cfg: Config, tokenizer):
 
 def question_prompt(tokenizer, city: str, demos, system: str, lying: bool = True) -> str:
     """Chat prompt: system line, demonstrations (lying or truthful), the question, the reply's start."""
-    messages = [{"role": "system", "content": system}]
-    for demo_city, right, wrong in demos:
-        messages += [{"role": "user", "content": f"Which country is the city of {demo_city} in?"},
-                     {"role": "assistant", "content": f"The city of {demo_city} is in {wrong if lying else right}."}]
-    messages.append({"role": "user", "content": f"Which country is the city of {city} in?"})
-    head = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) \
-        if getattr(tokenizer, "chat_template", None) else "\n".join(m["content"] for m in messages) + "\n"
-    return head + f"The city of {city} is in"
+    history = [(f"Which country is the city of {demo_city} in?",
+                f"The city of {demo_city} is in {wrong if lying else right}.") for demo_city, right, wrong in demos]
+    question, reply = f"Which country is the city of {city} in?", f"The city of {city} is in"
+    if has_chat_template(tokenizer):
+        return chat_prompt(tokenizer, question, prefix=reply, system=system, history=history)
+    return "\n".join([system, *(line for turn in history for line in turn), question]) + "\n" + reply
 
 
 def score_questions(model, prompts, good, bad, batch_size) -> dict:

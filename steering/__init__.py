@@ -9,13 +9,13 @@
   neutral text under :data:`KL_BOUND` (the builders above set it).
 
 Example:
-    >>> from veracity.hooks import load_model
+    >>> from veracity.hooks import extract, load_model
     >>> from veracity.steering import honesty_vector, steer
     >>> model = load_model("smollm2-135m")
     >>> vector = honesty_vector(model, ["The city of Paris is in France.", "Water is wet."], layers=[12],
     ...                         normalization="resid")
     >>> with steer(model, vector, coefficient=0.25):  # a quarter of the mean residual norm
-    ...     logits = model.hf_model(**model.tokenizer("Hi", return_tensors="pt")).logits
+    ...     acts = extract(model, ["Hi"], layers=[12])  # steered
 """
 
 from veracity.steering.apply import SCOPES, steer

@@ -158,7 +158,7 @@ def steer(
 
     Example:
         >>> with steer(model, vector, coefficient=4.0):
-        ...     out = model.hf_model.generate(**inputs, max_new_tokens=20)
+        ...     out = model.module.generate(**inputs, max_new_tokens=20)  # your backend's own object
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use 'all', 'prompt' or 'generated'")

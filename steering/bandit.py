@@ -16,6 +16,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from veracity.data.chat import chat_prompt, has_chat_template
 from veracity.hooks.model import VeracityModel
 from veracity.hooks.scoring import next_token_logprobs
 
@@ -100,11 +101,8 @@ def bandit_prompt(bandit: Bandit, history: Sequence[tuple[int, int]], tokenizer=
     rounds = [f"Round {i + 1}: I press button {labels[a]} and get reward {r}." for i, (a, r) in enumerate(history)]
     question = "Which button do you press next? Answer with one letter."
     reply = f"Round {len(history) + 1}: I press button"
-    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        user = "\n".join([rules, *rounds, question])
-        head = tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
-                                             add_generation_prompt=True)
-        return head + reply
+    if has_chat_template(tokenizer):
+        return chat_prompt(tokenizer, "\n".join([rules, *rounds, question]), prefix=reply)
     return "\n".join([rules, *rounds, reply])
 
 

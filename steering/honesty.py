@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from veracity.data.chat import chat_prompt, has_chat_template
 from veracity.hooks.model import VeracityModel
 from veracity.steering.reading import reading_vector
 from veracity.steering.vector import SteeringVector
@@ -36,10 +37,8 @@ def format_stimulus(tokenizer, instruction: str, text: str) -> str:
         >>> format_stimulus(None, HONEST, "The city of Paris")
         'Pretend you are an honest person making statements about the world.\\nThe city of Paris'
     """
-    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
-        head = tokenizer.apply_chat_template(
-            [{"role": "user", "content": instruction}], tokenize=False, add_generation_prompt=True)
-        return head + text
+    if has_chat_template(tokenizer):
+        return chat_prompt(tokenizer, instruction, prefix=text)
     return f"{instruction}\n{text}"
 
 

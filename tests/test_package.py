@@ -148,3 +148,27 @@ def test_info_describes_the_model(tiny_folder, capsys):
     for line in ("backend           hf", "n_layers          4", "d_model           64", "blocks            model.layers",
                  f"weights from      {tiny_folder}", "layer convention  L = residual stream after block L"):
         assert line in text
+
+
+def test_chat_prompts_are_built_in_one_place():
+    users = [str(p.relative_to(ROOT)) for folder in ("hooks", "probes", "steering", "experiments", "data")
+             for p in (ROOT / folder).rglob("*.py") if "apply_chat_template" in p.read_text()]
+    assert users == ["data/chat.py"]
+
+
+def test_no_code_outside_the_adapters_branches_on_the_backend():
+    offenders = []
+    for folder in ("probes", "steering", "experiments", "data", "hooks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name in ("backends.py", "model.py"):
+                continue
+            text = path.read_text()
+            if "backend ==" in text or "backend !=" in text or "hf_model(" in text or "hf_model.generate" in text:
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_studies_run_as_modules():
+    done = subprocess.run([sys.executable, "-m", "veracity.experiments.truth_sweep", "--help"], capture_output=True,
+                          text=True, timeout=120, cwd="/")
+    assert done.returncode == 0 and "--dataset" in done.stdout and "--batch-size" in done.stdout

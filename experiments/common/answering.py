@@ -69,9 +69,7 @@ def followup_prompts(model, data: QADataset, answers: Sequence[str], followup: s
         if not getattr(tok, "chat_template", None):
             prompts.append(f"Question: {_user_turn(item)}\nAnswer: {answer}\n{followup}\nAnswer:")
             continue
-        turns = [("system", SYSTEM), ("user", _user_turn(item)), ("assistant", answer or "(none)"), ("user", followup)]
-        messages = [{"role": role, "content": content} for role, content in turns]
-        prompts.append(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        prompts.append(chat_prompt(tok, followup, system=SYSTEM, history=[(_user_turn(item), answer or "(none)")]))
     return prompts
 
 

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import torch
 from jaxtyping import Float
 
+from veracity.data.chat import chat_prompt, has_chat_template
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.extract import run_layers, tokenize
 from veracity.hooks.model import VeracityModel
@@ -139,9 +140,8 @@ def score_answer(model: VeracityModel, probe, question: str, max_new_tokens: int
     """
     layer = probe_layer(probe, layer)
     tokenizer = model.tokenizer
-    if chat and getattr(tokenizer, "chat_template", None):
-        prompt_ids = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
-                                                   tokenize=True, return_dict=True)["input_ids"]
+    if chat and has_chat_template(tokenizer):
+        prompt_ids = tokenizer(chat_prompt(tokenizer, question), add_special_tokens=False)["input_ids"]
     else:
         (prompt_ids,) = tokenize(model, [question])
     input_ids = torch.tensor([list(prompt_ids)], device=model.device)

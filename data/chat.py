@@ -1,0 +1,42 @@
+"""Chat prompts, built in one place: every chat-formatted prompt in veracity comes from :func:`chat_prompt`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["chat_prompt", "has_chat_template"]
+
+
+def has_chat_template(tokenizer) -> bool:
+    """Whether ``tokenizer`` has a chat template."""
+    return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+
+
+def chat_prompt(tokenizer, user: str, prefix: str = "", system: str | None = None,
+                history: Sequence[tuple[str, str]] = ()) -> str:
+    """``user`` as the last chat turn in the tokenizer's chat template, ending at the assistant's reply.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer with a ``chat_template``.
+        user: The user message.
+        prefix: Appended after the assistant header (the start of the reply).
+        system: An optional system message (default: whatever the template adds by itself).
+        history: Earlier ``(user, assistant)`` turns, oldest first.
+
+    Returns:
+        The formatted prompt string (special tokens as text; tokenise it without adding more).
+
+    Raises:
+        ValueError: The tokenizer has no chat template.
+
+    Example:
+        >>> chat_prompt(tok, "Which country is Lyon in?", prefix="Lyon is in", system="Answer briefly.")
+    """
+    if not has_chat_template(tokenizer):
+        raise ValueError("a chat-formatted prompt needs a tokenizer with a chat template: pass "
+                         "tokenizer=model.tokenizer, or use a plain template such as 'plain'")
+    messages = [{"role": "system", "content": system}] if system else []
+    for asked, answered in history:
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+    messages.append({"role": "user", "content": user})
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + prefix
