@@ -32,8 +32,9 @@ class UsageError(ValueError):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its four subcommands."""
     from veracity.experiments import STUDIES
+    from veracity.experiments.common.cli import OneLineParser
 
-    parser = argparse.ArgumentParser(prog="veracity", description="Read and steer what language models believe.")
+    parser = OneLineParser(prog="veracity", description="Read and steer what language models believe.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ex = commands.add_parser("extract", help="cache residual-stream activations of texts into a folder",

@@ -23,7 +23,7 @@ import sys
 import types
 import typing
 
-__all__ = ["attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "one_line_errors", "parse_config", "script_logging"]
+__all__ = ["OneLineParser", "attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "one_line_errors", "parse_config", "script_logging"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -67,6 +67,13 @@ PROG: contextvars.ContextVar[str | None] = contextvars.ContextVar("veracity_prog
 """The program name errors and ``--help`` show (``veracity run NAME`` sets it; else ``python -m MODULE``)."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2), naming ``--help``."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _prog(cls) -> str:
     """``python -m veracity.experiments.x`` for the module that defines ``cls`` (also when run as ``__main__``)."""
     if PROG.get():
@@ -93,7 +100,7 @@ def build_parser(cls, description: str | None = None) -> argparse.ArgumentParser
     """
     hints = typing.get_type_hints(cls)
     docs = attribute_docs(cls)
-    parser = argparse.ArgumentParser(prog=_prog(cls), description=description or (inspect.getdoc(cls) or "").splitlines()[0])
+    parser = OneLineParser(prog=_prog(cls), description=description or (inspect.getdoc(cls) or "").splitlines()[0])
     for f in dataclasses.fields(cls):
         if not f.init:
             continue

@@ -78,7 +78,8 @@ def test_config_defaults_and_validation(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--confidence-tokens", "0"])
     assert done.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--confidence-tokens must be >= 1, got 0")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: --confidence-tokens must be >= 1, got 0 (see " in err
 
 
 def test_help_explains_every_option(capsys):
