@@ -51,6 +51,7 @@ class Backend:
     def __init__(self, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str):
         self.hf_model, self.tokenizer, self.blocks, self.model_id = hf_model, tokenizer, blocks, model_id
         self.module = self.wrap()
+        self.steering: list[dict] = []  # what every active steer() context adds (part of cache keys)
 
     def wrap(self) -> Any:
         """The backend's own object (what a user of that library holds)."""

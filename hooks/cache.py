@@ -1,28 +1,39 @@
 """The on-disk activation cache: safetensors chunks + a JSON description, written atomically.
 
-A job (model, texts, layers, position, dtype, template) gets one folder under
+A job (model, texts, layers, position, dtype, template, active steering) gets one folder under
 ``<veracity_home>/cache/``. Its texts are split into fixed chunks; each finished chunk is written
 to a temporary file and renamed into place, so an interrupted run leaves only whole chunks and
 the next run resumes from them. Several processes (``shard=(i, n)``) can fill one folder.
+
+Every chunk carries a SHA-256 of its data, its shape and its dtype in the safetensors header,
+and every read checks them against the file and against what the job expects (rows, layers,
+width, dtype). A chunk that fails (flipped bytes, truncated, wrong rows or width or dtype, a
+missing key, not safetensors at all) is never returned as data: it is logged with its path,
+deleted and computed again. Temporary files left by killed writers (their process is gone) are
+removed when a job starts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
 
 from veracity.atomic import atomic_write, atomic_write_bytes
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+
+logger = logging.getLogger(__name__)
 
 
 def job_key(description: dict) -> str:
@@ -76,22 +87,94 @@ class ActivationCache:
 
     def save_chunk(self, index: int, activations: Tensor) -> None:
         """Atomically store one finished chunk."""
-        tensors = {"activations": activations.contiguous()}
-        atomic_write(self.chunk_path(index), lambda tmp: save_file(tensors, str(tmp)))
+        acts = activations.contiguous()
+        header = {"sha256": _digest(acts), "shape": json.dumps(list(acts.shape)), "dtype": str(acts.dtype)}
+        atomic_write(self.chunk_path(index), lambda tmp: save_file({"activations": acts}, str(tmp), metadata=header))
 
-    def load_chunk(self, index: int) -> Tensor:
-        """Read one chunk back."""
-        return load_file(self.chunk_path(index))["activations"]
+    def expected_shape(self, index: int) -> tuple[int, int, int]:
+        """``(rows, layers, d_model)`` chunk ``index`` must have."""
+        n, layers = int(self.description["n_texts"]), self.description["layers"]
+        rows = min(self.chunk_size, n - index * self.chunk_size)
+        return rows, len(layers), int(self.description["d_model"])
+
+    def read_chunk(self, index: int) -> Tensor | None:
+        """Chunk ``index`` if it exists and verifies; ``None`` (after deleting a bad file) otherwise."""
+        path = self.chunk_path(index)
+        if not path.is_file():
+            return None
+        try:
+            acts = _verified(path, self.expected_shape(index), self.description["dtype"])
+        except _CorruptChunk as err:
+            logger.warning("cache chunk %s is corrupt (%s): computing it again", path, err)
+            path.unlink(missing_ok=True)
+            return None
+        return acts
 
     def load_all(self, n_chunks: int) -> Tensor:
-        """Concatenate every chunk; fails with a clear message if a shard has not finished."""
-        missing = [i for i in range(n_chunks) if not self.has_chunk(i)]
+        """Concatenate every chunk; fails with a clear message if one is missing or corrupt."""
+        chunks = [self.read_chunk(i) for i in range(n_chunks)]
+        missing = [i for i, c in enumerate(chunks) if c is None]
         if missing:
             raise RuntimeError(
-                f"cache {self.folder} is missing {len(missing)} of {n_chunks} chunks; "
-                "run the remaining shards (or call extract without shard) to finish it"
+                f"cache {self.folder} is missing {len(missing)} of {n_chunks} chunks (or they were corrupt); "
+                "run the extraction again (it computes only what is missing), or the remaining shards"
             )
-        return torch.cat([self.load_chunk(i) for i in range(n_chunks)], dim=0)
+        return torch.cat(chunks, dim=0)
+
+    def remove_stray_temporaries(self) -> None:
+        """Delete temporary files of writers whose process no longer runs (killed mid-write)."""
+        for tmp in self.folder.glob(".*.tmp"):
+            pid = _writer_pid(tmp.name)
+            if pid is not None and not _alive(pid):
+                tmp.unlink(missing_ok=True)
+                logger.info("removed %s, left by a killed writer", tmp)
+
+
+class _CorruptChunk(Exception):
+    """A chunk file that must not be read as data."""
+
+
+def _digest(t: Tensor) -> str:
+    return hashlib.sha256(t.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def _verified(path: Path, shape: tuple[int, int, int], dtype: str) -> Tensor:
+    """Read a chunk and check it against its header and the job; raise :class:`_CorruptChunk` if anything differs."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta, keys = handle.metadata() or {}, list(handle.keys())
+            if keys != ["activations"]:
+                raise _CorruptChunk(f"holds tensors {keys}, not 'activations'")
+            acts = handle.get_tensor("activations")
+    except _CorruptChunk:
+        raise
+    except Exception as err:  # safetensors raises its own error types for truncated / foreign files
+        raise _CorruptChunk(f"unreadable: {type(err).__name__}: {str(err)[:120]}") from None
+    if tuple(acts.shape) != tuple(shape):
+        raise _CorruptChunk(f"shape {tuple(acts.shape)}, expected {tuple(shape)}")
+    if str(acts.dtype) != dtype or meta.get("dtype") != dtype:
+        raise _CorruptChunk(f"dtype {acts.dtype} (header {meta.get('dtype')}), expected {dtype}")
+    if meta.get("shape") != json.dumps(list(shape)):
+        raise _CorruptChunk(f"header shape {meta.get('shape')}, expected {list(shape)}")
+    if meta.get("sha256") != _digest(acts):
+        raise _CorruptChunk("checksum mismatch")
+    return acts
+
+
+def _writer_pid(name: str) -> int | None:
+    """The writer's process id in a temporary name ``.TARGET.PID.RANDOM.tmp`` (see veracity.atomic)."""
+    parts = name.split(".")
+    return int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_job(folder: str | os.PathLike) -> dict:
@@ -140,5 +223,5 @@ def load_activations(folder: str | os.PathLike) -> Tensor:
         n_texts, chunk_size = int(meta["n_texts"]), int(meta["chunk_size"])
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{folder}/job.json lacks n_texts or chunk_size: re-run the extraction") from err
-    store = ActivationCache(Path(folder).parent, {}, chunk_size, folder=Path(folder))
+    store = ActivationCache(Path(folder).parent, meta, chunk_size, folder=Path(folder))
     return store.load_all(math.ceil(n_texts / chunk_size))

@@ -179,22 +179,26 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
         "template": template,
         "dtype": str(dtype),
         "d_model": model.d_model,
+        # Activations read inside steer(...) are steered: the active shifts are part of the key.
+        "steering": [dict(entry) for entry in model.adapter.steering] or None,
     }
     store = ActivationCache(root, description, chunk_size, folder=None if out is None else Path(out))
     store.write_description()
+    store.remove_stray_temporaries()
     n_chunks = math.ceil(len(prompts) / chunk_size)
     mine = range(n_chunks) if shard is None else range(_check_shard(shard), n_chunks, shard[1])
+    chunks = []
     for index in mine:
         rows = slice(index * chunk_size, (index + 1) * chunk_size)
-        if store.has_chunk(index):
+        acts = store.read_chunk(index)  # verified, or None
+        if acts is not None:
             bar.update(len(token_rows[rows]))
-            continue
-        chunk_position = position[rows] if isinstance(position, list) else position
-        acts = compute(model, token_rows[rows], layers, chunk_position, batch_size, dtype, bar)
-        store.save_chunk(index, acts)
-    if shard is None:
-        return store.load_all(n_chunks)
-    return torch.cat([store.load_chunk(i) for i in mine], dim=0) if len(mine) else torch.empty(0, len(layers), model.d_model)
+        else:
+            chunk_position = position[rows] if isinstance(position, list) else position
+            acts = compute(model, token_rows[rows], layers, chunk_position, batch_size, dtype, bar)
+            store.save_chunk(index, acts)
+        chunks.append(acts)
+    return torch.cat(chunks, dim=0) if chunks else torch.empty(0, len(layers), model.d_model, dtype=dtype)
 
 
 def _check_shard(shard) -> int:

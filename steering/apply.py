@@ -27,9 +27,11 @@ Coefficient 0 installs no hook for that layer, so the forward pass is bit-identi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 
+import torch
 from jaxtyping import Float
 from torch import Tensor
 
@@ -166,6 +168,9 @@ def steer(
     coefs = resolve_coefficients(model, vector, coefficient, layers)
     state = _CallState()
     handles = []
+    record = {"scope": scope, "shifts": {str(layer): _digest(c * vector.directions[layer])
+                                         for layer, c in coefs.items() if c != 0}}
+    model.adapter.steering.append(record)
     try:
         handles.append(model.adapter.call_module().register_forward_pre_hook(state.observe, with_kwargs=True))
         for layer, c in coefs.items():
@@ -178,3 +183,9 @@ def steer(
     finally:
         for handle in handles:
             handle.remove()
+        model.adapter.steering.remove(record)
+
+
+def _digest(shift: Tensor) -> str:
+    """SHA-256 of a shift's float32 bytes: identifies it in activation-cache keys."""
+    return hashlib.sha256(shift.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()).hexdigest()
