@@ -58,6 +58,7 @@ def capture_residual(
     handles = []
 
     def make_hook(layer: int):
+        @veracity_hook
         def hook(_module, _args, output):
             store[layer] = hidden_of(output).detach()
             if stop and layer == deepest:
@@ -74,13 +75,24 @@ def capture_residual(
             handle.remove()
 
 
+def veracity_hook(fn):
+    """Mark ``fn`` as a hook veracity installed (what :func:`count_hooks` counts)."""
+    fn._veracity_hook = True
+    return fn
+
+
 def count_hooks(model: VeracityModel) -> int:
-    """Number of forward (pre-)hooks on every module of the model and its wrapper."""
+    """Number of forward (pre-)hooks veracity has installed on the model and its wrapper.
+
+    Hooks of the backend itself (a TransformerLens bridge adds its own) and of the user are not
+    counted: the number is 0 whenever no veracity context is open.
+    """
     seen, total = set(), 0
     for root in [model.hf_model, *model.adapter.hook_roots()]:
         for module in root.modules():
             if id(module) in seen:
                 continue
             seen.add(id(module))
-            total += len(module._forward_hooks) + len(module._forward_pre_hooks)
+            hooks = [*module._forward_hooks.values(), *module._forward_pre_hooks.values()]
+            total += sum(bool(getattr(h, "_veracity_hook", False)) for h in hooks)
     return total

@@ -13,6 +13,7 @@ Every artifact records :data:`LAYER_CONVENTION` and :data:`SITE`.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -55,10 +56,12 @@ def resolve_layers(layers, n_layers: int, model_id: str = "model") -> list[int]:
         if layers != "all":
             raise ValueError(f"layers must be 'all', an int or a list of ints, got {layers!r}")
         return list(range(n_layers))
-    if isinstance(layers, int):
-        layers = [layers]
+    if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
+        layers = [int(layers)]
     out = []
     for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
+            raise ValueError(f"layer {layer!r} is not an integer: pass whole block indices such as 3 or -1")
         idx = int(layer) + n_layers if int(layer) < 0 else int(layer)
         if not 0 <= idx < n_layers:
             raise ValueError(

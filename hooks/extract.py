@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,34 @@ def tokenize(model: VeracityModel, prompts: list[str]) -> list[list[int]]:
         if len(row) == 0:
             raise ValueError(f"text {i} tokenises to nothing: pass non-empty texts")
     return ids
+
+
+def context_length(model: VeracityModel) -> int | None:
+    """The model's context in tokens (``max_position_embeddings`` / ``n_positions``), if it states one."""
+    config = model.config
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def fit_context(model: VeracityModel, rows: list[list[int]], max_length: int | None) -> list[list[int]]:
+    """Truncate rows to ``max_length`` tokens (warning how many were cut), or refuse rows beyond the context."""
+    if max_length is not None:
+        if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 1:
+            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+        cut = sum(len(r) > max_length for r in rows)
+        if cut:
+            logger.warning("truncated %d of %d texts to their first %d tokens (max_length)", cut, len(rows), max_length)
+        return [r[:max_length] for r in rows]
+    limit = context_length(model)
+    if limit is not None:
+        for i, row in enumerate(rows):
+            if len(row) > limit:
+                raise ValueError(f"text {i} has {len(row)} tokens, more than {model.model_id}'s context of {limit}: "
+                                 f"shorten it, or pass max_length={limit} to keep its first {limit} tokens")
+    return rows
 
 
 def right_pad(rows: list[list[int]], pad_id: int, device) -> tuple[Int[Tensor, "b pos"], Int[Tensor, "b pos"]]:
@@ -114,6 +143,7 @@ def extract(
     progress: bool = True,
     cache_dir: str | None = None,
     out: str | os.PathLike | None = None,
+    max_length: int | None = None,
 ) -> Float[Tensor, "n layer d_model"]:
     """Residual-stream activations after the requested blocks, one vector per text and layer.
 
@@ -135,6 +165,9 @@ def extract(
         out: Write the activations into this folder (implies ``cache``): the same resumable chunks
             and ``job.json``, read back with :func:`veracity.hooks.load_activations`. A folder that
             holds another job is refused.
+        max_length: Keep at most this many tokens of each text (the first ones), with a warning
+            naming how many texts were cut. Default ``None``: a text longer than the model's
+            context (``max_position_embeddings``) is refused with an error saying so.
 
     Returns:
         Tensor ``(n_texts, len(layers), d_model)`` on CPU, rows in the order of ``texts``
@@ -149,12 +182,13 @@ def extract(
     prompts = apply_template(texts, template)
     layer_list = resolve_layers(layers, model.n_layers, model.model_id)
     position = check_position(position, len(prompts))
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+    for name, value in (("batch_size", batch_size), ("chunk_size", chunk_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     cache = cache or out is not None
     if shard is not None and not cache:
         raise ValueError("shard=(i, n) needs cache=True: shards meet in the cache")
-    token_rows = tokenize(model, prompts)
+    token_rows = fit_context(model, tokenize(model, prompts), max_length)
     bar = tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False)
     try:
         if not cache:

@@ -29,13 +29,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from veracity.hooks.capture import hidden_of, resid_post_module
+from veracity.hooks.capture import hidden_of, resid_post_module, veracity_hook
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.model import VeracityModel
 from veracity.steering.vector import SteeringVector
@@ -113,6 +114,10 @@ def resolve_coefficients(
     else:
         chosen = vector.layers if chosen is None else chosen
         per_layer = {layer: float(coefficient) for layer in chosen}
+    bad = {layer: c for layer, c in per_layer.items() if not math.isfinite(c)}
+    if bad:
+        raise ValueError(f"steering coefficient {next(iter(bad.values()))} for layer {next(iter(bad))} is not finite: "
+                         "pass a finite number")
     absent = [layer for layer in chosen if layer not in vector.directions]
     if absent:
         raise ValueError(f"vector has no direction for layer {absent[0]} (it has {vector.layers})")
@@ -120,6 +125,7 @@ def resolve_coefficients(
 
 
 def _make_hook(delta: Float[Tensor, " d_model"], state: _CallState, scope: str):
+    @veracity_hook
     def hook(_module, _args, output):
         if not state.active(scope):
             return None
@@ -172,7 +178,8 @@ def steer(
                                          for layer, c in coefs.items() if c != 0}}
     model.adapter.steering.append(record)
     try:
-        handles.append(model.adapter.call_module().register_forward_pre_hook(state.observe, with_kwargs=True))
+        observe = veracity_hook(lambda module, args, kwargs: state.observe(module, args, kwargs))
+        handles.append(model.adapter.call_module().register_forward_pre_hook(observe, with_kwargs=True))
         for layer, c in coefs.items():
             if c == 0:
                 continue  # exactly a no-op

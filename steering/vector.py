@@ -9,6 +9,7 @@ CPU tensors of width ``d_model``; layer ``L`` means the residual stream after bl
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from numbers import Real
@@ -79,6 +80,9 @@ class SteeringVector:
             raise ValueError(f"unknown normalization {self.normalization!r}: use one of {', '.join(NORMALIZATIONS)}")
         if self.n_layers is not None and max(clean) >= self.n_layers:
             raise ValueError(f"layer {max(clean)} is beyond n_layers={self.n_layers}")
+        if isinstance(self.coefficient, bool) or not isinstance(self.coefficient, Real) or not math.isfinite(
+                self.coefficient):
+            raise ValueError(f"coefficient must be a finite number, got {self.coefficient!r}")
         self.coefficient = float(self.coefficient)
 
     @property
