@@ -5,6 +5,11 @@ A job (model, texts, layers, position, dtype, template, active steering) gets on
 to a temporary file and renamed into place, so an interrupted run leaves only whole chunks and
 the next run resumes from them. Several processes (``shard=(i, n)``) can fill one folder.
 
+Several processes on the same job split its chunks: each takes a chunk by creating
+``claim_NNNNNN`` (holding its pid) before computing it, skips chunks another live process holds,
+and waits for those at the end; a claim whose process was killed is taken over. Claims use
+process ids, so the processes must share one machine.
+
 Every chunk carries a SHA-256 of its data, its shape and its dtype in the safetensors header,
 and every read checks them against the file and against what the job expects (rows, layers,
 width, dtype). A chunk that fails (flipped bytes, truncated, wrong rows or width or dtype, a
@@ -21,6 +26,7 @@ import logging
 import math
 import os
 import re
+import time
 from pathlib import Path
 
 import torch
@@ -121,8 +127,45 @@ class ActivationCache:
             )
         return torch.cat(chunks, dim=0)
 
+    def claim(self, index: int) -> bool:
+        """Try to take chunk ``index`` for this process (``claim_NNNNNN`` holding our pid).
+
+        Returns ``False`` while another live process holds it. A claim whose process is gone (killed),
+        or an empty claim older than a few seconds, is taken over.
+        """
+        path = self.folder / f"claim_{index:06d}"
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._stale(path):
+                    return False
+                path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as handle:
+                handle.write(str(os.getpid()))
+            return True
+        return False
+
+    def release(self, index: int) -> None:
+        """Give chunk ``index``'s claim back."""
+        (self.folder / f"claim_{index:06d}").unlink(missing_ok=True)
+
+    @staticmethod
+    def _stale(path: Path) -> bool:
+        try:
+            text, age = path.read_text().strip(), time.time() - path.stat().st_mtime
+        except (FileNotFoundError, UnicodeDecodeError):
+            return True
+        if not text.isdigit():
+            return age > 5.0  # a claimer killed between creating and writing its claim
+        return not _alive(int(text))
+
     def remove_stray_temporaries(self) -> None:
-        """Delete temporary files of writers whose process no longer runs (killed mid-write)."""
+        """Delete temporary files and claims of writers whose process no longer runs (killed mid-write)."""
+        for claim in self.folder.glob("claim_*"):
+            if self._stale(claim):
+                claim.unlink(missing_ok=True)
         for tmp in self.folder.glob(".*.tmp"):
             pid = _writer_pid(tmp.name)
             if pid is not None and not _alive(pid):

@@ -11,6 +11,7 @@ import logging
 import math
 import numbers
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -221,18 +222,46 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
     store.remove_stray_temporaries()
     n_chunks = math.ceil(len(prompts) / chunk_size)
     mine = range(n_chunks) if shard is None else range(_check_shard(shard), n_chunks, shard[1])
-    chunks = []
-    for index in mine:
+
+    def compute_chunk(index: int) -> Tensor:
         rows = slice(index * chunk_size, (index + 1) * chunk_size)
-        acts = store.read_chunk(index)  # verified, or None
-        if acts is not None:
-            bar.update(len(token_rows[rows]))
-        else:
-            chunk_position = position[rows] if isinstance(position, list) else position
-            acts = compute(model, token_rows[rows], layers, chunk_position, batch_size, dtype, bar)
-            store.save_chunk(index, acts)
-        chunks.append(acts)
+        chunk_position = position[rows] if isinstance(position, list) else position
+        logger.debug("computing chunk %d of %s", index, store.folder)
+        return compute(model, token_rows[rows], layers, chunk_position, batch_size, dtype, bar)
+
+    chunks = _fill(store, list(mine), compute_chunk, lambda i: bar.update(len(token_rows[i * chunk_size:
+                                                                                         (i + 1) * chunk_size])))
     return torch.cat(chunks, dim=0) if chunks else torch.empty(0, len(layers), model.d_model, dtype=dtype)
+
+
+def _fill(store: ActivationCache, indices: list[int], compute_chunk, done) -> list[Tensor]:
+    """Every chunk in ``indices``: verified from disk, or claimed and computed here, or awaited from the
+    process that claimed it (taken over if that process dies)."""
+    results: dict[int, Tensor] = {}
+    pending = indices
+    while pending:
+        waiting = []
+        for index in pending:
+            acts = store.read_chunk(index)
+            if acts is None:
+                if not store.claim(index):
+                    waiting.append(index)  # another live process is computing it
+                    continue
+                try:
+                    acts = store.read_chunk(index)  # finished by someone between our read and our claim?
+                    if acts is None:
+                        acts = compute_chunk(index)
+                        store.save_chunk(index, acts)
+                        acts = store.read_chunk(index) if acts is None else acts
+                finally:
+                    store.release(index)
+            else:
+                done(index)
+            results[index] = acts
+        if waiting and len(waiting) == len(pending):
+            time.sleep(0.05)
+        pending = waiting
+    return [results[i] for i in indices]
 
 
 def _check_shard(shard) -> int:
