@@ -6,17 +6,10 @@ import os
 
 import pytest
 import torch
-from tiny_models import build_tiny
+from tiny_models import build_tiny, build_word_tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-WORDS = (
-    "the city of paris is in france not capital a an and true false yes no answer question "
-    "statement tokyo japan rome italy berlin germany lima peru cairo egypt hello world it is was "
-    "what which who one two three four five six seven eight nine ten larger smaller than . , ? !"
-).split()
-
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -26,15 +19,7 @@ def _seed():
 @pytest.fixture
 def word_tokenizer():
     """A small offline word-level tokenizer (no hub download); fresh per test, as wrappers mutate it."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {tok: i for i, tok in enumerate(["[UNK]", "[PAD]", "[EOS]", *dict.fromkeys(WORDS)])}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]", name_or_path="tiny-words"
-    )
+    return build_word_tokenizer()
 
 
 @pytest.fixture

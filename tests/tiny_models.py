@@ -4,6 +4,25 @@ from __future__ import annotations
 
 import torch
 
+WORDS = (
+    "the city of paris is in france not capital a an and true false yes no answer question "
+    "statement tokyo japan rome italy berlin germany lima peru cairo egypt hello world it is was "
+    "what which who one two three four five six seven eight nine ten larger smaller than . , ? !"
+).split()
+
+
+def build_word_tokenizer():
+    """A small offline word-level tokenizer over :data:`WORDS` (no hub download)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(["[UNK]", "[PAD]", "[EOS]", *dict.fromkeys(WORDS)])}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]", name_or_path="tiny-words"
+    )
+
 
 def build_tiny(arch: str, vocab_size: int, seed: int = 0):
     """A seeded random Llama or GPT-2 causal LM (4 blocks, width 64)."""

@@ -55,7 +55,8 @@ def test_list_options_take_several_values_and_bad_ones_fail_in_one_line(capsys):
     with pytest.raises(SystemExit) as done:
         parse_config(Config, ["--coefficients", "0.5"])
     assert done.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("coefficients must include 0 (the baseline)")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error: coefficients must include 0 (the baseline) (see " in err
 
 
 def test_honesty_steering_end_to_end(tmp_path):

@@ -38,16 +38,9 @@ N_CHUNKS = 20
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from conftest import WORDS
-    from tiny_models import build_tiny
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    from tiny_models import build_tiny, build_word_tokenizer
 
-    vocab = {tok: i for i, tok in enumerate(["[UNK]", "[PAD]", "[EOS]", *dict.fromkeys(WORDS)])}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre_tokenizers.Whitespace()
-    word_tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]",
-                                             eos_token="[EOS]", name_or_path="tiny-words")
+    word_tokenizer = build_word_tokenizer()
     root = tmp_path_factory.mktemp("processes")
     model_dir = root / "tiny-llama"
     build_tiny("llama", len(word_tokenizer)).save_pretrained(model_dir)
