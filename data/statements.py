@@ -95,12 +95,22 @@ def load_file(path: str | Path) -> StatementDataset:
     rows = _rows_from_jsonl(path) if path.suffix in (".jsonl", ".json") else _rows_from_csv(path)
     if not rows:
         raise ValueError(f"{path.name} has no rows: a dataset needs statement,label rows")
+    if not isinstance(rows[0], dict):
+        raise ValueError(f"{path.name} row 1 is not an object with statement and label")
     for column in ("statement", "label"):
         if column not in rows[0]:
             raise ValueError(f"{path.name} has no {column!r} column (columns: {', '.join(rows[0])}); a dataset needs statement,label")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"{path.name} row {i + 1} is not an object with statement and label")
+        missing = [c for c in ("statement", "label") if c not in row or row[c] is None]
+        if missing:
+            raise ValueError(f"{path.name} row {i + 1} has no {missing[0]!r}: every row needs a statement and a label")
+        if not isinstance(row["statement"], str) or not row["statement"].strip():
+            raise ValueError(f"{path.name} row {i + 1}: the statement must be non-empty text, got {row['statement']!r}")
     labels = [_parse_label(r["label"], f"{path.name} row {i + 1}") for i, r in enumerate(rows)]
     extra = {k: [r.get(k) for r in rows] for k in rows[0] if k not in ("statement", "label")}
-    return StatementDataset([str(r["statement"]) for r in rows], labels, path.stem, extra)
+    return StatementDataset([r["statement"] for r in rows], labels, path.stem, extra)
 
 
 def load_statements(path_or_name: str | Path) -> StatementDataset:

@@ -136,6 +136,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def check_device(device: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``; anything else is a one-line error."""
+    import re
+
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda|cuda:\d+|mps|auto", device):
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:N, mps or auto")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here: use cpu")
+    return device
+
+
 def _resolve_dtype(dtype, device: str) -> torch.dtype:
     if dtype is None:
         return torch.bfloat16 if str(device).startswith("cuda") or device == "auto" else torch.float32
@@ -211,7 +222,7 @@ def load_model(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    device = device or default_device()
+    device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
     hf_model, tokenizer, source = _load_hf(str(name_or_path), device, torch_dtype)
     model = from_hf(hf_model, tokenizer, backend=backend, model_id=str(name_or_path))

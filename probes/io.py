@@ -109,13 +109,26 @@ def load_artifact(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str,
     for p in (tensor_path, json_path):
         if not p.is_file():
             raise FileNotFoundError(f"artifact file {p} not found: pass the path used with save()")
-    meta = json.loads(json_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{json_path} is not valid JSON ({err}): pass the .json written by save()") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{json_path} holds a JSON {type(meta).__name__}, not an artifact's metadata object: "
+                         "pass the .json written by save()")
     version = meta.get("format_version", FORMAT_VERSION)
+    if not isinstance(version, int):
+        raise ValueError(f"{json_path}: format_version must be an integer, got {version!r}")
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{json_path} has format_version {version}, this veracity reads up to "
             f"{FORMAT_VERSION}: upgrade veracity"
         )
-    return load_file(str(tensor_path), device="cpu"), meta
+    try:
+        tensors = load_file(str(tensor_path), device="cpu")
+    except Exception as err:  # safetensors raises its own error types for foreign or truncated files
+        raise ValueError(f"{tensor_path} is not a readable safetensors file ({type(err).__name__}): pass the "
+                         ".safetensors written by save()") from None
+    return tensors, meta
 
 

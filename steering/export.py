@@ -98,6 +98,21 @@ def _field_text(reader, key: str) -> str | None:
     return None if field is None else str(field.contents())
 
 
+def _check_gguf_header(path: Path) -> None:
+    """Refuse a file whose GGUF header is not plausible for its size, before the reader allocates anything."""
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(24)
+    if len(head) < 24 or head[:4] != b"GGUF":
+        raise ValueError(f"{path} is not a GGUF file: pass a control vector written by to_gguf or llama.cpp")
+    _version, n_tensors, n_kv = struct.unpack("<IQQ", head[4:24])
+    if n_tensors * 24 + n_kv * 12 > size:  # each tensor and key needs at least that many header bytes
+        raise ValueError(f"{path} claims {n_tensors} tensors and {n_kv} keys, more than its {size} bytes can "
+                         "hold: the file is corrupt or not a control vector")
+
+
 def from_gguf(path: str | os.PathLike) -> SteeringVector:
     """Read a GGUF control vector (ours, repeng's or llama.cpp's ``cvector-generator``'s).
 
@@ -114,7 +129,11 @@ def from_gguf(path: str | os.PathLike) -> SteeringVector:
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} not found: pass a .gguf control vector file")
-    reader = gguf.GGUFReader(str(path))
+    _check_gguf_header(Path(path))
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except Exception as err:  # the reader raises assorted errors on damaged files
+        raise ValueError(f"{path} is not a readable GGUF file ({type(err).__name__}): the file is corrupt") from None
     arch = _field_text(reader, "general.architecture")
     if arch != ARCH:
         raise ValueError(f"{path} has architecture {arch!r}, not {ARCH!r}: it is not a control vector")

@@ -59,3 +59,49 @@ def test_count_hooks_counts_only_veracitys_own(tiny):
     with vc.steer(model, vector, coefficient=1.0):
         assert count_hooks(model) == 3  # two layers and the call observer
     assert count_hooks(model) == 0
+
+
+def test_statement_files_with_null_or_missing_fields_are_refused(tmp_path):
+    from veracity.data import load_statements
+
+    (tmp_path / "null.jsonl").write_text('{"statement": "Paris is in France.", "label": 1}\n'
+                                         '{"statement": null, "label": 0}\n')
+    with pytest.raises(ValueError, match="null.jsonl row 2 has no 'statement'"):
+        load_statements(tmp_path / "null.jsonl")
+    (tmp_path / "nolabel.jsonl").write_text('{"statement": "a", "label": 1}\n{"statement": "b"}\n')
+    with pytest.raises(ValueError, match="row 2 has no 'label'"):
+        load_statements(tmp_path / "nolabel.jsonl")
+    (tmp_path / "list.jsonl").write_text('[1, 2]\n')
+    with pytest.raises(ValueError, match="row 1 is not an object"):
+        load_statements(tmp_path / "list.jsonl")
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "gpu0"])
+def test_unknown_devices_are_refused_before_loading(device):
+    with pytest.raises(ValueError, match="unknown device"):
+        vc.load_model("smollm2-135m", device=device)
+
+
+def test_artifacts_that_are_not_what_they_claim_are_refused(tmp_path):
+    vector = vc.SteeringVector({1: torch.randn(8)})
+    vector.save(tmp_path / "v")
+    (tmp_path / "v.json").write_text("[1, 2, 3]")
+    with pytest.raises(ValueError, match="holds a JSON list, not an artifact's metadata object"):
+        vc.SteeringVector.load(tmp_path / "v")
+    vector.save(tmp_path / "w")
+    (tmp_path / "w.safetensors").write_bytes(b"not safetensors at all")
+    with pytest.raises(ValueError, match="is not a readable safetensors file"):
+        vc.SteeringVector.load(tmp_path / "w")
+
+
+def test_a_gguf_claiming_more_tensors_than_it_can_hold_is_refused(tmp_path):
+    import struct
+
+    from veracity.steering import from_gguf
+
+    (tmp_path / "huge.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 10**15, 1) + b"\0" * 64)
+    with pytest.raises(ValueError, match="claims 1000000000000000 tensors"):
+        from_gguf(tmp_path / "huge.gguf")
+    (tmp_path / "text.gguf").write_text("hello")
+    with pytest.raises(ValueError, match="is not a GGUF file"):
+        from_gguf(tmp_path / "text.gguf")
