@@ -126,6 +126,7 @@ def parse_position(spec: str) -> str | int:
 
 def cmd_extract(args) -> int:
     """``veracity extract``."""
+    from veracity.atomic import check_writable_folder
     from veracity.hooks import extract, load_model
 
     texts = read_texts(args.input, args.column)
@@ -134,9 +135,7 @@ def cmd_extract(args) -> int:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.chunk_size < 1:
         raise UsageError(f"--chunk-size must be at least 1, got {args.chunk_size}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file: pass a folder")
+    out = check_writable_folder(args.out, "--out")  # before the model loads
     model = load_model(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
     acts = extract(model, texts, layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
                    template=args.template, chunk_size=args.chunk_size, out=out)

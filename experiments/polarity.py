@@ -100,6 +100,8 @@ class PolarityConfig(StudyConfig):
                              "give its row-aligned negations with --negated")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+        if self.n < 0:
+            raise ValueError(f"--n must be >= 0 (0 = every row), got {self.n}")
         check_layer_spec(self.layers)
 
     def layer_indices(self, n_layers: int) -> list[int]:

@@ -107,6 +107,8 @@ class SweepConfig(StudyConfig):
             raise ValueError("--control-token only applies to --pairs negation")
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+        if self.n < 0:
+            raise ValueError(f"--n must be >= 0 (0 = every row), got {self.n}")
         if self.normalize not in ("meanvar", "mean", "none"):
             raise ValueError(f"--normalize must be meanvar, mean or none, got {self.normalize!r}")
         check_layer_spec(self.layers)

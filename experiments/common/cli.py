@@ -131,7 +131,9 @@ def parse_config(cls, argv=None, description: str | None = None):
     args = parser.parse_args(argv)
     try:
         return cls(**vars(args))
-    except ValueError as err:
+    except (ValueError, OSError) as err:
+        if os.environ.get("VERACITY_DEBUG"):
+            raise
         parser.error(str(err))
 
 

@@ -44,6 +44,9 @@ class StudyConfig:
             from veracity.hooks.convention import veracity_home
 
             self.out = str(veracity_home() / self.default_out())
+        from veracity.atomic import check_writable_folder
+
+        check_writable_folder(self.out, "--out")  # before any model is loaded
 
     def default_out(self) -> str:
         """The output folder under artifacts/ (studies may add a sub-folder, e.g. the dataset)."""

@@ -105,3 +105,40 @@ def test_a_gguf_claiming_more_tensors_than_it_can_hold_is_refused(tmp_path):
     (tmp_path / "text.gguf").write_text("hello")
     with pytest.raises(ValueError, match="is not a GGUF file"):
         from_gguf(tmp_path / "text.gguf")
+
+
+@pytest.mark.parametrize("where", ["file", "under_file", "read_only"])
+def test_output_folders_are_checked_before_any_model_loads(tmp_path, capsys, where, monkeypatch):
+    import os
+
+    from veracity import cli
+
+    monkeypatch.delenv("VERACITY_DEBUG", raising=False)
+    (tmp_path / "a_file").write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    out = {"file": tmp_path / "a_file", "under_file": tmp_path / "a_file" / "out", "read_only": locked / "out"}[where]
+    if where == "read_only":
+        os.chmod(locked, 0o555)
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root): a read-only folder is not read-only here")
+    (tmp_path / "t.txt").write_text("hello\n")
+    # The model name does not exist: a model load would fail with another message; the folder check comes first.
+    assert cli.main(["extract", "--model", "no-such-model", "--input", str(tmp_path / "t.txt"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err and "could not load model" not in err
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", "truth_sweep", "--dataset", "cities", "--model", "no-such-model", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1 and "--out" in err and "could not load model" not in err
+
+
+@pytest.mark.parametrize("study, argv", [("truth_sweep", ["--dataset", "cities", "--n", "-5"]),
+                                         ("polarity", ["--n", "-5"]), ("demo", ["--n", "-5"])])
+def test_negative_sizes_are_refused(study, argv, capsys):
+    from veracity import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["run", study, *argv])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1 and "--n must be" in err
