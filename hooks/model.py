@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ class VeracityModel:
         d_model: Residual stream width.
         blocks: The decoder-layer modules, block ``L`` at index ``L``.
         blocks_path: Dotted path of ``blocks`` inside ``hf_model`` (e.g. ``model.layers``).
-        fingerprint: A short hash of the weights (part of every cache key).
+        fingerprint: A hash of every weight at load time (``veracity info``); the activation cache
+            hashes the weights again at every cached call, so later edits are seen.
         source: Where the weights came from (a folder, a hub name, or "in memory").
     """
 
@@ -119,16 +121,36 @@ def find_blocks(hf_model: nn.Module) -> tuple[str, nn.ModuleList]:
 
 
 def weights_fingerprint(hf_model: nn.Module) -> str:
-    """Hash parameter names, shapes and a few values: cheap, and changes when the weights do."""
-    import hashlib
+    """SHA-1 over every byte of every parameter and buffer (with names, shapes and dtypes).
 
-    digest = hashlib.sha256()
-    for name, param in hf_model.named_parameters():
-        flat = param.detach().reshape(-1)
-        probe = torch.cat([flat[:16], flat[-16:], flat.float().sum().reshape(1)]).float().cpu()
-        digest.update(f"{name}:{tuple(param.shape)}:".encode())
-        digest.update(probe.numpy().tobytes())
-    return digest.hexdigest()[:16]
+    Changes when any single weight changes, however it was edited (in place, through ``.data``,
+    by ``load_state_dict``). Large tensors are hashed in 16 MiB slices on a few threads (hashlib
+    releases the GIL), so the embedded 135M model takes a fraction of a second.
+    """
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    named = [*hf_model.named_parameters(), *hf_model.named_buffers()]
+    slices, labels = [], []
+    for name, tensor in named:
+        flat = tensor.detach().reshape(-1)
+        if flat.device.type != "cpu":
+            flat = flat.cpu()
+        raw = flat.contiguous().view(torch.uint8)
+        step = 1 << 24
+        for start in range(0, max(raw.numel(), 1), step):
+            slices.append(raw[start:start + step])
+        labels.append(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}:{-(-raw.numel() // step)}")
+
+    def digest(part: torch.Tensor) -> bytes:
+        return hashlib.sha1(part.numpy()).digest()
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(digest, slices))
+    total = hashlib.sha1("|".join(labels).encode())
+    for part in parts:
+        total.update(part)
+    return total.hexdigest()[:16]
 
 
 def default_device() -> str:

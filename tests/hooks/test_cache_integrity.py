@@ -94,3 +94,21 @@ def test_steered_activations_are_cached_under_their_own_key(tiny, tmp_path):
     torch.testing.assert_close(steered[:, 0] - plain[:, 0], (2.0 * vector[1]).expand(len(TEXTS), -1))
     assert torch.equal(extract(model, TEXTS, layers=[1], cache=True, cache_dir=tmp_path, progress=False), plain)
     assert model.adapter.steering == []
+
+
+@pytest.mark.parametrize("edit", ["in_place", "through_data", "sum_preserving"])
+def test_any_weight_edit_changes_the_cache_key(tiny, tmp_path, edit):
+    model = tiny("llama")
+    first = extract(model, TEXTS, layers=[3], cache=True, cache_dir=tmp_path, progress=False)
+    weight = model.blocks[2].mlp.down_proj.weight
+    with torch.no_grad():
+        if edit == "in_place":
+            weight[0, 0] += 0.5
+        elif edit == "through_data":
+            weight.data[0, 0] += 0.5
+        else:  # +0.5 and -0.5 in one tensor: its sum (what a sampling fingerprint read) stays the same
+            weight[0, 0] += 0.5
+            weight[1, 1] -= 0.5
+    edited = extract(model, TEXTS, layers=[3], cache=True, cache_dir=tmp_path, progress=False)
+    assert not torch.equal(edited, first)
+    torch.testing.assert_close(edited, extract(model, TEXTS, layers=[3], progress=False))
