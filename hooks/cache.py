@@ -75,10 +75,6 @@ class ActivationCache:
         """File of chunk ``index``."""
         return self.folder / f"chunk_{index:06d}.safetensors"
 
-    def has_chunk(self, index: int) -> bool:
-        """Whether chunk ``index`` was finished by this or an earlier run."""
-        return self.chunk_path(index).is_file()
-
     def write_description(self) -> None:
         """Write ``job.json`` (what the chunks hold, the layer convention) if it is not there yet."""
         path = self.folder / "job.json"

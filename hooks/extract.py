@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from veracity.hooks.cache import ActivationCache, texts_digest
 from veracity.hooks.capture import StopForward, capture_residual
 from veracity.hooks.convention import resolve_layers, veracity_home
-from veracity.hooks.model import VeracityModel, weights_fingerprint
+from veracity.hooks.model import VeracityModel
 from veracity.hooks.positions import check_position, pool
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
                     chunk_size, shard, bar, root: Path, out=None) -> Tensor:
     description = {
         "model_id": model.model_id,
-        "fingerprint": weights_fingerprint(model.hf_model),  # now, not at load: in-place edits change it
+        "fingerprint": model.fingerprint,  # taken now, not at load: any weight edit changes it
         "compute_dtype": str(model.dtype),
         "texts_sha256": texts_digest(prompts),
         "n_texts": len(prompts),
@@ -252,7 +252,6 @@ def _fill(store: ActivationCache, indices: list[int], compute_chunk, done) -> li
                     if acts is None:
                         acts = compute_chunk(index)
                         store.save_chunk(index, acts)
-                        acts = store.read_chunk(index) if acts is None else acts
                 finally:
                     store.release(index)
             else:

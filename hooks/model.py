@@ -40,8 +40,6 @@ class VeracityModel:
         d_model: Residual stream width.
         blocks: The decoder-layer modules, block ``L`` at index ``L``.
         blocks_path: Dotted path of ``blocks`` inside ``hf_model`` (e.g. ``model.layers``).
-        fingerprint: A hash of every weight at load time (``veracity info``); the activation cache
-            hashes the weights again at every cached call, so later edits are seen.
         source: Where the weights came from (a folder, a hub name, or "in memory").
     """
 
@@ -53,7 +51,6 @@ class VeracityModel:
     d_model: int
     blocks: nn.ModuleList
     blocks_path: str
-    fingerprint: str = field(default="")
     source: str = field(default="")
 
     @property
@@ -65,6 +62,11 @@ class VeracityModel:
     def module(self) -> Any:
         """The backend's object: ``hf_model``, a ``TransformerBridge`` or an nnsight ``LanguageModel``."""
         return self.adapter.module
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of every weight as they are now (:func:`weights_fingerprint`; ``veracity info``)."""
+        return weights_fingerprint(self.hf_model)
 
     @property
     def config(self) -> Any:
@@ -282,5 +284,4 @@ def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str |
         d_model=int(d_model),
         blocks=blocks,
         blocks_path=blocks_path,
-        fingerprint=weights_fingerprint(hf_model),
     )

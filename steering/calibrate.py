@@ -47,9 +47,13 @@ def _batch(model: VeracityModel, texts):
 
 
 def neutral_kl(model: VeracityModel, vector: SteeringVector, coefficient: float, texts=NEUTRAL_TEXTS,
-               base: torch.Tensor | None = None) -> float:
-    """Mean per-token ``KL(p_unsteered || p_steered)`` on ``texts`` with ``coefficient * vector`` added."""
-    ids, mask = _batch(model, texts)
+               base: torch.Tensor | None = None, batch=None) -> float:
+    """Mean per-token ``KL(p_unsteered || p_steered)`` on ``texts`` with ``coefficient * vector`` added.
+
+    ``base`` (unsteered log-probabilities) and ``batch`` (``(ids, mask)`` of ``texts``) may be passed
+    to skip recomputing them.
+    """
+    ids, mask = batch if batch is not None else _batch(model, texts)
     with torch.no_grad():
         if base is None:
             base = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
@@ -89,7 +93,7 @@ def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound
     curve: list[tuple[float, float]] = []
 
     def kl(c: float) -> float:
-        value = neutral_kl(model, vector, c, texts, base)
+        value = neutral_kl(model, vector, c, texts, base, (ids, mask))
         curve.append((c, value))
         return value
 
