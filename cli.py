@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, help="output format: gguf (llama.cpp --control-vector) "
                         "or safetensors (one file, provenance in the header)")
     export.add_argument("--out", required=True, help="output file path")
+    export.add_argument("--n-layers", type=int, default=None, help="the model's number of blocks; needed for gguf "
+                        "only when the vector does not record it (e.g. one read from another tool)")
 
     info = commands.add_parser("info", help="what veracity sees in a model",
                                description="Load MODEL and print its backend, layers, d_model, the layer "
@@ -175,7 +177,7 @@ def cmd_export(args) -> int:
         if not needed.is_file():
             raise UsageError(f"{needed} not found: pass a vector saved with SteeringVector.save (NAME.json)")
     vector = SteeringVector.load(stem)
-    out = export(vector, args.format, args.out)
+    out = export(vector, args.format, args.out, n_layers=args.n_layers)
     logger.info("wrote %s", out)
     calibration = vector.extra.get("coefficient_calibration")
     if calibration:

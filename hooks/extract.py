@@ -20,6 +20,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from veracity.atomic import check_writable_folder
 from veracity.hooks.cache import ActivationCache, texts_digest
 from veracity.hooks.capture import StopForward, capture_residual
 from veracity.hooks.convention import resolve_layers, veracity_home
@@ -35,8 +36,9 @@ def apply_template(texts: Sequence[str], template: str | None) -> list[str]:
         raise ValueError("texts must be a list of strings (wrap a single text in a list)")
     if len(texts) == 0:
         raise ValueError("no texts to extract: pass at least one string")
-    if not all(isinstance(t, str) for t in texts):
-        raise ValueError("every text must be a string")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise ValueError(f"text {i} is {t!r} ({type(t).__name__}), not a string: pass a list of strings")
     if template is None:
         return list(texts)
     if "{text}" not in template:
@@ -159,7 +161,8 @@ def extract(
         cache: Store and reuse results under ``<veracity_home>/cache`` (atomic, resumable).
         shard: ``(i, n)``: compute only chunks ``i, i+n, ...`` into the cache and return those rows;
             a later call without ``shard`` assembles the whole result from the cache.
-        dtype: Dtype of the returned tensor (on CPU).
+        dtype: Dtype of the returned tensor (on CPU): a floating ``torch.dtype`` or its name
+            (``"float32"``, ``"bfloat16"``, ``"float16"``, ``"float64"``).
         chunk_size: Texts per cache chunk (the unit of resuming).
         progress: Show a tqdm progress bar.
         cache_dir: Where the cache lives; default ``<veracity_home>/cache``.
@@ -186,6 +189,9 @@ def extract(
     for name, value in (("batch_size", batch_size), ("chunk_size", chunk_size)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    dtype = output_dtype(dtype)
+    if out is not None:
+        check_writable_folder(out, "out")
     cache = cache or out is not None
     if shard is not None and not cache:
         raise ValueError("shard=(i, n) needs cache=True: shards meet in the cache")
@@ -199,6 +205,16 @@ def extract(
                                dtype, chunk_size, shard, bar, root, out)
     finally:
         bar.close()
+
+
+def output_dtype(dtype) -> torch.dtype:
+    """A floating ``torch.dtype`` from a dtype or its name; anything else is a one-line ``ValueError``."""
+    names = ("float32", "bfloat16", "float16", "float64")
+    if isinstance(dtype, str) and dtype.removeprefix("torch.") in names:
+        dtype = getattr(torch, dtype.removeprefix("torch."))
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch dtype or one of {', '.join(names)}, got {dtype!r}")
+    return dtype
 
 
 def _extract_cached(model, prompts, token_rows, layers, position, batch_size, template, dtype,

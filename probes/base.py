@@ -115,18 +115,42 @@ class ArtifactMixin:
             raise ValueError(
                 f"{path} holds a {meta.get('class')}, not a {cls.__name__}: use veracity.probes.load_probe"
             )
-        return cls._from_artifact(tensors, meta)
+        return cls._from_artifact(tensors, meta, source=path)
 
     @classmethod
-    def _from_artifact(cls, tensors: dict[str, Tensor], meta: dict[str, Any]) -> Any:
-        obj = cls(**meta["hyperparameters"])
+    def _from_artifact(cls, tensors: dict[str, Tensor], meta: dict[str, Any], source: Any = "artifact") -> Any:
+        """Rebuild a fitted object, checking every key, tensor and value first (one-line ``ValueError``)."""
+        damaged = "the file is damaged or was not written by save(): fit and save it again"
+        parts = {key: meta.get(key, {}) for key in ("hyperparameters", "state", "provenance")}
+        for key, value in parts.items():
+            if not isinstance(value, dict):
+                raise ValueError(f"{source}: {key!r} must be a JSON object, not {type(value).__name__}: {damaged}")
+        names, expected = set(tensors), set(cls._tensor_attrs)
+        if names != expected:
+            raise ValueError(f"{source}: a {cls.__name__} holds tensors {sorted(expected)}, the file has "
+                             f"{sorted(names)}: {damaged}")
+        missing = [name for name in cls._json_attrs if name not in parts["state"]]
+        if missing:
+            raise ValueError(f"{source}: the JSON's state lacks {missing}: {damaged}")
+        try:
+            obj = cls(**parts["hyperparameters"])
+        except TypeError as err:
+            raise ValueError(f"{source}: hyperparameters {sorted(parts['hyperparameters'])} do not fit "
+                             f"{cls.__name__} ({err}): {damaged}") from None
         for name in cls._tensor_attrs:
             setattr(obj, name, tensors[name])
         for name in cls._json_attrs:
-            setattr(obj, name, meta["state"][name])
-        obj._provenance = dict(meta.get("provenance", {}))
+            setattr(obj, name, parts["state"][name])
+        obj._provenance = dict(parts["provenance"])
         obj._restore_derived()
+        try:
+            obj._check_restored()
+        except (ValueError, TypeError, RuntimeError, IndexError) as err:
+            raise ValueError(f"{source}: the saved {cls.__name__} does not work ({err}): {damaged}") from None
         return obj
+
+    def _check_restored(self) -> None:
+        """Hook: raise if the restored state is inconsistent (default: nothing to check)."""
 
     def _restore_derived(self) -> None:
         """Hook: rebuild non-saved fitted attributes after loading (default: nothing)."""
@@ -204,8 +228,8 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
         """
         from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-        x, y = validate_data(self, _host(X), _host(y), dtype=[np.float64, np.float32], ensure_all_finite=False,
-                             y_numeric=False)
+        x, y = _one_line(validate_data, self, _host(X), _host(y), dtype=[np.float64, np.float32],
+                         ensure_all_finite=False, y_numeric=False)
         check_finite(x)
         check_classification_targets(y)
         classes = np.unique(y)
@@ -221,7 +245,8 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
     def _check_predict_input(self, X: Any) -> Float[Tensor, "n d_model"]:
         """Validate a fitted supervised probe's input (scikit-learn's checks, width included)."""
         self._check_fitted()
-        x = validate_data(self, _host(X), dtype=[np.float64, np.float32], ensure_all_finite=False, reset=False)
+        x = _one_line(validate_data, self, _host(X), dtype=[np.float64, np.float32], ensure_all_finite=False,
+                      reset=False)
         check_finite(x)
         return _tensor(x)
 
@@ -238,10 +263,34 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
         if not hasattr(self, "classes_"):
             self.classes_ = np.array([0, 1])
 
+    def _check_restored(self) -> None:
+        d = self.d_model_
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"d_model_ must be a positive integer, got {d!r}")
+        if tuple(self.direction_.shape) != (d,):
+            raise ValueError(f"direction_ has shape {tuple(self.direction_.shape)}, d_model_ says ({d},)")
+        scores = self.decision_function(np.zeros((2, *self._input_trailing, d), dtype=np.float32))
+        if np.shape(scores) != (2,) or not np.isfinite(scores).all():
+            raise ValueError("its scores on a test input are not two finite numbers")
+
     def _restore_derived(self) -> None:
         if not hasattr(self, "classes_"):
             self.classes_ = np.array([0, 1])
         self.n_features_in_ = self.d_model_
+
+
+def _one_line(check: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a scikit-learn input check; its multi-line messages (which print the whole array) become one line.
+
+    The first line (what is wrong) and the last (scikit-learn's advice) are kept; the array between goes.
+    """
+    try:
+        return check(*args, **kwargs)
+    except ValueError as err:
+        lines = str(err).strip().splitlines()
+        if len(lines) < 2:
+            raise
+        raise ValueError(f"{lines[0].rstrip(':. ')}; {lines[-1]}") from None
 
 
 def _host(a: Any) -> Any:

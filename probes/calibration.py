@@ -63,6 +63,12 @@ class _LogitCalibrator(ArtifactMixin, BaseEstimator):
     def _calibrate(self, z: Float[np.ndarray, " n"]) -> Float[np.ndarray, " n"]:
         raise NotImplementedError
 
+    def _check_restored(self) -> None:
+        for name in self._json_attrs:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+
 
 @register
 class TemperatureScaling(_LogitCalibrator):
@@ -102,6 +108,11 @@ class TemperatureScaling(_LogitCalibrator):
 
     def _calibrate(self, z: Float[np.ndarray, " n"]) -> Float[np.ndarray, " n"]:
         return z / self.temperature_
+
+    def _check_restored(self) -> None:
+        super()._check_restored()
+        if self.temperature_ <= 0:
+            raise ValueError(f"temperature_ must be positive, got {self.temperature_!r}")
 
 
 @register

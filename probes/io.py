@@ -14,12 +14,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from veracity.atomic import atomic_write
 
-__all__ = ["FORMAT_VERSION", "artifact_paths", "load_artifact", "package_version", "save_artifact"]
+__all__ = ["FORMAT_VERSION", "artifact_paths", "check_tensors", "load_artifact", "package_version", "save_artifact",
+           "strict_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ def load_artifact(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str,
         if not p.is_file():
             raise FileNotFoundError(f"artifact file {p} not found: pass the path used with save()")
     try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        meta = strict_json(json_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{json_path} is not valid JSON ({err}): pass the .json written by save()") from None
     if not isinstance(meta, dict):
@@ -129,6 +131,26 @@ def load_artifact(path: str | os.PathLike) -> tuple[dict[str, Tensor], dict[str,
     except Exception as err:  # safetensors raises its own error types for foreign or truncated files
         raise ValueError(f"{tensor_path} is not a readable safetensors file ({type(err).__name__}): pass the "
                          ".safetensors written by save()") from None
+    check_tensors(tensors, tensor_path)
     return tensors, meta
+
+
+def strict_json(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN`` and ``Infinity`` (a ``json.JSONDecodeError``)."""
+    def refuse(name: str) -> Any:
+        raise json.JSONDecodeError(f"non-finite number {name}", text, text.find(name))
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def check_tensors(tensors: dict[str, Tensor], source: Any) -> None:
+    """Every tensor is floating point and finite, else a one-line ``ValueError`` naming it."""
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point():
+            raise ValueError(f"{source}: tensor {name!r} has dtype {tensor.dtype}, not a float: the file is "
+                             "damaged or was not written by veracity; save it again")
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"{source}: tensor {name!r} holds NaN or inf values: the file is damaged; "
+                             "fit and save it again")
 
 

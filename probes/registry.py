@@ -67,4 +67,4 @@ def load_probe(path: str | os.PathLike) -> Any:
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"{path}: unknown class {name!r}; known classes: {known}")
-    return REGISTRY[name]._from_artifact(tensors, meta)
+    return REGISTRY[name]._from_artifact(tensors, meta, source=path)

@@ -31,6 +31,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from numbers import Integral, Real
 
 import torch
 from jaxtyping import Float
@@ -105,7 +106,12 @@ def resolve_coefficients(
     chosen = None if layers is None else resolve_layers(layers, model.n_layers, model.model_id)
     if coefficient is None:
         coefficient = vector.coefficient
+    numbers = coefficient.values() if isinstance(coefficient, Mapping) else [coefficient]
+    if any(isinstance(c, bool) or not isinstance(c, Real) for c in numbers):
+        raise TypeError(f"coefficient must be a number or a {{layer: number}} dict, got {coefficient!r}")
     if isinstance(coefficient, Mapping):
+        if any(isinstance(k, bool) or not isinstance(k, Integral) for k in coefficient):
+            raise TypeError(f"coefficient dict keys must be layer ints, got {list(coefficient)}")
         per_layer = {int(k) + (model.n_layers if int(k) < 0 else 0): float(v) for k, v in coefficient.items()}
         chosen = sorted(per_layer) if chosen is None else chosen
         missing = [layer for layer in chosen if layer not in per_layer]
@@ -170,6 +176,9 @@ def steer(
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}: use 'all', 'prompt' or 'generated'")
+    if not isinstance(vector, SteeringVector):
+        raise TypeError(f"steer needs a SteeringVector, got {type(vector).__name__}: build one with "
+                        "honesty_vector, east_vector or SteeringVector({layer: direction})")
     vector.validate_for(model)
     coefs = resolve_coefficients(model, vector, coefficient, layers)
     state = _CallState()

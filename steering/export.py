@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from veracity.atomic import atomic_write
+from veracity.probes.io import check_tensors, strict_json
 from veracity.steering.vector import SteeringVector
 
 __all__ = ["FORMATS", "export", "from_gguf", "from_safetensors", "to_gguf", "to_safetensors"]
@@ -51,7 +52,8 @@ logger = logging.getLogger(__name__)
 ARCH = "controlvector"
 
 
-def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | None = None) -> Path:
+def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | None = None,
+            n_layers: int | None = None) -> Path:
     """Write a llama.cpp control vector (``llama-cli --control-vector PATH``).
 
     Args:
@@ -59,12 +61,16 @@ def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | N
         path: Output ``.gguf`` file (written atomically).
         model_hint: ``controlvector.model_hint``; default the HF ``model_type`` recorded in the
             vector (``extra["model_type"]``), else its ``model_id``.
+        n_layers: The model's number of blocks, needed only when the vector does not record it
+            (``vector.n_layers is None``, e.g. one read from another tool's GGUF): llama.cpp
+            silently ignores directions past the last block, so they are refused here.
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: The vector has a layer-0 direction (llama.cpp has no slot for it).
+        ValueError: The vector has a layer-0 direction (llama.cpp has no slot for it), its depth
+            is unknown and ``n_layers`` was not given, or a layer is past the last block.
 
     Example:
         >>> to_gguf(vector, "artifacts/honesty.gguf")
@@ -74,6 +80,15 @@ def to_gguf(vector: SteeringVector, path: str | os.PathLike, model_hint: str | N
     if 0 in vector.directions:
         raise ValueError("layer 0 has no slot in llama.cpp control vectors (it rejects direction.0): "
                          "drop it with vector.select(...) or build the vector on later layers")
+    depth = vector.n_layers if vector.n_layers is not None else n_layers
+    if depth is None:
+        raise ValueError("the vector does not record its model's number of blocks: pass n_layers=N "
+                         "(veracity export --n-layers N), since llama.cpp ignores layers past the last block")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"n_layers must be a positive integer, got {depth!r}")
+    if max(vector.layers) >= depth:
+        raise ValueError(f"the vector has layer {max(vector.layers)} but the model has {depth} blocks "
+                         f"(0..{depth - 1}); llama.cpp would ignore it: select layers below {depth}")
     hint = model_hint or vector.extra.get("model_type") or vector.model_id or "unknown"
 
     def write(tmp: Path) -> None:
@@ -137,18 +152,23 @@ def from_gguf(path: str | os.PathLike) -> SteeringVector:
     arch = _field_text(reader, "general.architecture")
     if arch != ARCH:
         raise ValueError(f"{path} has architecture {arch!r}, not {ARCH!r}: it is not a control vector")
-    directions = {}
+    tensors = {}
     for tensor in reader.tensors:
-        prefix, _, index = tensor.name.partition(".")
-        if prefix != "direction" or not index.isdigit():
-            raise ValueError(f"{path}: unexpected tensor {tensor.name!r} (expected direction.N)")
-        directions[int(index)] = torch.from_numpy(np.array(tensor.data, dtype=np.float32).reshape(-1))
+        if tensor.tensor_type != gguf.GGMLQuantizationType.F32 or len(tensor.shape) != 1:
+            raise ValueError(f"{path}: tensor {tensor.name!r} is not a 1-D F32 tensor (type {tensor.tensor_type.name}, "
+                             f"shape {list(tensor.shape)}): llama.cpp control vectors hold 1-D F32 directions")
+        tensors[tensor.name] = torch.from_numpy(np.array(tensor.data, dtype=np.float32).reshape(-1))
+    check_tensors(tensors, path)
     meta_text = _field_text(reader, "veracity.metadata")
     if meta_text is None:
         hint = _field_text(reader, f"{ARCH}.model_hint") or ""
-        return SteeringVector(directions, model_id=hint, method="gguf", extra={"model_type": hint})
-    meta = json.loads(meta_text)
-    return SteeringVector.from_metadata(directions, meta)
+        meta = {"model_id": hint, "method": "gguf", "extra": {"model_type": hint}}
+    else:
+        try:
+            meta = strict_json(meta_text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: veracity.metadata is not valid JSON ({err}): the file is corrupt") from None
+    return SteeringVector.from_tensors(tensors, meta, source=path)
 
 
 def to_safetensors(vector: SteeringVector, path: str | os.PathLike) -> Path:
@@ -179,10 +199,19 @@ def from_safetensors(path: str | os.PathLike) -> SteeringVector:
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path} not found: pass a .safetensors file from to_safetensors")
-    with safe_open(str(path), framework="pt") as handle:
-        meta = json.loads((handle.metadata() or {}).get("veracity", "{}"))
-        directions = {int(name.split(".", 1)[1]): handle.get_tensor(name) for name in handle.keys()}
-    return SteeringVector.from_metadata(directions, meta)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except Exception as err:  # safetensors raises its own error types for foreign or truncated files
+        raise ValueError(f"{path} is not a readable safetensors file ({type(err).__name__}): pass a file "
+                         "written by to_safetensors") from None
+    check_tensors(tensors, path)
+    try:
+        meta = strict_json(header.get("veracity", "{}"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: its 'veracity' header is not valid JSON ({err}): the file is corrupt") from None
+    return SteeringVector.from_tensors(tensors, meta, source=path)
 
 
 FORMATS: dict[str, Callable[[SteeringVector, str | os.PathLike], Path]] = {
@@ -191,12 +220,16 @@ FORMATS: dict[str, Callable[[SteeringVector, str | os.PathLike], Path]] = {
 }
 
 
-def export(vector: SteeringVector, fmt: str, path: str | os.PathLike) -> Path:
+def export(vector: SteeringVector, fmt: str, path: str | os.PathLike, n_layers: int | None = None) -> Path:
     """Write ``vector`` in format ``fmt`` (a key of :data:`FORMATS`).
+
+    ``n_layers`` is passed to :func:`to_gguf` (needed when the vector does not record its depth).
 
     Example:
         >>> export(vector, "gguf", "honesty.gguf")
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use {' or '.join(FORMATS)}")
+    if fmt == "gguf":
+        return to_gguf(vector, path, n_layers=n_layers)
     return FORMATS[fmt](vector, path)

@@ -76,6 +76,14 @@ class SteeringVector:
             width = d.numel()
             clean[layer] = d
         self.directions = clean
+        for name in ("model_id", "method", "site", "layer_convention"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a dict, got {type(self.extra).__name__}")
+        if self.n_layers is not None and (isinstance(self.n_layers, bool) or not isinstance(self.n_layers, int)
+                                          or self.n_layers < 1):
+            raise ValueError(f"n_layers must be a positive integer or None, got {self.n_layers!r}")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"unknown normalization {self.normalization!r}: use one of {', '.join(NORMALIZATIONS)}")
         if self.n_layers is not None and max(clean) >= self.n_layers:
@@ -222,10 +230,36 @@ class SteeringVector:
         tensors, meta = load_artifact(path)
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')!r}, not a SteeringVector")
-        directions = {int(name.split(".", 1)[1]): t for name, t in tensors.items() if name.startswith("direction.")}
-        vector = cls.from_metadata(directions, meta)
+        return cls.from_tensors(tensors, meta, source=path)
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Tensor], meta: dict[str, Any], source: Any = "vector") -> SteeringVector:
+        """A vector from ``direction.L`` tensors and a :meth:`metadata` record, every part checked.
+
+        Raises:
+            ValueError: A tensor name that is not ``direction.L``, no tensors, a direction that is
+                not 1-D and finite, or JSON (``layers``, ``d_model``, fields) that disagrees with them.
+        """
+        damaged = "the file is damaged or was not written by veracity: build and save the vector again"
+        directions = {}
+        for name, tensor in tensors.items():
+            prefix, _, index = name.partition(".")
+            if prefix != "direction" or not index.isdigit():
+                raise ValueError(f"{source}: unexpected tensor {name!r} (a vector holds direction.L tensors): {damaged}")
+            directions[int(index)] = tensor
+        if not directions:
+            raise ValueError(f"{source} holds no direction.L tensors: {damaged}")
+        if not isinstance(meta, dict):
+            raise ValueError(f"{source}: the metadata is a JSON {type(meta).__name__}, not an object: {damaged}")
+        try:
+            vector = cls.from_metadata(directions, meta)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
+        if "layers" in meta and meta["layers"] != vector.layers:
+            raise ValueError(f"{source}: tensors hold layers {vector.layers} but the JSON says {meta['layers']}: {damaged}")
         if vector.d_model != meta.get("d_model", vector.d_model):
-            raise ValueError(f"{path}: tensors have width {vector.d_model} but the JSON says {meta['d_model']}")
+            raise ValueError(f"{source}: tensors have width {vector.d_model} but the JSON says {meta['d_model']}: "
+                             f"{damaged}")
         return vector
 
 

@@ -187,8 +187,8 @@ def script_logging() -> None:
 def one_line_errors(module: str):
     """Turn bad-input errors inside the block into a one-line ``python -m MODULE: error: ...`` exit.
 
-    ``ValueError`` (an unknown layer, a one-class dataset, a malformed CSV ...) and ``OSError``
-    (a missing file, an unknown model) end the script with their message and no traceback. Set
+    ``ValueError`` (an unknown layer, a one-class dataset, a malformed CSV ...), ``TypeError`` (a
+    value of the wrong kind) and ``OSError`` (a missing file, an unknown model) end the script with their message and no traceback. Set
     ``VERACITY_DEBUG=1`` to see the traceback instead. The exit code is 2, as for a usage error.
 
     Example:
@@ -197,7 +197,7 @@ def one_line_errors(module: str):
     """
     try:
         yield
-    except (ValueError, OSError) as err:
+    except (ValueError, TypeError, OSError) as err:
         if os.environ.get("VERACITY_DEBUG"):
             raise
         sys.stderr.write(f"{PROG.get() or 'python -m ' + module}: error: {err}\n")
