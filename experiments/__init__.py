@@ -20,4 +20,37 @@ STUDIES = {
 }
 """Study name (``veracity run NAME``) -> module."""
 
-__all__ = ["STUDIES"]
+__all__ = ["STUDIES", "load_results"]
+
+
+def load_results(path):
+    """The ``results.json`` a study wrote, checked: a JSON object, or a list of objects (one per record).
+
+    Args:
+        path: The study's output folder (``--out``) or its ``results.json``.
+
+    Returns:
+        The parsed results (undefined metrics are ``NaN``, as written).
+
+    Raises:
+        FileNotFoundError: No ``results.json`` there.
+        ValueError: The file is not UTF-8 JSON, or not an object or a list of objects.
+
+    Example:
+        >>> records = load_results("artifacts/truth_sweep/cities")  # doctest: +SKIP
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    file = path / "results.json" if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"no results.json at {path}: pass the --out folder of a finished study run")
+    try:
+        results = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{file} is not valid JSON ({err}): run the study again") from None
+    records = results if isinstance(results, list) else [results]
+    if not all(isinstance(record, dict) for record in records):
+        raise ValueError(f"{file} is not a JSON object or a list of objects: it was not written by a veracity study")
+    return results

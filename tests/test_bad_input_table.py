@@ -23,6 +23,7 @@ from tiny_models import build_tiny, build_word_tokenizer
 
 import veracity as vc
 from veracity.data import load_statements
+from veracity.experiments import load_results
 from veracity.hooks import load_activations, read_job
 from veracity.hooks.model import ModelNotFoundError
 from veracity.probes import CCS, LogisticProbe, MassMeanProbe, TemperatureScaling, load_probe
@@ -310,6 +311,15 @@ API = [
     Api("activations-no-job", lambda w: load_activations(w.root), FileNotFoundError, r"not an activation folder"),
     Api("activations-job-json", lambda w: read_job(_job_folder(w, "{oops")), ValueError, r"is not valid JSON"),
     Api("activations-job-list", lambda w: read_job(_job_folder(w, "[1]")), ValueError, r"is not a JSON object"),
+    # ---- study results
+    Api("results-missing", lambda w: load_results(w.root / "nothing"), FileNotFoundError,
+        r"no results.json at .*: pass the --out folder"),
+    Api("results-not-json", lambda w: load_results(w.file("results.json", "{oops")), ValueError,
+        r"is not valid JSON .*: run the study again"),
+    Api("results-not-utf8", lambda w: load_results(w.file("results.json", b"\xff\xfe{}")), ValueError,
+        r"is not valid JSON"),
+    Api("results-list-of-numbers", lambda w: load_results(w.file("results.json", "[1, 2]")), ValueError,
+        r"not a JSON object or a list of objects"),
     # ---- statement files
     Api("statements-null", lambda w: load_statements(w.file("n.jsonl", '{"statement": "a", "label": 1}\n'
                                                                       '{"statement": null, "label": 0}\n')),

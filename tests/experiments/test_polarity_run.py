@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from veracity.data import negation_control
+from veracity.experiments import load_results
 from veracity.experiments.common.cli import parse_config
 from veracity.experiments.polarity import PolarityConfig, extract_cells, load_pairs, main, run
 
@@ -31,7 +32,7 @@ def test_runs_on_a_tiny_model_with_every_variant(tiny, tmp_path):
         assert 0 <= r["accuracy"] <= 1 and 0 <= r["auroc"] <= 1
         if r["probe"] != "random":
             assert 0 <= r["contradiction_index"] <= 2 and -1 <= r["polar_consistency"] <= 1
-    assert json.loads((tmp_path / "out" / "results.json").read_text()) == json.loads(json.dumps(records))
+    assert load_results(tmp_path / "out") == json.loads(json.dumps(records))
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert " not " in summary["example"]["not_A"]
 
