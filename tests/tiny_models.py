@@ -35,3 +35,32 @@ def build_tiny(arch: str, vocab_size: int, seed: int = 0):
         return LlamaForCausalLM(config).eval()
     config = GPT2Config(vocab_size=vocab_size, n_embd=64, n_layer=4, n_head=4, n_positions=128)
     return GPT2LMHeadModel(config).eval()
+
+
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "gpt2", "gpt_neox", "phi3", "olmo2")
+"""The model families the architecture matrix covers (Hugging Face ``model_type`` names, roughly)."""
+
+
+def build_family(family: str, vocab_size: int, seed: int = 0):
+    """A seeded random causal LM of ``family`` (4 blocks, width 64, 128 positions) built from its config."""
+    import transformers as tf
+
+    common = dict(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    specs = {
+        "llama": (tf.LlamaConfig, tf.LlamaForCausalLM, common),
+        "mistral": (tf.MistralConfig, tf.MistralForCausalLM, common),
+        "qwen2": (tf.Qwen2Config, tf.Qwen2ForCausalLM, common),
+        "qwen3": (tf.Qwen3Config, tf.Qwen3ForCausalLM, {**common, "head_dim": 16}),
+        "gemma2": (tf.Gemma2Config, tf.Gemma2ForCausalLM, {**common, "head_dim": 16}),
+        "gemma3": (tf.Gemma3TextConfig, tf.Gemma3ForCausalLM, {**common, "head_dim": 16}),
+        "gpt2": (tf.GPT2Config, tf.GPT2LMHeadModel, dict(vocab_size=vocab_size, n_embd=64, n_layer=4, n_head=4,
+                                                         n_positions=128)),
+        "gpt_neox": (tf.GPTNeoXConfig, tf.GPTNeoXForCausalLM, {k: v for k, v in common.items()
+                                                               if k != "num_key_value_heads"}),
+        "phi3": (tf.Phi3Config, tf.Phi3ForCausalLM, {**common, "pad_token_id": 0}),
+        "olmo2": (tf.Olmo2Config, tf.Olmo2ForCausalLM, common),
+    }
+    config_class, model_class, kwargs = specs[family]
+    torch.manual_seed(seed)
+    return model_class(config_class(**kwargs)).eval()

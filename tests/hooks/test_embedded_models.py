@@ -1,0 +1,95 @@
+"""Acceptance on both embedded models (SmolLM2-135M, Llama family; Gemma 3 270M), on every backend.
+
+Extraction equals what forward hooks on the decoder blocks themselves see, for the last token, the
+mean over real tokens and an int position of a right-padded batch; steering shifts a block's output
+by exactly ``c * v``. The reference forward runs on the same model object after the backend wrapped
+it (TransformerLens's bridge switches the model to eager attention in place).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from veracity.hooks import StopForward, capture_residual, count_hooks, extract, load_model
+from veracity.steering import SteeringVector, steer
+
+pytestmark = pytest.mark.slow
+
+MODELS = {"smollm2-135m": (30, 576), "gemma3-270m": (18, 640)}
+BACKENDS = ["hf", "transformer_lens", "nnsight"]
+TEXTS = [
+    "The city of Paris is in France.",
+    "Hi there",
+    "The capital of Japan is Tokyo, a city of many millions of people and a great many trains.",
+]
+
+
+def block_outputs(model, enc) -> list[torch.Tensor]:
+    """Every block's output on ``enc``, read by forward hooks on the Hugging Face blocks (the reference)."""
+    seen = []
+    handles = [block.register_forward_hook(lambda _m, _i, out: seen.append(out[0] if isinstance(out, tuple) else out))
+               for block in model.blocks]
+    try:
+        with torch.no_grad():
+            model.hf_model(**enc)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def tolerance(backend: str, reference: torch.Tensor) -> dict:
+    # Bridges run the same modules but may order float operations differently; Gemma's residual
+    # stream reaches ~1e4, so the TransformerLens tolerance is relative to its scale.
+    if backend == "transformer_lens":
+        return {"rtol": 1e-5, "atol": 2e-6 * float(reference.abs().max())}
+    return {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(MODELS))
+def test_extract_equals_the_blocks_own_outputs(name, backend):
+    model = load_model(name, backend=backend, device="cpu")
+    assert (model.n_layers, model.d_model) == MODELS[name]
+    enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
+    blocks = torch.stack(block_outputs(model, enc), dim=1)  # (batch, layer, pos, d)
+    real = enc["attention_mask"].bool()
+    rows = torch.arange(len(TEXTS))
+    last = real.sum(1) - 1
+    expected = {
+        "last": blocks[rows, :, last],
+        "mean": (blocks * real[:, None, :, None]).sum(2) / real.sum(1)[:, None, None],
+        1: blocks[:, :, 1],
+    }
+    for position, want in expected.items():
+        got = extract(model, TEXTS, layers="all", position=position, batch_size=len(TEXTS), progress=False)
+        torch.testing.assert_close(got, want, **tolerance(backend, want), msg=lambda m, p=position: f"{p}: {m}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(MODELS))
+def test_steering_shifts_the_block_output_by_exactly_c_v(name, backend):
+    model = load_model(name, backend=backend, device="cpu")
+    layer = model.n_layers // 2
+    vector = SteeringVector({layer: torch.randn(model.d_model)}, model_id=model.model_id, n_layers=model.n_layers)
+    enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
+
+    def resid():
+        with torch.no_grad(), capture_residual(model, [layer]) as store:
+            try:
+                model.adapter.forward(enc["input_ids"], enc["attention_mask"])
+            except StopForward:
+                pass
+        return store[layer]
+
+    before = count_hooks(model)
+    plain = resid()
+    with steer(model, vector, coefficient=0.0):
+        assert torch.equal(resid(), plain)
+    with steer(model, vector, coefficient=3.0):
+        shifted = resid()
+    real = enc["attention_mask"].bool()
+    # compare h + c*v with the steered stream (entries reach 1e3-1e4, so not differences)
+    torch.testing.assert_close(shifted[real], plain[real] + 3.0 * vector[layer])
+    assert count_hooks(model) == before
