@@ -138,12 +138,55 @@ def cmd_extract(args) -> int:
     if args.chunk_size < 1:
         raise UsageError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     out = check_writable_folder(args.out, "--out")  # before the model loads
-    model = load_model(args.model, backend=args.backend, device=args.device, dtype=args.dtype)
-    acts = extract(model, texts, layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
+    rank, world, local_rank = launcher_rank()
+    device = args.device
+    if world > 1 and device is None and torch_cuda_available():
+        device = f"cuda:{local_rank}"
+    model = load_model(args.model, backend=args.backend, device=device, dtype=args.dtype)
+    options = dict(layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
                    template=args.template, chunk_size=args.chunk_size, out=out)
-    logger.info("%d texts x %d layers x %d -> %s", *acts.shape, out)
-    print(out)
+    if world == 1:
+        acts = extract(model, texts, **options)
+        logger.info("%d texts x %d layers x %d -> %s", *acts.shape, out)
+        print(out)
+        return 0
+    # Under torchrun: rank r computes chunks r, r + world, ... into the shared output folder; after
+    # a barrier rank 0 reads the whole job back (every chunk verified) and reports it.
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")  # only barriers go through it: gloo serves CPU and GPU ranks
+    try:
+        mine = extract(model, texts, shard=(rank, world), **options)
+        logger.info("rank %d of %d: computed %d of %d texts", rank, world, mine.shape[0], len(texts))
+        dist.barrier()
+        if rank == 0:
+            acts = extract(model, texts, **options)
+            logger.info("%d texts x %d layers x %d -> %s (%d processes)", *acts.shape, out, world)
+            print(out)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
     return 0
+
+
+def launcher_rank() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` as torchrun (or any launcher setting its variables) gives them."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
+    except ValueError:
+        raise UsageError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (as torchrun sets them)") from None
+    if world < 1 or not 0 <= rank < world:
+        raise UsageError(f"RANK={rank} does not fit WORLD_SIZE={world}: launch with torchrun --nproc-per-node N")
+    return rank, world, local_rank
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def cmd_run(args) -> int:
