@@ -143,8 +143,9 @@ def cmd_extract(args) -> int:
     if world > 1 and device is None and torch_cuda_available():
         device = f"cuda:{local_rank}"
     model = load_model(args.model, backend=args.backend, device=device, dtype=args.dtype)
+    # assemble=False: chunks stream to disk and are never held together, so memory stays bounded
     options = dict(layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
-                   template=args.template, chunk_size=args.chunk_size, out=out)
+                   template=args.template, chunk_size=args.chunk_size, out=out, assemble=False)
     if world == 1:
         acts = extract(model, texts, **options)
         logger.info("%d texts x %d layers x %d -> %s", *acts.shape, out)
@@ -157,8 +158,9 @@ def cmd_extract(args) -> int:
     if not dist.is_initialized():
         dist.init_process_group("gloo")  # only barriers go through it: gloo serves CPU and GPU ranks
     try:
-        mine = extract(model, texts, shard=(rank, world), **options)
+        mine = extract(model, texts, shard=(rank, world), **{**options, "assemble": True})
         logger.info("rank %d of %d: computed %d of %d texts", rank, world, mine.shape[0], len(texts))
+        del mine
         dist.barrier()
         if rank == 0:
             acts = extract(model, texts, **options)

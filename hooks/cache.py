@@ -236,7 +236,7 @@ def read_job(folder: str | os.PathLike) -> dict:
     return meta
 
 
-def load_activations(folder: str | os.PathLike) -> Tensor:
+def load_activations(folder: str | os.PathLike, mmap: bool = False):
     """Read the activations that ``veracity extract --out DIR`` (or ``extract(..., out=DIR)``) wrote.
 
     The layers, model, position and number of texts are recorded beside them in ``DIR/job.json``
@@ -244,9 +244,12 @@ def load_activations(folder: str | os.PathLike) -> Tensor:
 
     Args:
         folder: The output folder of the extraction.
+        mmap: Return a :class:`veracity.hooks.view.ActivationView` that reads the chunks from disk
+            one at a time (memory-mapped, each verified on first touch) instead of one tensor:
+            for activations larger than memory.
 
     Returns:
-        Tensor ``(n_texts, n_layers, d_model)`` in input order.
+        Tensor ``(n_texts, n_layers, d_model)`` in input order (or the view).
 
     Raises:
         FileNotFoundError: Not an activation folder.
@@ -257,6 +260,10 @@ def load_activations(folder: str | os.PathLike) -> Tensor:
         >>> read_job("runs/cities")["layers"]
         [5, 20]
     """
+    if mmap:
+        from veracity.hooks.view import ActivationView
+
+        return ActivationView(folder)
     meta = read_job(folder)
     try:
         n_texts, chunk_size = int(meta["n_texts"]), int(meta["chunk_size"])

@@ -147,6 +147,7 @@ def extract(
     cache_dir: str | None = None,
     out: str | os.PathLike | None = None,
     max_length: int | None = None,
+    assemble: bool = True,
 ) -> Float[Tensor, "n layer d_model"]:
     """Residual-stream activations after the requested blocks, one vector per text and layer.
 
@@ -172,6 +173,9 @@ def extract(
         max_length: Keep at most this many tokens of each text (the first ones), with a warning
             naming how many texts were cut. Default ``None``: a text longer than the model's
             context (``max_position_embeddings``) is refused with an error saying so.
+        assemble: ``False`` (with ``out`` or ``cache``): keep no chunk in memory and return an
+            :class:`veracity.hooks.view.ActivationView` of the folder, so peak memory is the model,
+            a few batches and one chunk whatever the number of texts.
 
     Returns:
         Tensor ``(n_texts, len(layers), d_model)`` on CPU, rows in the order of ``texts``
@@ -195,6 +199,8 @@ def extract(
     cache = cache or out is not None
     if shard is not None and not cache:
         raise ValueError("shard=(i, n) needs cache=True: shards meet in the cache")
+    if not assemble and (not cache or shard is not None):
+        raise ValueError("assemble=False needs out=DIR (or cache=True) and no shard: the view reads the folder")
     token_rows = fit_context(model, tokenize(model, prompts), max_length)
     bar = tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False)
     try:
@@ -202,7 +208,7 @@ def extract(
             return compute(model, token_rows, layer_list, position, batch_size, dtype, bar)
         root = Path(cache_dir) if cache_dir else veracity_home() / "cache"
         return _extract_cached(model, prompts, token_rows, layer_list, position, batch_size, template,
-                               dtype, chunk_size, shard, bar, root, out)
+                               dtype, chunk_size, shard, bar, root, out, assemble)
     finally:
         bar.close()
 
@@ -218,7 +224,7 @@ def output_dtype(dtype) -> torch.dtype:
 
 
 def _extract_cached(model, prompts, token_rows, layers, position, batch_size, template, dtype,
-                    chunk_size, shard, bar, root: Path, out=None) -> Tensor:
+                    chunk_size, shard, bar, root: Path, out=None, assemble: bool = True):
     description = {
         "model_id": model.model_id,
         "fingerprint": model.fingerprint,  # taken now, not at load: any weight edit changes it
@@ -246,13 +252,19 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
         return compute(model, token_rows[rows], layers, chunk_position, batch_size, dtype, bar)
 
     chunks = _fill(store, list(mine), compute_chunk, lambda i: bar.update(len(token_rows[i * chunk_size:
-                                                                                         (i + 1) * chunk_size])))
+                                                                                         (i + 1) * chunk_size])),
+                   keep=assemble)
+    if not assemble:
+        from veracity.hooks.view import ActivationView
+
+        return ActivationView(store.folder)
     return torch.cat(chunks, dim=0) if chunks else torch.empty(0, len(layers), model.d_model, dtype=dtype)
 
 
-def _fill(store: ActivationCache, indices: list[int], compute_chunk, done) -> list[Tensor]:
+def _fill(store: ActivationCache, indices: list[int], compute_chunk, done, keep: bool = True) -> list[Tensor]:
     """Every chunk in ``indices``: verified from disk, or claimed and computed here, or awaited from the
-    process that claimed it (taken over if that process dies)."""
+    process that claimed it (taken over if that process dies). ``keep=False`` returns nothing and holds
+    at most one chunk in memory."""
     results: dict[int, Tensor] = {}
     pending = indices
     while pending:
@@ -272,11 +284,13 @@ def _fill(store: ActivationCache, indices: list[int], compute_chunk, done) -> li
                     store.release(index)
             else:
                 done(index)
-            results[index] = acts
+            if keep:
+                results[index] = acts
+            del acts
         if waiting and len(waiting) == len(pending):
             time.sleep(0.05)
         pending = waiting
-    return [results[i] for i in indices]
+    return [results[i] for i in indices] if keep else []
 
 
 def _check_shard(shard) -> int:

@@ -14,9 +14,10 @@ from jaxtyping import Float, Real
 from torch import Tensor
 
 from veracity.probes.base import BaseProbe
-from veracity.probes.optim import fit_logistic
+from veracity.probes.optim import fit_logistic, fit_logistic_pieces
 from veracity.probes.preprocessing import fit_standardizer
 from veracity.probes.registry import register
+from veracity.probes.streaming import binary_labels, is_view, one_layer, pieces_of, streaming_standardizer
 from veracity.probes.validation import Array, to_numpy
 
 __all__ = ["LogisticProbe"]
@@ -66,6 +67,8 @@ class LogisticProbe(BaseProbe):
         """
         if not self.C > 0:
             raise ValueError(f"C must be > 0, got {self.C}")
+        if is_view(X):
+            return self._fit_view(X, y)
         x, labels = self._check_fit_input(X, y)
         if self.standardize:
             self.mean_, self.scale_ = fit_standardizer(x)
@@ -79,6 +82,22 @@ class LogisticProbe(BaseProbe):
         )
         logger.info("LogisticProbe fit: n=%d d_model=%d in %d L-BFGS iterations",
                     x.shape[0], x.shape[1], self.n_iter_)
+        self._finish_fit(self.coef_ / self.scale_)
+        return self
+
+    def _fit_view(self, view, y) -> LogisticProbe:
+        """The same fit, streamed over the chunks of an on-disk view (:mod:`veracity.probes.streaming`)."""
+        n, d = one_layer(view)
+        labels, self.classes_ = binary_labels(y, n)
+        if self.standardize:
+            mean, scale = streaming_standardizer(pieces_of(view, labels), d)
+        else:
+            mean, scale = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+        self.mean_, self.scale_ = mean, scale
+        self.coef_, self.intercept_, self.n_iter_ = fit_logistic_pieces(
+            pieces_of(view, labels, lambda x: (x - mean) / scale), d, n, l2=1.0 / (self.C * n),
+            max_iter=self.max_iter, tol=self.tol)
+        logger.info("LogisticProbe fit from %s: n=%d d_model=%d in %d L-BFGS iterations", view, n, d, self.n_iter_)
         self._finish_fit(self.coef_ / self.scale_)
         return self
 

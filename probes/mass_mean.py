@@ -22,6 +22,7 @@ from torch import Tensor
 from veracity.probes.base import BaseProbe
 from veracity.probes.directions import mean_difference
 from veracity.probes.registry import register
+from veracity.probes.streaming import binary_labels, is_view, one_layer, pieces_of
 from veracity.probes.validation import Array, to_numpy
 
 __all__ = ["MassMeanProbe", "within_class_covariance"]
@@ -86,15 +87,42 @@ class MassMeanProbe(BaseProbe):
         """
         if self.ridge < 0:
             raise ValueError(f"ridge must be >= 0, got {self.ridge}")
+        if is_view(X):
+            return self._fit_view(X, y)
         x, labels = self._check_fit_input(X, y)
         theta = mean_difference(x[labels == 1], x[labels == 0])
         if self.iid:
-            cov = within_class_covariance(x, labels)
-            d = cov.shape[0]
-            cov = cov + self.ridge * torch.trace(cov) / d * torch.eye(d, dtype=cov.dtype)
-            theta = torch.linalg.solve(cov, theta)
+            theta = self._solve(within_class_covariance(x, labels), theta)
         self.coef_, self.intercept_ = _gaussian_posterior(x @ theta, labels, theta)
         logger.info("MassMeanProbe fit: n=%d d_model=%d iid=%s", x.shape[0], x.shape[1], self.iid)
+        self._finish_fit(theta)
+        return self
+
+    def _solve(self, cov: Tensor, theta: Tensor) -> Tensor:
+        d = cov.shape[0]
+        return torch.linalg.solve(cov + self.ridge * torch.trace(cov) / d * torch.eye(d, dtype=cov.dtype), theta)
+
+    def _fit_view(self, view, y) -> MassMeanProbe:
+        """The same fit from an on-disk view: class sums, then (iid) the pooled scatter, then projections."""
+        n, d = one_layer(view)
+        labels, self.classes_ = binary_labels(y, n)
+        pieces = pieces_of(view, labels)
+        sums, counts = torch.zeros(2, d, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+        for x, part in pieces():
+            for c in (0, 1):
+                sums[c] += x[part == c].sum(dim=0)
+                counts[c] += (part == c).sum()
+        means = sums / counts[:, None]
+        theta = means[1] - means[0]
+        if self.iid:
+            scatter = torch.zeros(d, d, dtype=torch.float64)
+            for x, part in pieces():
+                centred = x - means[part.long()]
+                scatter += centred.T @ centred
+            theta = self._solve(scatter / n, theta)
+        projections = torch.cat([x @ theta for x, _ in pieces()])
+        self.coef_, self.intercept_ = _gaussian_posterior(projections, labels, theta)
+        logger.info("MassMeanProbe fit from %s: n=%d d_model=%d iid=%s", view, n, d, self.iid)
         self._finish_fit(theta)
         return self
 

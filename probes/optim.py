@@ -8,20 +8,21 @@ scikit-learn's ``C * sum(log-loss) + 0.5 * ||w||^2``. Targets may be soft (in [0
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
-__all__ = ["fit_logistic", "lbfgs_minimize"]
+__all__ = ["fit_logistic", "fit_logistic_pieces", "lbfgs_minimize"]
 
 logger = logging.getLogger(__name__)
 
 
 def lbfgs_minimize(
-    loss_fn: Callable[[], Tensor], params: list[Tensor], max_iter: int, tol: float, lr: float = 1.0
+    loss_fn: Callable[[], Tensor], params: list[Tensor], max_iter: int, tol: float, lr: float = 1.0,
+    computes_grad: bool = False,
 ) -> int:
     """Minimise ``loss_fn()`` over ``params`` (leaf tensors with ``requires_grad``) in place.
 
@@ -31,6 +32,8 @@ def lbfgs_minimize(
         max_iter: Maximum L-BFGS iterations.
         tol: Stop when the largest absolute gradient entry falls below this.
         lr: L-BFGS step length (1.0 with the strong-Wolfe line search).
+        computes_grad: ``loss_fn`` fills the gradients itself (piece by piece, for data read in
+            chunks) and returns the loss detached.
 
     Returns:
         Number of iterations run.
@@ -47,7 +50,8 @@ def lbfgs_minimize(
     def closure() -> Tensor:
         opt.zero_grad()
         loss = loss_fn()
-        loss.backward()
+        if not computes_grad:
+            loss.backward()
         return loss
 
     opt.step(closure)
@@ -78,13 +82,32 @@ def fit_logistic(
         >>> w, b, _ = fit_logistic(torch.randn(50, 3), torch.randint(0, 2, (50,)).double(), l2=0.01)
     """
     x, y = x.to(torch.float64), y.to(torch.float64)
-    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    return fit_logistic_pieces(lambda: [(x, y)], x.shape[1], y.numel(), l2, max_iter, tol, fit_intercept)
+
+
+def fit_logistic_pieces(
+    pieces: Callable[[], Iterable[tuple[Tensor, Tensor]]], d: int, n: int, l2: float, max_iter: int = 1000,
+    tol: float = 1e-8, fit_intercept: bool = True,
+) -> tuple[Float[Tensor, " d"], Float[Tensor, ""], int]:
+    """:func:`fit_logistic` over data given in pieces (``pieces()`` yields ``(x, y)`` row blocks).
+
+    The loss and its gradient are summed piece by piece (one piece in memory at a time), so the
+    full-batch L-BFGS fit equals the in-memory one up to float64 rounding.
+    """
+    w = torch.zeros(d, dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=fit_intercept)
 
-    def loss_fn() -> Tensor:
-        loss = F.binary_cross_entropy_with_logits(x @ w + b, y)
-        return loss + 0.5 * l2 * (w @ w)
+    def loss_and_grad() -> Tensor:
+        total = torch.zeros((), dtype=torch.float64)
+        for x, y in pieces():
+            part = F.binary_cross_entropy_with_logits(x.to(torch.float64) @ w + b, y.to(torch.float64),
+                                                      reduction="sum") / n
+            part.backward()
+            total += part.detach()
+        penalty = 0.5 * l2 * (w @ w)
+        penalty.backward()
+        return total + penalty.detach()
 
     params = [w, b] if fit_intercept else [w]
-    n_iter = lbfgs_minimize(loss_fn, params, max_iter=max_iter, tol=tol)
+    n_iter = lbfgs_minimize(loss_and_grad, params, max_iter=max_iter, tol=tol, computes_grad=True)
     return w.detach(), b.detach(), n_iter

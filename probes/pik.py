@@ -22,9 +22,10 @@ from jaxtyping import Float, Real
 from torch import Tensor
 
 from veracity.probes.base import BaseProbe
-from veracity.probes.optim import fit_logistic
+from veracity.probes.optim import fit_logistic_pieces
 from veracity.probes.preprocessing import fit_standardizer
 from veracity.probes.registry import register
+from veracity.probes.streaming import is_view, one_layer, pieces_of, streaming_standardizer
 from veracity.probes.validation import Array, check_activations, check_soft_labels, to_numpy
 
 __all__ = ["PIKHead"]
@@ -80,22 +81,31 @@ class PIKHead(BaseProbe):
             raise ValueError(f"hidden must be None (linear) or >= 1, got {self.hidden}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        x = check_activations(X)
-        target = check_soft_labels(y, n=x.shape[0])
-        d = x.shape[1]
-        if self.standardize:
-            self.mean_, self.scale_ = fit_standardizer(x)
+        if is_view(X):  # activations on disk: every pass below streams over the chunks
+            n, d = one_layer(X)
+            target = check_soft_labels(y, n=n)
+            raw = pieces_of(X, target)
+            identity = (torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64))
+            self.mean_, self.scale_ = streaming_standardizer(raw, d) if self.standardize else identity
         else:
-            self.mean_, self.scale_ = torch.zeros(d, dtype=x.dtype), torch.ones(d, dtype=x.dtype)
-        z = (x - self.mean_) / self.scale_
+            x = check_activations(X)
+            target = check_soft_labels(y, n=x.shape[0])
+            (n, d), raw = x.shape, (lambda: iter([(x, target)]))
+            identity = (torch.zeros(d, dtype=x.dtype), torch.ones(d, dtype=x.dtype))
+            self.mean_, self.scale_ = fit_standardizer(x) if self.standardize else identity
+        mean, scale = self.mean_, self.scale_
+
+        def pieces():
+            return (((x - mean) / scale, t) for x, t in raw())
+
         if self.hidden is None:
-            self.coef_, self.intercept_, _ = fit_logistic(z, target, l2=self.weight_decay)
+            self.coef_, self.intercept_, _ = fit_logistic_pieces(pieces, d, n, l2=self.weight_decay)
             self.hidden_weight_ = torch.empty(0, d, dtype=torch.float64)
             self.hidden_bias_ = torch.empty(0, dtype=torch.float64)
         else:
-            self._fit_mlp(z, target)
-        logger.info("PIKHead fit: n=%d d_model=%d hidden=%s", x.shape[0], d, self.hidden)
-        self._finish_fit(self._mean_input_gradient(z) / self.scale_)
+            self._fit_mlp(pieces, n, d, target)
+        logger.info("PIKHead fit: n=%d d_model=%d hidden=%s", n, d, self.hidden)
+        self._finish_fit(self._mean_input_gradient(pieces, n) / self.scale_)
         return self
 
     def decision_function(self, X: Float[Array, "n d_model"]) -> Float[np.ndarray, " n"]:
@@ -119,29 +129,32 @@ class PIKHead(BaseProbe):
         h = F.gelu(z @ self.hidden_weight_.T + self.hidden_bias_)
         return h @ self.coef_ + self.intercept_
 
-    def _fit_mlp(self, z: Float[Tensor, "n d_model"], target: Float[Tensor, " n"]) -> None:
-        """Full-batch Adam on the penalised BCE; stores float64 weights."""
-        h, d = int(self.hidden), z.shape[1]
+    def _fit_mlp(self, pieces, n: int, d: int, target: Float[Tensor, " n"]) -> None:
+        """Full-batch Adam on the penalised BCE (gradients summed piece by piece); stores float64 weights."""
+        h = int(self.hidden)
         gen = torch.Generator().manual_seed(int(self.seed))
         w1 = (torch.randn(h, d, generator=gen) / math.sqrt(d)).requires_grad_(True)
         b1 = torch.zeros(h, requires_grad=True)
         w2 = (torch.randn(h, generator=gen) / math.sqrt(h)).requires_grad_(True)
         rate = target.mean().clamp(1e-3, 1 - 1e-3)
         b2 = torch.log(rate / (1 - rate)).float().requires_grad_(True)
-        zf, tf = z.float(), target.float()
         opt = torch.optim.Adam([w1, b1, w2, b2], lr=self.lr)
         for _ in range(int(self.n_epochs)):
             opt.zero_grad()
-            logits = F.gelu(zf @ w1.T + b1) @ w2 + b2
-            penalty = 0.5 * self.weight_decay * ((w1 * w1).sum() + (w2 * w2).sum())
-            (F.binary_cross_entropy_with_logits(logits, tf) + penalty).backward()
+            for z, t in pieces():
+                logits = F.gelu(z.float() @ w1.T + b1) @ w2 + b2
+                (F.binary_cross_entropy_with_logits(logits, t.float(), reduction="sum") / n).backward()
+            (0.5 * self.weight_decay * ((w1 * w1).sum() + (w2 * w2).sum())).backward()
             opt.step()
         self.hidden_weight_, self.hidden_bias_ = w1.detach().double(), b1.detach().double()
         self.coef_, self.intercept_ = w2.detach().double(), b2.detach().double()
 
-    def _mean_input_gradient(self, z: Float[Tensor, "n d_model"]) -> Float[Tensor, " d_model"]:
+    def _mean_input_gradient(self, pieces, n: int) -> Float[Tensor, " d_model"]:
         """Mean gradient of the logit with respect to the standardised input."""
-        z = z.detach().clone().requires_grad_(True)
-        self._logits(z).sum().backward()
-        return z.grad.mean(dim=0)
+        total = None
+        for z, _ in pieces():
+            z = z.detach().clone().requires_grad_(True)
+            self._logits(z).sum().backward()
+            total = z.grad.sum(dim=0) if total is None else total + z.grad.sum(dim=0)
+        return total / n
 
