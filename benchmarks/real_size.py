@@ -6,7 +6,7 @@ Builds a Llama with the shapes of Llama-3.2-1B or Llama-3.1-8B from its config (
 bfloat16, on CUDA when present), then times on the same right-padded batches: a bare forward pass,
 veracity's ``extract`` of every layer, ``extract`` of the first half of the layers, and Hugging
 Face's ``output_hidden_states``. It prints seconds, tokens/s, model FLOP/s as a share of the
-device's measured bfloat16 matmul rate, and checks that the extracted activations equal the
+device's measured bfloat16 rate for the model's largest matmul, and checks that the extracted activations equal the
 blocks' own outputs. Defaults: 8B shape, batch 32 x 512 tokens on a GPU; 1B shape, batch 2 x 128
 on a CPU (an 8B forward on 2 CPU cores takes minutes per batch).
 """
@@ -43,13 +43,12 @@ def timed(fn, device: str, repeats: int = 3) -> float:
     return best
 
 
-def matmul_rate(device: str) -> float:
-    """Measured bfloat16 FLOP/s of a large square matmul on ``device``."""
-    n = 8192 if device.startswith("cuda") else 2048
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    seconds = timed(lambda: a @ b, device)
-    return 2 * n**3 / seconds
+def matmul_rate(device: str, rows: int, hidden: int, intermediate: int) -> float:
+    """Measured bfloat16 FLOP/s of the model's own largest matmul (``F.linear``, tokens x hidden -> intermediate)."""
+    a = torch.randn(rows, hidden, device=device, dtype=torch.bfloat16)
+    w = torch.randn(intermediate, hidden, device=device, dtype=torch.bfloat16)
+    seconds = timed(lambda: torch.nn.functional.linear(a, w), device)
+    return 2 * rows * hidden * intermediate / seconds
 
 
 def main() -> None:
@@ -100,9 +99,9 @@ def main() -> None:
 
         return compute(model, rows, layers, check_position("last", len(rows)), args.batch, torch.bfloat16, None)
 
-    peak = matmul_rate(device)
+    peak = matmul_rate(device, texts_tokens, config.hidden_size, config.intermediate_size)
     print(f"{args.shape} shape, random weights, bfloat16, {n_params / 1e9:.2f}B parameters (built in {built:.0f} s) "
-          f"on {name}; batch {args.batch} x {args.tokens} tokens; measured bf16 matmul rate {peak / 1e12:.2f} TFLOP/s")
+          f"on {name}; batch {args.batch} x {args.tokens} tokens; measured bf16 matmul rate {peak / 1e12:.3f} TFLOP/s")
     print(f"{'method':>34} {'seconds':>8} {'tokens/s':>9} {'share of matmul rate':>21}")
     for label, fn in (("bare forward (no LM head)", bare), ("HF output_hidden_states", hidden_states),
                       ("veracity extract, all layers", lambda: ours(list(range(config.num_hidden_layers)))),
