@@ -40,8 +40,12 @@ test: setup $(BROWSER)
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# The peers, without their pins (steering-vectors pins transformers < 5, repeng numpy < 2).
 bench: setup
-	$(PY) -m benchmarks.extract
+	$(PIP) install -q --no-deps steering-vectors==0.12.2 repeng==0.4.0
+	$(PY) -m benchmarks.extract $(if $(QUICK),--quick)
+	$(PY) -m benchmarks.steer_generate $(if $(QUICK),--repeats 1)
+	$(PY) -m benchmarks.probe_fit $(if $(QUICK),--repeats 1)
 
 clean:
 	rm -rf $(VENV) artifacts/cache
