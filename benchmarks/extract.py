@@ -115,11 +115,13 @@ def matmul_rate(rows: int, hidden: int, intermediate: int) -> float:
     return 2 * rows * hidden * intermediate / seconds
 
 
+# VmHWM, not ru_maxrss: Linux carries a parent's peak RSS into ru_maxrss across fork and exec.
 PEAK_RSS = """
-import resource, sys
+import re, sys
 from veracity.cli import main
 code = main(sys.argv[1:])
-print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = open("/proc/self/status").read()
+print("peak_rss_kib", re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 sys.exit(code)
 """
 
