@@ -2,7 +2,7 @@
 
 Named ``veracity.data`` (never a top-level ``datasets``, which would shadow Hugging Face's).
 Besides statements: contrast-pair prompts (for CCS), polarity pairs (A / not-A, for
-polarity-aware CCS) and question-answer sets with graders (for P(IK)).
+polarity-aware CCS), question-answer sets with graders (for P(IK)) and a TruthfulQA loader.
 """
 
 from veracity.data.chat import has_chat_template
@@ -28,6 +28,7 @@ from veracity.data.qa import (
     load_qa,
 )
 from veracity.data.statements import BUILTIN_DATASETS, StatementDataset, load_statements
+from veracity.data.truthfulqa import TruthfulQA, TruthfulQAItem, load_truthfulqa
 
 __all__ = [
     "ARITHMETIC_LEVELS",
@@ -40,6 +41,8 @@ __all__ = [
     "QAItem",
     "QA_SETS",
     "StatementDataset",
+    "TruthfulQA",
+    "TruthfulQAItem",
     "arithmetic_questions",
     "capital_questions",
     "chat_prompt",
@@ -50,6 +53,7 @@ __all__ = [
     "larger_than_statements",
     "load_qa",
     "load_statements",
+    "load_truthfulqa",
     "neg_city_statements",
     "neg_larger_than_statements",
     "negation_control",
