@@ -64,3 +64,29 @@ def build_family(family: str, vocab_size: int, seed: int = 0):
     config_class, model_class, kwargs = specs[family]
     torch.manual_seed(seed)
     return model_class(config_class(**kwargs)).eval()
+
+
+def block_outputs(model, enc) -> torch.Tensor:
+    """``(batch, layer, pos, d)``: every block's output on ``enc``, read by forward hooks on the HF blocks themselves."""
+    seen = []
+    handles = [block.register_forward_hook(lambda _m, _i, out: seen.append(out[0] if isinstance(out, tuple) else out))
+               for block in model.blocks]
+    try:
+        with torch.no_grad():
+            model.hf_model(**enc)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return torch.stack(seen, dim=1)
+
+
+def residual_at(model, enc, layer: int) -> torch.Tensor:
+    """The residual stream after block ``layer`` on ``enc``, through the model's own backend (steered if inside steer)."""
+    from veracity.hooks import StopForward, capture_residual
+
+    with torch.no_grad(), capture_residual(model, [layer]) as store:
+        try:
+            model.adapter.forward(enc["input_ids"], enc["attention_mask"])
+        except StopForward:
+            pass
+    return store[layer]

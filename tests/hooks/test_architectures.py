@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_models import FAMILIES, build_family, build_word_tokenizer
+from tiny_models import FAMILIES, block_outputs, build_family, build_word_tokenizer, residual_at
 
 import veracity as vc
-from veracity.hooks import StopForward, capture_residual, count_hooks
+from veracity.hooks import count_hooks
 from veracity.steering import from_gguf, to_gguf
 
 BACKENDS = ("hf", "transformer_lens", "nnsight")
@@ -24,20 +24,6 @@ TEXTS = ["the city of paris is in france", "hello world", "tokyo is in japan and
 def wrap(family: str, backend: str):
     tokenizer = build_word_tokenizer()
     return vc.from_hf(build_family(family, len(tokenizer)), tokenizer, backend=backend, model_id=f"tiny-{family}")
-
-
-def block_outputs(model, enc) -> torch.Tensor:
-    """``(batch, layer, pos, d)``: each block's output, read by forward hooks on the blocks themselves."""
-    seen = []
-    handles = [block.register_forward_hook(lambda _m, _i, out: seen.append(out[0] if isinstance(out, tuple) else out))
-               for block in model.blocks]
-    try:
-        with torch.no_grad():
-            model.hf_model(**enc)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return torch.stack(seen, dim=1)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -60,17 +46,9 @@ def test_extract_and_steer_are_exact(family, backend, tmp_path):
 
     vector = vc.SteeringVector({2: torch.randn(64)}, model_id=model.model_id, n_layers=model.n_layers)
 
-    def resid():
-        with torch.no_grad(), capture_residual(model, [2]) as store:
-            try:
-                model.adapter.forward(enc["input_ids"], enc["attention_mask"])
-            except StopForward:
-                pass
-        return store[2]
-
-    plain = resid()
+    plain = residual_at(model, enc, 2)
     with vc.steer(model, vector, coefficient=2.5):
-        shifted = resid()
+        shifted = residual_at(model, enc, 2)
     torch.testing.assert_close(shifted[real], plain[real] + 2.5 * vector[2])
     assert count_hooks(model) == 0
 

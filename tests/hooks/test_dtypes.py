@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_models import build_tiny, build_word_tokenizer
+from tiny_models import build_tiny, build_word_tokenizer, residual_at
 
 import veracity as vc
-from veracity.hooks import StopForward, capture_residual
 from veracity.hooks.model import _resolve_dtype
 from veracity.probes import CCS, LogisticProbe, MassMeanProbe, PIKHead
 
@@ -66,17 +65,9 @@ def test_steering_adds_the_vector_in_the_models_dtype(bf16_model):
     vector = vc.SteeringVector({1: torch.randn(64)}, n_layers=4)
     enc = bf16_model.tokenizer(TEXTS, return_tensors="pt", padding=True)
 
-    def resid():
-        with torch.no_grad(), capture_residual(bf16_model, [1]) as store:
-            try:
-                bf16_model.adapter.forward(enc["input_ids"], enc["attention_mask"])
-            except StopForward:
-                pass
-        return store[1]
-
-    plain = resid()
+    plain = residual_at(bf16_model, enc, 1)
     with vc.steer(bf16_model, vector, coefficient=1.5):
-        shifted = resid()
+        shifted = residual_at(bf16_model, enc, 1)
     assert shifted.dtype == torch.bfloat16 and vector[1].dtype == torch.float32
     real = enc["attention_mask"].bool()  # padding positions are not steered
     assert torch.equal(shifted[real], plain[real] + (1.5 * vector[1]).to(torch.bfloat16))

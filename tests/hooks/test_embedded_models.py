@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny_models import block_outputs, residual_at
 
-from veracity.hooks import StopForward, capture_residual, count_hooks, extract, load_model
+from veracity.hooks import count_hooks, extract, load_model
 from veracity.steering import SteeringVector, steer
 
 pytestmark = pytest.mark.slow
@@ -23,20 +24,6 @@ TEXTS = [
     "Hi there",
     "The capital of Japan is Tokyo, a city of many millions of people and a great many trains.",
 ]
-
-
-def block_outputs(model, enc) -> list[torch.Tensor]:
-    """Every block's output on ``enc``, read by forward hooks on the Hugging Face blocks (the reference)."""
-    seen = []
-    handles = [block.register_forward_hook(lambda _m, _i, out: seen.append(out[0] if isinstance(out, tuple) else out))
-               for block in model.blocks]
-    try:
-        with torch.no_grad():
-            model.hf_model(**enc)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return seen
 
 
 def tolerance(backend: str, reference: torch.Tensor) -> dict:
@@ -53,7 +40,7 @@ def test_extract_equals_the_blocks_own_outputs(name, backend):
     model = load_model(name, backend=backend, device="cpu")
     assert (model.n_layers, model.d_model) == MODELS[name]
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
-    blocks = torch.stack(block_outputs(model, enc), dim=1)  # (batch, layer, pos, d)
+    blocks = block_outputs(model, enc)  # (batch, layer, pos, d)
     real = enc["attention_mask"].bool()
     rows = torch.arange(len(TEXTS))
     last = real.sum(1) - 1
@@ -75,20 +62,12 @@ def test_steering_shifts_the_block_output_by_exactly_c_v(name, backend):
     vector = SteeringVector({layer: torch.randn(model.d_model)}, model_id=model.model_id, n_layers=model.n_layers)
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
 
-    def resid():
-        with torch.no_grad(), capture_residual(model, [layer]) as store:
-            try:
-                model.adapter.forward(enc["input_ids"], enc["attention_mask"])
-            except StopForward:
-                pass
-        return store[layer]
-
     before = count_hooks(model)
-    plain = resid()
+    plain = residual_at(model, enc, layer)
     with steer(model, vector, coefficient=0.0):
-        assert torch.equal(resid(), plain)
+        assert torch.equal(residual_at(model, enc, layer), plain)
     with steer(model, vector, coefficient=3.0):
-        shifted = resid()
+        shifted = residual_at(model, enc, layer)
     real = enc["attention_mask"].bool()
     # compare h + c*v with the steered stream (entries reach 1e3-1e4, so not differences)
     torch.testing.assert_close(shifted[real], plain[real] + 3.0 * vector[layer])
