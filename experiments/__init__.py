@@ -15,6 +15,7 @@ STUDIES = {
     "polarity": "veracity.experiments.polarity",
     "transfer": "veracity.experiments.transfer",
     "token_view": "veracity.experiments.token_view",
+    "truthfulqa": "veracity.experiments.truthfulqa",
     "honesty_steering": "veracity.experiments.honesty_steering",
     "east_bandit": "veracity.experiments.east_bandit",
 }

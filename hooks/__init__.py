@@ -10,7 +10,7 @@ from veracity.hooks.capture import StopForward, capture_residual, count_hooks
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.extract import extract
 from veracity.hooks.model import BACKENDS, VeracityModel, from_hf, load_model
-from veracity.hooks.scoring import next_token_logprobs, token_probability
+from veracity.hooks.scoring import continuation_logprobs, next_token_logprobs, token_probability
 
 __all__ = [
     "BACKENDS",
@@ -24,6 +24,7 @@ __all__ = [
     "from_hf",
     "load_activations",
     "load_model",
+    "continuation_logprobs",
     "next_token_logprobs",
     "read_job",
     "token_probability",

@@ -81,11 +81,13 @@ class Backend:
         return self.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
 
     def step(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b past_and_pos"],
-             position_ids: Int[Tensor, "b pos"], cache=None) -> tuple[Float[Tensor, "b vocab"], Any]:
-        """One decoding step on a KV cache: the last position's logits and the updated cache."""
+             position_ids: Int[Tensor, "b pos"], cache=None, all_logits: bool = False
+             ) -> tuple[Float[Tensor, "b vocab"] | Float[Tensor, "b pos vocab"], Any]:
+        """One step on a KV cache: the last position's logits (every new position's with
+        ``all_logits``) and the updated cache."""
         out = self.hf_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                             use_cache=True, **cache_kwarg(self.hf_model, cache))
-        return out.logits[:, -1], cache_of(out)
+        return (out.logits if all_logits else out.logits[:, -1]), cache_of(out)
 
     def generate(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"], **options
                  ) -> Int[Tensor, "b total"]:
@@ -146,12 +148,13 @@ class TransformerLensBackend(Backend):
     # TransformerLens 4.3's bridge decodes wrongly on a KV cache under transformers 5 (tiny Llama and
     # GPT-2: other tokens than the same model without a cache; tests/hooks/test_backends.py), so this
     # backend recomputes the whole sequence at every step: exact, and slower for long answers.
-    def step(self, input_ids, attention_mask, position_ids, cache=None):
+    def step(self, input_ids, attention_mask, position_ids, cache=None, all_logits=False):
         ids = input_ids if cache is None else torch.cat([cache.ids, input_ids], dim=1)
         positions = (attention_mask.cumsum(1) - 1).clamp(min=0)
         out = self.module.original_model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
                                          use_cache=False)
-        return out.logits[:, -1], TokenHistory(ids)
+        logits = out.logits[:, -input_ids.shape[1]:] if all_logits else out.logits[:, -1]
+        return logits, TokenHistory(ids)
 
     def generate(self, input_ids, attention_mask, **options):
         options = dict(options)
@@ -207,11 +210,11 @@ class NNsightBackend(Backend):
             out = self.module.output.save()
         return out.logits.detach()
 
-    def step(self, input_ids, attention_mask, position_ids, cache=None):
+    def step(self, input_ids, attention_mask, position_ids, cache=None, all_logits=False):
         with self.module.trace(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                use_cache=True, **cache_kwarg(self.hf_model, cache)):
             out = self.module.output.save()
-        return out.logits[:, -1].detach(), cache_of(out)
+        return (out.logits if all_logits else out.logits[:, -1]).detach(), cache_of(out)
 
     def generate(self, input_ids, attention_mask, **options):
         with self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask}, **options) as tracer:

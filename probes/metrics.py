@@ -234,9 +234,9 @@ class ConfidenceInterval(NamedTuple):
 def bootstrap_ci(
     metric: Callable[[np.ndarray, np.ndarray], float], probs: Float[Array, " n"],
     labels: Real[Array, " n"],
-    n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+    n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, groups: Real[Array, " n"] | None = None,
 ) -> ConfidenceInterval:
-    """Percentile bootstrap interval of ``metric(probs, labels)`` (resampling examples).
+    """Percentile bootstrap interval of ``metric(probs, labels)`` (resampling examples, or whole groups).
 
     Resamples on which the metric raises ``ValueError`` (e.g. AUROC on a one-class resample)
     are skipped and counted in a log message.
@@ -248,6 +248,9 @@ def bootstrap_ci(
         n_boot: Number of resamples.
         alpha: 1 - coverage (0.05 gives a 95% interval).
         seed: Seed of the resampling generator.
+        groups: Optional group id per example (e.g. the question several answers belong to): each
+            resample draws whole groups with replacement (a cluster bootstrap), so rows that are not
+            independent do not narrow the interval.
 
     Returns:
         ``(estimate, low, high)``.
@@ -262,9 +265,13 @@ def bootstrap_ci(
     if p.size != y.size:
         raise ValueError(f"probs has {p.size} entries but labels has {y.size}")
     rng = np.random.default_rng(seed)
+    members = _group_members(groups, p.size) if groups is not None else None
     values = []
     for _ in range(int(n_boot)):
-        idx = rng.integers(0, p.size, p.size)
+        if members is None:
+            idx = rng.integers(0, p.size, p.size)
+        else:
+            idx = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
         try:
             values.append(metric(p[idx], y[idx]))
         except ValueError:
@@ -275,6 +282,16 @@ def bootstrap_ci(
         logger.info("bootstrap_ci: skipped %d of %d resamples", n_boot - len(values), n_boot)
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return ConfidenceInterval(float(metric(p, y)), float(low), float(high))
+
+
+def _group_members(groups: Real[Array, " n"], n: int) -> list[np.ndarray]:
+    """Row indices of each distinct group, in order of first appearance."""
+    g = np.asarray(groups)
+    if g.ndim != 1 or g.size != n:
+        raise ValueError(f"groups must give one id per example ({n}), got shape {g.shape}")
+    _, first, inverse = np.unique(g, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return [np.flatnonzero(inverse == k) for k in order]
 
 
 def bootstrap_accuracy_auroc(

@@ -1,11 +1,11 @@
-"""Seeded, stratified train/test splits: every study splits the same way."""
+"""Seeded train/test splits: every study splits the same way (by group where rows share a question or entity)."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-__all__ = ["stratified_split"]
+__all__ = ["grouped_split", "stratified_split"]
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -30,4 +30,36 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
     if counts.min() < 2:
         raise ValueError(f"labels have {counts[0]} false and {counts[1]} true rows: a split needs at least 2 of each")
     train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
+def grouped_split(groups, test_fraction: float, seed: int, labels=None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test row indices with every group wholly on one side (scikit-learn's ``GroupShuffleSplit``).
+
+    Args:
+        groups: Group id per row (the question, city or entity a row is about).
+        test_fraction: Fraction of the groups held out, in (0, 1).
+        seed: Seed of the split.
+        labels: Optional 0/1 label per row: then both sides must hold both labels.
+
+    Returns:
+        ``(train, test)`` sorted row indices; no group appears on both sides.
+
+    Raises:
+        ValueError: Fewer than two groups, or (with ``labels``) a side without both labels.
+
+    Example:
+        >>> train, test = grouped_split([0, 0, 1, 1, 2, 2, 3, 3], 0.5, seed=0)
+    """
+    groups = np.asarray(groups)
+    if len(np.unique(groups)) < 2:
+        raise ValueError(f"{len(np.unique(groups))} group(s): a grouped split needs at least 2 questions or entities")
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+    train, test = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    if labels is not None:
+        labels = np.asarray(labels)
+        for name, side in (("training", train), ("test", test)):
+            if len(np.unique(labels[side])) < 2:
+                raise ValueError(f"the {name} side of the grouped split holds one label only: use more questions "
+                                 "or another --seed")
     return np.sort(train), np.sort(test)

@@ -118,3 +118,16 @@ def test_vectorised_bootstrap_equals_the_plain_loop():
     fast = bootstrap_accuracy_auroc(p, y, n_boot=300, seed=7)
     assert fast["auroc"] == bootstrap_ci(auroc, p, y, n_boot=300, seed=7)
     assert fast["accuracy"] == bootstrap_ci(accuracy, p, y, n_boot=300, seed=7)
+
+
+def test_group_bootstrap_resamples_whole_groups():
+    rng = np.random.default_rng(0)
+    p, y = rng.random(40), rng.integers(0, 2, 40)
+    copies = 5  # every example appears 5 times, as one group: no more information than 40 rows
+    p5, y5, g5 = np.repeat(p, copies), np.repeat(y, copies), np.repeat(np.arange(40) * 7 + 3, copies)
+    grouped = bootstrap_ci(accuracy, p5, y5, n_boot=400, seed=1, groups=g5)
+    assert grouped == bootstrap_ci(accuracy, p, y, n_boot=400, seed=1)  # same draws, group by group
+    naive = bootstrap_ci(accuracy, p5, y5, n_boot=400, seed=1)
+    assert naive.high - naive.low < 0.7 * (grouped.high - grouped.low)
+    with pytest.raises(ValueError, match="one id per example"):
+        bootstrap_ci(accuracy, p, y, groups=np.arange(3))
