@@ -26,6 +26,7 @@ from veracity.data.qa import (
     capital_questions,
     grade,
     load_qa,
+    load_questions_csv,
 )
 from veracity.data.statements import BUILTIN_DATASETS, StatementDataset, load_statements
 from veracity.data.truthfulqa import TruthfulQA, TruthfulQAItem, load_truthfulqa
@@ -52,6 +53,7 @@ __all__ = [
     "has_chat_template",
     "larger_than_statements",
     "load_qa",
+    "load_questions_csv",
     "load_statements",
     "load_truthfulqa",
     "neg_city_statements",

@@ -8,15 +8,17 @@ first line. Graders are deliberately simple and documented so their errors are e
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 __all__ = [
     "ARITHMETIC_LEVELS", "QA_SETS", "QADataset", "QAItem", "arithmetic_questions", "capital_questions",
-    "grade", "load_qa", "normalize_text",
+    "grade", "load_qa", "load_questions_csv", "normalize_text",
 ]
 
 ARITHMETIC_LEVELS: dict[str, tuple[str, int, int]] = {
@@ -217,3 +219,39 @@ def load_qa(name: str) -> QADataset:
     if name not in QA_SETS:
         raise ValueError(f"unknown QA set {name!r}: choose one of {', '.join(QA_SETS)}")
     return QA_SETS[name]()
+
+
+def load_questions_csv(path: str | os.PathLike) -> QADataset:
+    """Your own checkable questions: a CSV with columns ``question,answer`` and optionally ``topic``.
+
+    ``answer`` holds one accepted answer, or several separated by ``|`` ("Washington|Washington, D.C.").
+    Questions whose answers are all numbers are graded as numbers, the rest as text (see :func:`grade`);
+    ``topic`` becomes the category (default "custom").
+
+    Raises:
+        FileNotFoundError: No file at ``path``.
+        ValueError: Not UTF-8, missing columns, or a row without a question or an answer (named by row).
+
+    Example:
+        >>> data = load_questions_csv("my_facts.csv")  # doctest: +SKIP
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no questions file at {path}: pass a CSV with columns question,answer[,topic]")
+    try:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text: save the questions as a UTF-8 CSV") from None
+    if not rows or not {"question", "answer"} <= set(rows[0]):
+        raise ValueError(f"{path} needs a header with columns question,answer (optional topic) and at least one row")
+    items = []
+    for number, row in enumerate(rows, start=2):
+        question = (row.get("question") or "").strip()
+        answers = tuple(a.strip() for a in (row.get("answer") or "").split("|") if a.strip())
+        if not question or not answers:
+            raise ValueError(f"{path} row {number} has no question or no answer: fill both columns")
+        kind = "number" if all(NUMBER.fullmatch(a) for a in answers) else "text"
+        items.append(QAItem(question, answers, kind, (row.get("topic") or "").strip() or "custom"))
+    return QADataset(items, path.stem)

@@ -9,6 +9,7 @@ prompts, reports, option parsing); no study imports another study.
 
 STUDIES = {
     "demo": "veracity.experiments.demo",
+    "abstention": "veracity.experiments.abstention",
     "truth_sweep": "veracity.experiments.truth_sweep",
     "pik": "veracity.experiments.pik",
     "calibration_gap": "veracity.experiments.calibration_gap",

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from veracity.data import QADataset, chat_prompt, grade
 from veracity.hooks import token_probability
 
-__all__ = ["GradedAnswers", "answer_and_grade", "followup_prompts", "generate", "greedy_and_samples", "left_padding",
+__all__ = ["GradedAnswers", "answer_and_grade", "chat_or_plain", "followup_prompts", "generate", "greedy_and_samples", "left_padding",
            "p_true", "qa_prompts"]
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ def left_padding(tokenizer) -> Iterator[None]:
         tokenizer.padding_side = old
 
 
-def _chat_or_plain(tokenizer, user: str) -> str:
+def chat_or_plain(tokenizer, user: str) -> str:
+    """``user`` as a chat turn under :data:`SYSTEM`, or "Question: ... Answer:" without a chat template."""
     if getattr(tokenizer, "chat_template", None):
         return chat_prompt(tokenizer, user, system=SYSTEM)
     return f"Question: {user}\nAnswer:"
@@ -52,7 +53,7 @@ def _user_turn(item) -> str:
 
 def qa_prompts(model, data: QADataset) -> list[str]:
     """One chat-formatted prompt per question (plain "Question: ... Answer:" without a chat template)."""
-    return [_chat_or_plain(model.tokenizer, _user_turn(item)) for item in data.items]
+    return [chat_or_plain(model.tokenizer, _user_turn(item)) for item in data.items]
 
 
 def followup_prompts(model, data: QADataset, answers: Sequence[str], followup: str) -> list[str]:
@@ -229,7 +230,7 @@ def p_true(model, data: QADataset, answers: Sequence[str], batch_size: int = 16)
     The question and proposed answer go into one user turn; P(True) is the next-token probability
     of "True" renormalised over {"True", "False"} at the start of the assistant's reply.
     """
-    prompts = [_chat_or_plain(model.tokenizer, P_TRUE_QUESTION.format(question=item.question, answer=answer or "(none)"))
+    prompts = [chat_or_plain(model.tokenizer, P_TRUE_QUESTION.format(question=item.question, answer=answer or "(none)"))
                for item, answer in zip(data.items, answers)]
     chat = bool(getattr(model.tokenizer, "chat_template", None))
     yes, no = ("True", "False") if chat else (" True", " False")

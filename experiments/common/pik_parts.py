@@ -16,7 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from veracity.atomic import atomic_write_text
-from veracity.data import QA_SETS, QADataset, arithmetic_questions, capital_questions
+from veracity.data import QA_SETS, QADataset, arithmetic_questions, capital_questions, load_questions_csv
 from veracity.experiments.common.answering import GradedAnswers, answer_and_grade, qa_prompts
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.splits import stratified_split
@@ -49,6 +49,9 @@ class PIKConfig(StudyConfig):
         hidden: Hidden width of an MLP P(IK) head (0 = linear head).
         weight_decay: L2 penalty of the P(IK) head.
         test_fraction: Fraction of questions held out (stratified by greedy correctness).
+        questions: Your own questions instead of --qa-sets: a CSV with columns question,answer (alternatives
+            separated by |) and optional topic.
+        n: Use a seeded sample of at most this many questions (0 = all).
     """
 
     study = "pik"
@@ -64,6 +67,8 @@ class PIKConfig(StudyConfig):
     hidden: int = 0
     weight_decay: float = 1e-2
     test_fraction: float = 0.3
+    questions: str = ""
+    n: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -81,6 +86,8 @@ class PIKConfig(StudyConfig):
                 raise ValueError(f"--layer must be an int or 'auto', got {self.layer!r}") from None
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
+        if self.n < 0:
+            raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
 
     @property
     def set_list(self) -> list[str]:
@@ -95,13 +102,17 @@ class PIKConfig(StudyConfig):
 
 
 def build_questions(config: PIKConfig) -> QADataset:
-    """The requested QA sets, concatenated."""
-    items = []
-    if "arithmetic" in config.set_list:
-        items += arithmetic_questions(config.n_per_level, seed=config.seed).items
-    if "capitals" in config.set_list:
-        items += capital_questions(config.n_capitals or None, seed=config.seed).items
-    return QADataset(items, "+".join(config.set_list))
+    """The ``--questions`` CSV or the requested QA sets, concatenated; a seeded sample of ``--n`` of them."""
+    if config.questions:
+        data = load_questions_csv(config.questions)
+    else:
+        items = []
+        if "arithmetic" in config.set_list:
+            items += arithmetic_questions(config.n_per_level, seed=config.seed).items
+        if "capitals" in config.set_list:
+            items += capital_questions(config.n_capitals or None, seed=config.seed).items
+        data = QADataset(items, "+".join(config.set_list))
+    return data.sample(config.n, config.seed) if config.n else data
 
 
 class NotEnoughOutcomes(ValueError):
