@@ -12,6 +12,7 @@ STUDIES = {
     "abstention": "veracity.experiments.abstention",
     "truth_sweep": "veracity.experiments.truth_sweep",
     "pik": "veracity.experiments.pik",
+    "pik_cross": "veracity.experiments.pik_cross",
     "calibration_gap": "veracity.experiments.calibration_gap",
     "polarity": "veracity.experiments.polarity",
     "transfer": "veracity.experiments.transfer",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from veracity.hooks.extract import apply_template, right_pad, tokenize
 from veracity.hooks.model import VeracityModel
@@ -71,7 +72,8 @@ def token_probability(
 
 
 def continuation_logprobs(
-    model: VeracityModel, prompts: Sequence[str], continuations: Sequence[str], batch_size: int = 16
+    model: VeracityModel, prompts: Sequence[str], continuations: Sequence[str], batch_size: int = 16,
+    progress: bool = True,
 ) -> tuple[Float[Tensor, " n"], Tensor]:
     """Log-probability the model gives each continuation after its prompt, summed over its tokens.
 
@@ -87,6 +89,7 @@ def continuation_logprobs(
         prompts: One prompt per row (repeat a prompt for several continuations).
         continuations: One non-empty continuation per row.
         batch_size: Continuations per forward pass.
+        progress: Show a progress bar (one step per distinct prompt).
 
     Returns:
         ``(logprob, n_tokens)``: the summed float64 log-probability per row, in the caller's order,
@@ -107,7 +110,7 @@ def continuation_logprobs(
         by_prompt.setdefault(prompt, []).append(i)
     heads = dict(zip(by_prompt, tokenize(model, list(by_prompt))))
     total = torch.zeros(len(prompts), dtype=torch.float64)
-    for prompt, rows in by_prompt.items():
+    for prompt, rows in tqdm(by_prompt.items(), desc="score", unit="prompt", disable=not progress, leave=False):
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             total[chunk] = _score_after(model, heads[prompt], [tails[i] for i in chunk])
