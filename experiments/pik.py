@@ -60,7 +60,10 @@ def run(config: PIKConfig, model=None) -> dict:
     target = training_target(graded, config.target)
     head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
     probs = {"p_ik": head.predict_true(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
+             "p_true_few_shot": p_true(model, data, graded.greedy, config.batch_size, shots=True),
              "category_prior": category_prior(data, correct, train)}
+    if config.k:
+        probs["p_true_samples"] = p_true(model, data, graded.greedy, config.batch_size, samples=graded.samples)
     results = {
         "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,
         "layer_convention": LAYER_CONVENTION, "position": "last token of the chat-formatted question prompt",
@@ -71,6 +74,7 @@ def run(config: PIKConfig, model=None) -> dict:
         "auroc_within_category": _within_category(data, probs, correct, test),
         "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
         "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
+        "p_true_confounds": p_true_confounds(graded.greedy, correct, probs, test),
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,6 +84,53 @@ def run(config: PIKConfig, model=None) -> dict:
     head.save(out / "pik_head")
     write_pik_report(out / "report.html", results, probs, correct, test)
     return results
+
+
+def answer_format(answer: str) -> str:
+    """"empty", "multiline" (more than one non-empty line), "bare" (at most 3 words) or "sentence"."""
+    lines = [line for line in answer.splitlines() if line.strip()]
+    if not lines:
+        return "empty"
+    if len(lines) > 1:
+        return "multiline"
+    return "bare" if len(lines[0].split()) <= 3 else "sentence"
+
+
+def p_true_confounds(answers: list[str], correct: np.ndarray, probs: dict, test: np.ndarray) -> dict:
+    """Does P(True) follow the answer's length or format rather than its correctness? (held-out questions)
+
+    Per P(True) variant: Spearman correlation with the answer's length in words, correctness of each
+    format, mean P(True) of right and wrong answers in each format, and AUROC inside each format and
+    inside each third of the length distribution (length held fixed).
+    """
+    from scipy.stats import spearmanr
+
+    words = np.array([len(a.split()) for a in answers])[test]
+    formats = np.array([answer_format(a) for a in answers])[test]
+    y = correct[test]
+    cuts = np.unique(np.quantile(words, [1 / 3, 2 / 3]))
+    tertile = np.searchsorted(cuts, words, side="right")
+    out = {"words_vs_correct_spearman": _spearman(spearmanr, words, y),
+           "formats": {f: {"n": int((formats == f).sum()), "accuracy": float(y[formats == f].mean())}
+                       for f in dict.fromkeys(formats)}}
+    for name in (n for n in probs if n.startswith("p_true")):
+        p = probs[name][test]
+        strata = {}
+        for label, mask in [*((f"format={f}", formats == f) for f in dict.fromkeys(formats)),
+                            *((f"words_tertile={t}", tertile == t) for t in np.unique(tertile))]:
+            strata[label] = {"n": int(mask.sum()), "mean_right": _mean_or_none(p[mask & (y == 1)]),
+                             "mean_wrong": _mean_or_none(p[mask & (y == 0)]),
+                             "auroc": auroc(p[mask], y[mask]) if 0 < y[mask].sum() < mask.sum() else None}
+        out[name] = {"words_spearman": _spearman(spearmanr, words, p), "strata": strata}
+    return out
+
+
+def _spearman(spearmanr, a, b) -> float | None:
+    return None if np.ptp(a) == 0 or np.ptp(b) == 0 else float(spearmanr(a, b).statistic)
+
+
+def _mean_or_none(x: np.ndarray) -> float | None:
+    return float(x.mean()) if len(x) else None
 
 
 def _within_category(data: QADataset, probs: dict, correct: np.ndarray, test: np.ndarray) -> dict[str, dict]:

@@ -16,7 +16,8 @@ from veracity.experiments.common.report import (
 )
 from veracity.probes import reliability_diagram
 
-NAMES = {"p_ik": "P(IK) head", "p_true": "P(True), model's own", "category_prior": "category prior (baseline)"}
+NAMES = {"p_ik": "P(IK) head", "p_true": "P(True), model's own (0-shot)", "p_true_few_shot": "P(True), few-shot",
+         "p_true_samples": "P(True), own k samples shown", "category_prior": "category prior (baseline)"}
 
 
 def _intro(results: dict) -> str:
@@ -62,9 +63,22 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
         table_html([{"category": c, **v} for c, v in results["auroc_within_category"].items()],
                    ("category", "n", "p_ik", "p_true"),
                    caption="Held-out AUROC within a category (difficulty held fixed; small n)"),
+        _confound_table(results.get("p_true_confounds")),
         reliability_figure(curves, "Reliability on the held-out split (label: greedy answer correct)"),
         histogram_figure(hists, "Scores of correct and wrong answers (held-out)", "probability"),
         metric_by_layer_figure(layer_rows, "auroc", "P(IK) AUROC by layer (exploratory; the layer above was fixed "
                                "in advance)"),
     ]
     return write_report(path, "P(IK) and P(True)", parts)
+
+
+def _confound_table(confounds: dict | None) -> str:
+    """Mean P(True) of right and wrong answers and AUROC inside each answer format and length third."""
+    if not confounds:
+        return ""
+    rows = [{"score": NAMES.get(name, name), "stratum": stratum, **values}
+            for name, entry in confounds.items() if name.startswith("p_true")
+            for stratum, values in entry["strata"].items()]
+    return table_html(rows, ("score", "stratum", "n", "mean_right", "mean_wrong", "auroc"),
+                      caption="P(True) with the answer's format or length held fixed (held-out; "
+                              f"Spearman of length in words vs correct: {confounds['words_vs_correct_spearman']})")

@@ -19,7 +19,7 @@ from veracity.data import QADataset, chat_prompt, grade
 from veracity.hooks import token_probability
 
 __all__ = ["GradedAnswers", "answer_and_grade", "chat_or_plain", "followup_prompts", "generate", "greedy_and_samples", "left_padding",
-           "p_true", "qa_prompts"]
+           "p_true", "p_true_prompt", "qa_prompts"]
 
 logger = logging.getLogger(__name__)
 
@@ -224,14 +224,51 @@ def answer_and_grade(model, data: QADataset, k: int = 5, max_new_tokens: int = 1
     return GradedAnswers(greedy, samples, correct, sample_correct)
 
 
-def p_true(model, data: QADataset, answers: Sequence[str], batch_size: int = 16) -> np.ndarray:
+P_TRUE_SHOTS = (
+    ("How many days are there in a week?", "Seven", "True"),
+    ("What is the largest planet in the solar system?", "Mars", "False"),
+    ("What is 9 + 6?", "15", "True"),
+    ("Which gas do plants take in to make sugar?", "Oxygen", "False"),
+)
+"""Worked verdicts shown before the judged answer in few-shot P(True) (general facts, none from a QA set)."""
+
+P_TRUE_SAMPLES = "Question: {question}\nSome answers you could give: {samples}\n"
+
+
+def p_true_prompt(question: str, answer: str, shots: bool = False, samples: Sequence[str] = ()) -> str:
+    """The user turn of a P(True) question: optional worked verdicts, optional other samples, the answer.
+
+    Args:
+        question: The question.
+        answer: The proposed answer (empty -> "(none)").
+        shots: Put :data:`P_TRUE_SHOTS` first, each with its verdict.
+        samples: The model's other answers to the same question, listed before the judged one
+            (Kadavath et al.: showing several samples improves self-evaluation).
+
+    Returns:
+        The text; the model's reply to it starts with its verdict.
+    """
+    parts = [P_TRUE_QUESTION.format(question=q, answer=a) + f"\nAnswer: {verdict}\n\n" for q, a, verdict in P_TRUE_SHOTS
+             ] if shots else []
+    if samples:
+        listed = "; ".join(s.splitlines()[0].strip() if s.strip() else "(none)" for s in samples)
+        parts.append(P_TRUE_SAMPLES.format(question=question, samples=listed))
+    parts.append(P_TRUE_QUESTION.format(question=question, answer=answer or "(none)"))
+    return "".join(parts)
+
+
+def p_true(model, data: QADataset, answers: Sequence[str], batch_size: int = 16, shots: bool = False,
+           samples: Sequence[Sequence[str]] | None = None) -> np.ndarray:
     """The model's own probability that its proposed answer is true (Kadavath et al. 2022).
 
-    The question and proposed answer go into one user turn; P(True) is the next-token probability
-    of "True" renormalised over {"True", "False"} at the start of the assistant's reply.
+    The question and proposed answer go into one user turn (:func:`p_true_prompt`: zero-shot, with
+    worked verdicts first when ``shots``, and with the model's other sampled answers listed when
+    ``samples`` is given); P(True) is the next-token probability of "True" renormalised over
+    {"True", "False"} at the start of the assistant's reply.
     """
-    prompts = [chat_or_plain(model.tokenizer, P_TRUE_QUESTION.format(question=item.question, answer=answer or "(none)"))
-               for item, answer in zip(data.items, answers)]
+    samples = samples if samples is not None else [()] * len(data)
+    prompts = [chat_or_plain(model.tokenizer, p_true_prompt(item.question, answer, shots, others))
+               for item, answer, others in zip(data.items, answers, samples, strict=True)]
     chat = bool(getattr(model.tokenizer, "chat_template", None))
     yes, no = ("True", "False") if chat else (" True", " False")
     return token_probability(model, prompts, yes=yes, no=no, batch_size=batch_size).double().numpy()
