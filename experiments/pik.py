@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from veracity.atomic import atomic_write_text
-from veracity.data import QADataset
-from veracity.experiments.common.answering import p_true
+from veracity.data import QADataset, grade
+from veracity.experiments.common.answering import chat_or_plain, generate, p_true, user_turn
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.pik_parts import (
     PIKConfig,
@@ -34,8 +34,9 @@ from veracity.experiments.common.pik_parts import (
     training_target,
     write_answers,
 )
+from veracity.experiments.common.results import auroc_figure, mean_figure
 from veracity.experiments.pik_report import write_pik_report
-from veracity.hooks import LAYER_CONVENTION, SITE
+from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.probes import PIKHead, auroc
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def run(config: PIKConfig, model=None) -> dict:
         "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
         "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
         "p_true_confounds": p_true_confounds(graded.greedy, correct, probs, test),
+        "source_passages": source_passages(model, data, head, layer, test, config),
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,48 @@ def run(config: PIKConfig, model=None) -> dict:
     head.save(out / "pik_head")
     write_pik_report(out / "report.html", results, probs, correct, test)
     return results
+
+
+PASSAGE = "{capital} is the capital city of {country}, where its national government sits."
+"""A relevant passage for a capital question (it states the answer); an irrelevant one names another country's."""
+
+
+def source_passages(model, data: QADataset, head: PIKHead, layer: int, test: np.ndarray, config) -> dict:
+    """P(IK) with a relevant passage, an irrelevant one (control) and none, on the held-out capital questions.
+
+    Kadavath et al. (2022) saw P(IK) rise when the passage that holds the answer is in context. Here
+    each held-out capital question is asked again with a one-sentence passage before it: about its
+    own country (relevant; it states the answer) or about another held-out country (irrelevant).
+    The model answers greedily; the P(IK) head, trained without passages, reads the prompt.
+
+    Returns:
+        Per condition: ``n``, accuracy, mean P(IK) and its AUROC against correctness (bootstrap
+        intervals); empty when no held-out question is a capital question.
+    """
+    rows = [i for i in test.tolist() if data.items[i].category == "capital"]
+    if len(rows) < 4:
+        return {}
+    items = [data.items[i] for i in rows]
+    countries = [item.echo.removeprefix("of ") for item in items]
+    others = np.roll(np.arange(len(items)), 1 + len(items) // 2)  # another held-out country, never the same
+    passages = {"none": [""] * len(items),
+                "relevant": [PASSAGE.format(capital=it.answers[0], country=c) for it, c in zip(items, countries)],
+                "irrelevant": [PASSAGE.format(capital=items[j].answers[0], country=countries[j]) for j in others]}
+    out = {}
+    for condition, texts in passages.items():
+        prompts = [chat_or_plain(model.tokenizer, f"{text}\n\n{user_turn(it)}" if text else user_turn(it))
+                   for text, it in zip(texts, items)]
+        answers = [r[0] for r in generate(model, prompts, max_new_tokens=config.max_new_tokens,
+                                          batch_size=config.batch_size, progress=False)]
+        correct = np.array([grade(it, a) for it, a in zip(items, answers)], dtype=np.int64)
+        p_ik = head.predict_true(extract(model, prompts, layers=[layer], batch_size=config.batch_size,
+                                         progress=False)[:, 0])
+        out[condition] = {"n": len(items), "accuracy": mean_figure(correct, config.seed),
+                          "mean_p_ik": mean_figure(p_ik, config.seed),
+                          "auroc": auroc_figure(p_ik, correct, config.seed) if 0 < correct.sum() < len(correct) else None,
+                          "example_prompt_user_turn": f"{texts[0]}\n\n{user_turn(items[0])}".strip()}
+        logger.info("passage %-10s accuracy %.3f  mean P(IK) %.3f", condition, correct.mean(), p_ik.mean())
+    return out
 
 
 def answer_format(answer: str) -> str:

@@ -64,6 +64,7 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
                    ("category", "n", "p_ik", "p_true"),
                    caption="Held-out AUROC within a category (difficulty held fixed; small n)"),
         _confound_table(results.get("p_true_confounds")),
+        _passage_table(results.get("source_passages")),
         reliability_figure(curves, "Reliability on the held-out split (label: greedy answer correct)"),
         histogram_figure(hists, "Scores of correct and wrong answers (held-out)", "probability"),
         metric_by_layer_figure(layer_rows, "auroc", "P(IK) AUROC by layer (exploratory; the layer above was fixed "
@@ -82,3 +83,17 @@ def _confound_table(confounds: dict | None) -> str:
     return table_html(rows, ("score", "stratum", "n", "mean_right", "mean_wrong", "auroc"),
                       caption="P(True) with the answer's format or length held fixed (held-out; "
                               f"Spearman of length in words vs correct: {confounds['words_vs_correct_spearman']})")
+
+
+def _passage_table(passages: dict | None) -> str:
+    """Accuracy, mean P(IK) and its AUROC with a relevant passage, an irrelevant one and none."""
+    if not passages:
+        return ""
+
+    def ci(entry):
+        return "n/a" if entry is None else f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+
+    rows = [{"passage": name, "n": v["n"], "accuracy": ci(v["accuracy"]), "mean P(IK)": ci(v["mean_p_ik"]),
+             "AUROC": ci(v["auroc"])} for name, v in passages.items()]
+    return table_html(rows, caption="P(IK) with source material (held-out capital questions; head trained without "
+                                    "passages)")

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from veracity.data import QADataset, chat_prompt, grade
 from veracity.hooks import token_probability
 
-__all__ = ["GradedAnswers", "answer_and_grade", "chat_or_plain", "followup_prompts", "generate", "greedy_and_samples", "left_padding",
+__all__ = ["GradedAnswers", "answer_and_grade", "chat_or_plain", "followup_prompts", "user_turn", "generate", "greedy_and_samples", "left_padding",
            "p_true", "p_true_prompt", "qa_prompts"]
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ def chat_or_plain(tokenizer, user: str) -> str:
     if getattr(tokenizer, "chat_template", None):
         return chat_prompt(tokenizer, user, system=SYSTEM)
     return f"Question: {user}\nAnswer:"
+
+
+def user_turn(item) -> str:
+    """The question with its answer-format instruction, as the user says it."""
+    return _user_turn(item)
 
 
 def _user_turn(item) -> str:

@@ -58,6 +58,22 @@ def test_targets_and_category_prior():
     assert prior.tolist() == [0.5, 0.5, 0.0, 0.0, 0.25]
 
 
+def test_p_true_prompts_and_answer_formats():
+    from veracity.experiments.common.answering import P_TRUE_QUESTION, p_true_prompt
+    from veracity.experiments.pik import answer_format
+
+    plain = p_true_prompt("What is 2 + 2?", "4")
+    assert plain == P_TRUE_QUESTION.format(question="What is 2 + 2?", answer="4")
+    few = p_true_prompt("What is 2 + 2?", "4", shots=True)
+    assert few.endswith(plain) and few.count("Answer: True") == 2 and few.count("Answer: False") == 2
+    sampled = p_true_prompt("What is 2 + 2?", "", samples=["4\nmore", "5"])
+    assert "Some answers you could give: 4; 5" in sampled and sampled.endswith("Proposed answer: (none)\n"
+                                                                               "Is the proposed answer true or false? "
+                                                                               "Answer True or False.")
+    assert [answer_format(a) for a in ["", "Paris", "The capital is Paris.", "Paris\nFrance"]] == [
+        "empty", "bare", "sentence", "multiline"]
+
+
 def test_split_needs_right_and_wrong_answers():
     correct = np.array([1, 0] * 10)
     train, test = split(correct, 0.3, seed=0)
@@ -69,12 +85,12 @@ def test_split_needs_right_and_wrong_answers():
 @pytest.mark.slow
 def test_pik_acceptance_on_the_embedded_model(tmp_path):
     out = tmp_path / "pik"
-    results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "12", "--k", "1",
+    results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "16", "--k", "1",
                     "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")])
     saved = json.loads((out / "results.json").read_text())
-    assert saved["n_questions"] == 12 and saved["layer"] == 20
+    assert saved["n_questions"] == 16 and saved["layer"] == 20
     assert 0 < saved["accuracy_greedy"] < 1
-    for name in ("p_ik", "p_true", "category_prior"):
+    for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "category_prior"):
         metrics = saved["metrics"][name]
         assert 0 <= metrics["auroc"] <= 1 and 0 <= metrics["ece"] <= 1 and 0 <= metrics["brier"] <= 1
         low, high = metrics["auroc_ci95"]
@@ -82,7 +98,15 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path):
     assert set(saved["auroc_within_category"]) <= {"capital"}
     assert len(saved["per_layer_auroc"]) == 30 and results["n_test"] == saved["n_test"]
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
-    assert len(rows) == 12 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])
+    assert len(rows) == 16 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])
+    confounds = saved["p_true_confounds"]
+    assert {"p_true", "p_true_few_shot", "p_true_samples"} <= set(confounds)
+    assert sum(f["n"] for f in confounds["formats"].values()) == saved["n_test"]
+    passages = saved["source_passages"]
+    assert set(passages) == {"none", "relevant", "irrelevant"}
+    assert {p["n"] for p in passages.values()} == {saved["n_test"]}
+    # a passage that states the capital lets the model answer: accuracy never drops below no passage
+    assert passages["relevant"]["accuracy"]["value"] >= passages["none"]["accuracy"]["value"]
     assert (out / "pik_head.safetensors").is_file() and (out / "pik_head.json").is_file()
     assert "Reliability" in (out / "report.html").read_text()
 
