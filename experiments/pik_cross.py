@@ -78,16 +78,21 @@ def answer_and_read(model, data, config: Config) -> dict:
             "acts": question_activations(model, data, config)[:, layer].clone()}
 
 
-def joint_split(a: np.ndarray, b: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Question indices, stratified by the pair of outcomes (each question is its own group)."""
+def joint_split(a: np.ndarray, b: np.ndarray, test_fraction: float, seed: int, questions=None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Question indices, stratified by the pair of outcomes; a question text asked twice stays on one side."""
     for name, y in (("model A", a), ("model B", b)):
         if np.bincount(y, minlength=2).min() < 2:
             raise NotEnoughOutcomes(f"{name} got {y.sum()} of {len(y)} questions right: cross-model P(IK) needs at "
                                     "least 2 right and 2 wrong per model; use more or other questions")
     joint = 2 * a + b
     stratify = joint if np.bincount(joint, minlength=4)[np.unique(joint)].min() >= 2 else a
-    train, test = train_test_split(np.arange(len(a)), test_size=test_fraction, stratify=stratify, random_state=seed)
-    return np.sort(train), np.sort(test)
+    groups = np.arange(len(a)) if questions is None else np.asarray(questions)
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    train, test = train_test_split(np.arange(len(first)), test_size=test_fraction, stratify=stratify[first],
+                                   random_state=seed)
+    in_test = np.isin(inverse, test)
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test)
 
 
 def cross_heads(runs: dict, train: np.ndarray, config: Config) -> dict[tuple[str, str], np.ndarray]:
@@ -113,7 +118,7 @@ def run(config: Config) -> dict:
         runs[role] = answer_and_read(models[role], data, config)
         logger.info("model %s (%s): greedy accuracy %.3f", role, runs[role]["id"], runs[role]["graded"].correct.mean())
     correct = {role: runs[role]["graded"].correct for role in ROLES}
-    train, test = joint_split(correct["A"], correct["B"], config.test_fraction, config.seed)
+    train, test = joint_split(correct["A"], correct["B"], config.test_fraction, config.seed, data.questions)
     probs = cross_heads(runs, train, config)
     disagree = test[correct["A"][test] != correct["B"][test]]
     headline, table = {}, []

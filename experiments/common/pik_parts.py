@@ -19,7 +19,7 @@ from veracity.atomic import atomic_write_text
 from veracity.data import QA_SETS, QADataset, arithmetic_questions, capital_questions, load_questions_csv
 from veracity.experiments.common.answering import GradedAnswers, answer_and_grade, qa_prompts
 from veracity.experiments.common.config import StudyConfig
-from veracity.experiments.common.splits import stratified_split
+from veracity.experiments.common.splits import stratified_group_split, stratified_split
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.hooks.convention import resolve_layers
 from veracity.probes import PIKHead, auroc, bootstrap_ci, brier, reliability_diagram
@@ -119,13 +119,19 @@ class NotEnoughOutcomes(ValueError):
     """The model got (almost) everything right or wrong: P(IK) has nothing to learn."""
 
 
-def split(correct: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train/test indices, stratified by greedy correctness; both outcomes needed."""
+def split(correct: np.ndarray, test_fraction: float, seed: int, questions=None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test indices, stratified by greedy correctness; both outcomes needed.
+
+    With ``questions`` (the question texts), a question asked twice (two random sums can coincide)
+    stays on one side (:func:`stratified_group_split`).
+    """
     counts = np.bincount(correct, minlength=2)
     if counts.min() < 2:
         raise NotEnoughOutcomes(f"the model got {counts[1]} of {len(correct)} questions right: P(IK) needs at least 2 "
                                 "right and 2 wrong; use more or easier/harder questions (--n-per-level, --qa-sets)")
-    return stratified_split(correct, test_fraction, seed)
+    if questions is None:
+        return stratified_split(correct, test_fraction, seed)
+    return stratified_group_split(correct, questions, test_fraction, seed)
 
 
 def training_target(graded, target: str) -> np.ndarray:
@@ -188,7 +194,7 @@ def answer_and_split(model, config: PIKConfig) -> tuple[QADataset, GradedAnswers
     data = build_questions(config)
     graded = answer_and_grade(model, data, config.k, config.max_new_tokens, config.temperature,
                               config.batch_size, config.seed)
-    return (data, graded, *split(graded.correct, config.test_fraction, config.seed))
+    return (data, graded, *split(graded.correct, config.test_fraction, config.seed, data.questions))
 
 
 def write_answers(path: Path, data: QADataset, graded: GradedAnswers, test: np.ndarray, columns: dict) -> None:

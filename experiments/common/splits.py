@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-__all__ = ["grouped_split", "stratified_split"]
+__all__ = ["grouped_split", "stratified_group_split", "stratified_split"]
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +63,29 @@ def grouped_split(groups, test_fraction: float, seed: int, labels=None) -> tuple
                 raise ValueError(f"the {name} side of the grouped split holds one label only: use more questions "
                                  "or another --seed")
     return np.sort(train), np.sort(test)
+
+
+def stratified_group_split(labels, groups, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/test row indices, grouped (a group wholly on one side) and stratified by the group's label.
+
+    For rows whose label is a property of the group (the greedy answer to one question text, asked
+    twice, is graded the same): the distinct groups are split with :func:`stratified_split` on each
+    group's label (its first row's), then every row follows its group.
+
+    Args:
+        labels: 0/1 label per row.
+        groups: Group id per row (e.g. the question text).
+        test_fraction: Fraction of the groups held out, in (0, 1).
+        seed: Seed of the split.
+
+    Returns:
+        ``(train, test)`` sorted row indices; no group on both sides.
+
+    Example:
+        >>> train, test = stratified_group_split([1, 1, 0, 0, 1, 0], ["a", "a", "b", "c", "d", "e"], 0.4, seed=0)
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    _, test_groups = stratified_split(labels[first], test_fraction, seed)
+    in_test = np.isin(inverse, test_groups)
+    return np.flatnonzero(~in_test), np.flatnonzero(in_test)

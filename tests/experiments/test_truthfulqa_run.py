@@ -61,3 +61,15 @@ def test_truthfulqa_acceptance_on_the_embedded_model(tmp_path, shared_datasets):
     assert np.mean([r["mc1"] for r in rows]) == pytest.approx(saved["headline"]["mc1"]["value"])
     assert (out / "report.html").stat().st_size > 100_000 and (out / "probe.safetensors").exists()
     assert main(argv)["headline"] == results["headline"]  # deterministic for a seed
+
+
+def test_a_question_asked_twice_stays_on_one_side():
+    from veracity.experiments.common.pik_parts import split
+    from veracity.experiments.pik_cross import joint_split
+
+    questions = [f"What is {i % 13} + 1?" for i in range(40)]  # 13 distinct texts, most asked 3 times
+    correct = np.array([int(i % 13 < 6) for i in range(40)])
+    for train, test in (split(correct, 0.3, seed=4, questions=questions),
+                        joint_split(correct, 1 - correct, 0.3, seed=4, questions=questions)):
+        assert not {questions[i] for i in train} & {questions[i] for i in test}
+        assert len(train) + len(test) == 40 and set(correct[test]) == {0, 1}
