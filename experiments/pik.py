@@ -131,13 +131,16 @@ def source_passages(model, data: QADataset, head: PIKHead, layer: int, test: np.
 
 
 def answer_format(answer: str) -> str:
-    """"empty", "multiline" (more than one non-empty line), "bare" (at most 3 words) or "sentence"."""
+    """"empty", "multiline" (more than one non-empty line), "bare" (at most 3 words), "sentence" (longer, ending
+    in . ! ? or a quote) or "cut_off" (longer and unfinished: generation stopped mid-sentence)."""
     lines = [line for line in answer.splitlines() if line.strip()]
     if not lines:
         return "empty"
     if len(lines) > 1:
         return "multiline"
-    return "bare" if len(lines[0].split()) <= 3 else "sentence"
+    if len(lines[0].split()) <= 3:
+        return "bare"
+    return "sentence" if lines[0].rstrip()[-1] in ".!?\"'" else "cut_off"
 
 
 def p_true_confounds(answers: list[str], correct: np.ndarray, probs: dict, test: np.ndarray) -> dict:

@@ -70,8 +70,8 @@ def test_p_true_prompts_and_answer_formats():
     assert "Some answers you could give: 4; 5" in sampled and sampled.endswith("Proposed answer: (none)\n"
                                                                                "Is the proposed answer true or false? "
                                                                                "Answer True or False.")
-    assert [answer_format(a) for a in ["", "Paris", "The capital is Paris.", "Paris\nFrance"]] == [
-        "empty", "bare", "sentence", "multiline"]
+    assert [answer_format(a) for a in ["", "Paris", "The capital is Paris.", "Paris\nFrance", "To solve this, we"]] == [
+        "empty", "bare", "sentence", "multiline", "cut_off"]
 
 
 def test_split_needs_right_and_wrong_answers():
