@@ -22,11 +22,11 @@ from safetensors.torch import load_file, save_file
 from tiny_models import build_tiny, build_word_tokenizer
 
 import veracity as vc
-from veracity.data import load_statements
+from veracity.data import load_questions_csv, load_statements
 from veracity.experiments import load_results
-from veracity.hooks import load_activations, read_job
+from veracity.hooks import continuation_logprobs, load_activations, read_job
 from veracity.hooks.model import ModelNotFoundError
-from veracity.probes import CCS, LogisticProbe, MassMeanProbe, TemperatureScaling, load_probe
+from veracity.probes import CCS, LogisticProbe, MassMeanProbe, TemperatureScaling, auroc, bootstrap_ci, load_probe
 from veracity.steering import export, from_gguf, from_safetensors, to_gguf
 from veracity.steering.vector import SteeringVector
 
@@ -136,7 +136,23 @@ def vector_with(direction=None, **fields):
     return SteeringVector({1: torch.randn(64) if direction is None else direction}, **fields)
 
 
+def _continuation(w: World, prompts=("hello world",), continuations=(" the cat",)):
+    return continuation_logprobs(w.model, list(prompts), list(continuations), progress=False)
+
+
 API = [
+    # ---- multiple-choice scoring, grouped intervals and splits, own question files
+    Api("continuation-count", lambda w: _continuation(w, continuations=(" a", " b")), ValueError,
+        r"1 prompts but 2 continuations"),
+    Api("continuation-empty", lambda w: _continuation(w, continuations=("",)), ValueError, r"tokenises to nothing"),
+    Api("continuation-one-string", lambda w: continuation_logprobs(w.model, "hello", [" a"]), ValueError,
+        r"list of strings"),
+    Api("bootstrap-groups-length", lambda w: bootstrap_ci(auroc, [0.1, 0.9], [0, 1], groups=[1]),
+        ValueError, r"groups must give one id per example"),
+    Api("questions-csv-columns", lambda w: load_questions_csv(w.root / "texts.txt"), ValueError,
+        r"needs a header with columns question,answer"),
+    Api("questions-csv-missing", lambda w: load_questions_csv(w.root / "nothing.csv"), FileNotFoundError,
+        r"no questions file at"),
     # ---- extract: texts, layers, positions, sizes, dtypes, places
     Api("extract-layer-float", lambda w: extract(w, layers=[3.7]), ValueError, r"is not an integer"),
     Api("extract-layer-str", lambda w: extract(w, layers=["3"]), ValueError, r"is not an integer"),
@@ -389,6 +405,16 @@ CLI = [
                               "--n-layers", "30"], r"layer 40 but the model has 30 blocks"),
     Cli("cli-export-damaged", ["export", "{root}/damaged.json", "--format", "gguf", "--out", "{root}/e.gguf"],
         r"holds NaN or inf"),
+    Cli("cli-run-abstention-targets", ["run", "abstention", "--targets", "0.5", "1.0"], r"--targets must be numbers in"),
+    Cli("cli-run-abstention-n", ["run", "abstention", "--n", "-3"], r"--n must be >= 0"),
+    Cli("cli-run-pik-questions-missing", ["run", "pik", "--questions", "{root}/nothing.csv"], r"no questions file at"),
+    Cli("cli-run-pik-questions-columns", ["run", "pik", "--questions", "{root}/texts.txt"],
+        r"needs a header with columns question,answer"),
+    Cli("cli-run-cross-questions", ["run", "pik_cross", "--questions", "{root}/nothing.csv"], r"no questions file at"),
+    Cli("cli-run-tqa-data-missing", ["run", "truthfulqa", "--data", "{root}/nothing.csv"], r"no TruthfulQA CSV at"),
+    Cli("cli-run-tqa-data-columns", ["run", "truthfulqa", "--data", "{root}/texts.txt"], r"lacks the TruthfulQA columns"),
+    Cli("cli-run-tqa-coefficients", ["run", "truthfulqa", "--coefficients", "0.5"], r"must include 0"),
+    Cli("cli-run-tqa-layers", ["run", "truthfulqa", "--layers", "middle"], r"--layers 'middle'"),
     Cli("cli-info-model", ["info", "no-such-model"], r"could not load model 'no-such-model'"),
     Cli("cli-info-backend", ["info", "{model}", "--backend", "jax"], r"jax"),
 ]

@@ -88,6 +88,8 @@ class PIKConfig(StudyConfig):
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
         if self.n < 0:
             raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
+        if self.questions:
+            load_questions_csv(self.questions)  # a bad file is reported before any model loads
 
     @property
     def set_list(self) -> list[str]:
