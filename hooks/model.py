@@ -232,8 +232,9 @@ def load_model(
     backend: str = "hf",
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
+    adapter: str | os.PathLike | None = None,
 ) -> VeracityModel:
-    """Load a causal LM and wrap it for the chosen backend.
+    """Load a causal LM (optionally with a LoRA adapter merged in) and wrap it for the chosen backend.
 
     Args:
         name_or_path: ``"smollm2-135m"`` or ``"gemma3-270m"`` (embedded, offline), a local folder,
@@ -242,13 +243,17 @@ def load_model(
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or ``"auto"`` (``device_map="auto"``: spread a model
             larger than one GPU). Default: ``"cuda"`` when present, else ``"cpu"``.
         dtype: Compute dtype; default float32 on CPU and bfloat16 on GPU.
+        adapter: A folder holding a peft LoRA adapter (``adapter_config.json`` and
+            ``adapter_model.safetensors``) trained on this model: its weights are merged into the
+            model's own, so every backend, extraction and steering see the fine-tuned model exactly.
 
     Returns:
-        A :class:`VeracityModel`.
+        A :class:`VeracityModel` (``model_id`` gains ``+adapter:<folder name>``).
 
     Raises:
-        ValueError: Unknown backend or dtype.
+        ValueError: Unknown backend or dtype, or an adapter that does not fit the model.
         ModelNotFoundError: The model cannot be found locally or on the hub.
+        FileNotFoundError: No adapter at ``adapter``.
 
     Example:
         >>> model = load_model("smollm2-135m")
@@ -259,10 +264,37 @@ def load_model(
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
+    adapter_dir = check_adapter(adapter) if adapter is not None else None
     hf_model, tokenizer, source = _load_hf(str(name_or_path), device, torch_dtype)
-    model = from_hf(hf_model, tokenizer, backend=backend, model_id=str(name_or_path))
+    model_id = str(name_or_path)
+    if adapter_dir is not None:
+        hf_model = merge_adapter(hf_model, adapter_dir)
+        model_id, source = f"{model_id}+adapter:{adapter_dir.name}", f"{source} + LoRA {adapter_dir.resolve()}"
+    model = from_hf(hf_model, tokenizer, backend=backend, model_id=model_id)
     model.source = source
     return model
+
+
+def check_adapter(adapter: str | os.PathLike) -> Path:
+    """The adapter folder, or a one-line error when it holds no peft adapter."""
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"no peft adapter at {folder} (no adapter_config.json): pass the folder that "
+                                "PeftModel.save_pretrained wrote")
+    return folder
+
+
+def merge_adapter(hf_model: nn.Module, folder: Path) -> nn.Module:
+    """``hf_model`` with the LoRA adapter in ``folder`` merged into its weights (a plain model again)."""
+    from peft import PeftModel
+
+    try:
+        peft_model = PeftModel.from_pretrained(hf_model, str(folder), is_trainable=False)
+    except (RuntimeError, ValueError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"the adapter at {folder} does not fit this model ({first[:200]}): pass an adapter "
+                         "trained on the same base model") from None
+    return peft_model.merge_and_unload().eval()
 
 
 def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str | None = None) -> VeracityModel:
