@@ -43,6 +43,7 @@ from veracity.experiments.common.pik_parts import (
     training_target,
     write_answers,
 )
+from veracity.experiments.common.results import figure
 from veracity.experiments.common.verbal_confidence import CONFIDENCE_QUESTION, verbal_confidence
 from veracity.hooks import LAYER_CONVENTION, SITE
 
@@ -108,14 +109,18 @@ def run(config: CalibrationGapConfig, model=None) -> dict:
     scores = {"verbal": verbal, "p_true": p_true(model, data, graded.greedy, config.batch_size),
               "p_ik": head.predict_true(acts)}
     parsed_test = test[np.isfinite(verbal[test])]
+    records = _records(scores, correct, test, config)
     results = {
+        "study": "calibration_gap", "model": {"id": model.model_id, "n_layers": model.n_layers,
+                                              "d_model": model.d_model},
+        "headline": {f"auroc_{r['score']}": figure(r["auroc"], *r["auroc_ci95"]) for r in records if "auroc" in r},
         "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,
         "layer_convention": LAYER_CONVENTION, "position": "last token of the chat-formatted question prompt",
         "n_questions": len(data), "n_train": len(train), "n_test": len(test),
         "accuracy_greedy": float(correct.mean()), "accuracy_test": float(correct[test].mean()),
         "verbal_question": CONFIDENCE_QUESTION, "verbal_parse_rate": float(np.isfinite(verbal).mean()),
         "verbal_parse_rate_test": float(len(parsed_test) / len(test)), "unparseable": UNPARSEABLE,
-        "scores": _records(scores, correct, test, config),
+        "scores": records,
         "scores_on_verbal_subset": _records(scores, correct, parsed_test, config),
         "metric_note": (f"held-out split; label = greedy answer correct; ECE/MCE over {config.n_bins} equal-width "
                         "bins; AUROC CI = 1000-sample percentile bootstrap"),

@@ -34,7 +34,7 @@ from veracity.experiments.common.pik_parts import (
     training_target,
     write_answers,
 )
-from veracity.experiments.common.results import auroc_figure, mean_figure
+from veracity.experiments.common.results import auroc_figure, figure, mean_figure
 from veracity.experiments.pik_report import write_pik_report
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.probes import PIKHead, auroc
@@ -65,18 +65,22 @@ def run(config: PIKConfig, model=None) -> dict:
              "category_prior": category_prior(data, correct, train)}
     if config.k:
         probs["p_true_samples"] = p_true(model, data, graded.greedy, config.batch_size, samples=graded.samples)
+    metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
+    passages = source_passages(model, data, head, layer, test, config)
     results = {
+        "study": "pik", "model": {"id": model.model_id, "n_layers": model.n_layers, "d_model": model.d_model},
+        "headline": _headline(metrics, passages, correct[test], config.seed),
         "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,
         "layer_convention": LAYER_CONVENTION, "position": "last token of the chat-formatted question prompt",
         "n_questions": len(data), "n_train": len(train), "n_test": len(test),
         "accuracy_greedy": float(correct.mean()), "accuracy_sampled": float(graded.soft.mean()),
         "accuracy_by_category": _by_category(data, correct, graded.soft),
-        "metrics": {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()},
+        "metrics": metrics,
         "auroc_within_category": _within_category(data, probs, correct, test),
         "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
         "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
         "p_true_confounds": p_true_confounds(graded.greedy, correct, probs, test),
-        "source_passages": source_passages(model, data, head, layer, test, config),
+        "source_passages": passages,
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,6 +90,16 @@ def run(config: PIKConfig, model=None) -> dict:
     head.save(out / "pik_head")
     write_pik_report(out / "report.html", results, probs, correct, test)
     return results
+
+
+def _headline(metrics: dict, passages: dict, correct_test: np.ndarray, seed: int) -> dict:
+    """Figure name -> value and 95% interval: each score's held-out AUROC, accuracy, P(IK) with passages."""
+    headline = {f"auroc_{name}": figure(m["auroc"], *m["auroc_ci95"]) for name, m in metrics.items()}
+    headline["accuracy_held_out"] = mean_figure(correct_test, seed)
+    for condition, entry in passages.items():
+        headline[f"mean_p_ik_passage_{condition}"] = entry["mean_p_ik"]
+        headline[f"accuracy_passage_{condition}"] = entry["accuracy"]
+    return headline
 
 
 PASSAGE = "{capital} is the capital city of {country}, where its national government sits."

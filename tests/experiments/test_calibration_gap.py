@@ -151,6 +151,9 @@ def test_calibration_gap_acceptance_on_the_embedded_model(tmp_path, embedded, mo
     results = main(["--out", str(out), "--n-per-level", "2", "--n-capitals", "12", "--k", "1", "--target", "greedy",
                     "--max-new-tokens", "10", "--confidence-tokens", "16", "--cache", str(tmp_path / "cache")])
     saved = json.loads((out / "results.json").read_text())
+    assert saved["study"] == "calibration_gap" and saved["model"]["id"] == "smollm2-135m"
+    for entry in saved["headline"].values():
+        assert entry["ci"][0] <= entry["value"] <= entry["ci"][1]
     assert saved["n_questions"] == 26 and saved["n_test"] == results["n_test"] == 8
     assert [r["score"] for r in saved["scores"]] == ["verbal", "p_true", "p_ik"]
     assert 0 <= saved["verbal_parse_rate"] <= 1 and saved["verbal_question"].startswith("How confident")

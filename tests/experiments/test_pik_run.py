@@ -88,7 +88,9 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path):
     results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "16", "--k", "1",
                     "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")])
     saved = json.loads((out / "results.json").read_text())
-    assert saved["n_questions"] == 16 and saved["layer"] == 20
+    assert saved["n_questions"] == 16 and saved["layer"] == 20 and saved["study"] == "pik"
+    assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
+            "mean_p_ik_passage_relevant", "mean_p_ik_passage_none"} <= set(saved["headline"])
     assert 0 < saved["accuracy_greedy"] < 1
     for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "category_prior"):
         metrics = saved["metrics"][name]
