@@ -11,7 +11,8 @@ itself (answer when confidence > t; no threshold is tuned):
 
 - ``never``: always answer (what binary grading rewards);
 - ``p_ik``: a P(IK) head on the question prompt, fitted on the training questions;
-- ``p_true``: the model's own P(True) for its answer;
+- ``p_true``: the model's own P(True) for its answer, asked in the same chat after the answer (the
+  prompt under which P(True) is not inverted; see ``veracity run pik``);
 - ``verbal``: its stated 0-100 confidence (an unparseable reply cannot gate, so the answer stands);
 - ``oracle``: answer exactly when right (the upper bound).
 
@@ -132,7 +133,7 @@ def run(config: Config, model=None) -> dict:
     head = fit_pik_head(model, data, training_target(graded, config.target), train, acts, layer, config)
     replies, verbal = verbal_confidence(model, data, graded.greedy, config.confidence_tokens, config.batch_size)
     confidence = {"never": np.ones(len(data)), "p_ik": head.predict_true(acts),
-                  "p_true": p_true(model, data, graded.greedy, config.batch_size), "verbal": verbal,
+                  "p_true": p_true(model, data, graded.greedy, config.batch_size, own_turn=True), "verbal": verbal,
                   "oracle": correct.astype(np.float64)}
     seed, headline, table = config.seed, {}, []
     for t in config.targets:

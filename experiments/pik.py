@@ -62,6 +62,7 @@ def run(config: PIKConfig, model=None) -> dict:
     head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
     probs = {"p_ik": head.predict_true(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
              "p_true_few_shot": p_true(model, data, graded.greedy, config.batch_size, shots=True),
+             "p_true_own_turn": p_true(model, data, graded.greedy, config.batch_size, own_turn=True),
              "category_prior": category_prior(data, correct, train)}
     if config.k:
         probs["p_true_samples"] = p_true(model, data, graded.greedy, config.batch_size, samples=graded.samples)

@@ -17,7 +17,7 @@ from veracity.experiments.common.report import (
 from veracity.probes import reliability_diagram
 
 NAMES = {"p_ik": "P(IK) head", "p_true": "P(True), model's own (0-shot)", "p_true_few_shot": "P(True), few-shot",
-         "p_true_samples": "P(True), own k samples shown", "category_prior": "category prior (baseline)"}
+         "p_true_samples": "P(True), own k samples shown", "p_true_own_turn": "P(True), asked after its own answer", "category_prior": "category prior (baseline)"}
 
 
 def _intro(results: dict) -> str:

@@ -262,18 +262,27 @@ def p_true_prompt(question: str, answer: str, shots: bool = False, samples: Sequ
     return "".join(parts)
 
 
+P_TRUE_OWN_TURN = "Is your answer true or false? Answer True or False."
+"""Asked after the model's own answer, in the same chat (``p_true(..., own_turn=True)``)."""
+
+
 def p_true(model, data: QADataset, answers: Sequence[str], batch_size: int = 16, shots: bool = False,
-           samples: Sequence[Sequence[str]] | None = None) -> np.ndarray:
+           samples: Sequence[Sequence[str]] | None = None, own_turn: bool = False) -> np.ndarray:
     """The model's own probability that its proposed answer is true (Kadavath et al. 2022).
 
-    The question and proposed answer go into one user turn (:func:`p_true_prompt`: zero-shot, with
-    worked verdicts first when ``shots``, and with the model's other sampled answers listed when
-    ``samples`` is given); P(True) is the next-token probability of "True" renormalised over
-    {"True", "False"} at the start of the assistant's reply.
+    By default the question and proposed answer go into one user turn (:func:`p_true_prompt`:
+    zero-shot, with worked verdicts first when ``shots``, and with the model's other sampled
+    answers listed when ``samples`` is given). With ``own_turn`` the answer stays the model's own
+    reply in the chat and :data:`P_TRUE_OWN_TURN` follows it (:func:`followup_prompts`). P(True)
+    is the next-token probability of "True" renormalised over {"True", "False"} at the start of
+    the assistant's reply.
     """
     samples = samples if samples is not None else [()] * len(data)
-    prompts = [chat_or_plain(model.tokenizer, p_true_prompt(item.question, answer, shots, others))
-               for item, answer, others in zip(data.items, answers, samples, strict=True)]
+    if own_turn:
+        prompts = followup_prompts(model, data, answers, P_TRUE_OWN_TURN)
+    else:
+        prompts = [chat_or_plain(model.tokenizer, p_true_prompt(item.question, answer, shots, others))
+                   for item, answer, others in zip(data.items, answers, samples, strict=True)]
     chat = bool(getattr(model.tokenizer, "chat_template", None))
     yes, no = ("True", "False") if chat else (" True", " False")
     return token_probability(model, prompts, yes=yes, no=no, batch_size=batch_size).double().numpy()

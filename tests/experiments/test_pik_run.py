@@ -92,7 +92,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path):
     assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
             "mean_p_ik_passage_relevant", "mean_p_ik_passage_none"} <= set(saved["headline"])
     assert 0 < saved["accuracy_greedy"] < 1
-    for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "category_prior"):
+    for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "p_true_own_turn", "category_prior"):
         metrics = saved["metrics"][name]
         assert 0 <= metrics["auroc"] <= 1 and 0 <= metrics["ece"] <= 1 and 0 <= metrics["brier"] <= 1
         low, high = metrics["auroc_ci95"]
