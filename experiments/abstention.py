@@ -45,7 +45,7 @@ from veracity.experiments.common.pik_parts import (
     training_target,
 )
 from veracity.experiments.common.report import table_html, write_report
-from veracity.experiments.common.results import mean_figure, study_results, write_results
+from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.verbal_confidence import verbal_confidence
 
 logger = logging.getLogger(__name__)
@@ -191,8 +191,7 @@ def write_abstention_report(path: Path, results: dict) -> None:
     fig.add_hline(y=0, line_dash="dash", line_color="grey", annotation_text="always abstain")
     fig.update_layout(title="Expected score per held-out question against the confidence target", height=480,
                       xaxis_title="confidence target t (a wrong answer costs t/(1-t))", yaxis_title="expected score")
-    shown = [{**r, "score": f"{r['score']['value']:.3f} [{r['score']['ci'][0]:.3f}, {r['score']['ci'][1]:.3f}]"}
-             for r in rows]
+    shown = [{**r, "score": ci_text(r["score"])} for r in rows]
     write_report(path, f"Abstention under confidence targets on {results['model']['id']}", [
         f"<p>{results['n_test']} held-out questions of {results['n_questions']}; greedy accuracy "
         f"{results['accuracy_test']:.3f}. Rule: {results['rule']}.</p>", fig,
@@ -207,9 +206,8 @@ def main(argv=None) -> dict:
     with one_line_errors("veracity.experiments.abstention"):
         results = run(config)
     for row in results["gates"]:
-        s = row["score"]
-        logger.info("%-8s t=%.2f answered %.2f  score %.3f [%.3f, %.3f]", row["gate"], row["target"], row["answered"],
-                    s["value"], *s["ci"])
+        logger.info("%-8s t=%.2f answered %.2f  score %s", row["gate"], row["target"], row["answered"],
+                    ci_text(row["score"]))
     return results
 
 

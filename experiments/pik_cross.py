@@ -40,7 +40,7 @@ from veracity.experiments.common.pik_parts import (
     training_target,
 )
 from veracity.experiments.common.report import table_html, write_report
-from veracity.experiments.common.results import auroc_figure, figure, study_results, write_results
+from veracity.experiments.common.results import auroc_figure, ci_text, figure, study_results, write_results
 from veracity.probes import PIKHead
 
 logger = logging.getLogger(__name__)
@@ -162,10 +162,6 @@ def _write_answers(path: Path, data, runs: dict, probs: dict, test: np.ndarray) 
     atomic_write_text(path, "".join(lines))
 
 
-def _ci(entry: dict | None) -> str:
-    return "n/a" if entry is None else f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
-
-
 def write_cross_report(path: Path, results: dict) -> None:
     """The 2x2 tables (heads x judged model), all held-out questions and the disagreement questions."""
     import plotly.graph_objects as go
@@ -183,8 +179,8 @@ def write_cross_report(path: Path, results: dict) -> None:
     fig.update_layout(title="P(IK) AUROC by head (activations, training labels) and the model judged", height=480,
                       barmode="group", yaxis_title="AUROC")
     table = [{"head": f"{r['activations']} activations, trained on {r['trained_on']}'s answers",
-              "judged against": r["judged_against"], "all held-out": _ci(r.get("held_out")),
-              "exactly one right": _ci(r.get("disagree"))} for r in results["heads"]]
+              "judged against": r["judged_against"], "all held-out": ci_text(r.get("held_out")),
+              "exactly one right": ci_text(r.get("disagree"))} for r in results["heads"]]
     write_report(path, "Cross-model P(IK)", [
         f"<p>A = {models['A']['id']} (layer {models['A']['layer']}, accuracy {models['A']['accuracy_greedy']:.3f}); "
         f"B = {models['B']['id']} (layer {models['B']['layer']}, accuracy {models['B']['accuracy_greedy']:.3f}). "
@@ -201,7 +197,7 @@ def main(argv=None) -> dict:
     with one_line_errors("veracity.experiments.pik_cross"):
         results = run(config)
     for name, entry in results["headline"].items():
-        logger.info("%-40s %s", name, _ci(entry))
+        logger.info("%-40s %s", name, ci_text(entry))
     return results
 
 

@@ -14,6 +14,7 @@ from veracity.experiments.common.report import (
     table_html,
     write_report,
 )
+from veracity.experiments.common.results import ci_text
 from veracity.probes import reliability_diagram
 
 NAMES = {"p_ik": "P(IK) head", "p_true": "P(True), model's own (0-shot)", "p_true_few_shot": "P(True), few-shot",
@@ -89,11 +90,7 @@ def _passage_table(passages: dict | None) -> str:
     """Accuracy, mean P(IK) and its AUROC with a relevant passage, an irrelevant one and none."""
     if not passages:
         return ""
-
-    def ci(entry):
-        return "n/a" if entry is None else f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
-
-    rows = [{"passage": name, "n": v["n"], "accuracy": ci(v["accuracy"]), "mean P(IK)": ci(v["mean_p_ik"]),
-             "AUROC": ci(v["auroc"])} for name, v in passages.items()]
+    rows = [{"passage": name, "n": v["n"], "accuracy": ci_text(v["accuracy"]),
+             "mean P(IK)": ci_text(v["mean_p_ik"]), "AUROC": ci_text(v["auroc"])} for name, v in passages.items()]
     return table_html(rows, caption="P(IK) with source material (held-out capital questions; head trained without "
                                     "passages)")

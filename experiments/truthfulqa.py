@@ -44,7 +44,7 @@ from veracity.experiments.common.cli import (
 )
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
-from veracity.experiments.common.results import auroc_figure, mean_figure, study_results, write_results
+from veracity.experiments.common.results import auroc_figure, ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import LAYER_CONVENTION, SITE, continuation_logprobs, extract
 from veracity.hooks.convention import resolve_layers
@@ -302,13 +302,9 @@ def _write_answers(path: Path, data: TruthfulQA, mc1: np.ndarray, mc2: np.ndarra
     atomic_write_text(path, "".join(lines))
 
 
-def _ci_text(entry: dict) -> str:
-    return f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
-
-
 def write_truthfulqa_report(path: Path, results: dict) -> None:
     """One page: headline table, MC by category, probe AUROC by layer, honesty dose-response with KL."""
-    headline = [{"figure": name, "value (95% CI)": _ci_text(entry)} for name, entry in results["headline"].items()]
+    headline = [{"figure": name, "value (95% CI)": ci_text(entry)} for name, entry in results["headline"].items()]
     cats = [r for r in results["by_category"] if r["n"] >= 5] or results["by_category"]
     by_cat = go.Figure()
     for key in ("mc1", "mc2"):
@@ -344,9 +340,9 @@ def write_truthfulqa_report(path: Path, results: dict) -> None:
         f"<p>{results['data']['n_questions']} questions ({results['data']['n_test_questions']} held out), "
         f"{results['data']['n_categories']} categories. {results['note']}.</p>",
         table_html(headline, caption="Headline"), by_cat, layers, dose,
-        table_html([{"coefficient": r["coefficient"], "MC1": _ci_text(r["mc1"]), "MC2": _ci_text(r["mc2"]),
+        table_html([{"coefficient": r["coefficient"], "MC1": ci_text(r["mc1"]), "MC2": ci_text(r["mc2"]),
                      "KL": r["kl"]} for r in sweep], caption="Honesty steering (held-out questions)"),
-        table_html([{"category": r["category"], "n": r["n"], "MC1": _ci_text(r["mc1"]), "MC2": _ci_text(r["mc2"])}
+        table_html([{"category": r["category"], "n": r["n"], "MC1": ci_text(r["mc1"]), "MC2": ci_text(r["mc2"])}
                     for r in results["by_category"]], caption="By category"),
     ])
 
@@ -358,7 +354,7 @@ def main(argv=None) -> dict:
     with one_line_errors("veracity.experiments.truthfulqa"):
         results = run(config)
     for name, entry in results["headline"].items():
-        logger.info("%-22s %s", name, _ci_text(entry))
+        logger.info("%-22s %s", name, ci_text(entry))
     logger.info("wrote %s", config.out)
     return results
 

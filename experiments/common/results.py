@@ -20,7 +20,7 @@ import numpy as np
 from veracity.atomic import atomic_write_text
 from veracity.probes import auroc, bootstrap_ci
 
-__all__ = ["auroc_figure", "figure", "mean_figure", "study_results", "write_results"]
+__all__ = ["auroc_figure", "ci_text", "figure", "mean_figure", "study_results", "write_results"]
 
 N_BOOT = 1000
 
@@ -28,6 +28,11 @@ N_BOOT = 1000
 def figure(estimate: float, low: float, high: float) -> dict:
     """One headline entry."""
     return {"value": float(estimate), "ci": [float(low), float(high)]}
+
+
+def ci_text(entry: dict | None) -> str:
+    """``"0.812 [0.750, 0.870]"`` for a headline entry (``"n/a"`` for ``None``)."""
+    return "n/a" if entry is None else f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
 
 
 def _mean(values: np.ndarray, _labels: np.ndarray) -> float:
