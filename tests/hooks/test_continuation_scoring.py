@@ -64,3 +64,14 @@ def test_bad_input_is_one_clear_error(tiny):
         continuation_logprobs(model, PROMPTS[:2], CONTINUATIONS[:1])
     with pytest.raises(ValueError, match="tokenises to nothing"):
         continuation_logprobs(model, PROMPTS[:1], [""])
+
+
+@pytest.mark.slow
+def test_embedded_model_prefers_the_true_continuation(embedded):
+    prompts = ["The capital of France is", "Two plus two equals", "Water freezes at zero degrees"]
+    right, wrong = [" Paris", " four", " Celsius"], [" Berlin", " seven", " Fahrenheit"]
+    good = continuation_logprobs(embedded, prompts, right, progress=False)[0]
+    bad = continuation_logprobs(embedded, prompts, wrong, progress=False)[0]
+    assert (good > bad).all()
+    reference = torch.tensor([_reference(embedded, p, c) for p, c in zip(prompts, right)], dtype=torch.float64)
+    torch.testing.assert_close(good, reference, atol=1e-3, rtol=1e-4)
