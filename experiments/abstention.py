@@ -39,10 +39,7 @@ from veracity.experiments.common.answering import INSTRUCTIONS, chat_or_plain, g
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.pik_parts import (
     PIKConfig,
-    answer_and_split,
-    fit_pik_head,
-    question_activations,
-    training_target,
+    answer_split_and_fit,
 )
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
@@ -126,11 +123,8 @@ def prompted_run(model, data, rows: np.ndarray, config: Config) -> list[dict]:
 def run(config: Config, model=None) -> dict:
     """Answer, read the confidences, score every gate at every target on held-out questions; write outputs."""
     model = model or config.load_model()
-    layer = config.layer_index(model.n_layers)
-    data, graded, train, test = answer_and_split(model, config)
+    data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     correct = graded.correct
-    acts = question_activations(model, data, config)[:, layer]
-    head = fit_pik_head(model, data, training_target(graded, config.target), train, acts, layer, config)
     replies, verbal = verbal_confidence(model, data, graded.greedy, config.confidence_tokens, config.batch_size)
     confidence = {"never": np.ones(len(data)), "p_ik": head.predict_true(acts),
                   "p_true": p_true(model, data, graded.greedy, config.batch_size, own_turn=True), "verbal": verbal,

@@ -36,11 +36,8 @@ from veracity.experiments.common.answering import p_true
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.pik_parts import (
     PIKConfig,
-    answer_and_split,
+    answer_split_and_fit,
     evaluate,
-    fit_pik_head,
-    question_activations,
-    training_target,
     write_answers,
 )
 from veracity.experiments.common.results import figure
@@ -100,11 +97,8 @@ def _records(scores: dict[str, np.ndarray], correct: np.ndarray, rows: np.ndarra
 def run(config: CalibrationGapConfig, model=None) -> dict:
     """Answer, grade, read the three confidences, score them on the held-out split; write the outputs."""
     model = model or config.load_model()
-    layer = config.layer_index(model.n_layers)
-    data, graded, train, test = answer_and_split(model, config)
+    data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     correct = graded.correct
-    acts = question_activations(model, data, config)[:, layer]
-    head = fit_pik_head(model, data, training_target(graded, config.target), train, acts, layer, config)
     replies, verbal = verbal_confidence(model, data, graded.greedy, config.confidence_tokens, config.batch_size)
     scores = {"verbal": verbal, "p_true": p_true(model, data, graded.greedy, config.batch_size),
               "p_ik": head.predict_true(acts)}

@@ -40,7 +40,7 @@ from veracity.experiments.common.pik_parts import (
     training_target,
 )
 from veracity.experiments.common.report import table_html, write_report
-from veracity.experiments.common.results import auroc_figure, ci_text, figure, study_results, write_results
+from veracity.experiments.common.results import auroc_figure, ci_text, mean_figure, study_results, write_results
 from veracity.probes import PIKHead
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def run(config: Config) -> dict:
                    "only_A": int(((correct["A"] == 1) & (correct["B"] == 0)).sum()),
                    "only_B": int(((correct["A"] == 0) & (correct["B"] == 1)).sum()),
                    "both_wrong": int(((correct["A"] == 0) & (correct["B"] == 0)).sum())},
-        accuracy={role: figure(correct[role].mean(), correct[role].mean(), correct[role].mean()) for role in ROLES},
+        accuracy={role: mean_figure(correct[role], config.seed) for role in ROLES},
         heads=table, note="AUROC of each head's P(IK) against a model's greedy correctness on held-out questions; "
                           "1000-sample percentile bootstrap; 'disagree' = held-out questions exactly one model gets right")
     out = Path(config.out)

@@ -49,16 +49,12 @@ def chat_or_plain(tokenizer, user: str) -> str:
 
 def user_turn(item) -> str:
     """The question with its answer-format instruction, as the user says it."""
-    return _user_turn(item)
-
-
-def _user_turn(item) -> str:
     return f"{item.question} {INSTRUCTIONS[item.kind]}"
 
 
 def qa_prompts(model, data: QADataset) -> list[str]:
     """One chat-formatted prompt per question (plain "Question: ... Answer:" without a chat template)."""
-    return [chat_or_plain(model.tokenizer, _user_turn(item)) for item in data.items]
+    return [chat_or_plain(model.tokenizer, user_turn(item)) for item in data.items]
 
 
 def followup_prompts(model, data: QADataset, answers: Sequence[str], followup: str) -> list[str]:
@@ -73,9 +69,9 @@ def followup_prompts(model, data: QADataset, answers: Sequence[str], followup: s
     tok, prompts = model.tokenizer, []
     for item, answer in zip(data.items, answers, strict=True):
         if not getattr(tok, "chat_template", None):
-            prompts.append(f"Question: {_user_turn(item)}\nAnswer: {answer}\n{followup}\nAnswer:")
+            prompts.append(f"Question: {user_turn(item)}\nAnswer: {answer}\n{followup}\nAnswer:")
             continue
-        prompts.append(chat_prompt(tok, followup, system=SYSTEM, history=[(_user_turn(item), answer or "(none)")]))
+        prompts.append(chat_prompt(tok, followup, system=SYSTEM, history=[(user_turn(item), answer or "(none)")]))
     return prompts
 
 

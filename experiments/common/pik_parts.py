@@ -24,7 +24,8 @@ from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.hooks.convention import resolve_layers
 from veracity.probes import PIKHead, auroc, bootstrap_ci, brier, reliability_diagram
 
-__all__ = ["TARGETS", "NotEnoughOutcomes", "PIKConfig", "answer_and_split", "build_questions", "evaluate",
+__all__ = ["TARGETS", "NotEnoughOutcomes", "PIKConfig", "answer_and_split", "answer_split_and_fit", "build_questions",
+           "evaluate",
            "fit_pik_head", "question_activations", "split", "training_target", "write_answers"]
 
 logger = logging.getLogger(__name__)
@@ -222,3 +223,17 @@ def _json(value):
     if isinstance(value, (float, np.floating)):
         return None if np.isnan(value) else float(value)
     return value
+
+
+def answer_split_and_fit(model, config: PIKConfig):
+    """:func:`answer_and_split`, then a P(IK) head on the training split at the config's layer.
+
+    Returns:
+        ``(data, graded, train, test, layer, acts, head)``; ``acts`` are the question activations
+        ``(n, d_model)`` at ``layer``.
+    """
+    layer = config.layer_index(model.n_layers)
+    data, graded, train, test = answer_and_split(model, config)
+    acts = question_activations(model, data, config)[:, layer]
+    head = fit_pik_head(model, data, training_target(graded, config.target), train, acts, layer, config)
+    return data, graded, train, test, layer, acts, head
