@@ -33,6 +33,8 @@ class PolarityPairs:
         name: Where the pairs came from.
         negation: The word that turns A into not-A (``"not"``; a control's nonsense token).
         control: True when ``negated`` uses a meaningless token instead of a negation.
+        groups: The entity each pair is about (see :meth:`StatementDataset.groups`); default: each
+            pair its own group.
     """
 
     affirmed: list[str]
@@ -41,9 +43,15 @@ class PolarityPairs:
     name: str = "polarity"
     negation: str = "not"
     control: bool = False
+    groups: np.ndarray | None = None
 
     def __post_init__(self):
         self.labels = np.asarray(self.labels, dtype=np.int64)
+        if self.groups is None:
+            self.groups = np.array([f"row:{i}" for i in range(len(self.labels))])
+        self.groups = np.asarray(self.groups)
+        if len(self.groups) != len(self.labels):
+            raise ValueError(f"polarity pairs {self.name!r}: {len(self.groups)} groups for {len(self.labels)} pairs")
         if not len(self.affirmed) == len(self.negated) == len(self.labels) > 0:
             raise ValueError(f"polarity pairs {self.name!r}: need as many negated statements and labels as "
                              f"statements (got {len(self.affirmed)}, {len(self.negated)}, {len(self.labels)})")
@@ -57,7 +65,7 @@ class PolarityPairs:
         """The pairs at ``indices``."""
         idx = [int(i) for i in indices]
         return PolarityPairs([self.affirmed[i] for i in idx], [self.negated[i] for i in idx], self.labels[idx],
-                             self.name, self.negation, self.control)
+                             self.name, self.negation, self.control, self.groups[idx])
 
     def sample(self, n: int, seed: int = 0) -> PolarityPairs:
         """A seeded random subset of ``n`` pairs (all pairs when ``n >= len``)."""
@@ -87,16 +95,18 @@ class PolarityPairs:
         return [text for pair in self.texts(template, tokenizer) for side in pair for text in side]
 
 
-def polarity_from_datasets(affirmed: StatementDataset, negated: StatementDataset, name: str | None = None) -> PolarityPairs:
+def polarity_from_datasets(affirmed: StatementDataset, negated: StatementDataset, name: str | None = None,
+                           group_by: str = "auto") -> PolarityPairs:
     """Pair two aligned datasets row by row (row ``i`` of ``negated`` negates row ``i`` of ``affirmed``).
 
     Args:
         affirmed: e.g. Geometry-of-Truth ``cities.csv``.
         negated: e.g. ``neg_cities.csv``; same length, every label flipped.
         name: Name of the result (default: ``affirmed.name``).
+        group_by: The entity column of ``affirmed`` that groups the pairs (see :meth:`StatementDataset.groups`).
 
     Returns:
-        :class:`PolarityPairs` with ``labels = affirmed.labels``.
+        :class:`PolarityPairs` with ``labels = affirmed.labels`` and ``groups = affirmed.groups(group_by)``.
 
     Raises:
         ValueError: The datasets differ in length or some label does not flip.
@@ -109,7 +119,7 @@ def polarity_from_datasets(affirmed: StatementDataset, negated: StatementDataset
         raise ValueError(f"{negated.name} row {same[0] + 1} has the same label as {affirmed.name}: "
                          "a negation must flip every label (are the rows aligned?)")
     return PolarityPairs(list(affirmed.statements), list(negated.statements), affirmed.labels,
-                         name or affirmed.name)
+                         name or affirmed.name, groups=affirmed.groups(group_by))
 
 
 POLARITY_KINDS = {
@@ -119,7 +129,7 @@ POLARITY_KINDS = {
 """Built-in kinds: name to (affirmed builder, negated builder)."""
 
 
-def polarity_pairs(kind: str = "cities", n: int | None = None, seed: int = 0) -> PolarityPairs:
+def polarity_pairs(kind: str = "cities", n: int | None = None, seed: int = 0, group_by: str = "auto") -> PolarityPairs:
     """Built-in polarity pairs (generated offline).
 
     Args:
@@ -127,6 +137,7 @@ def polarity_pairs(kind: str = "cities", n: int | None = None, seed: int = 0) ->
             ("X is larger than Y." / "X is not larger than Y.").
         n: Sample this many pairs (seeded); default all (800).
         seed: Seed for the sample.
+        group_by: The entity column that groups the pairs (``"auto"``: the city, or the first number).
 
     Returns:
         :class:`PolarityPairs`.
@@ -139,7 +150,7 @@ def polarity_pairs(kind: str = "cities", n: int | None = None, seed: int = 0) ->
     if kind not in POLARITY_KINDS:
         raise ValueError(f"unknown polarity kind {kind!r}: choose one of {', '.join(POLARITY_KINDS)}")
     build_a, build_not = POLARITY_KINDS[kind]
-    pairs = polarity_from_datasets(build_a(), build_not(), name=kind)
+    pairs = polarity_from_datasets(build_a(), build_not(), name=kind, group_by=group_by)
     return pairs if n is None else pairs.sample(n, seed)
 
 
@@ -163,7 +174,8 @@ def negation_control(pairs: PolarityPairs, token: str = "blick") -> PolarityPair
     if pairs.control:
         raise ValueError(f"{pairs.name} is already a control: build the control from real negations")
     negated = replace_negation(pairs.negated, token, pairs.negation)
-    return PolarityPairs(list(pairs.affirmed), negated, pairs.labels, f"{pairs.name}_{token}_control", token, True)
+    return PolarityPairs(list(pairs.affirmed), negated, pairs.labels, f"{pairs.name}_{token}_control", token, True,
+                         pairs.groups)
 
 
 def replace_negation(statements: list[str], token: str = "blick", negation: str = "not") -> list[str]:

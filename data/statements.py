@@ -12,6 +12,9 @@ import numpy as np
 
 TRUE_WORDS = {"1": 1, "true": 1, "yes": 1, "0": 0, "false": 0, "no": 0}
 
+ENTITY_COLUMNS = ("group", "entity", "question", "city", "n1")
+"""Columns that name what a statement is about, in the order ``groups("auto")`` looks for them."""
+
 
 @dataclass
 class StatementDataset:
@@ -46,6 +49,37 @@ class StatementDataset:
         idx = [int(i) for i in indices]
         extra = {k: [v[i] for i in idx] for k, v in self.extra.items()}
         return StatementDataset([self.statements[i] for i in idx], self.labels[idx], self.name, extra)
+
+    def groups(self, by: str = "auto") -> np.ndarray:
+        """The entity each row is about, one id per row, for splits that keep an entity on one side.
+
+        Args:
+            by: A column of ``extra`` (e.g. ``"city"``, ``"correct_country"``); ``"auto"``: the first
+                of :data:`ENTITY_COLUMNS` the dataset has (``city`` for the cities sets, ``n1`` for
+                larger_than), else every row its own group; ``"row"``: every row its own group.
+
+        Returns:
+            ``(n,)`` strings ``"column:value"`` (or ``"row:i"``), so two datasets' ids agree exactly
+            when they name the same entity in the same column.
+
+        Raises:
+            ValueError: ``by`` is not a column of this dataset.
+
+        Example:
+            >>> ids = load_statements("cities").groups()  # "city:<name>": a city's true and false statement share it
+        """
+        if by == "auto":
+            by = next((column for column in ENTITY_COLUMNS if column in self.extra), "row")
+        if by == "row":
+            return np.array([f"row:{i}" for i in range(len(self))])
+        if by not in self.extra:
+            raise ValueError(f"--group-by {by!r}: dataset {self.name!r} has no such column; use auto, row or one of "
+                             f"{', '.join(self.extra) or '(no extra columns)'}")
+        return np.array([f"{by}:{value}" for value in self.extra[by]])
+
+    def group_column(self, by: str = "auto") -> str:
+        """The column :meth:`groups` reads for ``by`` (``"row"`` when each row is its own group)."""
+        return next((c for c in ENTITY_COLUMNS if c in self.extra), "row") if by == "auto" else by
 
     def sample(self, n: int, seed: int = 0) -> StatementDataset:
         """A seeded random subset of ``n`` rows (all rows when ``n >= len``)."""

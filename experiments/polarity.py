@@ -46,7 +46,7 @@ from veracity.experiments.common.cli import (
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import metric_by_layer_figure, table_html, write_report
 from veracity.experiments.common.scoring import best_layers, score
-from veracity.experiments.common.splits import stratified_split
+from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.probes import PolarityAwareCCS, RandomDirectionProbe
 
@@ -70,7 +70,9 @@ class PolarityConfig(StudyConfig):
         restarts: Random restarts per fit (the lowest loss wins).
         epochs: Full-batch Adam steps per fit.
         random_directions: Random directions averaged for the chance baseline.
-        test_fraction: Fraction of the pairs held out (stratified by the label of A).
+        test_fraction: Fraction of the entities held out (a city's pairs sit on one side of the split).
+        group_by: The entity column of the A statements that groups pairs in the split ("auto": city for
+            cities, n1 for larger_than, each pair alone when there is none; "row"; or a column name).
     """
 
     study = "polarity"
@@ -86,6 +88,7 @@ class PolarityConfig(StudyConfig):
     epochs: int = 1000
     random_directions: int = 10
     test_fraction: float = 0.3
+    group_by: str = "auto"
 
     def default_out(self) -> str:
         """artifacts/polarity/<dataset name>."""
@@ -112,9 +115,10 @@ class PolarityConfig(StudyConfig):
 def load_pairs(config: PolarityConfig) -> PolarityPairs:
     """The (sampled) polarity pairs named by ``--kind`` / ``--negated``."""
     if config.negated:
-        pairs = polarity_from_datasets(load_statements(config.kind), load_statements(config.negated))
+        pairs = polarity_from_datasets(load_statements(config.kind), load_statements(config.negated),
+                                       group_by=config.group_by)
     else:
-        pairs = polarity_pairs(config.kind)
+        pairs = polarity_pairs(config.kind, group_by=config.group_by)
     return pairs.sample(config.n, config.seed) if config.n else pairs
 
 
@@ -161,7 +165,7 @@ def run(config: PolarityConfig, model=None) -> list[dict]:
     pairs = load_pairs(config)
     model = model or config.load_model()
     layers = config.layer_indices(model.n_layers)
-    train, test = stratified_split(pairs.labels, config.test_fraction, config.seed)
+    train, test = grouped_split(pairs.groups, config.test_fraction, config.seed, labels=pairs.labels)
     real = extract_cells(model, pairs, config, layers)
     control = None
     if config.control_token:
@@ -189,7 +193,8 @@ def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPa
     atomic_write_text(out / "results.json", json.dumps(records, indent=1))
     example = pairs.texts(config.template)[0] if "chat" not in config.template else None
     summary = {"config": asdict(config), "model_id": model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
-               "position": "last token", "n": len(pairs), "class_balance": float(np.mean(pairs.labels)),
+               "position": "last token", "n": len(pairs), "grouped_by": config.group_by,
+               "n_groups": int(len(np.unique(pairs.groups))), "class_balance": float(np.mean(pairs.labels)),
                "example": {"A": pairs.affirmed[0], "not_A": pairs.negated[0], "prompts": example}}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     best = best_layers(records)

@@ -1,7 +1,8 @@
 """Cross-dataset generalisation of truth probes: train on each dataset, test on every other.
 
 ``python -m veracity.experiments.transfer`` extracts the last-token residual stream at one layer for every
-dataset, splits each dataset 70/30 (seeded, stratified), fits a logistic and a mass-mean probe on each
+dataset, splits the entities 70/30 once for all datasets (seeded; a city held out of one dataset is held
+out of every dataset that names it), fits a logistic and a mass-mean probe on each
 training split and scores them on every dataset's test split. Cell ``(A, B)`` of the matrix is
 "trained on A, tested on B"; the diagonal is ordinary held-out accuracy. Normalisation statistics
 come from the training split only (the logistic probe standardises with them; the mass-mean
@@ -38,7 +39,7 @@ from veracity.data import BUILTIN_DATASETS, StatementDataset, load_statements
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
-from veracity.experiments.common.splits import stratified_split
+from veracity.experiments.common.splits import grouped_splits
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.hooks.convention import resolve_layers
 from veracity.probes import LogisticProbe, MassMeanProbe, auroc
@@ -150,7 +151,10 @@ def transfer_matrix(
     Example:
         >>> rows, fitted = transfer_matrix({"a": xa, "b": xb}, {"a": da, "b": db})  # doctest: +SKIP
     """
-    splits = {name: stratified_split(d.labels, round(1 - train_fraction, 6), seed) for name, d in data.items()}
+    splits = grouped_splits(entity_groups(data), round(1 - train_fraction, 6), seed)
+    for name, (train, _) in splits.items():
+        if len(np.unique(data[name].labels[train])) < 2:
+            raise ValueError(f"the training side of {name} holds one label only: use more statements or another --seed")
     rows, fitted = [], {p: {} for p in probes}
     for probe_name, factory in probes.items():
         for source, (train, _) in splits.items():
@@ -169,6 +173,15 @@ def transfer_matrix(
                     "auroc": auroc(probs, labels) if both else float("nan"),
                 })
     return rows, fitted
+
+
+def entity_groups(data: dict[str, StatementDataset]) -> dict[str, np.ndarray]:
+    """Each dataset's group ids (its entity column; rows of a dataset without one are its own, by name)."""
+    out = {}
+    for name, d in data.items():
+        ids = d.groups()
+        out[name] = np.array([f"{name}/{i}" for i in ids]) if d.group_column() == "row" else ids
+    return out
 
 
 def matrices(rows: list[dict], names: list[str]) -> dict[str, dict[str, list[list[float]]]]:

@@ -42,7 +42,8 @@ def _intro(summary: dict) -> str:
     pair = summary["example_pair"]
     rows = [
         f"model <code>{html.escape(summary['model_id'])}</code>, dataset <b>{html.escape(summary['dataset'])}</b> "
-        f"(n={summary['n']}: {summary['n_train']} train / {summary['n_test']} held out, stratified, seed {cfg['seed']})",
+        f"(n={summary['n']}: {summary['n_train']} train / {summary['n_test']} held out, grouped by "
+        f"{html.escape(summary['split']['grouped_by'])}, seed {cfg['seed']})",
         f"site {summary['site']}, {html.escape(summary['layer_convention'])}, {summary['position']}",
         f"contrast pairs <b>{html.escape(cfg['pairs'])}</b>, normalisation {cfg['normalize']}; "
         "all metrics are on the held-out split. CCS/CRC/random are fitted without labels; the training labels "

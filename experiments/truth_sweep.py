@@ -5,7 +5,8 @@
 Supervised probes (logistic, mass-mean) see the statement's last-token activations; CCS, CRC-TPC
 and random directions see contrast pairs: the statement completed with the "no" and the "yes"
 answer of a prompt template, or (``--pairs negation``) the negated statement and the statement.
-Statistics (standardisation, pair normalisation) come from the stratified training split only.
+The split is grouped by entity (``--group-by``: a city's true and false statements sit on one side)
+and statistics (standardisation, pair normalisation) come from the training split only.
 Labels touch the unsupervised probes once: to choose the sign of the direction on the training
 split; ``accuracy`` is that sign-fixed held-out accuracy. Writes ``results.json`` (one record per
 layer and probe), ``summary.json`` (config, best layers, zero-shot) and ``report.html``.
@@ -40,7 +41,7 @@ from veracity.experiments.common.cli import (
 )
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.scoring import best_layers, score
-from veracity.experiments.common.splits import stratified_split
+from veracity.experiments.common.splits import grouped_split
 from veracity.experiments.truth_report import write_outputs
 from veracity.hooks import LAYER_CONVENTION, SITE, extract, token_probability
 from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, bootstrap_accuracy_auroc
@@ -60,14 +61,16 @@ class SweepConfig(StudyConfig):
         dataset: Built-in name (cities, neg_cities, larger_than, neg_larger_than) or a statement,label CSV/JSONL.
         layers: "all", "every:K" (layers 0, K, 2K, ...) or comma-separated indices (negatives count from the end).
         n: Use a seeded random sample of at most this many statements (0 = all).
-        test_fraction: Fraction held out (stratified by label); every reported metric is measured on it.
+        test_fraction: Fraction of the entities held out; every reported metric is measured on their statements.
+        group_by: What keeps statements together in the split: "auto" (the dataset's entity column: city for
+            cities, n1 for larger_than; each row alone when it has none), "row", or a column name.
         pairs: Contrast pairs for ccs/crc/random: a template (plain, yes_no, suffix, chat, chat_yes_no) completing
             the statement with its no/yes answer, or "negation" (index 0 = the negated statement, 1 = the statement).
         negated: With --pairs negation: the negated dataset, aligned row by row (default for a built-in: neg_<name>).
         control_token: With --pairs negation: replace "not" in every negated statement by this meaningless word
             (e.g. blick), a control that keeps the pair's surface difference but removes the negation.
         probes: Comma-separated probes to fit: logistic, mass_mean, ccs, crc, random.
-        normalize: Pair normalisation for ccs/crc/random: meanvar (Burns), mean or none (training statistics).
+        normalize: Pair normalisation for ccs/crc/random: mean (Burns' default), meanvar or none (training statistics).
         ccs_restarts: CCS random restarts (the lowest loss wins).
         ccs_epochs: CCS full-batch Adam steps.
         logistic_c: Inverse L2 strength of the logistic probe (on standardised features).
@@ -81,11 +84,12 @@ class SweepConfig(StudyConfig):
     layers: str = "all"
     n: int = 800
     test_fraction: float = 0.3
+    group_by: str = "auto"
     pairs: str = "plain"
     negated: str = ""
     control_token: str = ""
     probes: str = ",".join(PROBES)
-    normalize: str = "meanvar"
+    normalize: str = "mean"
     ccs_restarts: int = 10
     ccs_epochs: int = 1000
     logistic_c: float = 0.1
@@ -141,6 +145,7 @@ def load_sweep_data(config: SweepConfig):
     if config.n and config.n < len(data):
         idx = np.sort(np.random.default_rng(config.seed).choice(len(data), config.n, replace=False))
         data, negated = data.subset(idx), None if negated is None else negated.subset(idx)
+    data.groups(config.group_by)  # an unknown column fails here, before the model loads
     return data, negated
 
 
@@ -228,7 +233,8 @@ def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
     data, negated = data or load_sweep_data(config)
     model = model or config.load_model()
     layers = config.layer_indices(model.n_layers)
-    train, test = stratified_split(data.labels, config.test_fraction, config.seed)
+    groups = data.groups(config.group_by)
+    train, test = grouped_split(groups, config.test_fraction, config.seed, labels=data.labels)
     common = {"layers": layers, "batch_size": config.batch_size, "cache": True, "cache_dir": config.cache_dir}
     statements = extract(model, data.statements, **common)
     texts_no, texts_yes = pair_texts(config, data, negated, model.tokenizer)
@@ -246,6 +252,8 @@ def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
     summary = {
         "config": asdict(config), "model_id": model.model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
         "position": "last token", "n": len(data), "dataset": data.name, "n_train": len(train), "n_test": len(test),
+        "split": {"grouped_by": data.group_column(config.group_by), "n_groups": int(len(np.unique(groups))),
+                  "held_out_groups": sorted(np.unique(groups[test]).tolist())},
         "example_pair": {"no": texts_no[0], "yes": texts_yes[0]}, "zero_shot": zero_shot(config, model, data, test),
         "best": best_layers(records),
         "best_note": "layer with the highest held-out accuracy per probe (a max over layers: optimistic)",

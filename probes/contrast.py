@@ -94,7 +94,7 @@ class CRCProbe(_PairProjectionProbe):
     unless labels are passed to ``fit``.
 
     Args:
-        normalize: ``"meanvar"`` (default), ``"mean"`` or ``"none"``; see CCS.
+        normalize: ``"mean"`` (default), ``"meanvar"`` or ``"none"``; see CCS.
 
     Example:
         >>> tpc = CRCProbe().fit(pairs)  # pairs: (n, 2, d_model)
@@ -102,7 +102,7 @@ class CRCProbe(_PairProjectionProbe):
         >>> max(tpc.score(test_pairs, y), 1 - tpc.score(test_pairs, y))  # sign-free accuracy
     """
 
-    def __init__(self, normalize: str = "meanvar"):
+    def __init__(self, normalize: str = "mean"):
         self.normalize = normalize
 
     def _find_direction(self, diff: Float[Tensor, "n d_model"]) -> Float[Tensor, " d_model"]:
@@ -115,14 +115,14 @@ class RandomDirectionProbe(_PairProjectionProbe):
 
     Args:
         seed: Seed of the ``torch.Generator`` that draws the direction (``N(0, I)``, normalised).
-        normalize: ``"meanvar"`` (default), ``"mean"`` or ``"none"``; see CCS.
+        normalize: ``"mean"`` (default), ``"meanvar"`` or ``"none"``; see CCS.
 
     Example:
         >>> rand = RandomDirectionProbe(seed=0).fit(pairs)
         >>> rand.score(test_pairs, y)  # what a direction with no information scores
     """
 
-    def __init__(self, seed: int = 0, normalize: str = "meanvar"):
+    def __init__(self, seed: int = 0, normalize: str = "mean"):
         self.seed = seed
         self.normalize = normalize
 

@@ -118,7 +118,7 @@ class PolarityAwareCCS(CCS):
             the 2n pairs).
         per_cell: Normalise each of the four cells (A / not-A x no / yes) with its own training
             statistics (default); ``False`` pools A and not-A per completion, as plain CCS would.
-        n_restarts, n_epochs, lr, weight_decay, optimizer, normalize, seed: As in
+        n_restarts, n_epochs, lr, weight_decay, optimizer, normalize, seed, selection: As in
             :class:`veracity.probes.ccs.CCS`.
 
     Example:
@@ -131,10 +131,11 @@ class PolarityAwareCCS(CCS):
 
     def __init__(self, polarity_weight: float = 1.0, per_cell: bool = True, n_restarts: int = 10,
                  n_epochs: int = 1000, lr: float | None = None, weight_decay: float = 0.01,
-                 optimizer: str = "adam", normalize: str = "meanvar", seed: int = 0):
+                 optimizer: str = "adam", normalize: str = "meanvar", seed: int = 0,
+                 selection: str = "consensus"):
         super().__init__(n_restarts=n_restarts, n_epochs=n_epochs, lr=lr,
                          weight_decay=weight_decay, optimizer=optimizer, normalize=normalize,
-                         seed=seed)
+                         seed=seed, selection=selection)
         self.polarity_weight = polarity_weight
         self.per_cell = per_cell
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-__all__ = ["grouped_split", "stratified_group_split", "stratified_split"]
+__all__ = ["grouped_split", "grouped_splits", "stratified_group_split", "stratified_split"]
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,3 +89,32 @@ def stratified_group_split(labels, groups, test_fraction: float, seed: int) -> t
     _, test_groups = stratified_split(labels[first], test_fraction, seed)
     in_test = np.isin(inverse, test_groups)
     return np.flatnonzero(~in_test), np.flatnonzero(in_test)
+
+
+def grouped_splits(groups: dict[str, np.ndarray], test_fraction: float, seed: int
+                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One grouped split shared by several datasets: an entity held out in one is held out in all.
+
+    The distinct group ids of every dataset together are split once; each dataset's rows follow
+    their id. Datasets that name the same entity with the same id (``"city:Paris"`` in cities and
+    neg_cities) therefore never train on an entity another dataset tests.
+
+    Args:
+        groups: Dataset name to the group id of each of its rows.
+        test_fraction: Fraction of the distinct ids held out, in (0, 1).
+        seed: Seed of the split.
+
+    Returns:
+        Dataset name to ``(train, test)`` sorted row indices.
+
+    Example:
+        >>> splits = grouped_splits({"a": np.array(["x", "y", "z"]), "b": np.array(["x", "w"])}, 0.5, seed=0)
+    """
+    ids = np.unique(np.concatenate([np.asarray(g) for g in groups.values()]))
+    _, test_ids = grouped_split(ids, test_fraction, seed)
+    held_out = ids[test_ids]
+    out = {}
+    for name, g in groups.items():
+        in_test = np.isin(np.asarray(g), held_out)
+        out[name] = (np.flatnonzero(~in_test), np.flatnonzero(in_test))
+    return out

@@ -93,7 +93,8 @@ def _planted(n=200, d=16, seed=0):
 def test_fit_layer_finds_a_planted_direction_and_random_does_not():
     statements, pairs, labels = _planted()
     train, test = stratified_split(labels, 0.3, seed=0)
-    config = SweepConfig(dataset="synthetic", ccs_epochs=300, random_directions=5)
+    # scaled per feature: in raw units the planted truth carries most of the pairs' spread, so any direction reads it
+    config = SweepConfig(dataset="synthetic", ccs_epochs=300, random_directions=5, normalize="meanvar")
     records, probs = fit_layer(config, statements, pairs, labels, train, test)
     by = {r["probe"]: r for r in records}
     assert set(by) == {"logistic", "mass_mean", "ccs", "crc", "random"}
@@ -116,7 +117,7 @@ def test_report_inlines_plotly_once(tmp_path):
 
 def test_sweep_runs_end_to_end_on_a_tiny_model(tiny, tmp_path):
     csv = tmp_path / "facts.csv"
-    rows = ["statement,label"] + [f"the city of {c} is in {k} .,{int(ok)}" for c, k, ok in
+    rows = ["statement,label,city"] + [f"the city of {c} is in {k} .,{int(ok)},{c}" for c, k, ok in
                                   [("paris", "france", 1), ("paris", "japan", 0), ("tokyo", "japan", 1),
                                    ("tokyo", "peru", 0), ("rome", "italy", 1), ("rome", "egypt", 0),
                                    ("lima", "peru", 1), ("lima", "germany", 0), ("cairo", "egypt", 1),
@@ -127,6 +128,8 @@ def test_sweep_runs_end_to_end_on_a_tiny_model(tiny, tmp_path):
     records, summary = run(config, model=tiny("llama"))
     assert len(records) == 2 * 5 and {r["layer"] for r in records} == {1, 3}
     assert summary["n_train"] + summary["n_test"] == 12 and summary["zero_shot"]["template"] == "suffix"
+    held_out = summary["split"]["held_out_groups"]  # whole cities: both statements of each held-out city
+    assert summary["split"]["grouped_by"] == "city" and summary["n_test"] == 2 * len(held_out) == 6
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved == json.loads(json.dumps(records))
     assert (tmp_path / "out" / "report.html").stat().st_size > 100_000

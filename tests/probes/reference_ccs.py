@@ -69,3 +69,46 @@ def _loss(x_no: Tensor, x_yes: Tensor, w: Tensor, b: Tensor) -> Tensor:
     confidence = torch.min(p_no, p_yes).pow(2).mean()
     consistency = (p_no - (1 - p_yes)).pow(2).mean()
     return confidence + consistency
+
+
+def fit_burns_ccs(x: Tensor, seed: int, n_tries: int = 10, n_epochs: int = 1000, lr: float = 1e-3,
+                  weight_decay: float = 0.01):
+    """CCS as Burns et al. 2022 released it, written independently: a sigmoid(nn.Linear) probe.
+
+    Each side is centred with its own training mean (no variance scaling, their default); every
+    try draws a fresh ``nn.Linear`` (PyTorch's default initialisation) after one
+    ``torch.manual_seed(seed)``; full-batch AdamW with weight decay on weight and bias; the try
+    with the lowest final loss is kept.
+
+    Returns:
+        A function mapping pairs ``(m, 2, d)`` to P(true) ``0.5 * (p_yes + 1 - p_no)`` as numpy.
+    """
+    torch.manual_seed(seed)
+    mean = x.mean(dim=0)
+    z = x - mean
+    best_loss, best_state = float("inf"), None
+    for _ in range(n_tries):
+        probe = torch.nn.Sequential(torch.nn.Linear(x.shape[-1], 1), torch.nn.Sigmoid())
+        opt = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=weight_decay)
+        for _ in range(n_epochs):
+            loss = _burns_loss(probe, z)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            loss = float(_burns_loss(probe, z))
+        if loss < best_loss:
+            best_loss, best_state = loss, {k: v.clone() for k, v in probe.state_dict().items()}
+    probe.load_state_dict(best_state)
+
+    def predict(pairs: Tensor):
+        with torch.no_grad():
+            z = pairs - mean
+            return (0.5 * (probe(z[:, 1]) + 1 - probe(z[:, 0]))).squeeze(-1).double().numpy()
+
+    return predict
+
+
+def _burns_loss(probe, z: Tensor) -> Tensor:
+    p_no, p_yes = probe(z[:, 0]), probe(z[:, 1])
+    return torch.min(p_no, p_yes).pow(2).mean() + (p_no - (1 - p_yes)).pow(2).mean()

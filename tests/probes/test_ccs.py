@@ -7,6 +7,7 @@ from planted_data import cosine
 from reference_ccs import fit_reference_ccs
 
 from veracity.probes import CCS, ccs_loss
+from veracity.probes.ccs import consensus_restart
 
 
 def test_ccs_loss_hand_computed():
@@ -18,7 +19,7 @@ def test_ccs_loss_hand_computed():
 
 
 def test_batched_restarts_match_plain_loop_reference(pairs):
-    ccs = CCS(n_restarts=4, n_epochs=300, seed=5).fit(pairs.X)
+    ccs = CCS(n_restarts=4, n_epochs=300, seed=5, normalize="meanvar", selection="loss").fit(pairs.X)
     ref = fit_reference_ccs(pairs.X, n_restarts=4, seed=5, n_epochs=300)
     torch.testing.assert_close(ccs.restart_losses_, torch.tensor(ref.losses), atol=1e-6, rtol=1e-4)
     assert ccs.best_restart_ == int(np.argmin(ref.losses))
@@ -34,8 +35,20 @@ def test_one_restart_run_reproduces_batched_restart(pairs):
                                atol=1e-6, rtol=1e-4)
 
 
+def test_consensus_keeps_a_restart_of_the_majority_direction():
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 2, 16, generator=gen)
+    truth, other = torch.eye(16)[0], torch.eye(16)[1]
+    # seven restarts near one direction (either sign), three near another: consensus keeps one of the seven
+    w = torch.stack([s * 3 * truth + 0.1 * torch.randn(16, generator=gen) for s in (1, -1, 1, 1, -1, 1, 1)]
+                    + [3 * other + 0.1 * torch.randn(16, generator=gen) for _ in range(3)])
+    order = torch.randperm(10, generator=gen)
+    kept = consensus_restart(z, w[order], torch.zeros(10))
+    assert int(order[kept]) < 7
+
+
 def test_keeps_lowest_loss_restart(pairs):
-    ccs = CCS(n_restarts=6, n_epochs=100).fit(pairs.X)
+    ccs = CCS(n_restarts=6, n_epochs=100, selection="loss").fit(pairs.X)
     assert ccs.restart_losses_.shape == (6,)
     assert ccs.loss_ == pytest.approx(float(ccs.restart_losses_.min()))
     assert ccs.best_restart_ == int(torch.argmin(ccs.restart_losses_))
@@ -75,7 +88,7 @@ def test_direction_raises_truth_when_added_to_yes_side(pairs):
 
 
 def test_normalization_statistics_come_from_training_pairs(pairs):
-    ccs = CCS(n_restarts=2, n_epochs=50).fit(pairs.X)
+    ccs = CCS(n_restarts=2, n_epochs=50, normalize="meanvar").fit(pairs.X)
     torch.testing.assert_close(ccs.mean_, pairs.X.mean(dim=0))
     torch.testing.assert_close(ccs.scale_, pairs.X.std(dim=0, correction=0))
     single = np.concatenate([ccs.predict_true(pairs.X_test[i:i + 1]) for i in range(4)])
