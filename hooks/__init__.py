@@ -9,6 +9,7 @@ from veracity.hooks.cache import load_activations, read_job
 from veracity.hooks.capture import StopForward, capture_residual, count_hooks
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.extract import extract
+from veracity.hooks.lora import train_lora
 from veracity.hooks.model import BACKENDS, VeracityModel, from_hf, load_model
 from veracity.hooks.scoring import continuation_logprobs, next_token_logprobs, token_probability
 
@@ -28,4 +29,5 @@ __all__ = [
     "next_token_logprobs",
     "read_job",
     "token_probability",
+    "train_lora",
 ]
