@@ -18,6 +18,7 @@ STUDIES = {
     "transfer": "veracity.experiments.transfer",
     "token_view": "veracity.experiments.token_view",
     "truthfulqa": "veracity.experiments.truthfulqa",
+    "deception_organism": "veracity.experiments.deception_organism",
     "honesty_steering": "veracity.experiments.honesty_steering",
     "east_bandit": "veracity.experiments.east_bandit",
 }
