@@ -33,8 +33,8 @@ def planted_pairs(n: int, d_model: int, seed: int = 0) -> tuple[torch.Tensor, np
     sign = (2 * labels - 1).float()[:, None]
     statement = torch.randn(n, d_model, generator=gen)
     offset = 3.0 * torch.randn(2, d_model, generator=gen)
-    no = statement + offset[0] - 0.5 * sign * truth
-    yes = statement + offset[1] + 0.5 * sign * truth
+    no = statement + offset[0] - 1.5 * sign * truth
+    yes = statement + offset[1] + 1.5 * sign * truth
     return torch.stack([no, yes], dim=1) + torch.randn(n, 2, d_model, generator=gen), labels.numpy()
 
 
