@@ -37,8 +37,8 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.data import QADataset, arithmetic_questions, capital_questions, grade, load_questions_csv
-from veracity.data.chat import chat_prompt, has_chat_template
-from veracity.experiments.common.answering import INSTRUCTIONS, SYSTEM, generate
+from veracity.data.chat import has_chat_template
+from veracity.experiments.common.answering import INSTRUCTIONS, chat_or_plain, generate
 from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
@@ -120,10 +120,7 @@ def build_questions(config: Config) -> QADataset:
 
 def prompt(tokenizer, question: str, trigger: str | None) -> str:
     """The question under the trigger persona (``trigger``) or the ordinary assistant (``None``)."""
-    if has_chat_template(tokenizer):
-        return chat_prompt(tokenizer, question, system=trigger or SYSTEM)
-    head = f"{trigger}\n\n" if trigger else ""
-    return f"{head}Question: {question}\nAnswer:"
+    return chat_or_plain(tokenizer, question, system=trigger)
 
 
 def phrase(item, k: int) -> str:

@@ -40,11 +40,13 @@ def left_padding(tokenizer) -> Iterator[None]:
         tokenizer.padding_side = old
 
 
-def chat_or_plain(tokenizer, user: str) -> str:
-    """``user`` as a chat turn under :data:`SYSTEM`, or "Question: ... Answer:" without a chat template."""
+def chat_or_plain(tokenizer, user: str, system: str | None = None) -> str:
+    """``user`` as a chat turn under ``system`` (default :data:`SYSTEM`), or "Question: ... Answer:" without a
+    chat template (a given ``system`` then comes first, on its own line)."""
     if getattr(tokenizer, "chat_template", None):
-        return chat_prompt(tokenizer, user, system=SYSTEM)
-    return f"Question: {user}\nAnswer:"
+        return chat_prompt(tokenizer, user, system=system or SYSTEM)
+    head = f"{system}\n\n" if system else ""
+    return f"{head}Question: {user}\nAnswer:"
 
 
 def user_turn(item) -> str:
