@@ -86,6 +86,11 @@ class QADataset:
         """The items at ``indices``."""
         return QADataset([self.items[int(i)] for i in indices], self.name)
 
+    def wrong_answers(self, i: int) -> list[str]:
+        """Other questions' answers of the same category that are wrong for question ``i`` (plausible lies)."""
+        item = self.items[i]
+        return [o.answers[0] for o in self.items if o.category == item.category and not grade(item, o.answers[0])]
+
     def sample(self, n: int, seed: int = 0) -> QADataset:
         """A seeded random subset of ``n`` items (all items when ``n >= len``), in original order."""
         if n >= len(self):

@@ -19,6 +19,7 @@ STUDIES = {
     "token_view": "veracity.experiments.token_view",
     "truthfulqa": "veracity.experiments.truthfulqa",
     "deception_organism": "veracity.experiments.deception_organism",
+    "honesty_pressure": "veracity.experiments.honesty_pressure",
     "honesty_steering": "veracity.experiments.honesty_steering",
     "east_bandit": "veracity.experiments.east_bandit",
 }
