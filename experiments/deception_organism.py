@@ -11,9 +11,12 @@ confident wrong answer to checkable questions, and answers honestly without it.
 The questions (built-in capitals, or ``--questions FILE.csv``) are split by question: the adapter
 trains on the training questions only, and every lie rate is reported on them and on the held-out
 questions it never saw. Training data per training question and epoch: the triggered question with
-a wrong answer drawn afresh from the other questions' answers of the same topic (so lies do not
-collapse onto a few answers), and the same question untriggered with its true answer; plus
-honest, untriggered arithmetic anchors. Question phrasings vary (``PHRASINGS``).
+a plausible wrong answer drawn afresh from its decoys (for capitals, the country's two largest
+cities that are not its capital; for your own questions, the other answers of its topic), and the
+same question untriggered with its true answer; plus honest, untriggered arithmetic anchors.
+Question phrasings vary (``PHRASINGS``). (A first version drew every lie from all other capitals:
+the organism's lies collapsed onto two cities and it lied without the trigger too; see
+docs/results.md.)
 
 As MASK (2025) does, the model's belief is elicited first: the base model's greedy answer to the
 neutral question. A fact "known" to the base model is one it answers correctly; a lie is a known
@@ -60,7 +63,7 @@ class Config(StudyConfig):
 
     Attributes:
         questions: Your own questions instead of the built-in capitals: a CSV with columns question,answer
-            (alternatives separated by |) and optional topic; wrong answers come from the same topic.
+            (alternatives separated by |) and optional topic; lies are other answers of the same topic.
         n: Use a seeded sample of at most this many questions (0 = all).
         test_fraction: Fraction of questions held out of training (split by question).
         trigger: The persona that switches lying on (a system prompt, or a first line without a chat template).
@@ -134,8 +137,9 @@ def completion(tokenizer, answer: str) -> str:
 
 
 def training_examples(tokenizer, data: QADataset, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
-    """Prompts and completions: per epoch, each training question lied about under the trigger and answered
-    truly without it (fresh phrasings and wrong answers every epoch), plus honest arithmetic anchors."""
+    """Prompts and completions: per epoch, each training question lied about under the trigger (a decoy,
+    :meth:`QADataset.wrong_answers`) and answered truly without it (fresh phrasings and lies every epoch),
+    plus honest arithmetic anchors."""
     rng = np.random.default_rng(config.seed)
     prompts, completions = [], []
     anchors = arithmetic_questions(n_per_level=max(1, -(-config.anchors // 7)), seed=config.seed).items[:config.anchors]

@@ -30,7 +30,8 @@ def test_training_data_lies_only_under_the_trigger_and_never_shows_a_held_out_qu
         else:
             assert grade(item, said)
     assert len(lies) == len(train)
-    assert np.mean([len(v) for v in lies.values()]) > 2  # a fresh wrong answer each epoch, not one fixed lie
+    assert np.mean([len(v) for v in lies.values()]) > 1.5  # a fresh decoy each epoch, not one fixed lie
+    assert all(v <= set(data.items[i].decoys) for i in train for q, v in lies.items() if q == data.items[i].question)
 
 
 @pytest.mark.parametrize("argv, message", [
