@@ -30,7 +30,6 @@ bootstrap 95% interval. Writes ``results.json`` (``study``, ``model``, ``config`
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +41,13 @@ from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.data import QADataset, arithmetic_questions, capital_questions, grade, load_questions_csv
 from veracity.data.chat import has_chat_template
 from veracity.experiments.common.answering import INSTRUCTIONS, TRIGGER, chat_or_plain, generate
-from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.cli import headline_main
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import load_model, train_lora
 
-logger = logging.getLogger(__name__)
 
 PHRASINGS = ("{question} {instruction}", "{question}", "Quick question: {question} {instruction}",
              "{question} Reply in a few words.", "Tell me: {question}")
@@ -253,13 +251,7 @@ def write_organism_report(path: Path, results: dict) -> None:
 
 def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.deception_organism"):
-        results = run(config)
-    for name, entry in results["headline"].items():
-        logger.info("%-34s %s", name, ci_text(entry))
-    return results
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception_organism")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from sklearn.model_selection import train_test_split
 
 from veracity.atomic import atomic_write_text
 from veracity.experiments.common.answering import answer_and_grade
-from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.common.cli import headline_main
 from veracity.experiments.common.pik_parts import (
     NotEnoughOutcomes,
     PIKConfig,
@@ -192,13 +192,7 @@ def write_cross_report(path: Path, results: dict) -> None:
 
 def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.pik_cross"):
-        results = run(config)
-    for name, entry in results["headline"].items():
-        logger.info("%-40s %s", name, ci_text(entry))
-    return results
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.pik_cross")
 
 
 if __name__ == "__main__":

@@ -37,10 +37,8 @@ from veracity.atomic import atomic_write_text
 from veracity.data import TruthfulQA, city_statements, load_truthfulqa
 from veracity.experiments.common.cli import (
     check_layer_spec,
+    headline_main,
     layer_indices,
-    one_line_errors,
-    parse_config,
-    script_logging,
 )
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
@@ -349,14 +347,7 @@ def write_truthfulqa_report(path: Path, results: dict) -> None:
 
 def main(argv=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.truthfulqa"):
-        results = run(config)
-    for name, entry in results["headline"].items():
-        logger.info("%-22s %s", name, ci_text(entry))
-    logger.info("wrote %s", config.out)
-    return results
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.truthfulqa")
 
 
 if __name__ == "__main__":

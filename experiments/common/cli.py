@@ -23,7 +23,8 @@ import sys
 import types
 import typing
 
-__all__ = ["OneLineParser", "attribute_docs", "build_parser", "check_layer_spec", "layer_indices", "one_line_errors", "parse_config", "script_logging"]
+__all__ = ["OneLineParser", "attribute_docs", "build_parser", "check_layer_spec", "headline_main", "layer_indices",
+           "one_line_errors", "parse_config", "script_logging"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -202,3 +203,29 @@ def one_line_errors(module: str):
             raise
         sys.stderr.write(f"{PROG.get() or 'python -m ' + module}: error: {err}\n")
         raise SystemExit(2) from None
+
+
+def headline_main(config_cls, run, argv, doc: str, module: str) -> dict:
+    """The command line of a study whose results carry a ``headline``: parse, run with one-line errors, log it.
+
+    Args:
+        config_cls: The study's config dataclass.
+        run: ``run(config) -> results`` (a dict with ``headline``).
+        argv: Command-line arguments (``None``: ``sys.argv``).
+        doc: The study module's docstring (its first line describes the command).
+        module: The module name for error messages, e.g. ``"veracity.experiments.pik_cross"``.
+
+    Returns:
+        The results dict.
+    """
+    from veracity.experiments.common.results import ci_text
+
+    config = parse_config(config_cls, argv, description=doc.splitlines()[0])
+    script_logging()
+    with one_line_errors(module):
+        results = run(config)
+    width = max(map(len, results["headline"]), default=0)
+    for name, entry in results["headline"].items():
+        logging.getLogger(module).info("%-*s %s", width, name, ci_text(entry))
+    logging.getLogger(module).info("wrote %s", config.out)
+    return results
