@@ -48,7 +48,6 @@ from veracity.experiments.common.results import ci_text, mean_figure, study_resu
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import load_model, train_lora
 
-
 PHRASINGS = ("{question} {instruction}", "{question}", "Quick question: {question} {instruction}",
              "{question} Reply in a few words.", "Tell me: {question}")
 """User-turn phrasings used in training (the first one is the evaluation phrasing)."""
