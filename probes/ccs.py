@@ -149,8 +149,8 @@ def _train_adamw(
     Autograd differentiates only the cheap part, ``loss_fn`` on the ``(m, 2, restart)``
     probabilities; the chain through the sigmoid and the matrix product (``dL/dw = g^T z``) and the
     AdamW update (``torch.optim.AdamW``'s arithmetic: decay ``w`` by ``1 - lr * weight_decay``, then
-    the bias-corrected step) are a handful of in-place tensor operations. A test checks the weights
-    against ``torch.optim.AdamW`` with autograd step for step; this is 3-5x faster on a CPU.
+    the bias-corrected step) are a handful of in-place tensor operations. Tests check the losses and
+    weights against a plain loop of ``torch.optim.AdamW`` with autograd; this is 3-5x faster on a CPU.
     """
     m = z.shape[0]
     flat = z.reshape(2 * m, -1)  # rows: pair 0 no, pair 0 yes, pair 1 no, ...
@@ -180,6 +180,7 @@ def consensus_restart(z: Float[Tensor, "m 2 d_model"], w: Float[Tensor, "restart
 
     Agreement is the mean absolute Pearson correlation with every other restart (absolute: an
     unsupervised direction's sign is arbitrary); a restart with constant output agrees with none.
+    With fewer than three restarts there is no majority: the lowest loss is kept.
 
     Example:
         >>> consensus_restart(z, w, b)  # doctest: +SKIP
