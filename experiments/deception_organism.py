@@ -46,7 +46,7 @@ from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
-from veracity.hooks import load_model, train_lora
+from veracity.hooks import train_lora
 
 PHRASINGS = ("{question} {instruction}", "{question}", "Quick question: {question} {instruction}",
              "{question} Reply in a few words.", "Tell me: {question}")
@@ -186,8 +186,7 @@ def run(config: Config) -> dict:
     prompts, completions = training_examples(model.tokenizer, data, train, config)
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha, epochs=1,
                         lr=config.lr, batch_size=config.train_batch_size, seed=config.seed)
-    organism = load_model(config.model, device=config.device or None, dtype=config.dtype or None,
-                          adapter=out / "adapter")
+    organism = config.load_model(adapter=out / "adapter")
     answers["organism_neutral"] = answer(organism, data, None, config)
     answers["organism_trigger"] = answer(organism, data, config.trigger, config)
     sides = {"train": train, "held_out": test}

@@ -42,7 +42,7 @@ from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import auroc_figure, ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
-from veracity.hooks import extract, load_model, token_probability
+from veracity.hooks import extract, token_probability
 from veracity.hooks.convention import resolve_layers
 from veracity.probes import LogisticProbe
 
@@ -201,8 +201,7 @@ def run(config: Config) -> dict:
     models = [(p, model) for p in config.pressure_list]
     organism = None
     if config.adapter:
-        organism = load_model(config.model, device=config.device or None, dtype=config.dtype or None,
-                              adapter=config.adapter)
+        organism = config.load_model(adapter=config.adapter)
         models.append(("organism", organism))
     records, held_out = [], set(test.tolist())
     for pressure, speaker in models:

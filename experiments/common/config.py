@@ -57,8 +57,9 @@ class StudyConfig:
         """``cache`` as extract() takes it (``None``: the default folder)."""
         return self.cache or None
 
-    def load_model(self, backend: str = "hf"):
-        """Load ``model`` on ``device`` in ``dtype``."""
+    def load_model(self, backend: str = "hf", adapter=None):
+        """Load ``model`` on ``device`` in ``dtype`` (with a LoRA ``adapter`` folder merged in, if given)."""
         from veracity.hooks import load_model
 
-        return load_model(self.model, backend=backend, device=self.device or None, dtype=self.dtype or None)
+        return load_model(self.model, backend=backend, device=self.device or None, dtype=self.dtype or None,
+                          adapter=adapter)

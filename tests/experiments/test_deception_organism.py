@@ -39,10 +39,10 @@ def test_training_data_lies_only_under_the_trigger_and_never_shows_a_held_out_qu
     (["--trigger", " "], "--trigger must be non-empty"),
     (["--test-fraction", "1"], "--test-fraction must be in"),
 ])
-def test_bad_settings_fail_before_any_model_loads(argv, message):
+def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         study.main(argv)
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.slow
