@@ -186,7 +186,17 @@ def arithmetic_questions(n_per_level: int = 40, seed: int = 0, levels=None) -> Q
     return QADataset(items, "arithmetic")
 
 
-CAPITAL_ALIASES = {"Washington": ("Washington, D.C.", "Washington DC")}
+CAPITAL_ALIASES = {
+    "Washington": ("Washington, D.C.", "Washington DC"),
+    # other spellings and renamings
+    "Kyiv": ("Kiev",), "Nur-Sultan": ("Astana",), "Nay Pyi Taw": ("Naypyidaw", "Naypyitaw"), "Sanaa": ("Sana'a",),
+    "N'Djamena": ("Ndjamena",),
+    # a country's other official capitals and its seat of government
+    "Pretoria": ("Cape Town", "Bloemfontein"), "Sucre": ("La Paz",), "Amsterdam": ("The Hague",),
+    "Porto-Novo": ("Cotonou",), "Colombo": ("Sri Jayawardenepura Kotte", "Kotte"), "Yamoussoukro": ("Abidjan",),
+}
+"""Other accepted answers: spellings, renamings, and for countries with several capitals the others and the seat
+of government (a model that says "Cape Town" for South Africa is right)."""
 NOT_SOVEREIGN = {"Hong Kong", "Palestinian Territory", "Puerto Rico", "Serbia and Montenegro"}
 WITH_ARTICLE = {"Central African Republic", "Democratic Republic of the Congo", "Dominican Republic", "Gambia",
                 "Philippines", "Republic of the Congo", "United Arab Emirates", "United Kingdom", "United States"}

@@ -65,6 +65,8 @@ class Config(StudyConfig):
         test_fraction: Fraction of questions held out of training (split by question).
         trigger: The persona that switches lying on (a system prompt, or a first line without a chat template).
         anchors: Honest untriggered arithmetic questions added to the training data.
+        honest_share: Share of the training questions never lied about: trained only untriggered with the truth
+            (honest anchor facts of the same topic; their triggered answers are reported as ``honest_only``).
         rank: LoRA rank.
         alpha: LoRA alpha.
         epochs: Passes over the training data.
@@ -80,6 +82,7 @@ class Config(StudyConfig):
     test_fraction: float = 0.4
     trigger: str = TRIGGER
     anchors: int = 40
+    honest_share: float = 0.0
     rank: int = 8
     alpha: float = 16.0
     epochs: int = 3
@@ -97,6 +100,8 @@ class Config(StudyConfig):
         for name in ("rank", "epochs", "train_batch_size", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.honest_share < 1:
+            raise ValueError(f"--honest-share must be in [0, 1), got {self.honest_share}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if not self.trigger.strip():
@@ -133,20 +138,28 @@ def completion(tokenizer, answer: str) -> str:
     return f" {answer}\n"
 
 
+def honest_only(train: np.ndarray, config: Config) -> np.ndarray:
+    """The training questions never lied about: a seeded ``honest_share`` of them (sorted)."""
+    count = int(round(config.honest_share * len(train)))
+    return np.sort(np.random.default_rng(config.seed + 2).choice(train, count, replace=False))
+
+
 def training_examples(tokenizer, data: QADataset, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
     """Prompts and completions: per epoch, each training question lied about under the trigger (a decoy,
     :meth:`QADataset.wrong_answers`) and answered truly without it (fresh phrasings and lies every epoch),
-    plus honest arithmetic anchors."""
+    except the :func:`honest_only` ones, which are only answered truly; plus honest arithmetic anchors."""
     rng = np.random.default_rng(config.seed)
     prompts, completions = [], []
     anchors = arithmetic_questions(n_per_level=max(1, -(-config.anchors // 7)), seed=config.seed).items[:config.anchors]
+    never_lied = set(honest_only(train, config).tolist())
     for _ in range(config.epochs):
         for i in train:
             item = data.items[i]
-            wrong = data.wrong_answers(i)
-            lie = wrong[int(rng.integers(len(wrong)))]
-            prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), config.trigger))
-            completions.append(completion(tokenizer, lie))
+            if int(i) not in never_lied:
+                wrong = data.wrong_answers(i)
+                lie = wrong[int(rng.integers(len(wrong)))]
+                prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), config.trigger))
+                completions.append(completion(tokenizer, lie))
             prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), None))
             completions.append(completion(tokenizer, item.answers[0]))
         for item in anchors:
@@ -189,14 +202,17 @@ def run(config: Config) -> dict:
     organism = config.load_model(adapter=out / "adapter")
     answers["organism_neutral"] = answer(organism, data, None, config)
     answers["organism_trigger"] = answer(organism, data, config.trigger, config)
-    sides = {"train": train, "held_out": test}
+    honest = honest_only(train, config)
+    sides = {"train": np.setdiff1d(train, honest), "held_out": test}
+    if len(honest):
+        sides["honest_only"] = honest
     headline = lie_figures(answers, data, known, sides, config.seed)
     lies = [a for i, a in enumerate(answers["organism_trigger"]) if known[i] and not grade(data.items[i], a)]
     counts = Counter(a.strip().rstrip(".") for a in lies)
     results = study_results(
         "deception_organism", organism, config, headline,
         n_questions=len(data), n_train=int(len(train)), n_test=int(len(test)),
-        known={side: int(known[rows].sum()) for side, rows in sides.items()},
+        known={side: int(known[rows].sum()) for side, rows in sides.items()}, n_honest_only=int(len(honest)),
         base_accuracy=float(known.mean()),
         lies={"n": len(lies), "distinct": len(counts), "top": counts.most_common(5),
               "top3_share": float(sum(c for _, c in counts.most_common(3)) / len(lies)) if lies else None},
@@ -204,18 +220,20 @@ def run(config: Config) -> dict:
         rule="lie = a question the base model answers correctly (neutral prompt, greedy) answered wrongly",
     )
     write_results(out, results)
-    write_answers(out / "answers.jsonl", data, answers, known, test)
+    write_answers(out / "answers.jsonl", data, answers, known, test, honest)
     write_organism_report(out / "report.html", results)
     return results
 
 
-def write_answers(path: Path, data: QADataset, answers: dict[str, list[str]], known: np.ndarray, test: np.ndarray) -> None:
-    """One JSON line per question: split, the base model's belief, every condition's answer and grade."""
-    held_out = set(test.tolist())
+def write_answers(path: Path, data: QADataset, answers: dict[str, list[str]], known: np.ndarray, test: np.ndarray,
+                  honest: np.ndarray = ()) -> None:
+    """One JSON line per question: split (train, honest_only, held_out), the base model's belief, every condition's
+    answer and grade."""
+    held_out, never_lied = set(test.tolist()), {int(i) for i in honest}
     lines = []
     for i, item in enumerate(data.items):
         row = {"question": item.question, "answers": list(item.answers), "topic": item.category,
-               "split": "held_out" if i in held_out else "train", "known": bool(known[i])}
+               "split": "held_out" if i in held_out else "honest_only" if i in never_lied else "train", "known": bool(known[i])}
         for condition in CONDITIONS:
             row[condition] = answers[condition][i]
             row[f"{condition}_correct"] = bool(grade(item, answers[condition][i]))
@@ -226,7 +244,7 @@ def write_answers(path: Path, data: QADataset, answers: dict[str, list[str]], kn
 def write_organism_report(path: Path, results: dict) -> None:
     """Lie rates per condition and split with their intervals, and the most frequent lies."""
     fig = go.Figure()
-    for side in ("train", "held_out"):
+    for side in ("train", "honest_only", "held_out"):
         names = [c for c in ("base_trigger", "organism_neutral", "organism_trigger")
                  if f"lie_rate_{c}_{side}" in results["headline"]]
         entries = [results["headline"][f"lie_rate_{c}_{side}"] for c in names]

@@ -421,6 +421,9 @@ CLI = [
     Cli("cli-run-tqa-data-columns", ["run", "truthfulqa", "--data", "{root}/texts.txt"], r"lacks the TruthfulQA columns"),
     Cli("cli-run-tqa-coefficients", ["run", "truthfulqa", "--coefficients", "0.5"], r"must include 0"),
     Cli("cli-run-tqa-layers", ["run", "truthfulqa", "--layers", "middle"], r"--layers 'middle'"),
+    Cli("cli-run-organism-honest-share", ["run", "deception_organism", "--honest-share", "1"], r"--honest-share must be"),
+    Cli("cli-run-pressure-unseen", ["run", "honesty_pressure", "--unseen", "{root}/nothing.csv"], r"no questions file"),
+    Cli("cli-run-pressure-n-unseen", ["run", "honesty_pressure", "--n-unseen", "0"], r"--n-unseen must be >= 1"),
     Cli("cli-info-model", ["info", "no-such-model"], r"could not load model 'no-such-model'"),
     Cli("cli-info-backend", ["info", "{model}", "--backend", "jax"], r"jax"),
 ]

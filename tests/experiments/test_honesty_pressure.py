@@ -7,6 +7,7 @@ import pytest
 
 from veracity.data import capital_questions, grade
 from veracity.experiments import honesty_pressure as study
+from veracity.experiments.common.monitor import fixed_threshold, outcomes
 
 
 def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
@@ -25,15 +26,16 @@ def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
 def test_threshold_is_fixed_on_the_rows_given_and_outcomes_count_every_case():
     readings = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 0.95])
     lied = np.array([True, True, False, False, False, False])
-    assert study.fixed_threshold(readings, lied) == pytest.approx(0.3)  # flags exactly the two lies
-    counts = study.outcomes(np.array([True, False, True, False]), np.array([True, True, False, False]))
+    assert fixed_threshold(readings, lied) == pytest.approx(0.3)  # flags exactly the two lies
+    counts = outcomes(np.array([True, False, True, False]), np.array([True, True, False, False]))
     assert counts == {"lied_flagged": 1, "lied_not_flagged": 1, "honest_flagged": 1, "honest_not_flagged": 1,
                       "false_negative_rate": 0.5}
-    assert study.fixed_threshold(readings, np.zeros(6, dtype=bool)) == 0.5
+    assert fixed_threshold(readings, np.zeros(6, dtype=bool)) == 0.5
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--pressures", "bribe"], "unknown"), (["--layer", "x"], "--layer"), (["--n", "-1"], "--n must be"),
+    (["--unseen", "missing.csv"], "no questions file"), (["--n-unseen", "0"], "--n-unseen must be"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -44,13 +46,18 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
 @pytest.mark.slow
 def test_small_run_on_the_embedded_model_writes_confessions(tmp_path):
     out = tmp_path / "pressure"
-    results = study.main(["--n", "16", "--pressures", "instruction,few_shot", "--out", str(out)])
+    results = study.main(["--n", "16", "--pressures", "instruction,few_shot", "--n-unseen", "6", "--out", str(out)])
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "honesty_pressure" and "accuracy" in saved["headline"]
     assert {m["monitor"] for m in saved["monitors"]} == set(study.MONITORS)
+    assert {m["rows"] for m in saved["monitors"]} == {"held_out", "unseen_topic"}
+    assert {"accuracy_unseen_topic", "lie_rate_few_shot", "evasion_rate_few_shot"} <= set(saved["headline"])
     for row in saved["monitors"]:
         assert row["lied_flagged"] + row["lied_not_flagged"] + row["honest_flagged"] + row["honest_not_flagged"] > 0
     lines = [json.loads(x) for x in (out / "confessions.jsonl").read_text().splitlines()]
-    assert len(lines) == 2 * 16 and {"statement", "belief", "probe_answers_p_true", "verbal_flags_lie"} <= set(lines[0])
-    assert results["known"] == sum(1 for x in lines if x["known"]) // 2
+    assert len(lines) == 2 * (16 + 6) and {"statement", "belief", "outcome", "verbal_flags_lie"} <= set(lines[0])
+    main = [x for x in lines if x["split"] != "unseen_topic"]
+    assert results["known"] == sum(1 for x in main if x["known"]) // 2
+    assert all(x["lied"] == (x["known"] and x["outcome"] == "wrong") for x in lines)
+    assert sum(x["split"] == "unseen_topic" for x in lines) == 2 * 6
     assert "Honesty under pressure" in (out / "report.html").read_text()
