@@ -20,6 +20,7 @@ STUDIES = {
     "truthfulqa": "veracity.experiments.truthfulqa",
     "deception_organism": "veracity.experiments.deception_organism",
     "honesty_pressure": "veracity.experiments.honesty_pressure",
+    "organism_steering": "veracity.experiments.organism_steering",
     "honesty_steering": "veracity.experiments.honesty_steering",
     "east_bandit": "veracity.experiments.east_bandit",
 }

@@ -21,7 +21,8 @@ from veracity.hooks.model import VeracityModel
 from veracity.steering.apply import steer
 from veracity.steering.vector import SteeringVector
 
-__all__ = ["KL_BOUND", "NEUTRAL_TEXTS", "calibrate_coefficient", "neutral_kl", "with_calibrated_coefficient"]
+__all__ = ["KL_BOUND", "NEUTRAL_TEXTS", "calibrate_coefficient", "neutral_kl", "neutral_kl_by_text",
+           "with_calibrated_coefficient"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,22 @@ def neutral_kl(model: VeracityModel, vector: SteeringVector, coefficient: float,
             steered = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
     kl = (base.exp() * (base - steered)).sum(-1)
     return float(kl[mask.bool()].mean())
+
+
+def neutral_kl_by_text(model: VeracityModel, vector: SteeringVector, coefficient: float,
+                       texts=NEUTRAL_TEXTS) -> torch.Tensor:
+    """Per text, the mean per-token ``KL(p_unsteered || p_steered)`` (what an interval over texts resamples).
+
+    Returns:
+        A float tensor of shape ``(len(texts),)``, in nats per token.
+    """
+    ids, mask = _batch(model, texts)
+    with torch.no_grad():
+        base = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+        with steer(model, vector, coefficient=coefficient):
+            steered = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+    kl = (base.exp() * (base - steered)).sum(-1) * mask
+    return (kl.sum(1) / mask.sum(1)).cpu()
 
 
 def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound: float = KL_BOUND,

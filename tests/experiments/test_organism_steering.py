@@ -1,0 +1,43 @@
+"""organism_steering: the vector never sees a question's topic, bad settings, and a small dose-response run."""
+
+import json
+
+import pytest
+
+from veracity.experiments import organism_steering as study
+
+
+def test_the_vector_is_built_from_true_statements_of_another_topic():
+    statements = study.statements_for_vector(study.Config(n_statements=12))
+    assert len(statements) == 12 and len(set(statements)) == 12
+    assert all("larger than" in s and "capital" not in s for s in statements)
+    assert study.statements_for_vector(study.Config(n_statements=12, seed=1)) != statements
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--coefficients", "0.5,1"], "must include 0"), (["--coefficients", "a,b"], "comma-separated numbers"),
+    (["--adapter", "no/such/folder"], "train one with veracity run deception_organism"),
+    (["--layer", "mid"], "--layer must be"),
+])
+def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        study.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_small_dose_response_on_the_embedded_model(tmp_path):
+    out = tmp_path / "dose"
+    results = study.main(["--n", "10", "--coefficients", "0,0.5", "--n-statements", "4", "--layer", "12",
+                          "--out", str(out)])
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["study"] == "organism_steering" and saved["layer"] == 12
+    assert [row["coefficient"] for row in saved["dose"]] == [0.0, 0.5]
+    assert saved["dose"][0]["kl_neutral_text"]["value"] == 0.0  # coefficient 0 installs no hook
+    assert saved["dose"][1]["kl_neutral_text"]["value"] > 0.0
+    for entry in saved["headline"].values():
+        assert entry["ci"][0] <= entry["value"] <= entry["ci"][1]
+    assert saved["headline"] == json.loads(json.dumps(results["headline"]))
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * 10 and {"trigger", "neutral", "known", "split"} <= set(rows[0])
+    assert (out / "honesty.safetensors").exists() and "Honesty steering" in (out / "report.html").read_text()
