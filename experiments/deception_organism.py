@@ -68,6 +68,7 @@ class Config(StudyConfig):
         honest_share: Share of the training questions never lied about: trained only untriggered with the truth
             (honest anchor facts of the same topic; their triggered answers are reported as ``honest_only``).
         rank: LoRA rank.
+        targets: Comma-separated module names the adapter trains (e.g. q_proj,v_proj), or all-linear.
         alpha: LoRA alpha.
         epochs: Passes over the training data.
         lr: AdamW learning rate of the adapter.
@@ -84,6 +85,7 @@ class Config(StudyConfig):
     anchors: int = 40
     honest_share: float = 0.0
     rank: int = 8
+    targets: str = "all-linear"
     alpha: float = 16.0
     epochs: int = 3
     lr: float = 1e-3
@@ -197,8 +199,9 @@ def run(config: Config) -> dict:
     answers = {"base_neutral": answer(model, data, None, config), "base_trigger": answer(model, data, config.trigger, config)}
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
     prompts, completions = training_examples(model.tokenizer, data, train, config)
+    targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha, epochs=1,
-                        lr=config.lr, batch_size=config.train_batch_size, seed=config.seed)
+                        lr=config.lr, batch_size=config.train_batch_size, seed=config.seed, target_modules=targets)
     organism = config.load_model(adapter=out / "adapter")
     answers["organism_neutral"] = answer(organism, data, None, config)
     answers["organism_trigger"] = answer(organism, data, config.trigger, config)
