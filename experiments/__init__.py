@@ -21,6 +21,7 @@ STUDIES = {
     "deception_organism": "veracity.experiments.deception_organism",
     "honesty_pressure": "veracity.experiments.honesty_pressure",
     "organism_steering": "veracity.experiments.organism_steering",
+    "belief_drift": "veracity.experiments.belief_drift",
     "honesty_steering": "veracity.experiments.honesty_steering",
     "east_bandit": "veracity.experiments.east_bandit",
 }
