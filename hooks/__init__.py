@@ -7,6 +7,7 @@ block ``L`` — TransformerLens ``blocks.L.hook_resid_post``, Hugging Face ``hid
 
 from veracity.hooks.cache import load_activations, read_job
 from veracity.hooks.capture import StopForward, capture_residual, count_hooks
+from veracity.hooks.checkpoints import extract_checkpoints
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.extract import extract
 from veracity.hooks.lora import train_lora
@@ -22,6 +23,7 @@ __all__ = [
     "capture_residual",
     "count_hooks",
     "extract",
+    "extract_checkpoints",
     "from_hf",
     "load_activations",
     "load_model",

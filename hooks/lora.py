@@ -43,6 +43,7 @@ def train_lora(
     seed: int = 0,
     target_modules: str | list[str] = "all-linear",
     progress: bool = True,
+    save_epochs: Sequence[int] = (),
 ) -> list[float]:
     """Train a LoRA adapter so that ``model`` continues each prompt with its completion; save it to ``out``.
 
@@ -59,6 +60,8 @@ def train_lora(
         seed: Seeds the LoRA initialisation and the data order.
         target_modules: peft's ``target_modules`` (``"all-linear"``: every linear layer but the output head).
         progress: Show a progress bar.
+        save_epochs: Also save the adapter after these epochs (1-based), as checkpoints ``out/epoch_<e>``
+            (each loads with ``load_model(NAME, adapter=out/epoch_<e>)``).
 
     Returns:
         The training loss of every step.
@@ -81,6 +84,8 @@ def train_lora(
     for name, value in (("rank", rank), ("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
         if not value > 0:
             raise ValueError(f"train_lora: {name} must be > 0, got {value}")
+    if any(not 1 <= e <= epochs for e in save_epochs):
+        raise ValueError(f"train_lora: save_epochs must lie in 1..{epochs} (the epochs trained), got {list(save_epochs)}")
     examples = _tokenize(model.tokenizer, prompts, completions)
     torch.manual_seed(seed)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target_modules,
@@ -94,7 +99,7 @@ def train_lora(
         steps = epochs * -(-len(examples) // batch_size)
         bar = tqdm(total=steps, desc="lora", disable=not progress, leave=False)
         peft_model.train()
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             order = order_rng.permutation(len(examples))
             for start in range(0, len(order), batch_size):
                 batch = _collate([examples[i] for i in order[start:start + batch_size]],
@@ -106,6 +111,9 @@ def train_lora(
                 losses.append(float(loss.detach()))
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            if epoch in save_epochs:
+                _save(Path(out) / f"epoch_{epoch}", get_peft_model_state_dict(peft_model),
+                      peft_model.peft_config["default"])
         bar.close()
         peft_model.eval()
         _save(out, get_peft_model_state_dict(peft_model), peft_model.peft_config["default"])

@@ -23,6 +23,7 @@ Artifacts are ``NAME.safetensors`` + ``NAME.json``; :func:`load_probe` restores 
 
 from veracity.probes.calibration import PlattScaling, TemperatureScaling
 from veracity.probes.ccs import CCS, ccs_loss
+from veracity.probes.checkpoints import ProbeTransferWarning, read_across
 from veracity.probes.contrast import CRCProbe, RandomDirectionProbe
 from veracity.probes.io import load_artifact, save_artifact
 from veracity.probes.logistic import LogisticProbe
@@ -58,6 +59,7 @@ __all__ = [
     "PIKHead",
     "PlattScaling",
     "PolarityAwareCCS",
+    "ProbeTransferWarning",
     "REGISTRY",
     "RandomDirectionProbe",
     "ReliabilityDiagram",
@@ -74,6 +76,7 @@ __all__ = [
     "load_probe",
     "mce",
     "polar_consistency",
+    "read_across",
     "register",
     "reliability_diagram",
     "save_artifact",
