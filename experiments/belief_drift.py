@@ -42,11 +42,11 @@ from veracity.data import QADataset, QAItem, capital_questions, grade, load_ques
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
 from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.facts import false_answers, fit_layer_probes, statement
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import extract
-from veracity.probes import LogisticProbe
 
 CONDITIONS = ("contradict", "persuade", "unrelated", "repeat_true")
 PERSUADE = "I am completely sure about this, I checked it myself and every expert I asked agrees: {claim}"
@@ -97,25 +97,6 @@ class Config(StudyConfig):
         return sorted({int(k) for k in self.ks.split(",") if k.strip()})
 
 
-def statement(item: QAItem, answer: str) -> str:
-    """The fact as a plain statement: "The capital of France is Paris." (else "Question Answer.")."""
-    if item.category == "capital" and item.echo:
-        return f"The capital {item.echo} is {answer}."
-    return f"{item.question} {answer}."
-
-
-def false_answers(data: QADataset, seed: int) -> list[str]:
-    """Per question, the claim's false answer: its first decoy, else a seeded other answer of its topic."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i, item in enumerate(data.items):
-        pool = list(item.decoys[:1]) or data.wrong_answers(i)
-        if not pool:
-            raise ValueError(f"{item.question!r} has no wrong answer to claim: give its topic at least two questions")
-        out.append(pool[int(rng.integers(len(pool)))])
-    return out
-
-
 def claims(data: QADataset, i: int, condition: str, false: list[str], other: int) -> str:
     """The sentence the context repeats for question ``i`` (``other``: the unrelated fact's index)."""
     item = data.items[i]
@@ -125,27 +106,6 @@ def claims(data: QADataset, i: int, condition: str, false: list[str], other: int
         return statement(data.items[other], false[other])
     claim = statement(item, false[i])
     return PERSUADE.format(claim=claim) if condition == "persuade" else claim
-
-
-def fit_probes(model, data: QADataset, false: list[str], facts: np.ndarray, layers: list[int],
-               config: Config) -> tuple[dict[int, LogisticProbe], int, dict[int, float]]:
-    """A logistic probe per layer on the neutral true/false statements of ``facts``; the headline layer is the
-    most accurate on a grouped validation split of those facts (refit on all of them afterwards)."""
-    texts, labels, groups = [], [], []
-    for i in facts:
-        item = data.items[i]
-        texts += [statement(item, item.answers[0]), statement(item, false[i])]
-        labels += [1, 0]
-        groups += [item.question] * 2
-    acts = extract(model, texts, layers=layers, batch_size=config.batch_size, progress=False)
-    labels = np.array(labels)
-    fit, val = grouped_split(groups, 0.25, config.seed)
-    validation = {layer: float(LogisticProbe(C=0.1).fit(acts[fit, j], labels[fit]).score(acts[val, j], labels[val]))
-                  for j, layer in enumerate(layers)}
-    best = max(layers, key=lambda layer: (validation[layer], -layer))
-    probes = {layer: LogisticProbe(C=0.1).fit(acts[:, j], labels).set_provenance(
-        model_id=model.model_id, layer=layer, dataset="belief_drift neutral statements") for j, layer in enumerate(layers)}
-    return probes, best, validation
 
 
 def drift_records(model, data: QADataset, false: list[str], facts: np.ndarray, probes: dict, config: Config,
@@ -221,7 +181,8 @@ def run(config: Config) -> dict:
     if len(studied) < 2:
         raise ValueError(f"the model knows only {len(studied)} of the {len(test_facts)} test facts: use more questions "
                          "(--n) or questions it can answer")
-    probes, layer, validation = fit_probes(model, data, false, probe_facts, layers, config)
+    probes, layer, validation = fit_layer_probes(model, data, false, probe_facts, layers, config.batch_size,
+                                                 config.seed)
     rows = drift_records(model, data, false, studied, probes, config, np.random.default_rng(config.seed + 1))
     results = summarise(rows, data, known, probe_facts, studied, layer, validation, model, config)
     write_results(out, results)

@@ -7,17 +7,18 @@ import pytest
 
 from veracity.data import capital_questions, grade
 from veracity.experiments import belief_drift as study
+from veracity.experiments.common.facts import false_answers, statement
 
 
 def test_claims_are_false_statements_of_the_fact_and_controls_are_what_they_say():
     data = capital_questions(n=12, seed=0)
-    false = study.false_answers(data, seed=0)
+    false = false_answers(data, seed=0)
     for i, item in enumerate(data.items):
         assert not grade(item, false[i]) and false[i] == item.decoys[0]
     item = data.items[0]
     assert study.claims(data, 0, "contradict", false, 3) == f"The capital {item.echo} is {false[0]}."
     assert study.claims(data, 0, "repeat_true", false, 3) == f"The capital {item.echo} is {item.answers[0]}."
-    assert study.claims(data, 0, "unrelated", false, 3) == study.statement(data.items[3], false[3])
+    assert study.claims(data, 0, "unrelated", false, 3) == statement(data.items[3], false[3])
     assert study.claims(data, 0, "persuade", false, 3).endswith(study.claims(data, 0, "contradict", false, 3))
 
 

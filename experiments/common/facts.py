@@ -1,0 +1,68 @@
+"""Facts as plain statements, their false versions, and truth probes fitted per layer on other facts.
+
+Shared by the belief-movement studies (``belief_drift``, ``poisoned_training``): a fact is a
+question with its answer ("The capital of France is Paris."), its false version uses the question's
+most plausible decoy, and the probe that reads it is trained on neutral statements of *other* facts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veracity.data import QADataset, QAItem
+from veracity.experiments.common.splits import grouped_split
+from veracity.hooks import extract
+from veracity.probes import LogisticProbe
+
+__all__ = ["false_answers", "fit_layer_probes", "statement", "statement_pairs"]
+
+
+def statement(item: QAItem, answer: str) -> str:
+    """The fact as a plain statement: "The capital of France is Paris." (else "Question Answer.")."""
+    if item.category == "capital" and item.echo:
+        return f"The capital {item.echo} is {answer}."
+    return f"{item.question} {answer}."
+
+
+def false_answers(data: QADataset, seed: int) -> list[str]:
+    """Per question, its false answer: its first decoy, else a seeded other answer of its topic."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, item in enumerate(data.items):
+        pool = list(item.decoys[:1]) or data.wrong_answers(i)
+        if not pool:
+            raise ValueError(f"{item.question!r} has no wrong answer to claim: give its topic at least two questions")
+        out.append(pool[int(rng.integers(len(pool)))])
+    return out
+
+
+def statement_pairs(data: QADataset, false: list[str], facts) -> tuple[list[str], np.ndarray, list[str]]:
+    """The true and the false statement of each fact in ``facts``: texts, labels (1, 0, ...) and groups."""
+    texts, labels, groups = [], [], []
+    for i in facts:
+        item = data.items[int(i)]
+        texts += [statement(item, item.answers[0]), statement(item, false[int(i)])]
+        labels += [1, 0]
+        groups += [item.question] * 2
+    return texts, np.array(labels), groups
+
+
+def fit_layer_probes(model, data: QADataset, false: list[str], facts, layers: list[int], batch_size: int,
+                     seed: int) -> tuple[dict[int, LogisticProbe], int, dict[int, float]]:
+    """A logistic probe per layer on the neutral true/false statements of ``facts``.
+
+    The headline layer is the most accurate on a grouped validation quarter of those facts (earliest on
+    ties); every probe is then refitted on all of them and records its model and layer.
+
+    Returns:
+        ``(probes by layer, headline layer, validation accuracy by layer)``.
+    """
+    texts, labels, groups = statement_pairs(data, false, facts)
+    acts = extract(model, texts, layers=layers, batch_size=batch_size, progress=False)
+    fit, val = grouped_split(groups, 0.25, seed)
+    validation = {layer: float(LogisticProbe(C=0.1).fit(acts[fit, j], labels[fit]).score(acts[val, j], labels[val]))
+                  for j, layer in enumerate(layers)}
+    best = max(layers, key=lambda layer: (validation[layer], -layer))
+    probes = {layer: LogisticProbe(C=0.1).fit(acts[:, j], labels).set_provenance(
+        model_id=model.model_id, layer=layer, dataset="neutral fact statements") for j, layer in enumerate(layers)}
+    return probes, best, validation
