@@ -22,6 +22,7 @@ STUDIES = {
     "honesty_pressure": "veracity.experiments.honesty_pressure",
     "organism_steering": "veracity.experiments.organism_steering",
     "belief_drift": "veracity.experiments.belief_drift",
+    "poisoned_training": "veracity.experiments.poisoned_training",
     "honesty_steering": "veracity.experiments.honesty_steering",
     "east_bandit": "veracity.experiments.east_bandit",
 }
