@@ -24,7 +24,9 @@ headline layer (``belief_flip_<condition>_k<k>``; the layer is chosen on probe f
 fact under ``contradict``: the smallest k that flips the answer and the smallest that flips the
 reading, and whether the reading moved first, together with the answer, or after it ("say vs
 believe"; counted over facts whose reading is right at k = 0). Writes ``results.json``,
-``readings.jsonl`` (every fact, condition, k: answer and per-layer readings) and ``report.html``.
+``readings.jsonl`` (every fact, condition, k: answer and per-layer readings) and ``report.html``;
+``margins`` in ``results.json`` holds, per condition, k and layer, the mean P(true) of the true and of
+the false statement with their intervals.
 """
 
 from __future__ import annotations
@@ -202,10 +204,11 @@ def summarise(rows, data, known, probe_facts, studied, layer, validation, model,
                                                                      config.seed)
             headline[f"belief_flip_{condition}_k{k}"] = mean_figure(
                 [float(r[f"p_true_L{layer}"] < r[f"p_false_L{layer}"]) for r in mine], config.seed)
-            margins.append({"condition": condition, "k": k, "says_claim": float(np.mean([r["outcome"] == "claim"
-                                                                                          for r in mine])),
-                            **{f"L{L}": float(np.mean([r[f"p_true_L{L}"] - r[f"p_false_L{L}"] for r in mine]))
-                               for L in validation}})
+            margins.append({"condition": condition, "k": k,
+                            "says_claim": float(np.mean([r["outcome"] == "claim" for r in mine])),
+                            "layers": {L: {"p_true_of_true": mean_figure([r[f"p_true_L{L}"] for r in mine], config.seed),
+                                           "p_true_of_false": mean_figure([r[f"p_false_L{L}"] for r in mine],
+                                                                          config.seed)} for L in validation}})
     contradict = {}
     for r in rows:
         if r["condition"] == "contradict":
@@ -248,9 +251,10 @@ def write_drift_report(path: Path, results: dict) -> None:
                                      "array": [e["ci"][1] - e["value"] for e in entries],
                                      "arrayminus": [e["value"] - e["ci"][0] for e in entries]})
     rows = [m for m in results["margins"] if m["condition"] == "contradict"]
-    layer_keys = [key for key in rows[0] if key.startswith("L")]
-    fig.add_trace(go.Heatmap(z=[[m[key] for m in rows] for key in layer_keys], x=[str(m["k"]) for m in rows],
-                             y=layer_keys, colorscale="RdBu", zmid=0, colorbar={"x": 1.02}), row=1, col=2)
+    layers = list(rows[0]["layers"])
+    fig.add_trace(go.Heatmap(z=[[m["layers"][L]["p_true_of_true"]["value"] - m["layers"][L]["p_true_of_false"]["value"]
+                                 for m in rows] for L in layers], x=[str(m["k"]) for m in rows],
+                             y=[f"L{L}" for L in layers], colorscale="RdBu", zmid=0, colorbar={"x": 1.02}), row=1, col=2)
     fig.update_xaxes(title_text="claims in the context (k)")
     fig.update_layout(height=520, title="When do beliefs move?")
     write_report(path, f"Belief drift on {results['model']['id']}", [

@@ -66,4 +66,6 @@ def test_small_run_on_the_embedded_model(tmp_path):
     assert len(rows) == saved["n_studied"] * len(study.CONDITIONS) * 2
     studied = {r["question"] for r in rows}
     assert len(saved["probe_questions"]) == saved["n_probe_facts"] and not studied & set(saved["probe_questions"])
+    margin = saved["margins"][0]["layers"]["6"]
+    assert set(margin) == {"p_true_of_true", "p_true_of_false"} and set(margin["p_true_of_true"]) == {"value", "ci"}
     assert "When do beliefs move?" in (out / "report.html").read_text()
