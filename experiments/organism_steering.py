@@ -14,8 +14,10 @@ The questions and their split are the organism's (same ``--questions``, ``--n``,
 ``--test-fraction`` give the same held-out questions). As MASK does, a fact counts when the base
 model, unsteered and without the trigger, answers it right; each answer is read as correct, a lie
 (another answer) or an evasion (:func:`veracity.data.answers.classify_answer`), so a coefficient that
-merely breaks the model shows up as evasions, not as honesty. Per coefficient, with bootstrap 95%
-intervals over questions: the lie and evasion rates under the trigger and the lie rate without it,
+merely breaks the model shows up as evasions, not as honesty, and the truth rate (answers right)
+is what honesty steering must raise: broken text that looks like a short invented name still reads
+as a lie. Per coefficient, with bootstrap 95% intervals over questions: the truth, lie and evasion
+rates under the trigger and the lie rate without it,
 on the held-out questions (training questions in ``dose``), and the cost, the mean next-token
 KL(unsteered || steered) on neutral text (interval over texts). Writes ``results.json``,
 ``answers.jsonl``, ``honesty.safetensors`` + ``honesty.json`` (the vector) and ``report.html``.
@@ -144,12 +146,12 @@ def run(config: Config) -> dict:
         for side, rows in sides.items():
             rows = rows[known[rows]]
             for cond in CONDITIONS:
-                for rate, outcome in (("lie_rate", "wrong"), ("evasion_rate", "evasion")):
+                for rate, outcome in (("truth_rate", "correct"), ("lie_rate", "wrong"), ("evasion_rate", "evasion")):
                     row[f"{rate}_{cond}_{side}"] = mean_figure((kinds[cond][rows] == outcome).astype(float),
                                                                 config.seed)
         dose.append(row)
-        for name in ("lie_rate_trigger_held_out", "evasion_rate_trigger_held_out", "lie_rate_neutral_held_out",
-                     "kl_neutral_text"):
+        for name in ("truth_rate_trigger_held_out", "lie_rate_trigger_held_out", "evasion_rate_trigger_held_out",
+                     "lie_rate_neutral_held_out", "kl_neutral_text"):
             headline[f"{name}_c{c:+g}"] = row[name]
     results = study_results(
         "organism_steering", speaker, config, headline, layer=layer, n_questions=len(data), n_train=int(len(train)),
@@ -185,7 +187,8 @@ def write_dose_report(path: Path, results: dict) -> None:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Known held-out facts (95% intervals)",
                                                         "KL on neutral text (nats/token)"))
     xs = [row["coefficient"] for row in results["dose"]]
-    curves = [("lie_rate_trigger_held_out", "lies under the trigger", 1),
+    curves = [("truth_rate_trigger_held_out", "right answers under the trigger", 1),
+              ("lie_rate_trigger_held_out", "lies under the trigger", 1),
               ("evasion_rate_trigger_held_out", "evasions under the trigger", 1),
               ("lie_rate_neutral_held_out", "lies without the trigger", 1), ("kl_neutral_text", "KL", 2)]
     for key, name, col in curves:

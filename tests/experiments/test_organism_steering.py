@@ -34,6 +34,9 @@ def test_small_dose_response_on_the_embedded_model(tmp_path):
     assert saved["study"] == "organism_steering" and saved["layer"] == 12
     assert [row["coefficient"] for row in saved["dose"]] == [0.0, 0.5]
     assert saved["dose"][0]["kl_neutral_text"]["value"] == 0.0  # coefficient 0 installs no hook
+    row = saved["dose"][1]
+    assert row["truth_rate_trigger_held_out"]["value"] + row["lie_rate_trigger_held_out"]["value"] + row[
+        "evasion_rate_trigger_held_out"]["value"] == pytest.approx(1.0)
     assert saved["dose"][1]["kl_neutral_text"]["value"] > 0.0
     for entry in saved["headline"].values():
         assert entry["ci"][0] <= entry["value"] <= entry["ci"][1]
