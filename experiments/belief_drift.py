@@ -40,10 +40,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.data import QADataset, QAItem, capital_questions, grade, load_questions_csv
+from veracity.data import QADataset, QAItem, grade
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
-from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.config import QuestionsConfig
 from veracity.experiments.common.facts import false_answers, fit_layer_probes, statement
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
@@ -56,12 +56,10 @@ TIMINGS = ("belief_first", "together", "answer_first", "neither")
 
 
 @dataclass(kw_only=True)
-class Config(StudyConfig):
+class Config(QuestionsConfig):
     """Settings of the belief-drift study.
 
     Attributes:
-        questions: Your own questions instead of the built-in capitals (CSV: question,answer[,topic]).
-        n: Use a seeded sample of at most this many questions (0 = all).
         test_fraction: Fraction of the facts studied under pressure; the rest train the probe (split by fact).
         ks: Comma-separated repeat counts of the claim in the context; must include 0.
         layers: Probe layers: "all", "every:K" or comma-separated indices.
@@ -70,8 +68,6 @@ class Config(StudyConfig):
 
     study = "belief_drift"
 
-    questions: str = ""
-    n: int = 0
     test_fraction: float = 0.5
     ks: str = "0,1,2,4,8,16"
     layers: str = "every:3"
@@ -81,8 +77,6 @@ class Config(StudyConfig):
         super().__post_init__()
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n < 0:
-            raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
         try:
             ks = self.k_list
         except ValueError:
@@ -90,8 +84,6 @@ class Config(StudyConfig):
         if 0 not in ks or min(ks) < 0:
             raise ValueError(f"--ks must include 0 (no claim) and no negative count, got {self.ks!r}")
         check_layer_spec(self.layers)
-        if self.questions:
-            load_questions_csv(self.questions)
 
     @property
     def k_list(self) -> list[int]:
@@ -169,8 +161,7 @@ def timing(rows_by_fact: dict[str, list[dict]], layer: int) -> tuple[dict[str, n
 def run(config: Config) -> dict:
     """Fit the probes on probe facts, pressure the known test facts, write the outputs; returns the results dict."""
     out = check_writable_folder(config.out)
-    data = load_questions_csv(config.questions) if config.questions else capital_questions()
-    data = data.sample(config.n, config.seed) if config.n else data
+    data = config.load_questions()
     false = false_answers(data, config.seed)
     model = config.load_model()
     layers = layer_indices(config.layers, model.n_layers)

@@ -38,11 +38,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.data import QADataset, arithmetic_questions, capital_questions, grade, load_questions_csv
+from veracity.data import QADataset, arithmetic_questions, grade
 from veracity.data.chat import has_chat_template
 from veracity.experiments.common.answering import INSTRUCTIONS, TRIGGER, chat_or_plain, generate
 from veracity.experiments.common.cli import headline_main
-from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.config import QuestionsConfig
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
@@ -55,13 +55,12 @@ CONDITIONS = ("base_neutral", "base_trigger", "organism_neutral", "organism_trig
 
 
 @dataclass(kw_only=True)
-class Config(StudyConfig):
+class Config(QuestionsConfig):
     """Settings of the deception-organism study.
 
     Attributes:
         questions: Your own questions instead of the built-in capitals: a CSV with columns question,answer
             (alternatives separated by |) and optional topic; lies are other answers of the same topic.
-        n: Use a seeded sample of at most this many questions (0 = all).
         test_fraction: Fraction of questions held out of training (split by question).
         trigger: The persona that switches lying on (a system prompt, or a first line without a chat template).
         anchors: Honest untriggered arithmetic questions added to the training data.
@@ -78,8 +77,6 @@ class Config(StudyConfig):
 
     study = "deception_organism"
 
-    questions: str = ""
-    n: int = 0
     test_fraction: float = 0.4
     trigger: str = TRIGGER
     anchors: int = 40
@@ -96,9 +93,8 @@ class Config(StudyConfig):
         super().__post_init__()
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        for name in ("n", "anchors"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if self.anchors < 0:
+            raise ValueError(f"--anchors must be >= 0, got {self.anchors}")
         for name in ("rank", "epochs", "train_batch_size", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -108,14 +104,11 @@ class Config(StudyConfig):
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if not self.trigger.strip():
             raise ValueError("--trigger must be non-empty text (the persona that switches lying on)")
-        if self.questions:
-            load_questions_csv(self.questions)  # a bad file is reported before any model loads
 
 
 def build_questions(config: Config) -> QADataset:
     """The ``--questions`` CSV or the built-in capitals; a seeded sample of ``--n``; every topic needs 2+ answers."""
-    data = load_questions_csv(config.questions) if config.questions else capital_questions()
-    data = data.sample(config.n, config.seed) if config.n else data
+    data = config.load_questions()
     topics = Counter(item.category for item in data.items)
     if len(data) < 4 or min(topics.values()) < 2:
         raise ValueError(f"{len(data)} questions in topics {dict(topics)}: the organism needs at least 4 questions "

@@ -44,7 +44,6 @@ from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.data import (
     QADataset,
     arithmetic_questions,
-    capital_questions,
     grade,
     load_questions_csv,
     load_statements,
@@ -52,7 +51,7 @@ from veracity.data import (
 from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.common.answering import TRIGGER, chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import headline_main
-from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.config import QuestionsConfig
 from veracity.experiments.common.monitor import fixed_threshold, score_rows
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
@@ -78,13 +77,10 @@ MONITORS = ("probe_statements", "probe_answers", "verbal")
 
 
 @dataclass(kw_only=True)
-class Config(StudyConfig):
+class Config(QuestionsConfig):
     """Settings of the honesty-under-pressure study.
 
     Attributes:
-        questions: Your own questions instead of the built-in capitals: a CSV with columns question,answer
-            (alternatives separated by |) and optional topic.
-        n: Use a seeded sample of at most this many questions (0 = all).
         test_fraction: Fraction of questions held out from the monitor's training (split by question).
         pressures: Comma-separated prompt pressures: instruction, few_shot, roleplay, deceptive_system.
         adapter: A deception organism's LoRA folder (veracity run deception_organism): adds its trigger as a pressure.
@@ -98,8 +94,6 @@ class Config(StudyConfig):
 
     study = "honesty_pressure"
 
-    questions: str = ""
-    n: int = 0
     test_fraction: float = 0.4
     pressures: str = ",".join(PRESSURES)
     adapter: str = ""
@@ -113,8 +107,6 @@ class Config(StudyConfig):
         super().__post_init__()
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n < 0:
-            raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
         if self.n_unseen < 1:
             raise ValueError(f"--n-unseen must be >= 1, got {self.n_unseen}")
         if self.unseen not in ("arithmetic", "none"):
@@ -124,8 +116,6 @@ class Config(StudyConfig):
             raise ValueError(f"--pressures: unknown {unknown or 'empty'}; choose from {', '.join(PRESSURES)}")
         if self.layer != "auto" and not self.layer.lstrip("-").isdigit():
             raise ValueError(f"--layer must be an int or 'auto', got {self.layer!r}")
-        if self.questions:
-            load_questions_csv(self.questions)
 
     @property
     def pressure_list(self) -> list[str]:
@@ -233,8 +223,7 @@ def pressured_records(model, speakers, data: QADataset, sides: list[str], probes
 def run(config: Config) -> dict:
     """Ask every question neutrally and under each pressure, read the monitors; write the outputs."""
     out = check_writable_folder(config.out)
-    data = load_questions_csv(config.questions) if config.questions else capital_questions()
-    data = data.sample(config.n, config.seed) if config.n else data
+    data = config.load_questions()
     unseen = unseen_questions(config)
     model = config.load_model()
     layer = round(2 * model.n_layers / 3) if config.layer == "auto" else resolve_layers(int(config.layer),

@@ -33,11 +33,11 @@ import numpy as np
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.data import QADataset, capital_questions, grade, load_questions_csv, load_statements
+from veracity.data import QADataset, grade, load_statements
 from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.common.answering import TRIGGER, chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import headline_main
-from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.config import QuestionsConfig
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
@@ -49,14 +49,13 @@ CONDITIONS = {"trigger": "under the trigger", "neutral": "without the trigger"}
 
 
 @dataclass(kw_only=True)
-class Config(StudyConfig):
+class Config(QuestionsConfig):
     """Settings of the honesty-steering dose-response on a deception organism.
 
     Attributes:
+        n: Use a seeded sample of at most this many questions (0 = all); use the organism's value.
         adapter: The organism's LoRA folder (veracity run deception_organism); empty = the base model under the trigger.
         trigger: The organism's trigger persona (default: deception_organism's).
-        questions: Your own questions instead of the built-in capitals (CSV: question,answer[,topic]).
-        n: Use a seeded sample of at most this many questions (0 = all); use the organism's value.
         test_fraction: Fraction of questions held out (split by question); use the organism's value.
         layer: Layer steered (layer L = residual stream after block L); "auto" = the middle of the model.
         coefficients: Comma-separated coefficients in units of the mean residual norm at the layer; must include 0.
@@ -69,8 +68,6 @@ class Config(StudyConfig):
 
     adapter: str = ""
     trigger: str = TRIGGER
-    questions: str = ""
-    n: int = 0
     test_fraction: float = 0.4
     layer: str = "auto"
     coefficients: str = "-0.25,0,0.125,0.25,0.5,1"
@@ -82,8 +79,8 @@ class Config(StudyConfig):
         super().__post_init__()
         if not 0 < self.test_fraction < 1:
             raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n < 0 or self.n_statements < 2:
-            raise ValueError(f"--n must be >= 0 and --n-statements >= 2, got {self.n} and {self.n_statements}")
+        if self.n_statements < 2:
+            raise ValueError(f"--n-statements must be >= 2, got {self.n_statements}")
         if self.layer != "auto" and not self.layer.lstrip("-").isdigit():
             raise ValueError(f"--layer must be an int or 'auto', got {self.layer!r}")
         try:
@@ -94,8 +91,6 @@ class Config(StudyConfig):
             raise ValueError(f"--coefficients must include 0 (the unsteered baseline), got {self.coefficients!r}")
         if self.adapter and not Path(self.adapter).is_dir():
             raise ValueError(f"--adapter {self.adapter}: no such folder; train one with veracity run deception_organism")
-        if self.questions:
-            load_questions_csv(self.questions)
 
     @property
     def coefficient_list(self) -> list[float]:
@@ -121,8 +116,7 @@ def answers_at(model, data: QADataset, system: str | None, config: Config) -> li
 def run(config: Config) -> dict:
     """Build the vector on the organism, sweep the coefficients, write the outputs; returns the results dict."""
     out = check_writable_folder(config.out)
-    data = load_questions_csv(config.questions) if config.questions else capital_questions()
-    data = data.sample(config.n, config.seed) if config.n else data
+    data = config.load_questions()
     base = config.load_model()
     layer = base.n_layers // 2 if config.layer == "auto" else resolve_layers(int(config.layer), base.n_layers)[0]
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)

@@ -37,10 +37,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.data import QADataset, QAItem, capital_questions, grade, load_questions_csv, load_statements
+from veracity.data import QADataset, QAItem, grade, load_statements
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
-from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.common.config import QuestionsConfig
 from veracity.experiments.common.facts import false_answers, fit_layer_probes, statement, statement_pairs
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
@@ -55,12 +55,10 @@ GROUPS = ("poisoned", "control")
 
 
 @dataclass(kw_only=True)
-class Config(StudyConfig):
+class Config(QuestionsConfig):
     """Settings of the poisoned-training study.
 
     Attributes:
-        questions: Your own questions instead of the built-in capitals (CSV: question,answer[,topic]).
-        n: Use a seeded sample of at most this many questions (0 = all).
         probe_fraction: Fraction of facts that train the probes (split by fact); the rest are studied.
         exposures: Comma-separated epochs after which a checkpoint is saved (each epoch = one exposure per fact).
         ordinary: Ordinary true statements of other topics mixed into the training text.
@@ -73,8 +71,6 @@ class Config(StudyConfig):
 
     study = "poisoned_training"
 
-    questions: str = ""
-    n: int = 0
     probe_fraction: float = 0.4
     exposures: str = "1,2,4,8"
     ordinary: int = 96
@@ -94,14 +90,11 @@ class Config(StudyConfig):
             raise ValueError(f"--exposures must be comma-separated whole numbers, got {self.exposures!r}") from None
         if not exposures or min(exposures) < 1:
             raise ValueError(f"--exposures must be epochs >= 1, got {self.exposures!r}")
-        for name in ("n", "ordinary"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if self.ordinary < 0:
+            raise ValueError(f"--ordinary must be >= 0, got {self.ordinary}")
         if self.rank < 1 or self.train_batch_size < 1 or not self.lr > 0:
             raise ValueError("--rank and --train-batch-size must be >= 1 and --lr > 0")
         check_layer_spec(self.layers)
-        if self.questions:
-            load_questions_csv(self.questions)
 
     @property
     def exposure_list(self) -> list[int]:
@@ -173,8 +166,7 @@ def checkpoint_rows(model, data, false, facts: dict[str, np.ndarray], fixed: dic
 def run(config: Config) -> dict:
     """Train the poisoned adapter with checkpoints, read every checkpoint; write the outputs."""
     out = check_writable_folder(config.out)
-    data = load_questions_csv(config.questions) if config.questions else capital_questions()
-    data = data.sample(config.n, config.seed) if config.n else data
+    data = config.load_questions()
     false = false_answers(data, config.seed)
     base = config.load_model()
     layers = layer_indices(config.layers, base.n_layers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-__all__ = ["DTYPES", "StudyConfig"]
+__all__ = ["DTYPES", "QuestionsConfig", "StudyConfig"]
 
 DTYPES = ("", "float32", "bfloat16", "float16")
 
@@ -63,3 +63,33 @@ class StudyConfig:
 
         return load_model(self.model, backend=backend, device=self.device or None, dtype=self.dtype or None,
                           adapter=adapter)
+
+
+@dataclass(kw_only=True)
+class QuestionsConfig(StudyConfig):
+    """Options of a study over checkable questions.
+
+    Attributes:
+        questions: Your own questions instead of the built-in capitals: a CSV with columns question,answer
+            (alternatives separated by |) and optional topic.
+        n: Use a seeded sample of at most this many questions (0 = all).
+    """
+
+    questions: str = ""
+    n: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n < 0:
+            raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
+        if self.questions:
+            from veracity.data import load_questions_csv
+
+            load_questions_csv(self.questions)  # a bad file is reported before any model loads
+
+    def load_questions(self):
+        """The ``--questions`` CSV or the built-in capitals, then a seeded sample of ``--n`` (a ``QADataset``)."""
+        from veracity.data import capital_questions, load_questions_csv
+
+        data = load_questions_csv(self.questions) if self.questions else capital_questions()
+        return data.sample(self.n, self.seed) if self.n else data
