@@ -44,7 +44,7 @@ from veracity.data import QADataset, QAItem, grade
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
 from veracity.experiments.common.config import QuestionsConfig
-from veracity.experiments.common.facts import false_answers, fit_layer_probes, statement
+from veracity.experiments.common.facts import FALSE_KINDS, false_answers, fit_layer_probes, statement
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
@@ -63,6 +63,8 @@ class Config(QuestionsConfig):
         test_fraction: Fraction of the facts studied under pressure; the rest train the probe (split by fact).
         ks: Comma-separated repeat counts of the claim in the context; must include 0.
         layers: Probe layers: "all", "every:K" or comma-separated indices.
+        false: False statements name the question's decoy ("decoy": a large city that is not the capital) or another
+            question's answer ("swap": another country's capital, so capital-ness cannot tell true from false).
         max_new_tokens: Tokens generated per answer at most (graders read the first line).
     """
 
@@ -71,6 +73,7 @@ class Config(QuestionsConfig):
     test_fraction: float = 0.5
     ks: str = "0,1,2,4,8,16"
     layers: str = "every:3"
+    false: str = "decoy"
     max_new_tokens: int = 12
 
     def __post_init__(self):
@@ -84,6 +87,8 @@ class Config(QuestionsConfig):
         if 0 not in ks or min(ks) < 0:
             raise ValueError(f"--ks must include 0 (no claim) and no negative count, got {self.ks!r}")
         check_layer_spec(self.layers)
+        if self.false not in FALSE_KINDS:
+            raise ValueError(f"--false must be one of {', '.join(FALSE_KINDS)}, got {self.false!r}")
 
     @property
     def k_list(self) -> list[int]:
@@ -162,7 +167,7 @@ def run(config: Config) -> dict:
     """Fit the probes on probe facts, pressure the known test facts, write the outputs; returns the results dict."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
-    false = false_answers(data, config.seed)
+    false = false_answers(data, config.seed, config.false)
     model = config.load_model()
     layers = layer_indices(config.layers, model.n_layers)
     probe_facts, test_facts = grouped_split(data.questions, config.test_fraction, config.seed)

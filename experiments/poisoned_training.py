@@ -21,7 +21,8 @@ bootstrap 95% intervals over facts: ``answer_flip_<poisoned|control>_e<e>``,
 layer (the most accurate on probe facts at the base model), and ``belief_without_answer_e<e>``
 (poisoned facts whose fixed reading flipped while the answer stayed right). Per layer in
 ``by_layer``: the first exposure at which most poisoned facts read flipped (which layers move
-first). Writes ``results.json``, ``readings.jsonl``, ``adapter/`` (with ``epoch_<e>/``) and
+first) and the mean margin P(true | true) - P(true | false) of each probe on each group per exposure
+(``mean_margin_<fixed|refit>_<poisoned|control>``). Writes ``results.json``, ``readings.jsonl``, ``adapter/`` (with ``epoch_<e>/``) and
 ``report.html``. Only LoRA is trained here; a full fine-tune is not attempted.
 """
 
@@ -41,7 +42,7 @@ from veracity.data import QADataset, QAItem, grade, load_statements
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
 from veracity.experiments.common.config import QuestionsConfig
-from veracity.experiments.common.facts import false_answers, fit_layer_probes, statement, statement_pairs
+from veracity.experiments.common.facts import FALSE_KINDS, false_answers, fit_layer_probes, statement, statement_pairs
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
@@ -63,6 +64,8 @@ class Config(QuestionsConfig):
         exposures: Comma-separated epochs after which a checkpoint is saved (each epoch = one exposure per fact).
         ordinary: Ordinary true statements of other topics mixed into the training text.
         layers: Probe layers: "all", "every:K" or comma-separated indices.
+        false: False statements name the question's decoy ("decoy": a large city that is not the capital) or another
+            question's answer ("swap": another country's capital, so capital-ness cannot tell true from false).
         rank: LoRA rank.
         lr: AdamW learning rate of the adapter.
         train_batch_size: Texts per optimiser step.
@@ -75,6 +78,7 @@ class Config(QuestionsConfig):
     exposures: str = "1,2,4,8"
     ordinary: int = 96
     layers: str = "every:3"
+    false: str = "decoy"
     rank: int = 8
     lr: float = 1e-3
     train_batch_size: int = 8
@@ -95,6 +99,8 @@ class Config(QuestionsConfig):
         if self.rank < 1 or self.train_batch_size < 1 or not self.lr > 0:
             raise ValueError("--rank and --train-batch-size must be >= 1 and --lr > 0")
         check_layer_spec(self.layers)
+        if self.false not in FALSE_KINDS:
+            raise ValueError(f"--false must be one of {', '.join(FALSE_KINDS)}, got {self.false!r}")
 
     @property
     def exposure_list(self) -> list[int]:
@@ -167,7 +173,7 @@ def run(config: Config) -> dict:
     """Train the poisoned adapter with checkpoints, read every checkpoint; write the outputs."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
-    false = false_answers(data, config.seed)
+    false = false_answers(data, config.seed, config.false)
     base = config.load_model()
     layers = layer_indices(config.layers, base.n_layers)
     neutral = [a[0] for a in generate(base, [chat_or_plain(base.tokenizer, user_turn(it)) for it in data.items],
@@ -218,11 +224,13 @@ def summarise(rows, data, known, facts, probe, layer, validation, losses, model,
     for L in validation:
         curve = {e: float(np.mean([flipped(r, f"fixed_L{L}") for r in rows if r["exposure"] == e
                                    and r["group"] == "poisoned"])) for e in exposures}
-        margin = {e: float(np.mean([r[f"fixed_L{L}"][0] - r[f"fixed_L{L}"][1] for r in rows if r["exposure"] == e
-                                    and r["group"] == "poisoned"])) for e in exposures}
         by_layer[L] = {"validation_accuracy": validation[L], "belief_flip_fixed_poisoned": curve,
-                       "mean_margin_poisoned": margin,
                        "first_majority_flip": next((e for e in exposures if curve[e] > 0.5), None)}
+        for kind in ("fixed", "refit"):
+            for group in GROUPS:  # mean P(true | true statement) - P(true | false statement)
+                by_layer[L][f"mean_margin_{kind}_{group}"] = {
+                    e: float(np.mean([r[f"{kind}_L{L}"][0] - r[f"{kind}_L{L}"][1] for r in rows
+                                      if r["exposure"] == e and r["group"] == group])) for e in exposures}
     answers = {e: float(np.mean([r["outcome"] != "truth" for r in rows if r["exposure"] == e
                                  and r["group"] == "poisoned"])) for e in exposures}
     return study_results(
@@ -254,7 +262,7 @@ def write_poison_report(path: Path, results: dict) -> None:
                         error_y={"type": "data", "symmetric": False, "array": [v["ci"][1] - v["value"] for v in entries],
                                  "arrayminus": [v["value"] - v["ci"][0] for v in entries]})
     layers = list(results["by_layer"])
-    fig.add_trace(go.Heatmap(z=[[results["by_layer"][L]["mean_margin_poisoned"][e] for e in exposures] for L in layers],
+    fig.add_trace(go.Heatmap(z=[[results["by_layer"][L]["mean_margin_fixed_poisoned"][e] for e in exposures] for L in layers],
                              x=[str(e) for e in exposures], y=[f"L{L}" for L in layers], colorscale="RdBu", zmid=0,
                              colorbar={"x": 1.02}), row=1, col=2)
     fig.update_xaxes(title_text="exposures (epochs)")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from veracity.data import QADataset, QAItem
+from veracity.data import QADataset, QAItem, grade
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import extract
 from veracity.probes import LogisticProbe
 
-__all__ = ["false_answers", "fit_layer_probes", "statement", "statement_pairs"]
+__all__ = ["FALSE_KINDS", "false_answers", "fit_layer_probes", "statement", "statement_pairs"]
 
 
 def statement(item: QAItem, answer: str) -> str:
@@ -24,12 +24,22 @@ def statement(item: QAItem, answer: str) -> str:
     return f"{item.question} {answer}."
 
 
-def false_answers(data: QADataset, seed: int) -> list[str]:
-    """Per question, its false answer: its first decoy, else a seeded other answer of its topic."""
+FALSE_KINDS = ("decoy", "swap")
+"""How a false statement is made: the question's most plausible decoy (a large city that is not the capital), or
+another question's answer of the same topic (another country's capital: a probe cannot tell true from false by
+whether the named city is a capital at all)."""
+
+
+def false_answers(data: QADataset, seed: int, kind: str = "decoy") -> list[str]:
+    """Per question, its false answer (``kind``: see :data:`FALSE_KINDS`); a question without decoys gets a seeded
+    other answer of its topic either way."""
+    if kind not in FALSE_KINDS:
+        raise ValueError(f"false answers must be one of {', '.join(FALSE_KINDS)}, got {kind!r}")
     rng = np.random.default_rng(seed)
     out = []
-    for i, item in enumerate(data.items):
-        pool = list(item.decoys[:1]) or data.wrong_answers(i)
+    for item in data.items:
+        swapped = [o.answers[0] for o in data.items if o.category == item.category and not grade(item, o.answers[0])]
+        pool = list(item.decoys[:1]) if kind == "decoy" and item.decoys else swapped
         if not pool:
             raise ValueError(f"{item.question!r} has no wrong answer to claim: give its topic at least two questions")
         out.append(pool[int(rng.integers(len(pool)))])

@@ -69,3 +69,18 @@ def test_small_run_on_the_embedded_model(tmp_path):
     margin = saved["margins"][0]["layers"]["6"]
     assert set(margin) == {"p_true_of_true", "p_true_of_false"} and set(margin["p_true_of_true"]) == {"value", "ci"}
     assert "When do beliefs move?" in (out / "report.html").read_text()
+
+
+def test_swapped_false_answers_are_other_questions_answers():
+    data = capital_questions(n=12, seed=0)
+    capitals = {item.answers[0] for item in data.items}
+    swapped = false_answers(data, seed=0, kind="swap")
+    assert all(s in capitals and not grade(item, s) for item, s in zip(data.items, swapped))
+    with pytest.raises(ValueError, match="decoy, swap"):
+        false_answers(data, seed=0, kind="random")
+
+
+def test_an_unknown_false_kind_fails_before_any_model_loads(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        study.main(["--false", "random"])
+    assert exit_info.value.code == 2 and "--false must be one of decoy, swap" in capsys.readouterr().err
