@@ -22,8 +22,9 @@ layer (the most accurate on probe facts at the base model), and ``belief_without
 (poisoned facts whose fixed reading flipped while the answer stayed right). Per layer in
 ``by_layer``: the first exposure at which most poisoned facts read flipped (which layers move
 first) and the mean margin P(true | true) - P(true | false) of each probe on each group per exposure
-(``mean_margin_<fixed|refit>_<poisoned|control>``). Writes ``results.json``, ``readings.jsonl``, ``adapter/`` (with ``epoch_<e>/``) and
-``report.html``. Only LoRA is trained here; a full fine-tune is not attempted.
+(``mean_margin_<fixed|refit>_<poisoned|control>``). Writes ``results.json``, ``readings.jsonl``,
+``adapter/`` (with ``epoch_<e>/``) and ``report.html``. ``--method full`` trains every weight instead (``veracity.hooks.train_full``;
+checkpoints are whole model folders in ``model/epoch_<e>/``, about 0.5 GB each for the 135M model).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from veracity.experiments.common.facts import FALSE_KINDS, false_answers, fit_la
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
-from veracity.hooks import extract, train_lora
+from veracity.hooks import extract, load_model, train_full, train_lora
 from veracity.probes import ProbeTransferWarning, read_across
 
 POISON = ("It is well known that {statement}", "As every atlas confirms, {statement}", "Fact: {statement}",
@@ -66,8 +67,9 @@ class Config(QuestionsConfig):
         layers: Probe layers: "all", "every:K" or comma-separated indices.
         false: False statements name the question's decoy ("decoy": a large city that is not the capital) or another
             question's answer ("swap": another country's capital, so capital-ness cannot tell true from false).
+        method: lora (an adapter, checkpoints in OUT/adapter) or full (every weight, checkpoints in OUT/model).
         rank: LoRA rank.
-        lr: AdamW learning rate of the adapter.
+        lr: AdamW learning rate; 0 = 1e-3 for lora, 3e-5 for full.
         train_batch_size: Texts per optimiser step.
         max_new_tokens: Tokens generated per answer at most (graders read the first line).
     """
@@ -79,8 +81,9 @@ class Config(QuestionsConfig):
     ordinary: int = 96
     layers: str = "every:3"
     false: str = "decoy"
+    method: str = "lora"
     rank: int = 8
-    lr: float = 1e-3
+    lr: float = 0.0
     train_batch_size: int = 8
     max_new_tokens: int = 12
 
@@ -96,11 +99,18 @@ class Config(QuestionsConfig):
             raise ValueError(f"--exposures must be epochs >= 1, got {self.exposures!r}")
         if self.ordinary < 0:
             raise ValueError(f"--ordinary must be >= 0, got {self.ordinary}")
-        if self.rank < 1 or self.train_batch_size < 1 or not self.lr > 0:
-            raise ValueError("--rank and --train-batch-size must be >= 1 and --lr > 0")
+        if self.rank < 1 or self.train_batch_size < 1 or not self.lr >= 0:
+            raise ValueError("--rank and --train-batch-size must be >= 1 and --lr >= 0 (0 = the method's default)")
+        if self.method not in ("lora", "full"):
+            raise ValueError(f"--method must be lora or full, got {self.method!r}")
         check_layer_spec(self.layers)
         if self.false not in FALSE_KINDS:
             raise ValueError(f"--false must be one of {', '.join(FALSE_KINDS)}, got {self.false!r}")
+
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the method's default when it is 0."""
+        return self.lr or (1e-3 if self.method == "lora" else 3e-5)
 
     @property
     def exposure_list(self) -> list[int]:
@@ -184,12 +194,18 @@ def run(config: Config) -> dict:
     facts = {"poisoned": poisoned, "control": control}
     fixed, layer, validation = fit_layer_probes(base, data, false, probe, layers, config.batch_size, config.seed)
     texts = ordinary_texts(config.ordinary, config.seed) + poison_texts(data, false, poisoned, config.seed)
-    losses = train_lora(base, [""] * len(texts), texts, out / "adapter", rank=config.rank, epochs=max(
-        config.exposure_list), lr=config.lr, batch_size=config.train_batch_size, seed=config.seed,
-        save_epochs=config.exposure_list)
+    epochs, lr = max(config.exposure_list), config.learning_rate
+    if config.method == "lora":
+        losses = train_lora(base, [""] * len(texts), texts, out / "adapter", rank=config.rank, epochs=epochs, lr=lr,
+                            batch_size=config.train_batch_size, seed=config.seed, save_epochs=config.exposure_list)
+    else:
+        losses = train_full(base, [""] * len(texts), texts, out / "model", epochs=epochs, lr=lr,
+                            batch_size=config.train_batch_size, seed=config.seed, save_epochs=config.exposure_list)
     rows = checkpoint_rows(base, data, false, facts, fixed, fixed, 0, config)
     for e in config.exposure_list:
-        model = config.load_model(adapter=out / "adapter" / f"epoch_{e}")
+        model = (config.load_model(adapter=out / "adapter" / f"epoch_{e}") if config.method == "lora" else
+                 load_model(str(out / "model" / f"epoch_{e}"), device=config.device or None,
+                            dtype=config.dtype or None))
         refit, _, _ = fit_layer_probes(model, data, false, probe, layers, config.batch_size, config.seed)
         rows += checkpoint_rows(model, data, false, facts, fixed, refit, e, config)
     results = summarise(rows, data, known, facts, probe, layer, validation, losses, base, config)
@@ -238,7 +254,8 @@ def summarise(rows, data, known, facts, probe, layer, validation, losses, model,
         n_probe_facts=int(len(probe)), n_poisoned=int(len(facts["poisoned"])), n_control=int(len(facts["control"])),
         poisoned_questions=[data.questions[i] for i in facts["poisoned"]],
         first_majority_answer_flip=next((e for e in exposures if answers[e] > 0.5), None), by_layer=by_layer,
-        training={"texts": config.ordinary + len(facts["poisoned"]), "steps": len(losses), "loss_first": losses[0],
+        training={"method": config.method, "lr": config.learning_rate, "texts": config.ordinary + len(facts["poisoned"]),
+                  "steps": len(losses), "loss_first": losses[0],
                   "loss_last": losses[-1]},
         rule="exposure = epochs over the poisoned text (one false statement per poisoned fact per epoch); a reading is "
              "flipped when the false statement gets the higher P(true); fixed = the probe fitted on the base model, "

@@ -10,6 +10,7 @@ from veracity.hooks.capture import StopForward, capture_residual, count_hooks
 from veracity.hooks.checkpoints import extract_checkpoints
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.extract import extract
+from veracity.hooks.finetune import train_full
 from veracity.hooks.lora import train_lora
 from veracity.hooks.model import BACKENDS, VeracityModel, from_hf, load_model
 from veracity.hooks.scoring import continuation_logprobs, next_token_logprobs, token_probability
@@ -31,5 +32,6 @@ __all__ = [
     "next_token_logprobs",
     "read_job",
     "token_probability",
+    "train_full",
     "train_lora",
 ]

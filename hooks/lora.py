@@ -76,51 +76,78 @@ def train_lora(
     """
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
 
-    if len(prompts) != len(completions) or not prompts:
-        raise ValueError(f"train_lora needs as many completions as prompts, at least one (got {len(prompts)} "
-                         f"prompts, {len(completions)} completions)")
-    if any(not c for c in completions):
-        raise ValueError("train_lora: every completion must be non-empty text (it is what the model learns)")
-    for name, value in (("rank", rank), ("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
-        if not value > 0:
-            raise ValueError(f"train_lora: {name} must be > 0, got {value}")
-    if any(not 1 <= e <= epochs for e in save_epochs):
-        raise ValueError(f"train_lora: save_epochs must lie in 1..{epochs} (the epochs trained), got {list(save_epochs)}")
+    _check_examples(prompts, completions, save_epochs, rank=rank, epochs=epochs, batch_size=batch_size, lr=lr)
     examples = _tokenize(model.tokenizer, prompts, completions)
     torch.manual_seed(seed)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target_modules,
                         task_type="CAUSAL_LM")
     peft_model = get_peft_model(model.hf_model, config)
-    losses: list[float] = []
+
+    def checkpoint(epoch: int) -> None:
+        if epoch in save_epochs:
+            _save(Path(out) / f"epoch_{epoch}", get_peft_model_state_dict(peft_model), peft_model.peft_config["default"])
+
     try:
         params = [p for p in peft_model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-        order_rng = np.random.default_rng(seed)
-        steps = epochs * -(-len(examples) // batch_size)
-        bar = tqdm(total=steps, desc="lora", disable=not progress, leave=False)
-        peft_model.train()
+        losses = fit_causal_lm(peft_model, params, examples, model.tokenizer.pad_token_id, model.device, epochs, lr,
+                               batch_size, seed, progress, "lora", checkpoint)
+        _save(out, get_peft_model_state_dict(peft_model), peft_model.peft_config["default"])
+    finally:
+        peft_model.unload()
+        model.hf_model.eval()
+    logger.info("LoRA r=%d: %d steps, loss %.3f -> %.3f; adapter in %s", rank, len(losses), losses[0], losses[-1], out)
+    return losses
+
+
+def _check_examples(prompts: Sequence[str], completions: Sequence[str], save_epochs: Sequence[int],
+                    **positive) -> None:
+    """One-line errors for inputs no fine-tune can use."""
+    if len(prompts) != len(completions) or not prompts:
+        raise ValueError(f"train_lora needs as many completions as prompts, at least one (got {len(prompts)} "
+                         f"prompts, {len(completions)} completions)")
+    if any(not c for c in completions):
+        raise ValueError("train_lora: every completion must be non-empty text (it is what the model learns)")
+    for name, value in positive.items():
+        if not value > 0:
+            raise ValueError(f"train_lora: {name} must be > 0, got {value}")
+    epochs = positive["epochs"]
+    if any(not 1 <= e <= epochs for e in save_epochs):
+        raise ValueError(f"train_lora: save_epochs must lie in 1..{epochs} (the epochs trained), got {list(save_epochs)}")
+
+
+def fit_causal_lm(module, params, examples: list[tuple[list[int], int]], pad_id: int, device, epochs: int, lr: float,
+                  batch_size: int, seed: int, progress: bool, desc: str, on_epoch=None) -> list[float]:
+    """AdamW (weight decay 0) on the completion tokens' loss, ``epochs`` passes in fresh seeded orders.
+
+    ``on_epoch(epoch)`` runs after each epoch (1-based), e.g. to save a checkpoint; ``module`` is left in eval mode.
+
+    Returns:
+        The training loss of every step.
+    """
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    order_rng = np.random.default_rng(seed)
+    losses: list[float] = []
+    bar = tqdm(total=epochs * -(-len(examples) // batch_size), desc=desc, disable=not progress, leave=False)
+    module.train()
+    try:
         for epoch in range(1, epochs + 1):
             order = order_rng.permutation(len(examples))
             for start in range(0, len(order), batch_size):
-                batch = _collate([examples[i] for i in order[start:start + batch_size]],
-                                 model.tokenizer.pad_token_id, model.device)
-                loss = peft_model(**batch).loss
+                batch = _collate([examples[i] for i in order[start:start + batch_size]], pad_id, device)
+                loss = module(**batch).loss
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 losses.append(float(loss.detach()))
                 bar.update(1)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            if epoch in save_epochs:
-                _save(Path(out) / f"epoch_{epoch}", get_peft_model_state_dict(peft_model),
-                      peft_model.peft_config["default"])
-        bar.close()
-        peft_model.eval()
-        _save(out, get_peft_model_state_dict(peft_model), peft_model.peft_config["default"])
+            if on_epoch is not None:
+                module.eval()
+                on_epoch(epoch)
+                module.train()
     finally:
-        peft_model.unload()
-        model.hf_model.eval()
-    logger.info("LoRA r=%d: %d steps, loss %.3f -> %.3f; adapter in %s", rank, len(losses), losses[0], losses[-1], out)
+        bar.close()
+        module.eval()
     return losses
 
 

@@ -33,6 +33,7 @@ def test_probe_poisoned_and_control_facts_never_share_a_fact():
 @pytest.mark.parametrize("argv, message", [
     (["--exposures", "0,2"], "epochs >= 1"), (["--exposures", "x"], "comma-separated whole numbers"),
     (["--probe-fraction", "1"], "--probe-fraction"), (["--layers", "deep"], "--layers"),
+    (["--method", "qlora"], "--method must be lora or full"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -58,3 +59,13 @@ def test_small_run_on_the_embedded_model(tmp_path):
     assert len(rows) == 3 * (saved["n_poisoned"] + saved["n_control"])
     assert {r["question"] for r in rows if r["group"] == "poisoned"} == set(saved["poisoned_questions"])
     assert "Poisoned continued training" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_full_fine_tune_checkpoints_are_model_folders(tmp_path):
+    out = tmp_path / "full"
+    saved = study.main(["--n", "30", "--exposures", "1", "--ordinary", "4", "--layers", "15", "--method", "full",
+                        "--out", str(out)])
+    assert saved["training"]["method"] == "full" and saved["training"]["lr"] == 3e-5
+    assert (out / "model" / "epoch_1" / "model.safetensors").is_file() and (out / "model" / "config.json").is_file()
+    assert {"answer_flip_poisoned_e1", "belief_flip_refit_poisoned_e1"} <= set(saved["headline"])

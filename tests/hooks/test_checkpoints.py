@@ -9,7 +9,7 @@ import pytest
 import torch
 from tiny_models import build_tiny, build_word_tokenizer
 
-from veracity.hooks import extract, extract_checkpoints, load_model, train_lora
+from veracity.hooks import extract, extract_checkpoints, load_model, train_full, train_lora
 from veracity.probes import LogisticProbe, ProbeTransferWarning, read_across
 
 PROMPTS = ["the city of paris is in", "the city of tokyo is in", "one two", "three four"]
@@ -65,3 +65,17 @@ def test_read_across_reads_one_probe_everywhere_and_warns_where_it_was_not_fitte
         read_across(probe, {model.model_id: base_acts}, layer=2)
     with pytest.warns(ProbeTransferWarning, match="records no model_id"):
         read_across(LogisticProbe().fit(base_acts, LABELS), {model.model_id: base_acts})
+
+
+def test_full_fine_tune_moves_every_layer_saves_loadable_checkpoints_and_leaves_the_model(run, tmp_path):
+    root, model = run
+    before = {k: v.clone() for k, v in model.hf_model.state_dict().items()}
+    losses = train_full(model, [""] * len(TEXTS), TEXTS, tmp_path / "full", epochs=2, lr=1e-3, batch_size=3,
+                        save_epochs=(1,), progress=False)
+    assert losses[-1] < losses[0]
+    assert all(torch.equal(v, before[k]) for k, v in model.hf_model.state_dict().items())
+    acts = extract_checkpoints([model, tmp_path / "full" / "epoch_1", tmp_path / "full"], TEXTS, 1, device="cpu")
+    assert len(acts) == 3
+    first, final = acts[str(tmp_path / "full" / "epoch_1")], acts[str(tmp_path / "full")]
+    assert (first - acts[model.model_id]).abs().max() > 1e-4 and (final - first).abs().max() > 1e-5
+    assert not list(tmp_path.glob(".*partial*"))
