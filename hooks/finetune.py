@@ -3,8 +3,8 @@
 The counterpart of :func:`veracity.hooks.train_lora` for studies that need the whole model to move
 (continued pre-training). The model passed in is left unchanged: a copy is trained. Each saved
 folder (the final model and every ``epoch_<e>`` checkpoint) is a Hugging Face safetensors model
-with its tokenizer, loaded with ``load_model(FOLDER)``; a folder is written beside its final place
-and renamed into it, so an interrupted save never leaves a half-written model.
+with its tokenizer, loaded with ``load_model(FOLDER)``; every file is written atomically, so an
+interrupted save never leaves a half-written file.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from veracity.atomic import atomic_write
 from veracity.hooks.lora import _check_examples, _tokenize, fit_causal_lm
 from veracity.hooks.model import VeracityModel
 
@@ -81,18 +82,20 @@ def train_full(
 
 
 def save_model_folder(hf_model, tokenizer, folder: Path) -> Path:
-    """``save_pretrained`` (safetensors) and the tokenizer into ``folder``, written beside it then renamed into place.
+    """``save_pretrained`` (safetensors) and the tokenizer into ``folder``, each file written atomically.
 
-    Checkpoint folders already inside ``folder`` are kept.
+    Everything is first saved into a staging folder beside ``folder``; each file is then copied into
+    place through :func:`veracity.atomic.atomic_write`. Checkpoint folders already inside ``folder`` are kept.
     """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
-    hf_model.save_pretrained(staging, safe_serialization=True)
-    tokenizer.save_pretrained(staging)
-    folder.mkdir(exist_ok=True)
-    for item in staging.iterdir():  # files land whole: each is renamed, never written in place
-        os.replace(item, folder / item.name)
-    staging.rmdir()
+    try:
+        hf_model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        for item in sorted(staging.iterdir()):
+            atomic_write(folder / item.name, lambda tmp, source=item: shutil.copyfile(source, tmp))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return folder
