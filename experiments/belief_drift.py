@@ -40,11 +40,18 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.data import QADataset, QAItem, grade
+from veracity.data import QADataset
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
 from veracity.experiments.common.config import QuestionsConfig
-from veracity.experiments.common.facts import FALSE_KINDS, false_answers, fit_layer_probes, statement
+from veracity.experiments.common.facts import (
+    FALSE_KINDS,
+    answer_outcome,
+    false_answers,
+    fit_layer_probes,
+    known_facts,
+    statement,
+)
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
@@ -129,9 +136,8 @@ def drift_records(model, data: QADataset, false: list[str], facts: np.ndarray, p
     acts = extract(model, read_texts, layers=layers, batch_size=config.batch_size, progress=True)
     for r, row in enumerate(rows):
         item = data.items[data.questions.index(row["question"])]
-        claimed = QAItem(item.question, (row["claim"],), item.kind, item.category, echo=item.echo)
         row["answer"] = answers[r]
-        row["outcome"] = "truth" if grade(item, answers[r]) else "claim" if grade(claimed, answers[r]) else "other"
+        row["outcome"] = answer_outcome(item, row["claim"], answers[r])
         for j, layer in enumerate(layers):
             true_p, false_p = probes[layer].predict_true(acts[2 * r: 2 * r + 2, j])
             row[f"p_true_L{layer}"], row[f"p_false_L{layer}"] = float(true_p), float(false_p)
@@ -171,10 +177,7 @@ def run(config: Config) -> dict:
     model = config.load_model()
     layers = layer_indices(config.layers, model.n_layers)
     probe_facts, test_facts = grouped_split(data.questions, config.test_fraction, config.seed)
-    neutral = [a[0] for a in generate(model, [chat_or_plain(model.tokenizer, user_turn(it)) for it in data.items],
-                                      max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
-                                      seed=config.seed)]
-    known = np.array([grade(item, a) for item, a in zip(data.items, neutral, strict=True)])
+    known = known_facts(model, data, config.max_new_tokens, config.batch_size, config.seed)
     studied = test_facts[known[test_facts]]
     if len(studied) < 2:
         raise ValueError(f"the model knows only {len(studied)} of the {len(test_facts)} test facts: use more questions "

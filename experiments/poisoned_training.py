@@ -39,11 +39,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.data import QADataset, QAItem, grade, load_statements
+from veracity.data import QADataset, load_statements
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
 from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
 from veracity.experiments.common.config import QuestionsConfig
-from veracity.experiments.common.facts import FALSE_KINDS, false_answers, fit_layer_probes, statement, statement_pairs
+from veracity.experiments.common.facts import (
+    FALSE_KINDS,
+    answer_outcome,
+    false_answers,
+    fit_layer_probes,
+    known_facts,
+    statement,
+    statement_pairs,
+)
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
@@ -169,8 +177,7 @@ def checkpoint_rows(model, data, false, facts: dict[str, np.ndarray], fixed: dic
     rows = []
     for r, (group, i) in enumerate(order):
         item = data.items[i]
-        claimed = QAItem(item.question, (false[i],), item.kind, item.category, echo=item.echo)
-        outcome = "truth" if grade(item, answers[r]) else "claim" if grade(claimed, answers[r]) else "other"
+        outcome = answer_outcome(item, false[i], answers[r])
         row = {"exposure": exposure, "group": group, "question": item.question, "truth": item.answers[0],
                "claim": false[i], "answer": answers[r], "outcome": outcome}
         for (kind, layer), p in readings.items():
@@ -186,10 +193,7 @@ def run(config: Config) -> dict:
     false = false_answers(data, config.seed, config.false)
     base = config.load_model()
     layers = layer_indices(config.layers, base.n_layers)
-    neutral = [a[0] for a in generate(base, [chat_or_plain(base.tokenizer, user_turn(it)) for it in data.items],
-                                      max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
-                                      seed=config.seed)]
-    known = np.array([grade(item, a) for item, a in zip(data.items, neutral, strict=True)])
+    known = known_facts(base, data, config.max_new_tokens, config.batch_size, config.seed)
     probe, poisoned, control = split_facts(data, known, config)
     facts = {"poisoned": poisoned, "control": control}
     fixed, layer, validation = fit_layer_probes(base, data, false, probe, layers, config.batch_size, config.seed)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from veracity.data import QADataset, QAItem, grade
+from veracity.experiments.common.answering import generate, qa_prompts
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import extract
 from veracity.probes import LogisticProbe
 
-__all__ = ["FALSE_KINDS", "false_answers", "fit_layer_probes", "statement", "statement_pairs"]
+__all__ = ["FALSE_KINDS", "answer_outcome", "false_answers", "known_facts", "fit_layer_probes", "statement", "statement_pairs"]
 
 
 def statement(item: QAItem, answer: str) -> str:
@@ -76,3 +77,18 @@ def fit_layer_probes(model, data: QADataset, false: list[str], facts, layers: li
     probes = {layer: LogisticProbe(C=0.1).fit(acts[:, j], labels).set_provenance(
         model_id=model.model_id, layer=layer, dataset="neutral fact statements") for j, layer in enumerate(layers)}
     return probes, best, validation
+
+
+def known_facts(model, data: QADataset, max_new_tokens: int, batch_size: int, seed: int) -> np.ndarray:
+    """Which questions the model knows: its greedy answer to the neutral question is right (MASK's belief)."""
+    answers = generate(model, qa_prompts(model, data), max_new_tokens=max_new_tokens, batch_size=batch_size,
+                       seed=seed)
+    return np.array([grade(item, a[0]) for item, a in zip(data.items, answers, strict=True)])
+
+
+def answer_outcome(item: QAItem, claim: str, answer: str) -> str:
+    """``"truth"`` (the answer is right), ``"claim"`` (it says ``claim``) or ``"other"``."""
+    if grade(item, answer):
+        return "truth"
+    claimed = QAItem(item.question, (claim,), item.kind, item.category, echo=item.echo)
+    return "claim" if grade(claimed, answer) else "other"
