@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--chunk-size", type=int, default=256, help="texts per chunk file, the unit of resuming "
                     "(default: 256)")
     ex.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default: cuda when present)")
+    ex.add_argument("--remote", nargs="?", const=True, default=False, metavar="HOST",
+                    help="run the model on NDIF (with --backend nnsight and a hub name; needs NDIF_API_KEY); "
+                    "HOST: another NDIF URL")
 
     run = commands.add_parser("run", help="run a study (veracity run STUDY --help for its options)",
                               description="Run one study of veracity.experiments; the options after STUDY "
@@ -142,7 +145,7 @@ def cmd_extract(args) -> int:
     device = args.device
     if world > 1 and device is None and torch_cuda_available():
         device = f"cuda:{local_rank}"
-    model = load_model(args.model, backend=args.backend, device=device, dtype=args.dtype)
+    model = load_model(args.model, backend=args.backend, device=device, dtype=args.dtype, remote=args.remote)
     # assemble=False: chunks stream to disk and are never held together, so memory stays bounded
     options = dict(layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
                    template=args.template, chunk_size=args.chunk_size, out=out, assemble=False)

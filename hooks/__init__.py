@@ -5,6 +5,7 @@ block ``L`` — TransformerLens ``blocks.L.hook_resid_post``, Hugging Face ``hid
 (except the last layer, where Hugging Face applies the final norm and we do not).
 """
 
+from veracity.hooks.backends import NDIFError
 from veracity.hooks.cache import load_activations, read_job
 from veracity.hooks.capture import StopForward, capture_residual, count_hooks
 from veracity.hooks.checkpoints import extract_checkpoints
@@ -18,6 +19,7 @@ from veracity.hooks.scoring import continuation_logprobs, next_token_logprobs, t
 __all__ = [
     "BACKENDS",
     "LAYER_CONVENTION",
+    "NDIFError",
     "SITE",
     "StopForward",
     "VeracityModel",

@@ -19,6 +19,7 @@ compares backend names or reaches past the backend to the Hugging Face model to 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import warnings
@@ -28,8 +29,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-__all__ = ["BACKENDS", "Backend", "HFBackend", "NNsightBackend", "StopForward", "TransformerLensBackend",
-           "make_backend"]
+__all__ = ["BACKENDS", "Backend", "HFBackend", "NDIFError", "NNsightBackend", "StopForward",
+           "TransformerLensBackend", "make_backend"]
 
 
 class StopForward(Exception):
@@ -47,6 +48,9 @@ class Backend:
     """
 
     name: ClassVar[str] = "hf"
+
+    remote: ClassVar[bool | str] = False
+    """Where the forward passes run: ``False`` here; an NDIF run (:class:`NNsightBackend`) otherwise."""
 
     def __init__(self, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str):
         self.hf_model, self.tokenizer, self.blocks, self.model_id = hf_model, tokenizer, blocks, model_id
@@ -188,38 +192,134 @@ class TokenHistory:
 
 
 class NNsightBackend(Backend):
-    """An nnsight ``LanguageModel`` around the loaded Hugging Face model."""
+    """An nnsight ``LanguageModel`` around the loaded Hugging Face model.
+
+    Args:
+        remote: ``True`` (or an NDIF host URL): every forward pass runs on NDIF, where the weights
+            live; ``hf_model`` is nnsight's weightless skeleton and ``module`` the ``LanguageModel``
+            loaded by hub name. ``"local"``: nnsight's own dry run of that path (the work is
+            serialised and run here with veracity's modules hidden, as the server would run it).
+            Remotely veracity reads activations with ``.save()`` inside the trace, reduced to the
+            asked-for positions there; PyTorch hooks cannot reach the server, so what needs them
+            (steering, decoding on a KV cache) is refused with a one-line error.
+        module: A ``LanguageModel`` already built (the remote one); default: wrap ``hf_model``.
+    """
 
     name = "nnsight"
+
+    def __init__(self, hf_model, tokenizer, blocks, model_id, remote: bool | str = False, module: Any = None):
+        if remote not in (False, "local") and module is None:
+            raise ValueError("a model already in memory cannot run on NDIF, which runs models by hub name: "
+                             "load_model(NAME, backend='nnsight', remote=True)")
+        self.remote, self._given = remote, module
+        super().__init__(hf_model, tokenizer, blocks, model_id)
 
     def wrap(self) -> Any:
         from nnsight import LanguageModel
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            module = LanguageModel(self.hf_model, tokenizer=self.tokenizer)
+        module = self._given
+        if module is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = LanguageModel(self.hf_model, tokenizer=self.tokenizer)
         self.tokenizer.padding_side = "right"  # nnsight switches causal LMs to left padding; veracity pads right
         return module
 
+    def resid_module(self, layer: int) -> nn.Module:
+        self._refuse_hooks()
+        return self.blocks[layer]
+
+    def call_module(self) -> nn.Module:
+        self._refuse_hooks()
+        return self.hf_model
+
+    def _refuse_hooks(self) -> None:
+        if self.remote:
+            raise ValueError(f"{self.model_id} runs on NDIF (remote={self.remote!r}), where PyTorch hooks cannot "
+                             "reach it: extract, logits and generate work remotely; for steering load the model "
+                             "here (load_model without remote)")
+
+    def _trace(self, **kwargs):
+        """``module.trace`` here, or on NDIF when ``remote``."""
+        return self.module.trace(**kwargs, remote=self.remote) if self.remote else self.module.trace(**kwargs)
+
     def forward(self, input_ids, attention_mask) -> None:
-        with self.module.trace({"input_ids": input_ids, "attention_mask": attention_mask}):
+        with self._trace(input_ids=input_ids, attention_mask=attention_mask):
             pass
 
     def logits(self, input_ids, attention_mask):
-        with self.module.trace({"input_ids": input_ids, "attention_mask": attention_mask}):
+        with remote_errors(self), self._trace(input_ids=input_ids, attention_mask=attention_mask):
             out = self.module.output.save()
         return out.logits.detach()
 
+    def read_residual(self, input_ids, attention_mask, layers: list[int], pick: tuple | None = None
+                      ) -> dict[int, Tensor]:
+        """The residual stream after each block in ``layers``, read with ``.save()`` inside one trace.
+
+        This is how a remote model is read: the trace runs where the weights are, stops after the
+        deepest block, and reduces on that side when ``pick`` (from
+        :func:`veracity.hooks.positions.pool_plan`) says how, so only one vector per text and layer
+        travels back.
+
+        Returns:
+            ``{layer: hidden}``: ``(batch, pos, d_model)``, or ``(batch, d_model)`` with ``pick``.
+        """
+        import nnsight
+
+        envoys, wanted = self.module.get(self.blocks_path), sorted(set(layers))
+        with remote_errors(self), self._trace(input_ids=input_ids, attention_mask=attention_mask) as tracer:
+            saved = nnsight.save([])
+            for layer in wanted:
+                out = envoys[layer].output
+                hidden = out[0] if isinstance(out, tuple) else out
+                # The expressions of positions.pool, written out: the server has torch, not veracity.
+                if pick is not None and pick[0] == "mean":
+                    hidden = (hidden.float() * pick[1]).sum(dim=1) / pick[2]
+                elif pick is not None:
+                    hidden = hidden[pick[1], pick[2]]
+                saved.append(hidden)
+            tracer.stop()
+        return {layer: hidden.detach() for layer, hidden in zip(wanted, saved)}
+
     def step(self, input_ids, attention_mask, position_ids, cache=None, all_logits=False):
+        self._refuse_hooks()  # a KV cache cannot stay on the server between calls
         with self.module.trace(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                use_cache=True, **cache_kwarg(self.hf_model, cache)):
             out = self.module.output.save()
         return (out.logits if all_logits else out.logits[:, -1]).detach(), cache_of(out)
 
     def generate(self, input_ids, attention_mask, **options):
-        with self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask}, **options) as tracer:
+        remote = {"remote": self.remote} if self.remote else {}
+        with remote_errors(self), self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask},
+                                                       **options, **remote) as tracer:
             result = tracer.result.save()
         return result
+
+    @property
+    def blocks_path(self) -> str:
+        """Dotted path of the decoder blocks inside the Hugging Face model (``model.layers``)."""
+        return next(name for name, module in self.hf_model.named_modules() if module is self.blocks)
+
+
+class NDIFError(ConnectionError):
+    """A remote (NDIF) run failed: the service could not be reached, or refused or failed the job."""
+
+
+@contextlib.contextmanager
+def remote_errors(backend: Backend):
+    """Turn a failed NDIF run into one :class:`NDIFError` line (a local dry run raises as it is)."""
+    if not backend.remote or backend.remote == "local":
+        yield
+        return
+    try:
+        yield
+    except Exception as err:  # the network, the hub (model key) or the server: one line, whichever
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        from nnsight import CONFIG
+
+        host = backend.remote if isinstance(backend.remote, str) else CONFIG.API.HOST
+        raise NDIFError(f"the NDIF run of {backend.model_id} at {host} failed ({type(err).__name__}: {first}): "
+                        "check the network, your NDIF_API_KEY and that NDIF hosts this model") from None
 
 
 def cache_kwarg(hf_model: nn.Module, cache) -> dict[str, Any]:
@@ -237,13 +337,17 @@ BACKENDS = {"hf": HFBackend, "transformer_lens": TransformerLensBackend, "nnsigh
 """Backend name -> adapter class."""
 
 
-def make_backend(name: str, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str) -> Backend:
-    """The adapter for ``name`` around ``hf_model``.
+def make_backend(name: str, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str,
+                 **options) -> Backend:
+    """The adapter for ``name`` around ``hf_model`` (``options``: the backend's own, e.g. nnsight's ``remote``).
 
     Raises:
         ValueError: Unknown backend name.
     """
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    unknown = set(options) - set(inspect.signature(BACKENDS[name].__init__).parameters)
+    if unknown:
+        raise ValueError(f"backend {name!r} takes no option {', '.join(sorted(unknown))}")
     with torch.no_grad():
-        return BACKENDS[name](hf_model, tokenizer, blocks, model_id)
+        return BACKENDS[name](hf_model, tokenizer, blocks, model_id, **options)

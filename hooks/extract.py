@@ -25,7 +25,7 @@ from veracity.hooks.cache import ActivationCache, texts_digest
 from veracity.hooks.capture import StopForward, capture_residual
 from veracity.hooks.convention import resolve_layers, veracity_home
 from veracity.hooks.model import VeracityModel
-from veracity.hooks.positions import check_position, pool
+from veracity.hooks.positions import check_position, pool, pool_plan
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ def run_layers(
     model: VeracityModel, input_ids: Tensor, attention_mask: Tensor, layers: list[int]
 ) -> dict[int, Float[Tensor, "batch pos d_model"]]:
     """One forward pass through the model's backend up to the deepest of ``layers``; the residual stream at each."""
+    if model.adapter.remote:
+        with torch.no_grad():
+            return model.adapter.read_residual(input_ids, attention_mask, layers)
     with torch.no_grad(), capture_residual(model, layers) as store:
         try:
             model.adapter.forward(input_ids, attention_mask)
@@ -123,9 +126,14 @@ def compute(
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
         input_ids, mask = right_pad([token_rows[i] for i in batch], pad_id, model.device)
-        store = run_layers(model, input_ids, mask, layers)
         batch_positions = [per_text[i] for i in batch] if per_text is not None else None
-        pooled = [pool(store[layer], mask, position, batch_positions) for layer in layers]
+        if model.adapter.remote:  # reduced where the model runs: one vector per text and layer comes back
+            with torch.no_grad():
+                store = model.adapter.read_residual(input_ids, mask, layers, pool_plan(mask, position, batch_positions))
+            pooled = [store[layer] for layer in layers]
+        else:
+            store = run_layers(model, input_ids, mask, layers)
+            pooled = [pool(store[layer], mask, position, batch_positions) for layer in layers]
         out[batch] = torch.stack(pooled, dim=1).to("cpu", out_dtype)
         if progress is not None:
             progress.update(len(batch))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,13 @@ class VeracityModel:
 
     @property
     def fingerprint(self) -> str:
-        """A hash of every weight as they are now (:func:`weights_fingerprint`; ``veracity info``)."""
+        """A hash of every weight as they are now (:func:`weights_fingerprint`; ``veracity info``).
+
+        A model run on NDIF has no weights here: its fingerprint hashes the hub name it runs under."""
+        if self.adapter.remote not in (False, "local"):
+            import hashlib
+
+            return hashlib.sha1(f"ndif:{self.model_id}".encode()).hexdigest()[:16]
         return weights_fingerprint(self.hf_model)
 
     @property
@@ -76,7 +83,9 @@ class VeracityModel:
 
     @property
     def device(self) -> torch.device:
-        """Device of the input embeddings (where inputs must go)."""
+        """Device of the input embeddings (where inputs must go; the CPU for a model run on NDIF)."""
+        if self.adapter.remote not in (False, "local"):
+            return torch.device("cpu")
         return self.hf_model.get_input_embeddings().weight.device
 
     @property
@@ -233,6 +242,7 @@ def load_model(
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
     adapter: str | os.PathLike | None = None,
+    remote: bool | str = False,
 ) -> VeracityModel:
     """Load a causal LM (optionally with a LoRA adapter merged in) and wrap it for the chosen backend.
 
@@ -246,6 +256,11 @@ def load_model(
         adapter: A folder holding a peft LoRA adapter (``adapter_config.json`` and
             ``adapter_model.safetensors``) trained on this model: its weights are merged into the
             model's own, so every backend, extraction and steering see the fine-tuned model exactly.
+        remote: With ``backend="nnsight"``: ``True`` runs every forward pass on NDIF (the National
+            Deep Inference Fabric), which hosts the weights: ``name_or_path`` is a hub name NDIF
+            serves, only its config and tokenizer come here, and an API key must be set
+            (``NDIF_API_KEY`` or ``nnsight.CONFIG.set_default_api_key``). A URL string names
+            another NDIF host. ``extract``, logits and ``generate`` work remotely; steering is refused.
 
     Returns:
         A :class:`VeracityModel` (``model_id`` gains ``+adapter:<folder name>``).
@@ -262,6 +277,8 @@ def load_model(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if remote:
+        return _load_remote(str(name_or_path), backend, remote, device, dtype, adapter)
     device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
     adapter_dir = check_adapter(adapter) if adapter is not None else None
@@ -272,6 +289,43 @@ def load_model(
         model_id, source = f"{model_id}+adapter:{adapter_dir.name}", f"{source} + LoRA {adapter_dir.resolve()}"
     model = from_hf(hf_model, tokenizer, backend=backend, model_id=model_id)
     model.source = source
+    return model
+
+
+def _load_remote(name: str, backend: str, remote: bool | str, device, dtype, adapter) -> VeracityModel:
+    """The nnsight ``LanguageModel`` of hub model ``name``, without weights, its traces run on NDIF."""
+    if backend != "nnsight":
+        raise ValueError(f"remote runs go through NDIF, which only the nnsight backend reaches: pass "
+                         f"backend='nnsight', not {backend!r}")
+    if remote == "local" or not (remote is True or (isinstance(remote, str) and remote.startswith("http"))):
+        raise ValueError(f"remote must be True or an NDIF host URL (https://...), got {remote!r}")
+    for option, value in (("device", device), ("dtype", dtype), ("adapter", adapter)):
+        if value is not None:
+            raise ValueError(f"{option}= does not apply to a remote model (NDIF decides where and how it runs): "
+                             f"leave it out, or load the model here without remote")
+    if embedded_spec(name) or Path(name).expanduser().exists():
+        raise ValueError(f"NDIF runs models it hosts, named as on the Hugging Face hub: {name!r} is "
+                         "an embedded model or a local folder; load it without remote")
+    from nnsight import CONFIG, LanguageModel
+
+    if not CONFIG.API.APIKEY:
+        raise ValueError("remote=True sends the work to NDIF, which needs an API key (free at ndif.us): set "
+                         "NDIF_API_KEY, or call nnsight.CONFIG.set_default_api_key(KEY) once")
+    from transformers import AutoTokenizer
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokenizer = AutoTokenizer.from_pretrained(name)
+            module = LanguageModel(name, tokenizer=tokenizer)  # config and tokenizer only: the weights stay on NDIF
+    except Exception as err:  # the hub, transformers or nnsight: one line, whichever
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise ModelNotFoundError(f"remote model {name!r} needs its config and tokenizer from the Hugging Face hub "
+                                 f"(the weights stay on NDIF), and they could not be loaded ({first}): check the "
+                                 "name and the network") from None
+    model = from_hf(module._module, module.tokenizer, backend="nnsight", model_id=name, remote=remote,
+                    module=module)
+    model.source = f"NDIF ({remote if isinstance(remote, str) else CONFIG.API.HOST}): {name}"
     return model
 
 
@@ -297,7 +351,8 @@ def merge_adapter(hf_model: nn.Module, folder: Path) -> nn.Module:
     return peft_model.merge_and_unload().eval()
 
 
-def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str | None = None) -> VeracityModel:
+def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str | None = None,
+            **options) -> VeracityModel:
     """Wrap an already-loaded Hugging Face causal LM (e.g. a tiny random model built from a config).
 
     Args:
@@ -305,6 +360,8 @@ def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str |
         tokenizer: Its tokenizer.
         backend: One of :data:`BACKENDS`.
         model_id: Name to record; default ``config.name_or_path`` or the class name.
+        options: The backend's own; nnsight takes ``remote="local"``, nnsight's dry run of a
+            remote run (serialised and run here as NDIF would run it).
 
     Returns:
         A :class:`VeracityModel`.
@@ -317,7 +374,7 @@ def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str |
     blocks_path, blocks = find_blocks(hf_model)
     config = hf_model.config
     d_model = getattr(config, "hidden_size", None) or config.n_embd
-    adapter = make_backend(backend, hf_model, tokenizer, blocks, model_id)
+    adapter = make_backend(backend, hf_model, tokenizer, blocks, model_id, **options)
     return VeracityModel(
         hf_model=hf_model,
         tokenizer=tokenizer,

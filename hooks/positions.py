@@ -66,6 +66,19 @@ def token_indices(position, lengths: Int[Tensor, " batch"], per_text: list[int] 
     return absolute
 
 
+def pool_plan(attention_mask: Int[Tensor, "batch pos"], position, per_text: list[int] | None = None) -> tuple:
+    """How :func:`pool` reduces a batch, as tensors alone (checked here, applied where the model runs).
+
+    Returns:
+        ``("mean", weights (batch, pos, 1) float32, lengths (batch, 1) float32)`` or
+        ``("index", rows, token index per row)``.
+    """
+    lengths = attention_mask.sum(dim=1)
+    if position == "mean" and per_text is None:
+        return "mean", attention_mask.to(torch.float32).unsqueeze(-1), lengths.unsqueeze(-1).to(torch.float32)
+    return "index", torch.arange(len(lengths), device=lengths.device), token_indices(position, lengths, per_text)
+
+
 def pool(
     hidden: Float[Tensor, "batch pos d_model"],
     attention_mask: Int[Tensor, "batch pos"],
@@ -73,9 +86,7 @@ def pool(
     per_text: list[int] | None = None,
 ) -> Float[Tensor, "batch d_model"]:
     """Reduce a right-padded batch of hidden states to one vector per row."""
-    lengths = attention_mask.sum(dim=1)
-    if position == "mean" and per_text is None:
-        mask = attention_mask.to(torch.float32).unsqueeze(-1)
-        return (hidden.float() * mask).sum(dim=1) / lengths.unsqueeze(-1).to(torch.float32)
-    rows = torch.arange(hidden.shape[0], device=hidden.device)
-    return hidden[rows, token_indices(position, lengths, per_text).to(hidden.device)]
+    kind, a, b = pool_plan(attention_mask, position, per_text)
+    if kind == "mean":
+        return (hidden.float() * a.to(hidden.device)).sum(dim=1) / b.to(hidden.device)
+    return hidden[a.to(hidden.device), b.to(hidden.device)]
