@@ -38,6 +38,8 @@ class LogisticProbe(BaseProbe):
         standardize: Standardise features with training mean and std before fitting.
         max_iter: Maximum L-BFGS iterations.
         tol: Gradient tolerance of the (mean-scaled) objective.
+        device: Where L-BFGS runs: ``None`` (the GPU when torch sees one, else the CPU), ``"cpu"``
+            or ``"cuda"``. Activations go there one piece at a time; the fit is float64 either way.
 
     Example:
         >>> probe = LogisticProbe(C=0.1).fit(acts, labels)  # acts: (n, d_model), labels: 0/1
@@ -49,8 +51,9 @@ class LogisticProbe(BaseProbe):
     _json_attrs = BaseProbe._json_attrs + ("n_iter_",)
 
     def __init__(self, C: float = 1.0, standardize: bool = True, max_iter: int = 1000,
-                 tol: float = 1e-8):
+                 tol: float = 1e-8, device: str | None = None):
         self.C = C
+        self.device = device
         self.standardize = standardize
         self.max_iter = max_iter
         self.tol = tol
@@ -78,7 +81,7 @@ class LogisticProbe(BaseProbe):
         z = (x - self.mean_) / self.scale_
         l2 = 1.0 / (self.C * x.shape[0])
         self.coef_, self.intercept_, self.n_iter_ = fit_logistic(
-            z, labels, l2=l2, max_iter=self.max_iter, tol=self.tol
+            z, labels, l2=l2, max_iter=self.max_iter, tol=self.tol, device=self.device
         )
         logger.info("LogisticProbe fit: n=%d d_model=%d in %d L-BFGS iterations",
                     x.shape[0], x.shape[1], self.n_iter_)
@@ -96,7 +99,7 @@ class LogisticProbe(BaseProbe):
         self.mean_, self.scale_ = mean, scale
         self.coef_, self.intercept_, self.n_iter_ = fit_logistic_pieces(
             pieces_of(view, labels, lambda x: (x - mean) / scale), d, n, l2=1.0 / (self.C * n),
-            max_iter=self.max_iter, tol=self.tol)
+            max_iter=self.max_iter, tol=self.tol, device=self.device)
         logger.info("LogisticProbe fit from %s: n=%d d_model=%d in %d L-BFGS iterations", view, n, d, self.n_iter_)
         self._finish_fit(self.coef_ / self.scale_)
         return self

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
-__all__ = ["fit_logistic", "fit_logistic_pieces", "lbfgs_minimize"]
+__all__ = ["fit_device", "fit_logistic", "fit_logistic_pieces", "lbfgs_minimize"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,26 @@ def lbfgs_minimize(
     return n_iter
 
 
+def fit_device(device: str | torch.device | None) -> torch.device:
+    """Where a probe's optimiser runs: ``None`` is the GPU when torch sees one, else the CPU.
+
+    The activations stay where they are (in memory, or on disk for a view); each piece goes to this
+    device for the loss and gradient, and the fitted weights come back to the CPU.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}: use None (the GPU when present), 'cpu' or 'cuda'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asked for, but torch sees no CUDA GPU here: use 'cpu' or None")
+    return device
+
+
 def fit_logistic(
     x: Float[Tensor, "n d"], y: Float[Tensor, " n"], l2: float, max_iter: int = 1000,
-    tol: float = 1e-8, fit_intercept: bool = True,
+    tol: float = 1e-8, fit_intercept: bool = True, device: str | torch.device | None = "cpu",
 ) -> tuple[Float[Tensor, " d"], Float[Tensor, ""], int]:
     """L2-regularised logistic regression on (possibly soft) targets.
 
@@ -74,34 +91,36 @@ def fit_logistic(
         max_iter: Maximum L-BFGS iterations.
         tol: Gradient tolerance on the mean-loss objective.
         fit_intercept: Learn an unpenalised intercept ``b`` (else ``b = 0``).
+        device: Where L-BFGS runs (:func:`fit_device`); the result is on the CPU either way.
 
     Returns:
-        ``(w, b, n_iter)`` in float64.
+        ``(w, b, n_iter)`` in float64, on the CPU.
 
     Example:
         >>> w, b, _ = fit_logistic(torch.randn(50, 3), torch.randint(0, 2, (50,)).double(), l2=0.01)
     """
     x, y = x.to(torch.float64), y.to(torch.float64)
-    return fit_logistic_pieces(lambda: [(x, y)], x.shape[1], y.numel(), l2, max_iter, tol, fit_intercept)
+    return fit_logistic_pieces(lambda: [(x, y)], x.shape[1], y.numel(), l2, max_iter, tol, fit_intercept, device)
 
 
 def fit_logistic_pieces(
     pieces: Callable[[], Iterable[tuple[Tensor, Tensor]]], d: int, n: int, l2: float, max_iter: int = 1000,
-    tol: float = 1e-8, fit_intercept: bool = True,
+    tol: float = 1e-8, fit_intercept: bool = True, device: str | torch.device | None = "cpu",
 ) -> tuple[Float[Tensor, " d"], Float[Tensor, ""], int]:
     """:func:`fit_logistic` over data given in pieces (``pieces()`` yields ``(x, y)`` row blocks).
 
-    The loss and its gradient are summed piece by piece (one piece in memory at a time), so the
-    full-batch L-BFGS fit equals the in-memory one up to float64 rounding.
+    The loss and its gradient are summed piece by piece (one piece in memory at a time, moved to
+    ``device``), so the full-batch L-BFGS fit equals the in-memory one up to float64 rounding.
     """
-    w = torch.zeros(d, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros((), dtype=torch.float64, requires_grad=fit_intercept)
+    device = fit_device(device)
+    w = torch.zeros(d, dtype=torch.float64, device=device, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, device=device, requires_grad=fit_intercept)
 
     def loss_and_grad() -> Tensor:
-        total = torch.zeros((), dtype=torch.float64)
+        total = torch.zeros((), dtype=torch.float64, device=device)
         for x, y in pieces():
-            part = F.binary_cross_entropy_with_logits(x.to(torch.float64) @ w + b, y.to(torch.float64),
-                                                      reduction="sum") / n
+            part = F.binary_cross_entropy_with_logits(x.to(device, torch.float64) @ w + b,
+                                                      y.to(device, torch.float64), reduction="sum") / n
             part.backward()
             total += part.detach()
         penalty = 0.5 * l2 * (w @ w)
@@ -110,4 +129,4 @@ def fit_logistic_pieces(
 
     params = [w, b] if fit_intercept else [w]
     n_iter = lbfgs_minimize(loss_and_grad, params, max_iter=max_iter, tol=tol, computes_grad=True)
-    return w.detach(), b.detach(), n_iter
+    return w.detach().cpu(), b.detach().cpu(), n_iter

@@ -22,7 +22,7 @@ from jaxtyping import Float, Real
 from torch import Tensor
 
 from veracity.probes.base import BaseProbe
-from veracity.probes.optim import fit_logistic_pieces
+from veracity.probes.optim import fit_device, fit_logistic_pieces
 from veracity.probes.preprocessing import fit_standardizer
 from veracity.probes.registry import register
 from veracity.probes.streaming import is_view, one_layer, pieces_of, streaming_standardizer
@@ -48,6 +48,8 @@ class PIKHead(BaseProbe):
         lr: Adam learning rate for the MLP.
         seed: Seeds the MLP initialisation.
         standardize: Standardise features with the training mean and std.
+        device: Where the optimiser runs: ``None`` (the GPU when torch sees one, else the CPU),
+            ``"cpu"`` or ``"cuda"``; activations go there one piece at a time.
 
     Example:
         >>> head = PIKHead(hidden=64).fit(question_acts, frac_correct)  # frac in [0, 1]
@@ -59,8 +61,9 @@ class PIKHead(BaseProbe):
         "coef_", "intercept_", "mean_", "scale_", "hidden_weight_", "hidden_bias_")
 
     def __init__(self, hidden: int | None = None, weight_decay: float = 1e-3, n_epochs: int = 500,
-                 lr: float = 1e-2, seed: int = 0, standardize: bool = True):
+                 lr: float = 1e-2, seed: int = 0, standardize: bool = True, device: str | None = None):
         self.hidden = hidden
+        self.device = device
         self.weight_decay = weight_decay
         self.n_epochs = n_epochs
         self.lr = lr
@@ -99,7 +102,8 @@ class PIKHead(BaseProbe):
             return (((x - mean) / scale, t) for x, t in raw())
 
         if self.hidden is None:
-            self.coef_, self.intercept_, _ = fit_logistic_pieces(pieces, d, n, l2=self.weight_decay)
+            self.coef_, self.intercept_, _ = fit_logistic_pieces(pieces, d, n, l2=self.weight_decay,
+                                                                  device=self.device)
             self.hidden_weight_ = torch.empty(0, d, dtype=torch.float64)
             self.hidden_bias_ = torch.empty(0, dtype=torch.float64)
         else:
@@ -131,23 +135,24 @@ class PIKHead(BaseProbe):
 
     def _fit_mlp(self, pieces, n: int, d: int, target: Float[Tensor, " n"]) -> None:
         """Full-batch Adam on the penalised BCE (gradients summed piece by piece); stores float64 weights."""
-        h = int(self.hidden)
-        gen = torch.Generator().manual_seed(int(self.seed))
-        w1 = (torch.randn(h, d, generator=gen) / math.sqrt(d)).requires_grad_(True)
-        b1 = torch.zeros(h, requires_grad=True)
-        w2 = (torch.randn(h, generator=gen) / math.sqrt(h)).requires_grad_(True)
+        h, device = int(self.hidden), fit_device(self.device)
+        gen = torch.Generator().manual_seed(int(self.seed))  # initialised on the CPU: the same start anywhere
+        w1 = (torch.randn(h, d, generator=gen) / math.sqrt(d)).to(device).requires_grad_(True)
+        b1 = torch.zeros(h, device=device, requires_grad=True)
+        w2 = (torch.randn(h, generator=gen) / math.sqrt(h)).to(device).requires_grad_(True)
         rate = target.mean().clamp(1e-3, 1 - 1e-3)
-        b2 = torch.log(rate / (1 - rate)).float().requires_grad_(True)
+        b2 = torch.log(rate / (1 - rate)).float().to(device).requires_grad_(True)
         opt = torch.optim.Adam([w1, b1, w2, b2], lr=self.lr)
         for _ in range(int(self.n_epochs)):
             opt.zero_grad()
             for z, t in pieces():
-                logits = F.gelu(z.float() @ w1.T + b1) @ w2 + b2
-                (F.binary_cross_entropy_with_logits(logits, t.float(), reduction="sum") / n).backward()
+                logits = F.gelu(z.to(device, torch.float32) @ w1.T + b1) @ w2 + b2
+                (F.binary_cross_entropy_with_logits(logits, t.to(device, torch.float32), reduction="sum") / n
+                 ).backward()
             (0.5 * self.weight_decay * ((w1 * w1).sum() + (w2 * w2).sum())).backward()
             opt.step()
-        self.hidden_weight_, self.hidden_bias_ = w1.detach().double(), b1.detach().double()
-        self.coef_, self.intercept_ = w2.detach().double(), b2.detach().double()
+        self.hidden_weight_, self.hidden_bias_ = w1.detach().double().cpu(), b1.detach().double().cpu()
+        self.coef_, self.intercept_ = w2.detach().double().cpu(), b2.detach().double().cpu()
 
     def _mean_input_gradient(self, pieces, n: int) -> Float[Tensor, " d_model"]:
         """Mean gradient of the logit with respect to the standardised input."""

@@ -63,6 +63,6 @@ def test_standardization_uses_training_split_only(acts):
 def test_works_inside_sklearn_tools(acts):
     probe = LogisticProbe(C=0.3)
     assert clone(probe).get_params() == {"C": 0.3, "standardize": True, "max_iter": 1000,
-                                         "tol": 1e-8}
+                                         "tol": 1e-8, "device": None}
     scores = cross_val_score(probe, acts.X.numpy(), acts.y.numpy(), cv=3)
     assert scores.shape == (3,) and scores.min() > 0.85

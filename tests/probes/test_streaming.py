@@ -89,3 +89,19 @@ def test_streamed_fits_refuse_what_in_memory_fits_refuse(folder):
         MassMeanProbe().fit(view.layer(1), y[:10])
     with pytest.raises(ValueError, match="exactly two classes"):
         LogisticProbe().fit(view.layer(1), np.zeros(90))
+
+
+def test_the_optimiser_device_is_chosen_and_checked(folder):
+    from veracity.probes.optim import fit_device
+
+    assert fit_device(None).type == ("cuda" if torch.cuda.is_available() else "cpu")
+    view = vc.load_activations(folder, mmap=True).layer(1)
+    x = view.to_tensor()
+    y = labels_for(x)
+    a, b = LogisticProbe(device="cpu").fit(view, y), LogisticProbe(device=None).fit(x, y)
+    np.testing.assert_allclose(a.decision_function(x), b.decision_function(x), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        LogisticProbe(device="tpu").fit(x, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA GPU here: use 'cpu' or None"):
+            PIKHead(device="cuda").fit(x, y)
