@@ -272,7 +272,7 @@ class NNsightBackend(Backend):
             for layer in wanted:
                 out = envoys[layer].output
                 hidden = out[0] if isinstance(out, tuple) else out
-                # The expressions of positions.pool, written out: the server has torch, not veracity.
+                # positions.apply_plan, written out: the server has torch, not veracity.
                 if pick is not None and pick[0] == "mean":
                     hidden = (hidden.float() * pick[1]).sum(dim=1) / pick[2]
                 elif pick is not None:

@@ -25,7 +25,7 @@ from veracity.hooks.cache import ActivationCache, texts_digest
 from veracity.hooks.capture import StopForward, capture_residual
 from veracity.hooks.convention import resolve_layers, veracity_home
 from veracity.hooks.model import VeracityModel
-from veracity.hooks.positions import check_position, pool, pool_plan
+from veracity.hooks.positions import apply_plan, check_position, pool_plan
 
 logger = logging.getLogger(__name__)
 
@@ -95,18 +95,22 @@ def right_pad(rows: list[list[int]], pad_id: int, device) -> tuple[Int[Tensor, "
 
 
 def run_layers(
-    model: VeracityModel, input_ids: Tensor, attention_mask: Tensor, layers: list[int]
+    model: VeracityModel, input_ids: Tensor, attention_mask: Tensor, layers: list[int], plan: tuple | None = None
 ) -> dict[int, Float[Tensor, "batch pos d_model"]]:
-    """One forward pass through the model's backend up to the deepest of ``layers``; the residual stream at each."""
+    """One forward pass through the model's backend up to the deepest of ``layers``; the residual stream at each.
+
+    With ``plan`` (:func:`veracity.hooks.positions.pool_plan`) each layer comes back reduced to one
+    vector per row; a model run on NDIF reduces on the server, so only those vectors travel.
+    """
     if model.adapter.remote:
         with torch.no_grad():
-            return model.adapter.read_residual(input_ids, attention_mask, layers)
+            return model.adapter.read_residual(input_ids, attention_mask, layers, plan)
     with torch.no_grad(), capture_residual(model, layers) as store:
         try:
             model.adapter.forward(input_ids, attention_mask)
         except StopForward:
             pass
-    return store
+    return store if plan is None else {layer: apply_plan(hidden, plan) for layer, hidden in store.items()}
 
 
 def compute(
@@ -127,13 +131,8 @@ def compute(
         batch = order[start : start + batch_size]
         input_ids, mask = right_pad([token_rows[i] for i in batch], pad_id, model.device)
         batch_positions = [per_text[i] for i in batch] if per_text is not None else None
-        if model.adapter.remote:  # reduced where the model runs: one vector per text and layer comes back
-            with torch.no_grad():
-                store = model.adapter.read_residual(input_ids, mask, layers, pool_plan(mask, position, batch_positions))
-            pooled = [store[layer] for layer in layers]
-        else:
-            store = run_layers(model, input_ids, mask, layers)
-            pooled = [pool(store[layer], mask, position, batch_positions) for layer in layers]
+        store = run_layers(model, input_ids, mask, layers, pool_plan(mask, position, batch_positions))
+        pooled = [store[layer] for layer in layers]
         out[batch] = torch.stack(pooled, dim=1).to("cpu", out_dtype)
         if progress is not None:
             progress.update(len(batch))

@@ -67,7 +67,7 @@ def token_indices(position, lengths: Int[Tensor, " batch"], per_text: list[int] 
 
 
 def pool_plan(attention_mask: Int[Tensor, "batch pos"], position, per_text: list[int] | None = None) -> tuple:
-    """How :func:`pool` reduces a batch, as tensors alone (checked here, applied where the model runs).
+    """How a batch is reduced to one vector per row, as tensors alone (checked here, applied where the model runs).
 
     Returns:
         ``("mean", weights (batch, pos, 1) float32, lengths (batch, 1) float32)`` or
@@ -79,14 +79,10 @@ def pool_plan(attention_mask: Int[Tensor, "batch pos"], position, per_text: list
     return "index", torch.arange(len(lengths), device=lengths.device), token_indices(position, lengths, per_text)
 
 
-def pool(
-    hidden: Float[Tensor, "batch pos d_model"],
-    attention_mask: Int[Tensor, "batch pos"],
-    position,
-    per_text: list[int] | None = None,
-) -> Float[Tensor, "batch d_model"]:
-    """Reduce a right-padded batch of hidden states to one vector per row."""
-    kind, a, b = pool_plan(attention_mask, position, per_text)
+def apply_plan(hidden: Float[Tensor, "batch pos d_model"], plan: tuple) -> Float[Tensor, "batch d_model"]:
+    """One vector per row of ``hidden``, reduced as :func:`pool_plan` said."""
+    kind, a, b = plan
     if kind == "mean":
         return (hidden.float() * a.to(hidden.device)).sum(dim=1) / b.to(hidden.device)
     return hidden[a.to(hidden.device), b.to(hidden.device)]
+
