@@ -80,6 +80,18 @@ def block_outputs(model, enc) -> torch.Tensor:
     return torch.stack(seen, dim=1)
 
 
+def expected_positions(blocks: torch.Tensor, attention_mask: torch.Tensor) -> dict:
+    """What ``extract`` must return for ``last``, ``mean`` and position 1, from :func:`block_outputs` of a
+    right-padded batch: ``{position: (batch, layer, d)}``."""
+    real = attention_mask.bool()
+    rows = torch.arange(len(real))
+    return {
+        "last": blocks[rows, :, real.sum(1) - 1],
+        "mean": (blocks * real[:, None, :, None]).sum(2) / real.sum(1)[:, None, None],
+        1: blocks[:, :, 1],
+    }
+
+
 def residual_at(model, enc, layer: int) -> torch.Tensor:
     """The residual stream after block ``layer`` on ``enc``, through the model's own backend (steered if inside steer)."""
     from veracity.hooks import StopForward, capture_residual

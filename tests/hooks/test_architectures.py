@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_models import FAMILIES, block_outputs, build_family, build_word_tokenizer, residual_at
+from tiny_models import FAMILIES, block_outputs, build_family, build_word_tokenizer, expected_positions, residual_at
 
 import veracity as vc
 from veracity.hooks import count_hooks
@@ -32,14 +32,7 @@ def test_extract_and_steer_are_exact(family, backend, tmp_path):
     model = wrap(family, backend)
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
     assert model.tokenizer.padding_side == "right"
-    blocks = block_outputs(model, enc)
-    real = enc["attention_mask"].bool()
-    rows = torch.arange(len(TEXTS))
-    expected = {
-        "last": blocks[rows, :, real.sum(1) - 1],
-        "mean": (blocks * real[:, None, :, None]).sum(2) / real.sum(1)[:, None, None],
-        1: blocks[:, :, 1],
-    }
+    expected = expected_positions(block_outputs(model, enc), enc["attention_mask"])
     for position, want in expected.items():
         got = vc.extract(model, TEXTS, layers="all", position=position, batch_size=len(TEXTS), progress=False)
         torch.testing.assert_close(got, want, msg=lambda m, p=position: f"{family}/{backend} position {p}: {m}")
@@ -49,6 +42,7 @@ def test_extract_and_steer_are_exact(family, backend, tmp_path):
     plain = residual_at(model, enc, 2)
     with vc.steer(model, vector, coefficient=2.5):
         shifted = residual_at(model, enc, 2)
+    real = enc["attention_mask"].bool()
     torch.testing.assert_close(shifted[real], plain[real] + 2.5 * vector[2])
     assert count_hooks(model) == 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny_models import block_outputs, residual_at
+from tiny_models import block_outputs, expected_positions, residual_at
 
 from veracity.hooks import count_hooks, extract, load_model
 from veracity.steering import SteeringVector, steer
@@ -40,15 +40,7 @@ def test_extract_equals_the_blocks_own_outputs(name, backend):
     model = load_model(name, backend=backend, device="cpu")
     assert (model.n_layers, model.d_model) == MODELS[name]
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
-    blocks = block_outputs(model, enc)  # (batch, layer, pos, d)
-    real = enc["attention_mask"].bool()
-    rows = torch.arange(len(TEXTS))
-    last = real.sum(1) - 1
-    expected = {
-        "last": blocks[rows, :, last],
-        "mean": (blocks * real[:, None, :, None]).sum(2) / real.sum(1)[:, None, None],
-        1: blocks[:, :, 1],
-    }
+    expected = expected_positions(block_outputs(model, enc), enc["attention_mask"])
     for position, want in expected.items():
         got = extract(model, TEXTS, layers="all", position=position, batch_size=len(TEXTS), progress=False)
         torch.testing.assert_close(got, want, **tolerance(backend, want), msg=lambda m, p=position: f"{p}: {m}")

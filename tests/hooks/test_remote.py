@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import torch
-from tiny_models import block_outputs, build_family, build_word_tokenizer
+from tiny_models import block_outputs, build_family, build_word_tokenizer, expected_positions
 
 import veracity as vc
 from veracity.cli import main
@@ -36,14 +36,8 @@ def test_remote_extract_equals_the_blocks(family):
     model = dry_run(family)
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
     blocks = block_outputs(model, enc)  # hooks on the Hugging Face blocks themselves, outside any trace
-    real = enc["attention_mask"].bool()
-    rows = torch.arange(len(TEXTS))
-    expected = {
-        "last": blocks[rows, :, real.sum(1) - 1],
-        "mean": (blocks * real[:, None, :, None]).sum(2) / real.sum(1)[:, None, None],
-        1: blocks[:, :, 1],
-        (0, 1, 2): blocks[rows, :, torch.tensor([0, 1, 2])],
-    }
+    expected = {**expected_positions(blocks, enc["attention_mask"]),
+                (0, 1, 2): blocks[torch.arange(len(TEXTS)), :, torch.tensor([0, 1, 2])]}
     for position, want in expected.items():
         got = vc.extract(model, TEXTS, layers="all", position=list(position) if isinstance(position, tuple)
                          else position, batch_size=3, progress=False)
