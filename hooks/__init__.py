@@ -5,7 +5,6 @@ block ``L`` — TransformerLens ``blocks.L.hook_resid_post``, Hugging Face ``hid
 (except the last layer, where Hugging Face applies the final norm and we do not).
 """
 
-from veracity.hooks.backends import NDIFError
 from veracity.hooks.cache import load_activations, read_job
 from veracity.hooks.capture import StopForward, capture_residual, count_hooks
 from veracity.hooks.checkpoints import extract_checkpoints
@@ -14,6 +13,7 @@ from veracity.hooks.extract import extract
 from veracity.hooks.finetune import train_full
 from veracity.hooks.lora import train_lora
 from veracity.hooks.model import BACKENDS, VeracityModel, from_hf, load_model
+from veracity.hooks.remote import NDIFError
 from veracity.hooks.scoring import continuation_logprobs, next_token_logprobs, token_probability
 
 __all__ = [

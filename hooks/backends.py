@@ -19,7 +19,6 @@ compares backend names or reaches past the backend to the Hugging Face model to 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import warnings
@@ -29,8 +28,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-__all__ = ["BACKENDS", "Backend", "HFBackend", "NDIFError", "NNsightBackend", "StopForward",
-           "TransformerLensBackend", "make_backend"]
+from veracity.hooks.remote import remote_errors
+
+__all__ = ["BACKENDS", "Backend", "HFBackend", "NNsightBackend", "StopForward", "TransformerLensBackend",
+           "make_backend"]
 
 
 class StopForward(Exception):
@@ -248,7 +249,7 @@ class NNsightBackend(Backend):
             pass
 
     def logits(self, input_ids, attention_mask):
-        with remote_errors(self), self._trace(input_ids=input_ids, attention_mask=attention_mask):
+        with remote_errors(self.remote, self.model_id), self._trace(input_ids=input_ids, attention_mask=attention_mask):
             out = self.module.output.save()
         return out.logits.detach()
 
@@ -267,7 +268,7 @@ class NNsightBackend(Backend):
         import nnsight
 
         envoys, wanted = self.module.get(self.blocks_path), sorted(set(layers))
-        with remote_errors(self), self._trace(input_ids=input_ids, attention_mask=attention_mask) as tracer:
+        with remote_errors(self.remote, self.model_id), self._trace(input_ids=input_ids, attention_mask=attention_mask) as tracer:
             saved = nnsight.save([])
             for layer in wanted:
                 out = envoys[layer].output
@@ -290,7 +291,7 @@ class NNsightBackend(Backend):
 
     def generate(self, input_ids, attention_mask, **options):
         remote = {"remote": self.remote} if self.remote else {}
-        with remote_errors(self), self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask},
+        with remote_errors(self.remote, self.model_id), self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask},
                                                        **options, **remote) as tracer:
             result = tracer.result.save()
         return result
@@ -299,27 +300,6 @@ class NNsightBackend(Backend):
     def blocks_path(self) -> str:
         """Dotted path of the decoder blocks inside the Hugging Face model (``model.layers``)."""
         return next(name for name, module in self.hf_model.named_modules() if module is self.blocks)
-
-
-class NDIFError(ConnectionError):
-    """A remote (NDIF) run failed: the service could not be reached, or refused or failed the job."""
-
-
-@contextlib.contextmanager
-def remote_errors(backend: Backend):
-    """Turn a failed NDIF run into one :class:`NDIFError` line (a local dry run raises as it is)."""
-    if not backend.remote or backend.remote == "local":
-        yield
-        return
-    try:
-        yield
-    except Exception as err:  # the network, the hub (model key) or the server: one line, whichever
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
-        from nnsight import CONFIG
-
-        host = backend.remote if isinstance(backend.remote, str) else CONFIG.API.HOST
-        raise NDIFError(f"the NDIF run of {backend.model_id} at {host} failed ({type(err).__name__}: {first}): "
-                        "check the network, your NDIF_API_KEY and that NDIF hosts this model") from None
 
 
 def cache_kwarg(hf_model: nn.Module, cache) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from torch import nn
 from veracity.hooks.backends import BACKENDS as ADAPTERS
 from veracity.hooks.backends import Backend, make_backend
 from veracity.hooks.embedded import EMBEDDED, embedded_model_dir, embedded_spec, gguf_path
+from veracity.hooks.remote import load_remote
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ def load_model(
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if remote:
-        return _load_remote(str(name_or_path), backend, remote, device, dtype, adapter)
+        return load_remote(str(name_or_path), backend, remote, device, dtype, adapter)
     device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
     adapter_dir = check_adapter(adapter) if adapter is not None else None
@@ -289,43 +289,6 @@ def load_model(
         model_id, source = f"{model_id}+adapter:{adapter_dir.name}", f"{source} + LoRA {adapter_dir.resolve()}"
     model = from_hf(hf_model, tokenizer, backend=backend, model_id=model_id)
     model.source = source
-    return model
-
-
-def _load_remote(name: str, backend: str, remote: bool | str, device, dtype, adapter) -> VeracityModel:
-    """The nnsight ``LanguageModel`` of hub model ``name``, without weights, its traces run on NDIF."""
-    if backend != "nnsight":
-        raise ValueError(f"remote runs go through NDIF, which only the nnsight backend reaches: pass "
-                         f"backend='nnsight', not {backend!r}")
-    if remote == "local" or not (remote is True or (isinstance(remote, str) and remote.startswith("http"))):
-        raise ValueError(f"remote must be True or an NDIF host URL (https://...), got {remote!r}")
-    for option, value in (("device", device), ("dtype", dtype), ("adapter", adapter)):
-        if value is not None:
-            raise ValueError(f"{option}= does not apply to a remote model (NDIF decides where and how it runs): "
-                             f"leave it out, or load the model here without remote")
-    if embedded_spec(name) or Path(name).expanduser().exists():
-        raise ValueError(f"NDIF runs models it hosts, named as on the Hugging Face hub: {name!r} is "
-                         "an embedded model or a local folder; load it without remote")
-    from nnsight import CONFIG, LanguageModel
-
-    if not CONFIG.API.APIKEY:
-        raise ValueError("remote=True sends the work to NDIF, which needs an API key (free at ndif.us): set "
-                         "NDIF_API_KEY, or call nnsight.CONFIG.set_default_api_key(KEY) once")
-    from transformers import AutoTokenizer
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tokenizer = AutoTokenizer.from_pretrained(name)
-            module = LanguageModel(name, tokenizer=tokenizer)  # config and tokenizer only: the weights stay on NDIF
-    except Exception as err:  # the hub, transformers or nnsight: one line, whichever
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-        raise ModelNotFoundError(f"remote model {name!r} needs its config and tokenizer from the Hugging Face hub "
-                                 f"(the weights stay on NDIF), and they could not be loaded ({first}): check the "
-                                 "name and the network") from None
-    model = from_hf(module._module, module.tokenizer, backend="nnsight", model_id=name, remote=remote,
-                    module=module)
-    model.source = f"NDIF ({remote if isinstance(remote, str) else CONFIG.API.HOST}): {name}"
     return model
 
 
