@@ -278,7 +278,10 @@ def load_model(
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if remote:
-        return load_remote(str(name_or_path), backend, remote, device, dtype, adapter)
+        if backend != "nnsight":
+            raise ValueError(f"remote runs go through NDIF, which only the nnsight backend reaches: pass "
+                             f"backend='nnsight', not {backend!r}")
+        return load_remote(str(name_or_path), remote, device, dtype, adapter)
     device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
     adapter_dir = check_adapter(adapter) if adapter is not None else None

@@ -43,12 +43,12 @@ def remote_errors(remote: bool | str, model_id: str):
                         "this model") from None
 
 
-def load_remote(name: str, backend: str, remote: bool | str, device=None, dtype=None, adapter=None):
+def load_remote(name: str, remote: bool | str, device=None, dtype=None, adapter=None):
     """A :class:`veracity.hooks.model.VeracityModel` of hub model ``name`` whose traces run on NDIF.
 
     What ``load_model(name, backend="nnsight", remote=...)`` does: nnsight's ``LanguageModel`` built
     from the hub config and tokenizer alone (a weightless skeleton), after checking, in this order,
-    the backend, the ``remote`` value, options that NDIF decides, that ``name`` is no local model, and
+    the ``remote`` value, options that NDIF decides, that ``name`` is no local model, and
     the API key; so bad settings fail in one line before anything touches the network.
 
     Raises:
@@ -57,9 +57,6 @@ def load_remote(name: str, backend: str, remote: bool | str, device=None, dtype=
     """
     from veracity.hooks.model import ModelNotFoundError, from_hf
 
-    if backend != "nnsight":
-        raise ValueError(f"remote runs go through NDIF, which only the nnsight backend reaches: pass "
-                         f"backend='nnsight', not {backend!r}")
     if remote == "local" or not (remote is True or (isinstance(remote, str) and remote.startswith("http"))):
         raise ValueError(f"remote must be True or an NDIF host URL (https://...), got {remote!r}")
     for option, value in (("device", device), ("dtype", dtype), ("adapter", adapter)):
