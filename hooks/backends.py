@@ -20,6 +20,7 @@ compares backend names or reaches past the backend to the Hugging Face model to 
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import warnings
 from typing import Any, ClassVar
@@ -52,6 +53,11 @@ class Backend:
 
     remote: ClassVar[bool | str] = False
     """Where the forward passes run: ``False`` here; an NDIF run (:class:`NNsightBackend`) otherwise."""
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether the weights live on a server (NDIF), not here (a ``"local"`` dry run keeps them here)."""
+        return self.remote not in (False, "local")
 
     def __init__(self, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str):
         self.hf_model, self.tokenizer, self.blocks, self.model_id = hf_model, tokenizer, blocks, model_id
@@ -242,14 +248,15 @@ class NNsightBackend(Backend):
 
     def _trace(self, **kwargs):
         """``module.trace`` here, or on NDIF when ``remote``."""
-        return self.module.trace(**kwargs, remote=self.remote) if self.remote else self.module.trace(**kwargs)
+        return self.module.trace(**kwargs, remote=self.remote)
 
     def forward(self, input_ids, attention_mask) -> None:
         with self._trace(input_ids=input_ids, attention_mask=attention_mask):
             pass
 
     def logits(self, input_ids, attention_mask):
-        with remote_errors(self.remote, self.model_id), self._trace(input_ids=input_ids, attention_mask=attention_mask):
+        with (remote_errors(self.remote, self.model_id),
+              self._trace(input_ids=input_ids, attention_mask=attention_mask)):
             out = self.module.output.save()
         return out.logits.detach()
 
@@ -268,7 +275,8 @@ class NNsightBackend(Backend):
         import nnsight
 
         envoys, wanted = self.module.get(self.blocks_path), sorted(set(layers))
-        with remote_errors(self.remote, self.model_id), self._trace(input_ids=input_ids, attention_mask=attention_mask) as tracer:
+        with (remote_errors(self.remote, self.model_id),
+              self._trace(input_ids=input_ids, attention_mask=attention_mask) as tracer):
             saved = nnsight.save([])
             for layer in wanted:
                 out = envoys[layer].output
@@ -290,13 +298,13 @@ class NNsightBackend(Backend):
         return (out.logits if all_logits else out.logits[:, -1]).detach(), cache_of(out)
 
     def generate(self, input_ids, attention_mask, **options):
-        remote = {"remote": self.remote} if self.remote else {}
-        with remote_errors(self.remote, self.model_id), self.module.generate({"input_ids": input_ids, "attention_mask": attention_mask},
-                                                       **options, **remote) as tracer:
+        remote = {"remote": self.remote} if self.remote else {}  # generate hands other keywords to the model
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        with remote_errors(self.remote, self.model_id), self.module.generate(inputs, **options, **remote) as tracer:
             result = tracer.result.save()
         return result
 
-    @property
+    @functools.cached_property
     def blocks_path(self) -> str:
         """Dotted path of the decoder blocks inside the Hugging Face model (``model.layers``)."""
         return next(name for name, module in self.hf_model.named_modules() if module is self.blocks)

@@ -70,7 +70,7 @@ class VeracityModel:
         """A hash of every weight as they are now (:func:`weights_fingerprint`; ``veracity info``).
 
         A model run on NDIF has no weights here: its fingerprint hashes the hub name it runs under."""
-        if self.adapter.remote not in (False, "local"):
+        if self.adapter.elsewhere:
             import hashlib
 
             return hashlib.sha1(f"ndif:{self.model_id}".encode()).hexdigest()[:16]
@@ -84,7 +84,7 @@ class VeracityModel:
     @property
     def device(self) -> torch.device:
         """Device of the input embeddings (where inputs must go; the CPU for a model run on NDIF)."""
-        if self.adapter.remote not in (False, "local"):
+        if self.adapter.elsewhere:
             return torch.device("cpu")
         return self.hf_model.get_input_embeddings().weight.device
 
