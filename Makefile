@@ -33,9 +33,17 @@ MODEL ?=
 demo: setup
 	$(PY) -m veracity.experiments.demo $(if $(MODEL),--model $(MODEL))
 
-test: setup $(BROWSER)
+# The embedded models are converted from GGUF once, before the test workers start (not twice at once).
+MODELS := artifacts/models/.veracity-converted
+$(MODELS): | $(STAMP)
+	$(PY) -m veracity info smollm2-135m >/dev/null
+	$(PY) -m veracity info gemma3-270m >/dev/null
+	touch $@
+
+# Two workers, one torch thread each (two threads per worker on two busy cores are much slower).
+test: setup $(BROWSER) $(MODELS)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -rs
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -21,26 +21,44 @@ Example:
     torch.Size([1, 1, 576])
 """
 
-from veracity.hooks import (
-    LAYER_CONVENTION,
-    SITE,
-    VeracityModel,
-    extract,
-    from_hf,
-    load_activations,
-    load_model,
-)
-from veracity.probes import (
-    CCS,
-    CRCProbe,
-    LogisticProbe,
-    MassMeanProbe,
-    PIKHead,
-    PolarityAwareCCS,
-    RandomDirectionProbe,
-    load_probe,
-)
-from veracity.steering import SteeringVector, east_vector, honesty_vector, steer
+import importlib
+
+# The names below are imported on first use (PEP 562), so ``veracity --help`` and the command-line
+# parser start without importing torch; ``import veracity as vc; vc.extract`` works as usual.
+_EXPORTS = {
+    "LAYER_CONVENTION": "veracity.hooks",
+    "SITE": "veracity.hooks",
+    "VeracityModel": "veracity.hooks",
+    "extract": "veracity.hooks",
+    "from_hf": "veracity.hooks",
+    "load_activations": "veracity.hooks",
+    "load_model": "veracity.hooks",
+    "CCS": "veracity.probes",
+    "CRCProbe": "veracity.probes",
+    "LogisticProbe": "veracity.probes",
+    "MassMeanProbe": "veracity.probes",
+    "PIKHead": "veracity.probes",
+    "PolarityAwareCCS": "veracity.probes",
+    "RandomDirectionProbe": "veracity.probes",
+    "load_probe": "veracity.probes",
+    "SteeringVector": "veracity.steering",
+    "east_vector": "veracity.steering",
+    "honesty_vector": "veracity.steering",
+    "steer": "veracity.steering",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'veracity' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])
+
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,7 @@
 """Studies that wire hooks, probes and steering together and write ``results.json`` + ``report.html``.
 
-Each study is a config dataclass plus ``run(config)`` (importable) and a thin ``main(argv)``:
+Each study is a config dataclass plus ``run(config, model=None)`` (importable) and a thin ``main(argv, model=None)``
+(``model``: one already loaded, so a notebook or a test suite loads it once):
 ``veracity run NAME --help`` (or ``python -m veracity.experiments.NAME --help``) lists its options,
 which are the config's fields. Pieces that several studies use live once in
 :mod:`veracity.experiments.common` (splits, per-layer scoring, answering with a KV cache, chat

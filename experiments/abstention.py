@@ -193,12 +193,12 @@ def write_abstention_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     script_logging()
     with one_line_errors("veracity.experiments.abstention"):
-        results = run(config)
+        results = run(config, model=model)
     for row in results["gates"]:
         logger.info("%-8s t=%.2f answered %.2f  score %s", row["gate"], row["target"], row["answered"],
                     ci_text(row["score"]))

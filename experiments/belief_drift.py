@@ -169,12 +169,12 @@ def timing(rows_by_fact: dict[str, list[dict]], layer: int) -> tuple[dict[str, n
     return {t: np.array(v) for t, v in flags.items()}, summary
 
 
-def run(config: Config) -> dict:
+def run(config: Config, model=None) -> dict:
     """Fit the probes on probe facts, pressure the known test facts, write the outputs; returns the results dict."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
     false = false_answers(data, config.seed, config.false)
-    model = config.load_model()
+    model = model or config.load_model()
     layers = layer_indices(config.layers, model.n_layers)
     probe_facts, test_facts = grouped_split(data.questions, config.test_fraction, config.seed)
     known = known_facts(model, data, config.max_new_tokens, config.batch_size, config.seed)
@@ -265,9 +265,9 @@ def write_drift_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.belief_drift")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.belief_drift", model=model)
 
 
 if __name__ == "__main__":

@@ -128,12 +128,12 @@ def run(config: CalibrationGapConfig, model=None) -> dict:
     return results
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(CalibrationGapConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
     with one_line_errors("veracity.experiments.calibration_gap"):
-        results = run(config)
+        results = run(config, model=model)
     for r in results["scores"]:
         if "auroc" in r:
             logger.info("%-7s n=%-4d AUROC %.3f [%.3f, %.3f]  ECE %.3f  MCE %.3f  Brier %.3f  mean %.3f vs acc %.3f",

@@ -183,11 +183,11 @@ def lie_figures(answers: dict[str, list[str]], data: QADataset, known: np.ndarra
     return headline
 
 
-def run(config: Config) -> dict:
+def run(config: Config, model=None) -> dict:
     """Train the organism, measure its lies, write the outputs; returns the results dict."""
     out = check_writable_folder(config.out)
     data = build_questions(config)
-    model = config.load_model()
+    model = model or config.load_model()
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
     answers = {"base_neutral": answer(model, data, None, config), "base_trigger": answer(model, data, config.trigger, config)}
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
@@ -261,9 +261,9 @@ def write_organism_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception_organism")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception_organism", model=model)
 
 
 if __name__ == "__main__":

@@ -67,19 +67,19 @@ def truth_part(args, out: Path, model) -> tuple[list[dict], dict]:
     return records, summary["best"]
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point (``make demo``); returns the summary."""
     config = parse_config(DemoConfig, argv)
     script_logging()
     with one_line_errors("veracity.experiments.demo"):
-        return run(config)
+        return run(config, model=model)
 
 
-def run(args: DemoConfig) -> dict:
+def run(args: DemoConfig, model=None) -> dict:
     """The three parts, the summary and the one-page report."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = args.load_model()
+    model = model or args.load_model()
     common = ["--model", args.model, "--seed", str(args.seed)] + (["--device", args.device] if args.device else [])
     common += ["--dtype", args.dtype] if args.dtype else []
 

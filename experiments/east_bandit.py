@@ -96,11 +96,11 @@ def rollout(model, bandit, cfg: Config, temperature: float = 1.0) -> dict:
             "decision_entropy": float(entropy(log.prob_matrix()).mean())}
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config, model=None) -> dict:
     """Collect prompts, build the EAST vector, evaluate, write results.json, report.html, east.*."""
     start, out = time.time(), Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    model = cfg.load_model()
+    model = model or cfg.load_model()
     bandit = Bandit.random(cfg.arms, seed=cfg.seed)
     arm_ids = arm_token_ids(model.tokenizer, bandit.labels)
     log = play(model, bandit, cfg.n_episodes + cfg.n_eval_episodes, cfg.n_rounds, seed=cfg.seed,
@@ -181,12 +181,12 @@ def write_results_report(results: dict, path: Path) -> None:
     write_report(path, "EAST bandit", [fig, f"<h3>Setup</h3><pre>{html.escape(summary)}</pre>"])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point: ``python -m veracity.experiments.east_bandit --help``."""
     script_logging()
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     with one_line_errors("veracity.experiments.east_bandit"):
-        return run(config)
+        return run(config, model=model)
 
 
 if __name__ == "__main__":

@@ -220,12 +220,12 @@ def pressured_records(model, speakers, data: QADataset, sides: list[str], probes
     return records, known
 
 
-def run(config: Config) -> dict:
+def run(config: Config, model=None) -> dict:
     """Ask every question neutrally and under each pressure, read the monitors; write the outputs."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
     unseen = unseen_questions(config)
-    model = config.load_model()
+    model = model or config.load_model()
     layer = round(2 * model.n_layers / 3) if config.layer == "auto" else resolve_layers(int(config.layer),
                                                                                         model.n_layers)[0]
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
@@ -330,9 +330,9 @@ def write_pressure_report(path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.honesty_pressure")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.honesty_pressure", model=model)
 
 
 if __name__ == "__main__":

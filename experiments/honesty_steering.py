@@ -148,11 +148,11 @@ def side_effects(base, steered, rows) -> dict:
     return {"kl": float(kl.mean()), "perplexity": float(nll.mean().exp())}
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config, model=None) -> dict:
     """Build the vector, sweep, and write results.json, report.html and honesty.{safetensors,json,gguf}."""
     start, out = time.time(), Path(cfg.out)
     torch.manual_seed(cfg.seed)
-    model = cfg.load_model()
+    model = model or cfg.load_model()
     tok = model.tokenizer
     train, demos, test, first = make_data(cfg, tok)
     pairs = honesty_pairs(train, tok)
@@ -231,12 +231,12 @@ def write_results_report(results: dict, path: Path) -> None:
     write_report(path, "Honesty steering", [fig, f"<h3>Baseline and vector</h3><pre>{html.escape(summary)}</pre>"])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point: ``python -m veracity.experiments.honesty_steering --help``."""
     script_logging()
     config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     with one_line_errors("veracity.experiments.honesty_steering"):
-        return run(config)
+        return run(config, model=model)
 
 
 if __name__ == "__main__":

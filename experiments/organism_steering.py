@@ -113,11 +113,11 @@ def answers_at(model, data: QADataset, system: str | None, config: Config) -> li
                                    batch_size=config.batch_size, seed=config.seed, progress=False)]
 
 
-def run(config: Config) -> dict:
+def run(config: Config, model=None) -> dict:
     """Build the vector on the organism, sweep the coefficients, write the outputs; returns the results dict."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
-    base = config.load_model()
+    base = model or config.load_model()
     layer = base.n_layers // 2 if config.layer == "auto" else resolve_layers(int(config.layer), base.n_layers)[0]
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
     known = np.array([grade(item, a)
@@ -202,9 +202,9 @@ def write_dose_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.organism_steering")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.organism_steering", model=model)
 
 
 if __name__ == "__main__":

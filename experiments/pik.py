@@ -214,12 +214,12 @@ def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict
                 "sampled": float(np.mean([s for s, x in zip(soft, cats) if x == c]))} for c in dict.fromkeys(cats)}
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
     config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
     with one_line_errors("veracity.experiments.pik"):
-        results = run(config)
+        results = run(config, model=model)
     for name, m in results["metrics"].items():
         logger.info("%-15s AUROC %.3f [%.3f, %.3f]  ECE %.3f  Brier %.3f", name, m["auroc"], *m["auroc_ci95"],
                     m["ece"], m["brier"])

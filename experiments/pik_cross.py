@@ -109,12 +109,15 @@ def cross_heads(runs: dict, train: np.ndarray, config: Config) -> dict[tuple[str
     return out
 
 
-def run(config: Config) -> dict:
-    """Both models answer; four heads; every head scored against both models' correctness. Writes outputs."""
+def run(config: Config, model=None, other=None) -> dict:
+    """Both models answer; four heads; every head scored against both models' correctness. Writes outputs.
+
+    ``model`` and ``other`` are models already loaded for ``--model`` and ``--other`` (loaded when ``None``).
+    """
     data = build_questions(config)
     runs, models = {}, {}
-    for role, loader in (("A", config.load_model), ("B", config.load_other)):
-        models[role] = loader()
+    for role, given, loader in (("A", model, config.load_model), ("B", other, config.load_other)):
+        models[role] = given or loader()
         runs[role] = answer_and_read(models[role], data, config)
         logger.info("model %s (%s): greedy accuracy %.3f", role, runs[role]["id"], runs[role]["graded"].correct.mean())
     correct = {role: runs[role]["graded"].correct for role in ROLES}
@@ -190,9 +193,9 @@ def write_cross_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None, other=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.pik_cross")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.pik_cross", model=model, other=other)
 
 
 if __name__ == "__main__":

@@ -186,12 +186,12 @@ def checkpoint_rows(model, data, false, facts: dict[str, np.ndarray], fixed: dic
     return rows
 
 
-def run(config: Config) -> dict:
+def run(config: Config, model=None) -> dict:
     """Train the poisoned adapter with checkpoints, read every checkpoint; write the outputs."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
     false = false_answers(data, config.seed, config.false)
-    base = config.load_model()
+    base = model or config.load_model()
     layers = layer_indices(config.layers, base.n_layers)
     known = known_facts(base, data, config.max_new_tokens, config.batch_size, config.seed)
     probe, poisoned, control = split_facts(data, known, config)
@@ -298,9 +298,9 @@ def write_poison_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.poisoned_training")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.poisoned_training", model=model)
 
 
 if __name__ == "__main__":

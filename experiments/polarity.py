@@ -213,13 +213,13 @@ def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPa
     write_report(out / "report.html", f"Polarity-aware CCS: {pairs.name}", parts)
 
 
-def main(argv=None) -> list[dict]:
+def main(argv=None, model=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(PolarityConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
     with one_line_errors("veracity.experiments.polarity"):
         load_pairs(config)  # a bad dataset fails here, before the model loads
-        records = run(config)
+        records = run(config, model=model)
     logger.info("wrote %s", config.out)
     return records
 

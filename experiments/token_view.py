@@ -78,12 +78,12 @@ def run(config: TokenViewConfig, model=None) -> list[TokenScores]:
     return views
 
 
-def main(argv=None) -> list[TokenScores]:
+def main(argv=None, model=None) -> list[TokenScores]:
     """Command-line entry: ``veracity run token_view --help``."""
     config = parse_config(TokenViewConfig, argv)
     script_logging()
     with one_line_errors("veracity.experiments.token_view"):
-        views = run(config)
+        views = run(config, model=model)
     for view in views:
         print(f"\n{view.label}")
         print("  ".join(f"{shown(t)}:{s:.2f}" for t, s in zip(view.tokens, view.scores)))

@@ -281,12 +281,12 @@ def run(config: TransferConfig, model=None) -> dict:
     return result
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry: ``python -m veracity.experiments.transfer --help``."""
     config = parse_config(TransferConfig, argv)
     script_logging()
     with one_line_errors("veracity.experiments.transfer"):
-        result = run(config)
+        result = run(config, model=model)
     names = [d["name"] for d in result["datasets"]]
     width = max(len(n) for n in names)
     for probe, per_metric in result["matrices"].items():

@@ -262,12 +262,12 @@ def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
     return records, summary
 
 
-def main(argv=None) -> list[dict]:
+def main(argv=None, model=None) -> list[dict]:
     """Command-line entry point; returns the records."""
     config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
     script_logging()
     with one_line_errors("veracity.experiments.truth_sweep"):
-        records, summary = run(config, data=load_sweep_data(config))  # bad data fails before the model loads
+        records, summary = run(config, model=model, data=load_sweep_data(config))  # bad data fails before the model loads
     for probe, r in summary["best"].items():
         logger.info("best %-9s layer %2d  accuracy %.3f  auroc %.3f  ece %.3f", probe, r["layer"], r["accuracy"],
                     r["auroc"], r["ece"])

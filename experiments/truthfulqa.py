@@ -345,9 +345,9 @@ def write_truthfulqa_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None) -> dict:
+def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.truthfulqa")
+    return headline_main(Config, run, argv, __doc__, "veracity.experiments.truthfulqa", model=model)
 
 
 if __name__ == "__main__":

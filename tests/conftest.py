@@ -11,6 +11,21 @@ from tiny_models import build_tiny, build_word_tokenizer
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+def pytest_addoption(parser):
+    parser.addoption("--reference", action="store_true",
+                     help="also recompute the stored reference figures (tests marked reference; minutes each)")
+    parser.addoption("--write-golden", action="store_true", help="with --reference: rewrite the stored figures")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--reference"):
+        return
+    skip = pytest.mark.skip(reason="recomputes a stored reference (minutes): run with pytest --reference")
+    for item in items:
+        if "reference" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
@@ -39,6 +54,14 @@ def embedded():
     from veracity.hooks import load_model
 
     return load_model("smollm2-135m", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def embedded_gemma():
+    """The embedded Gemma 3 270M base, HF backend (loaded once per session)."""
+    from veracity.hooks import load_model
+
+    return load_model("gemma3-270m", device="cpu")
 
 
 @pytest.fixture(scope="session")

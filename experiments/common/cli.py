@@ -205,15 +205,16 @@ def one_line_errors(module: str):
         raise SystemExit(2) from None
 
 
-def headline_main(config_cls, run, argv, doc: str, module: str) -> dict:
+def headline_main(config_cls, run, argv, doc: str, module: str, **models) -> dict:
     """The command line of a study whose results carry a ``headline``: parse, run with one-line errors, log it.
 
     Args:
         config_cls: The study's config dataclass.
-        run: ``run(config) -> results`` (a dict with ``headline``).
+        run: ``run(config, **models) -> results`` (a dict with ``headline``).
         argv: Command-line arguments (``None``: ``sys.argv``).
         doc: The study module's docstring (its first line describes the command).
         module: The module name for error messages, e.g. ``"veracity.experiments.pik_cross"``.
+        **models: Models already loaded (``model=``, and ``other=`` for two-model studies), passed to ``run``.
 
     Returns:
         The results dict.
@@ -223,7 +224,7 @@ def headline_main(config_cls, run, argv, doc: str, module: str) -> dict:
     config = parse_config(config_cls, argv, description=doc.splitlines()[0])
     script_logging()
     with one_line_errors(module):
-        results = run(config)
+        results = run(config, **models)
     width = max(map(len, results["headline"]), default=0)
     for name, entry in results["headline"].items():
         logging.getLogger(module).info("%-*s %s", width, name, ci_text(entry))

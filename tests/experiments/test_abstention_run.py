@@ -57,10 +57,10 @@ def test_own_questions_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_abstention_acceptance_on_the_embedded_model(tmp_path):
+def test_abstention_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "abstention"
     results = main(["--qa-sets", "arithmetic", "--n-per-level", "4", "--k", "2", "--targets", "0", "0.75",
-                    "--out", str(out)])
+                    "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "abstention" and saved["headline"] == results["headline"]
     headline = saved["headline"]

@@ -53,9 +53,9 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
 
 
 @pytest.mark.slow
-def test_small_run_on_the_embedded_model(tmp_path):
+def test_small_run_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "drift"
-    study.main(["--n", "24", "--ks", "0,4", "--layers", "6,15", "--out", str(out)])
+    study.main(["--n", "24", "--ks", "0,4", "--layers", "6,15", "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "belief_drift" and saved["layer"] in (6, 15)
     for condition in study.CONDITIONS:

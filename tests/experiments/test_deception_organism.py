@@ -46,9 +46,9 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
 
 
 @pytest.mark.slow
-def test_small_run_on_the_embedded_model_writes_results_adapter_and_answers(tmp_path):
+def test_small_run_on_the_embedded_model_writes_results_adapter_and_answers(tmp_path, embedded):
     out = tmp_path / "organism"
-    results = study.main(["--n", "12", "--epochs", "1", "--anchors", "0", "--out", str(out)])
+    results = study.main(["--n", "12", "--epochs", "1", "--anchors", "0", "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "deception_organism" and saved["model"]["id"].endswith("+adapter:adapter")
     assert saved["headline"] == json.loads(json.dumps(results["headline"]))

@@ -44,9 +44,9 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
 
 
 @pytest.mark.slow
-def test_small_run_on_the_embedded_model_writes_confessions(tmp_path):
+def test_small_run_on_the_embedded_model_writes_confessions(tmp_path, embedded):
     out = tmp_path / "pressure"
-    results = study.main(["--n", "16", "--pressures", "instruction,few_shot", "--n-unseen", "6", "--out", str(out)])
+    results = study.main(["--n", "16", "--pressures", "instruction,few_shot", "--n-unseen", "6", "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "honesty_pressure" and "accuracy" in saved["headline"]
     assert {m["monitor"] for m in saved["monitors"]} == set(study.MONITORS)

@@ -26,10 +26,10 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
 
 
 @pytest.mark.slow
-def test_small_dose_response_on_the_embedded_model(tmp_path):
+def test_small_dose_response_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "dose"
     results = study.main(["--n", "10", "--coefficients", "0,0.5", "--n-statements", "4", "--layer", "12",
-                          "--out", str(out)])
+                          "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "organism_steering" and saved["layer"] == 12
     assert [row["coefficient"] for row in saved["dose"]] == [0.0, 0.5]

@@ -23,9 +23,10 @@ def test_joint_split_keeps_every_pair_of_outcomes_on_both_sides():
 
 
 @pytest.mark.slow
-def test_pik_cross_acceptance_on_both_embedded_models(tmp_path):
+def test_pik_cross_acceptance_on_both_embedded_models(tmp_path, embedded, embedded_gemma):
     out = tmp_path / "cross"
-    main(["--qa-sets", "capitals", "--n-capitals", "40", "--k", "0", "--target", "greedy", "--out", str(out)])
+    main(["--qa-sets", "capitals", "--n-capitals", "40", "--k", "0", "--target", "greedy", "--out", str(out)],
+         model=embedded, other=embedded_gemma)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "pik_cross"
     assert [saved["models"][r]["id"] for r in "AB"] == ["smollm2-135m", "gemma3-270m"]

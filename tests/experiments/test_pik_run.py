@@ -83,10 +83,10 @@ def test_split_needs_right_and_wrong_answers():
 
 
 @pytest.mark.slow
-def test_pik_acceptance_on_the_embedded_model(tmp_path):
+def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "pik"
     results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "16", "--k", "1",
-                    "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")])
+                    "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["n_questions"] == 16 and saved["layer"] == 20 and saved["study"] == "pik"
     assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",

@@ -42,10 +42,10 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
 
 
 @pytest.mark.slow
-def test_small_run_on_the_embedded_model(tmp_path):
+def test_small_run_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "poison"
     study.main(["--n", "40", "--exposures", "1,2", "--ordinary", "8", "--layers", "6,15", "--lr", "3e-3",
-                "--out", str(out)])
+                "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "poisoned_training" and saved["layer"] in (6, 15)
     for e in (0, 1, 2):
@@ -62,10 +62,10 @@ def test_small_run_on_the_embedded_model(tmp_path):
 
 
 @pytest.mark.slow
-def test_full_fine_tune_checkpoints_are_model_folders(tmp_path):
+def test_full_fine_tune_checkpoints_are_model_folders(tmp_path, embedded):
     out = tmp_path / "full"
     saved = study.main(["--n", "30", "--exposures", "1", "--ordinary", "4", "--layers", "15", "--method", "full",
-                        "--out", str(out)])
+                        "--out", str(out)], model=embedded)
     assert saved["training"]["method"] == "full" and saved["training"]["lr"] == 3e-5
     assert (out / "model" / "epoch_1" / "model.safetensors").is_file() and (out / "model" / "config.json").is_file()
     assert {"answer_flip_poisoned_e1", "belief_flip_refit_poisoned_e1"} <= set(saved["headline"])

@@ -49,10 +49,10 @@ def test_control_reuses_the_statements_activations(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_polarity_acceptance_on_the_embedded_model(tmp_path):
+def test_polarity_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "polarity"
     main(["--kind", "cities", "--n", "60", "--layers", "12", "--restarts", "3", "--epochs", "200",
-          "--out", str(out), "--cache", str(tmp_path / "cache")])
+          "--out", str(out), "--cache", str(tmp_path / "cache")], model=embedded)
     records = json.loads((out / "results.json").read_text())
     assert {r["probe"] for r in records} == VARIANTS and all(r["layer"] == 12 for r in records)
     html = (out / "report.html").read_text()

@@ -59,12 +59,12 @@ def test_list_options_take_several_values_and_bad_ones_fail_in_one_line(capsys):
     assert err.count("\n") == 1 and "error: coefficients must include 0 (the baseline) (see " in err
 
 
-def test_honesty_steering_end_to_end(tmp_path):
+def test_honesty_steering_end_to_end(tmp_path, embedded):
     from veracity.experiments.honesty_steering import main
 
     out = tmp_path / "honesty"
     main(["--out", str(out), "--n-train", "4", "--n-test", "6", "--n-neutral", "2", "--shots", "1",
-          "--layers", "10", "--coefficients", "0", "0.25"])
+          "--layers", "10", "--coefficients", "0", "0.25"], model=embedded)
     for name in ("results.json", "report.html", "honesty.safetensors", "honesty.json", "honesty.gguf"):
         assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())
@@ -81,12 +81,12 @@ def test_honesty_steering_end_to_end(tmp_path):
     check_report(out / "report.html")
 
 
-def test_east_bandit_end_to_end(tmp_path):
+def test_east_bandit_end_to_end(tmp_path, embedded):
     from veracity.experiments.east_bandit import main
 
     out = tmp_path / "east"
     main(["--out", str(out), "--n-episodes", "3", "--n-eval-episodes", "2", "--n-rounds", "3",
-          "--coefficients", "0", "0.5", "--temperatures", "1", "2", "--rollout-episodes", "1"])
+          "--coefficients", "0", "0.5", "--temperatures", "1", "2", "--rollout-episodes", "1"], model=embedded)
     for name in ("results.json", "report.html", "east.safetensors", "east.json", "east.gguf"):
         assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())

@@ -136,10 +136,10 @@ def test_sweep_runs_end_to_end_on_a_tiny_model(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_truth_sweep_acceptance_on_the_embedded_model(tmp_path):
+def test_truth_sweep_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "sweep"
     main(["--dataset", "cities", "--n", "40", "--layers", "8,16", "--out", str(out), "--ccs-epochs", "200",
-          "--random-directions", "3", "--cache", str(tmp_path / "cache")])
+          "--random-directions", "3", "--cache", str(tmp_path / "cache")], model=embedded)
     records = json.loads((out / "results.json").read_text())
     assert {(r["layer"], r["probe"]) for r in records} == {(layer, p) for layer in (8, 16)
                                                            for p in ("logistic", "mass_mean", "ccs", "crc", "random")}

@@ -4,8 +4,16 @@ Pairs are (negated statement, statement) of the cities (built in, and Geometry o
 ../shared is present) at three layers; every seed draws its own split, grouped by city (a city's
 statements never sit on both sides), and both probes see the same training pairs with 10 tries x
 1000 full-batch AdamW epochs. Scored by held-out accuracy of either sign (Burns' metric: an
-unsupervised probe's sign is arbitrary). ``pytest -m slow -s`` prints the table.
+unsupervised probe's sign is arbitrary).
+
+The reference's accuracies take about ten minutes of CPU per source, so they are stored in
+``golden/burns_ccs.json`` and veracity's CCS is compared against the stored figures on every run.
+``pytest --reference`` recomputes the reference and checks it still gives the stored figures;
+``pytest --reference --write-golden`` rewrites the file. ``-s`` prints the table.
 """
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +27,7 @@ from veracity.probes import CCS
 
 LAYERS = (9, 15, 21)
 SEEDS = range(5)
+GOLDEN = Path(__file__).parent / "golden" / "burns_ccs.json"
 
 
 def either_sign_accuracy(p_true: np.ndarray, labels: np.ndarray) -> float:
@@ -26,9 +35,8 @@ def either_sign_accuracy(p_true: np.ndarray, labels: np.ndarray) -> float:
     return max(accuracy, 1 - accuracy)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("source", ["builtin", "geometry_of_truth"])
-def test_ccs_matches_burns_reference_at_every_seed(source, embedded, request, tmp_path_factory):
+def city_pairs(source, embedded, request, tmp_path_factory):
+    """Contrast pairs ``(n, 2, layer, d_model)`` (0 = negation, 1 = statement), labels and city groups."""
     if source == "builtin":
         cities, negated = load_statements("cities"), load_statements("neg_cities")
     else:
@@ -37,19 +45,56 @@ def test_ccs_matches_burns_reference_at_every_seed(source, embedded, request, tm
     cache = str(tmp_path_factory.mktemp("cache"))
     acts = [extract(embedded, data.statements, layers=list(LAYERS), cache=True, cache_dir=cache, progress=False)
             for data in (negated, cities)]
-    pairs = torch.stack(acts, dim=1).float()  # (n, 2, layer, d_model): 0 = negation, 1 = statement
-    labels, groups = cities.labels, cities.groups()
-    ours, theirs = {}, {}
+    return torch.stack(acts, dim=1).float(), cities.labels, cities.groups()
+
+
+def accuracies(fit, pairs, labels, groups) -> dict[str, float]:
+    """``"layer/seed"`` -> held-out either-sign accuracy of ``fit(train_pairs, seed)`` (a P(true) function)."""
+    scores = {}
     for j, layer in enumerate(LAYERS):
         for seed in SEEDS:
             train, test = grouped_split(groups, 0.3, seed, labels=labels)
             assert not set(groups[train]) & set(groups[test])
             x = pairs[:, :, j]
-            ours[layer, seed] = either_sign_accuracy(CCS(seed=seed).fit(x[train]).predict_true(x[test]), labels[test])
-            theirs[layer, seed] = either_sign_accuracy(fit_burns_ccs(x[train], seed)(x[test]), labels[test])
-    table = "\n".join(f"{source} layer {k[0]} seed {k[1]}: veracity {ours[k]:.3f}  burns {theirs[k]:.3f}" for k in ours)
+            scores[f"{layer}/{seed}"] = either_sign_accuracy(fit(x[train], seed)(x[test]), labels[test])
+    return scores
+
+
+def veracity_ccs(x, seed):
+    return CCS(seed=seed).fit(x).predict_true
+
+
+def stored_reference(source: str, n_pairs: int) -> dict[str, float]:
+    golden = json.loads(GOLDEN.read_text())[source]
+    assert golden["n_pairs"] == n_pairs, f"{GOLDEN} was made on {golden['n_pairs']} pairs, not {n_pairs}: " \
+                                         "rewrite it with pytest --reference --write-golden"
+    return golden["accuracy"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["builtin", "geometry_of_truth"])
+def test_ccs_matches_burns_reference_at_every_seed(source, embedded, request, tmp_path_factory):
+    pairs, labels, groups = city_pairs(source, embedded, request, tmp_path_factory)
+    theirs = stored_reference(source, len(labels))
+    ours = accuracies(veracity_ccs, pairs, labels, groups)
+    table = "\n".join(f"{source} layer/seed {k}: veracity {ours[k]:.3f}  burns {theirs[k]:.3f}" for k in ours)
     print(f"\n{table}\n{source} mean: veracity {np.mean(list(ours.values())):.3f}  "
           f"burns {np.mean(list(theirs.values())):.3f}")
     assert np.mean(list(ours.values())) >= np.mean(list(theirs.values())), table
     assert min(ours[k] - theirs[k] for k in ours) >= -0.05, table
-    assert max(theirs[15, s] for s in SEEDS) > 0.7, f"the reference never found the truth direction\n{table}"
+    assert max(theirs[f"15/{s}"] for s in SEEDS) > 0.7, f"the reference never found the truth direction\n{table}"
+
+
+@pytest.mark.reference
+@pytest.mark.parametrize("source", ["builtin", "geometry_of_truth"])
+def test_stored_burns_figures_are_what_the_reference_gives(source, embedded, request, tmp_path_factory):
+    pairs, labels, groups = city_pairs(source, embedded, request, tmp_path_factory)
+    theirs = accuracies(fit_burns_ccs, pairs, labels, groups)
+    if request.config.getoption("--write-golden"):
+        stored = json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}
+        stored[source] = {"n_pairs": len(labels), "layers": list(LAYERS), "seeds": list(SEEDS), "accuracy": theirs}
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    stored = stored_reference(source, len(labels))
+    for key, value in theirs.items():
+        assert value == pytest.approx(stored[key], abs=0.02), f"layer/seed {key}: reference {value}, stored {stored[key]}"
