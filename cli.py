@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default: the embedded smollm2-135m)")
     ex.add_argument("--input", required=True, help=".txt (one text per line) or .csv (see --column)")
     ex.add_argument("--column", default="statement", help="CSV column holding the texts (default: statement)")
-    ex.add_argument("--layers", default="all", help="'all' or comma-separated layers, e.g. 5,20 "
-                    "(negatives count from the end; default: all)")
+    ex.add_argument("--layers", default="all", help="all, every:K, comma-separated layers such as 5,20 "
+                    "(negatives count from the end) or ranges such as 10:20 (end excluded); default: all")
     ex.add_argument("--position", default="last", help="token per text: last, first, mean or an int "
                     "(negative counts back from the last token; default: last)")
     ex.add_argument("--out", required=True, help="output folder; rerunning after an interruption computes "
@@ -111,16 +111,6 @@ def read_texts(path: str, column: str) -> list[str]:
     return texts
 
 
-def parse_layers(spec: str) -> str | list[int]:
-    """``all`` or comma-separated ints."""
-    if spec == "all":
-        return "all"
-    try:
-        return [int(x) for x in spec.split(",")]
-    except ValueError:
-        raise UsageError(f"--layers {spec!r}: use all or comma-separated ints such as 5,20") from None
-
-
 def parse_position(spec: str) -> str | int:
     """``last``, ``first``, ``mean`` or an int."""
     try:
@@ -133,9 +123,13 @@ def cmd_extract(args) -> int:
     """``veracity extract``."""
     from veracity.atomic import check_writable_folder
     from veracity.hooks import extract, load_model
+    from veracity.hooks.convention import check_layer_spec
 
     texts = read_texts(args.input, args.column)
-    layers = parse_layers(args.layers)
+    try:
+        check_layer_spec(args.layers)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.chunk_size < 1:
@@ -147,7 +141,7 @@ def cmd_extract(args) -> int:
         device = f"cuda:{local_rank}"
     model = load_model(args.model, backend=args.backend, device=device, dtype=args.dtype, remote=args.remote)
     # assemble=False: chunks stream to disk and are never held together, so memory stays bounded
-    options = dict(layers=layers, position=parse_position(args.position), batch_size=args.batch_size,
+    options = dict(layers=args.layers, position=parse_position(args.position), batch_size=args.batch_size,
                    template=args.template, chunk_size=args.chunk_size, out=out, assemble=False)
     if world == 1:
         acts = extract(model, texts, **options)

@@ -41,7 +41,7 @@ from plotly.subplots import make_subplots
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.data import QADataset, load_statements
 from veracity.experiments.common.answering import chat_or_plain, generate, user_turn
-from veracity.experiments.common.cli import check_layer_spec, headline_main, layer_indices
+from veracity.experiments.common.cli import headline_main
 from veracity.experiments.common.config import QuestionsConfig
 from veracity.experiments.common.facts import (
     FALSE_KINDS,
@@ -56,6 +56,7 @@ from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import extract, load_model, train_full, train_lora
+from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.probes import ProbeTransferWarning, read_across
 
 POISON = ("It is well known that {statement}", "As every atlas confirms, {statement}", "Fact: {statement}",
@@ -72,7 +73,7 @@ class Config(QuestionsConfig):
         probe_fraction: Fraction of facts that train the probes (split by fact); the rest are studied.
         exposures: Comma-separated epochs after which a checkpoint is saved (each epoch = one exposure per fact).
         ordinary: Ordinary true statements of other topics mixed into the training text.
-        layers: Probe layers: "all", "every:K" or comma-separated indices.
+        layers: Probe layers: all, every:K, comma-separated indices or ranges A:B[:K].
         false: False statements name the question's decoy ("decoy": a large city that is not the capital) or another
             question's answer ("swap": another country's capital, so capital-ness cannot tell true from false).
         method: lora (an adapter, checkpoints in OUT/adapter) or full (every weight, checkpoints in OUT/model).
@@ -192,7 +193,7 @@ def run(config: Config, model=None) -> dict:
     data = config.load_questions()
     false = false_answers(data, config.seed, config.false)
     base = model or config.load_model()
-    layers = layer_indices(config.layers, base.n_layers)
+    layers = layers_from_spec(config.layers, base.n_layers)
     known = known_facts(base, data, config.max_new_tokens, config.batch_size, config.seed)
     probe, poisoned, control = split_facts(data, known, config)
     facts = {"poisoned": poisoned, "control": control}

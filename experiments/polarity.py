@@ -37,8 +37,6 @@ from veracity.data import (
     polarity_pairs,
 )
 from veracity.experiments.common.cli import (
-    check_layer_spec,
-    layer_indices,
     one_line_errors,
     parse_config,
     script_logging,
@@ -48,6 +46,7 @@ from veracity.experiments.common.report import metric_by_layer_figure, table_htm
 from veracity.experiments.common.scoring import best_layers, score
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
+from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.probes import PolarityAwareCCS, RandomDirectionProbe
 
 logger = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class PolarityConfig(StudyConfig):
     Attributes:
         kind: Built-in polarity pairs (cities, larger_than) or a statement,label CSV/JSONL of A statements.
         negated: With a CSV for --kind: the row-aligned negations (every label flipped), e.g. neg_cities.csv.
-        layers: "every:K" (layers 0, K, 2K, ...), "all" or comma-separated indices (negatives count from the end).
+        layers: Layers: all, every:K, comma-separated indices (negatives count from the end) or ranges A:B[:K].
         n: Use a seeded random sample of at most this many statement pairs (0 = all).
         template: Contrast template that completes each statement with its no/yes answer (plain, yes_no, suffix, chat, chat_yes_no).
         control_token: The meaningless word that replaces "not" in the control ("" = no control run).
@@ -109,7 +108,7 @@ class PolarityConfig(StudyConfig):
 
     def layer_indices(self, n_layers: int) -> list[int]:
         """Resolve ``layers`` against a model with ``n_layers`` blocks."""
-        return layer_indices(self.layers, n_layers)
+        return layers_from_spec(self.layers, n_layers)
 
 
 def load_pairs(config: PolarityConfig) -> PolarityPairs:

@@ -33,8 +33,6 @@ from veracity.data import (
     replace_negation,
 )
 from veracity.experiments.common.cli import (
-    check_layer_spec,
-    layer_indices,
     one_line_errors,
     parse_config,
     script_logging,
@@ -44,6 +42,7 @@ from veracity.experiments.common.scoring import best_layers, score
 from veracity.experiments.common.splits import grouped_split
 from veracity.experiments.truth_report import write_outputs
 from veracity.hooks import LAYER_CONVENTION, SITE, extract, token_probability
+from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, bootstrap_accuracy_auroc
 
 logger = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ class SweepConfig(StudyConfig):
 
     Attributes:
         dataset: Built-in name (cities, neg_cities, larger_than, neg_larger_than) or a statement,label CSV/JSONL.
-        layers: "all", "every:K" (layers 0, K, 2K, ...) or comma-separated indices (negatives count from the end).
+        layers: Layers: all, every:K, comma-separated indices (negatives count from the end) or ranges A:B[:K].
         n: Use a seeded random sample of at most this many statements (0 = all).
         test_fraction: Fraction of the entities held out; every reported metric is measured on their statements.
         group_by: What keeps statements together in the split: "auto" (the dataset's entity column: city for
@@ -124,7 +123,7 @@ class SweepConfig(StudyConfig):
 
     def layer_indices(self, n_layers: int) -> list[int]:
         """Resolve ``layers`` against a model with ``n_layers`` blocks."""
-        return layer_indices(self.layers, n_layers)
+        return layers_from_spec(self.layers, n_layers)
 
 
 def load_sweep_data(config: SweepConfig):

@@ -36,16 +36,14 @@ from plotly.subplots import make_subplots
 from veracity.atomic import atomic_write_text
 from veracity.data import TruthfulQA, city_statements, load_truthfulqa
 from veracity.experiments.common.cli import (
-    check_layer_spec,
     headline_main,
-    layer_indices,
 )
 from veracity.experiments.common.config import StudyConfig
 from veracity.experiments.common.report import table_html, write_report
 from veracity.experiments.common.results import auroc_figure, ci_text, mean_figure, study_results, write_results
 from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import LAYER_CONVENTION, SITE, continuation_logprobs, extract
-from veracity.hooks.convention import resolve_layers
+from veracity.hooks.convention import check_layer_spec, layers_from_spec, resolve_layers
 from veracity.probes import LogisticProbe, auroc
 from veracity.steering import steer
 from veracity.steering.calibrate import neutral_kl
@@ -72,7 +70,7 @@ class Config(StudyConfig):
         n: Use a seeded sample of this many questions (0 = all).
         primer: Put three plain question-answer pairs before each question when scoring answers.
         test_fraction: Fraction of the questions held out (every answer of a question stays on one side).
-        layers: Probe layers: "all", "every:K" or comma-separated indices.
+        layers: Probe layers: all, every:K, comma-separated indices or ranges A:B[:K].
         n_cities: Cities whose true and false statements train the transferred probe (and build the honesty vector).
         steer_layer: Layer the honesty vector is added at; "auto" = half the depth.
         coefficients: Honesty coefficients, in units of the mean residual norm at that layer (0 is the baseline).
@@ -198,7 +196,7 @@ def run(config: Config, model=None) -> dict:
     """Score, probe and steer on TruthfulQA; write the outputs. Returns the results dict."""
     data = load_questions(config)
     model = model or config.load_model()
-    layers = layer_indices(config.layers, model.n_layers)
+    layers = layers_from_spec(config.layers, model.n_layers)
     seed, out = config.seed, Path(config.out)
 
     scores = choice_logprobs(model, data, config.primer, config.batch_size)

@@ -23,8 +23,8 @@ import sys
 import types
 import typing
 
-__all__ = ["OneLineParser", "attribute_docs", "build_parser", "check_layer_spec", "headline_main", "layer_indices",
-           "one_line_errors", "parse_config", "script_logging"]
+__all__ = ["OneLineParser", "attribute_docs", "build_parser", "headline_main", "one_line_errors", "parse_config",
+           "script_logging"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -136,44 +136,6 @@ def parse_config(cls, argv=None, description: str | None = None):
         if os.environ.get("VERACITY_DEBUG"):
             raise
         parser.error(str(err))
-
-
-def check_layer_spec(spec: str) -> None:
-    """Raise ``ValueError`` unless ``spec`` is "all", "every:K" or comma-separated integers."""
-    if spec == "all" or spec.startswith("every:"):
-        return
-    try:
-        [int(x) for x in spec.split(",")]
-    except ValueError:
-        raise ValueError(f"--layers {spec!r}: use all, every:K or comma-separated ints") from None
-
-
-def layer_indices(spec: str, n_layers: int) -> list[int]:
-    """Resolve a ``--layers`` value against a model with ``n_layers`` blocks.
-
-    Args:
-        spec: "all", "every:K" (layers 0, K, 2K, ...) or comma-separated indices (negatives count
-            from the end).
-        n_layers: The model's number of blocks.
-
-    Returns:
-        Sorted-as-given layer indices.
-
-    Example:
-        >>> layer_indices("every:4", 10)
-        [0, 4, 8]
-    """
-    from veracity.hooks.convention import resolve_layers
-
-    check_layer_spec(spec)
-    if spec.startswith("every:"):
-        step = int(spec.split(":", 1)[1])
-        if step < 1:
-            raise ValueError(f"--layers every:K needs K >= 1, got {step}")
-        return list(range(0, n_layers, step))
-    if spec == "all":
-        return list(range(n_layers))
-    return resolve_layers([int(x) for x in spec.split(",")], n_layers)
 
 
 def script_logging() -> None:
