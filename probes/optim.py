@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+import numpy as np
+import scipy.optimize
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
@@ -109,24 +111,35 @@ def fit_logistic_pieces(
 ) -> tuple[Float[Tensor, " d"], Float[Tensor, ""], int]:
     """:func:`fit_logistic` over data given in pieces (``pieces()`` yields ``(x, y)`` row blocks).
 
-    The loss and its gradient are summed piece by piece (one piece in memory at a time, moved to
-    ``device``), so the full-batch L-BFGS fit equals the in-memory one up to float64 rounding.
+    The loss and its analytic gradient are summed piece by piece in torch (one piece in memory at a
+    time, moved to ``device``); SciPy's L-BFGS-B (the optimiser behind scikit-learn's ``lbfgs``)
+    takes the steps, stopping when the largest gradient entry is below ``tol``. The full-batch fit
+    equals the in-memory one up to float64 rounding.
     """
     device = fit_device(device)
-    w = torch.zeros(d, dtype=torch.float64, device=device, requires_grad=True)
-    b = torch.zeros((), dtype=torch.float64, device=device, requires_grad=fit_intercept)
 
-    def loss_and_grad() -> Tensor:
-        total = torch.zeros((), dtype=torch.float64, device=device)
+    def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        params = torch.from_numpy(theta).to(device)
+        w, b = params[:d], (params[d] if fit_intercept else 0.0)
+        loss = torch.zeros((), dtype=torch.float64, device=device)
+        grad_w = torch.zeros(d, dtype=torch.float64, device=device)
+        grad_b = torch.zeros((), dtype=torch.float64, device=device)
         for x, y in pieces():
-            part = F.binary_cross_entropy_with_logits(x.to(device, torch.float64) @ w + b,
-                                                      y.to(device, torch.float64), reduction="sum") / n
-            part.backward()
-            total += part.detach()
-        penalty = 0.5 * l2 * (w @ w)
-        penalty.backward()
-        return total + penalty.detach()
+            x, y = x.to(device, torch.float64), y.to(device, torch.float64)
+            logits = x @ w + b
+            loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+            residual = torch.sigmoid(logits) - y
+            grad_w += residual @ x
+            grad_b += residual.sum()
+        loss = loss / n + 0.5 * l2 * (w @ w)
+        grad = torch.cat([grad_w / n + l2 * w, (grad_b / n)[None]]) if fit_intercept else grad_w / n + l2 * w
+        return float(loss), grad.cpu().numpy()
 
-    params = [w, b] if fit_intercept else [w]
-    n_iter = lbfgs_minimize(loss_and_grad, params, max_iter=max_iter, tol=tol, computes_grad=True)
-    return w.detach().cpu(), b.detach().cpu(), n_iter
+    result = scipy.optimize.minimize(
+        loss_and_grad, np.zeros(d + int(fit_intercept)), jac=True, method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps, "maxcor": 20, "maxls": 50},
+    )
+    if result.nit >= max_iter:
+        logger.warning("L-BFGS stopped at max_iter=%d before reaching tol=%g", max_iter, tol)
+    theta = torch.from_numpy(result.x)
+    return theta[:d].clone(), (theta[d].clone() if fit_intercept else torch.zeros((), dtype=torch.float64)), result.nit
