@@ -15,6 +15,7 @@ import logging
 from dataclasses import replace
 
 import torch
+from tqdm.auto import tqdm
 
 from veracity.hooks.extract import right_pad, run_layers, tokenize
 from veracity.hooks.model import VeracityModel
@@ -81,7 +82,8 @@ def neutral_kl_by_text(model: VeracityModel, vector: SteeringVector, coefficient
 
 
 def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound: float = KL_BOUND,
-                          texts=NEUTRAL_TEXTS, steps: int = 10) -> tuple[float, list[tuple[float, float]]]:
+                          texts=NEUTRAL_TEXTS, steps: int = 10,
+                          progress: bool = True) -> tuple[float, list[tuple[float, float]]]:
     """The largest coefficient whose neutral-text KL stays at or below ``kl_bound``.
 
     Args:
@@ -90,6 +92,7 @@ def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound
         kl_bound: Nats per token.
         texts: Neutral texts.
         steps: Bisection steps after bracketing.
+        progress: Show a progress bar over the KL measurements.
 
     Returns:
         ``(coefficient, curve)``: the coefficient and every ``(coefficient, KL)`` measured.
@@ -108,20 +111,23 @@ def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound
     resid_norm = torch.stack([resid[layer][real].float().norm(dim=-1).mean() for layer in vector.layers]).mean()
     vec_norm = torch.stack([vector[layer].norm() for layer in vector.layers]).mean()
     curve: list[tuple[float, float]] = []
+    bar = tqdm(desc="calibrate coefficient", unit="KL", leave=False, disable=not progress)
 
     def kl(c: float) -> float:
         value = neutral_kl(model, vector, c, texts, base, (ids, mask))
         curve.append((c, value))
+        bar.update()
         return value
 
     low, high = 0.0, float(resid_norm / vec_norm) / 64  # 1/64 of one residual norm's worth
-    while kl(high) <= kl_bound:
-        low, high = high, high * 2
-        if high > 64 * float(resid_norm / vec_norm):
-            return low, curve  # never crosses the bound within 64 residual norms
-    for _ in range(steps):
-        mid = (low + high) / 2
-        low, high = (mid, high) if kl(mid) <= kl_bound else (low, mid)
+    with bar:
+        while kl(high) <= kl_bound:
+            low, high = high, high * 2
+            if high > 64 * float(resid_norm / vec_norm):
+                return low, curve  # never crosses the bound within 64 residual norms
+        for _ in range(steps):
+            mid = (low + high) / 2
+            low, high = (mid, high) if kl(mid) <= kl_bound else (low, mid)
     return low, curve
 
 

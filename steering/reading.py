@@ -112,7 +112,8 @@ def scale_directions(
 
 
 def pair_activations(
-    model: VeracityModel, pairs: Sequence[tuple[str, str]], layers, position="last", batch_size: int = 16
+    model: VeracityModel, pairs: Sequence[tuple[str, str]], layers, position="last", batch_size: int = 16,
+    progress: bool = True,
 ) -> tuple[Float[Tensor, "n layer d_model"], Float[Tensor, "n layer d_model"]]:
     """Activations of the positive and the negative member of each pair (via :func:`veracity.hooks.extract`).
 
@@ -122,14 +123,16 @@ def pair_activations(
         layers: Resolved layer list.
         position: Token position (``"last"``, ``"mean"``, an int).
         batch_size: Texts per forward pass.
+        progress: Show a progress bar per side.
 
     Returns:
         ``(positive, negative)``, each ``(n_pairs, len(layers), d_model)``.
     """
     if len(pairs) < 2 or any(len(p) != 2 for p in pairs):
         raise ValueError("pairs must be at least 2 (positive, negative) text pairs")
-    pos = extract(model, [p[0] for p in pairs], layers, position=position, batch_size=batch_size, progress=False)
-    neg = extract(model, [p[1] for p in pairs], layers, position=position, batch_size=batch_size, progress=False)
+    logger.info("reading %d contrast pairs (positive, then negative texts)", len(pairs))
+    pos = extract(model, [p[0] for p in pairs], layers, position=position, batch_size=batch_size, progress=progress)
+    neg = extract(model, [p[1] for p in pairs], layers, position=position, batch_size=batch_size, progress=progress)
     return pos, neg
 
 
