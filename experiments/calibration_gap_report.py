@@ -115,9 +115,9 @@ def write_calibration_report(path: str | Path, results: dict, scores: dict[str, 
     common = Counter(replies[i] for i in test).most_common(8)
     parts = [
         _intro(results),
+        reliability_panels(held_out, correct[test], results["config"]["n_bins"]),
         table_html(_rows(results["scores"]), COLUMNS,
                    caption="Held-out: does the confidence predict that the greedy answer is correct?"),
-        reliability_panels(held_out, correct[test], results["config"]["n_bins"]),
         histogram_panels(held_out, correct[test]),
         table_html(_rows(results["scores_on_verbal_subset"]), COLUMNS,
                    caption="The same, on the held-out questions whose verbal reply was parsed (like for like)"),

@@ -88,10 +88,11 @@ def run(args: DemoConfig, model=None) -> dict:
     logger.info("[2/3] P(IK): does the model know what it knows?")
     from veracity.experiments import honesty_steering, pik
 
-    pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3", *common])
+    pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3", *common],
+                           model=model)
     logger.info("[3/3] honesty steering vector")
     honesty = honesty_steering.main(["--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24",
-                                     "--layers", "12", *common])
+                                     "--layers", "12", *common], model=model)
     summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     write_demo_report(out, best, records, model.model_id)

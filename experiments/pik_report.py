@@ -58,6 +58,7 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
     layer_rows = [{"layer": r["layer"], "probe": "P(IK) head", "auroc": r["auroc"]} for r in results["per_layer_auroc"]]
     parts = [
         _intro(results),
+        reliability_figure(curves, "Reliability on the held-out split (label: greedy answer correct)"),
         table_html(rows, ("score", "auroc", "auroc_ci95", "ece", "mce", "brier", "mean_prob", "accuracy"),
                    caption="Held-out: does the score predict that the greedy answer is correct?"),
         table_html(categories, ("category", "n", "greedy", "sampled"), caption="Accuracy by category (all questions)"),
@@ -66,7 +67,6 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
                    caption="Held-out AUROC within a category (difficulty held fixed; small n)"),
         _confound_table(results.get("p_true_confounds")),
         _passage_table(results.get("source_passages")),
-        reliability_figure(curves, "Reliability on the held-out split (label: greedy answer correct)"),
         histogram_figure(hists, "Scores of correct and wrong answers (held-out)", "probability"),
         metric_by_layer_figure(layer_rows, "auroc", "P(IK) AUROC by layer (exploratory; the layer above was fixed "
                                "in advance)"),

@@ -203,12 +203,12 @@ def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPa
              "pooled per completion; control: 'not' replaced by a meaningless word; random: the mean of "
              f"{config.random_directions} random directions on A's pairs. Signs are fixed on the training split. "
              "Polar-Consistency: 0 is ideal, negative means self-contradiction. Contradiction Index: high when A and not-A get the same verdict.</p>")
-    parts = [notes, table_html([{c: r.get(c) for c in columns} for r in best.values()], columns,
-                               caption="Best layer per variant (a max over layers: optimistic)")]
     polar = [r for r in records if "contradiction_index" in r]
-    parts += [metric_by_layer_figure(records, "accuracy"),
-              metric_by_layer_figure(polar, "contradiction_index", chance=None),
-              metric_by_layer_figure(polar, "polar_consistency", chance=0.0)]
+    parts = [notes, metric_by_layer_figure(records, "accuracy"),
+             table_html([{c: r.get(c) for c in columns} for r in best.values()], columns,
+                        caption="Best layer per variant (a max over layers: optimistic)"),
+             metric_by_layer_figure(polar, "contradiction_index", chance=None),
+             metric_by_layer_figure(polar, "polar_consistency", chance=0.0)]
     write_report(out / "report.html", f"Polarity-aware CCS: {pairs.name}", parts)
 
 

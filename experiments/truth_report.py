@@ -83,10 +83,10 @@ def write_sweep_report(path: str | Path, records: list[dict], summary: dict, sta
     """
     best = summary["best"]
     parts = [_intro(summary),
-             table_html(list(best.values()), COLUMNS, caption="Best layer per probe (by held-out accuracy)"),
-             _zero_shot(summary),
              metric_by_layer_figure(records, "accuracy", "Held-out accuracy by layer"),
-             metric_by_layer_figure(records, "auroc", "Held-out AUROC by layer")]
+             metric_by_layer_figure(records, "auroc", "Held-out AUROC by layer"),
+             table_html(list(best.values()), COLUMNS, caption="Best layer per probe (by held-out accuracy)"),
+             _zero_shot(summary)]
     anchor = best.get("logistic") or next(iter(best.values()))
     layer = anchor["layer"]
     points, ratio = pca_2d(statements[:, layers.index(layer)], train)

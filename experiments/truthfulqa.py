@@ -335,7 +335,7 @@ def write_truthfulqa_report(path: Path, results: dict) -> None:
     write_report(path, f"TruthfulQA on {model}", [
         f"<p>{results['data']['n_questions']} questions ({results['data']['n_test_questions']} held out), "
         f"{results['data']['n_categories']} categories. {results['note']}.</p>",
-        table_html(headline, caption="Headline"), by_cat, layers, dose,
+        by_cat, table_html(headline, caption="Headline"), layers, dose,
         table_html([{"coefficient": r["coefficient"], "MC1": ci_text(r["mc1"]), "MC2": ci_text(r["mc2"]),
                      "KL": r["kl"]} for r in sweep], caption="Honesty steering (held-out questions)"),
         table_html([{"category": r["category"], "n": r["n"], "MC1": ci_text(r["mc1"]), "MC2": ci_text(r["mc2"])}

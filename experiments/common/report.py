@@ -48,10 +48,18 @@ def write_report(path: str | Path, title: str, parts: Sequence[str | go.Figure])
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: A table comes before the first figure: a report opens on its headline figure
+            (an introductory paragraph may precede it).
     """
     from plotly.offline import get_plotlyjs
 
     body = [p if isinstance(p, str) else figure_html(p) for p in parts]
+    first_figure = next((i for i, p in enumerate(parts) if not isinstance(p, str) or "plotly-graph-div" in p), None)
+    first_table = next((i for i, p in enumerate(body) if "<table" in p), None)
+    if first_figure is not None and first_table is not None and first_table < first_figure:
+        raise ValueError(f"report {title!r} shows a table before its first figure: put the headline figure first")
     page = (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head>"
             f"<body><h1>{html.escape(title)}</h1>\n" + "\n".join(body) + "\n</body></html>\n")
@@ -90,6 +98,9 @@ def metric_by_layer_figure(records: Sequence[dict], metric: str, title: str | No
                            chance: float | None = 0.5) -> go.Figure:
     """One line per probe: ``metric`` against layer, with a shaded 95% interval where rows have one.
 
+    The band is its own legend entry ("PROBE: 95% bootstrap interval") and each point's hover
+    text gives the interval, so a reader never has to guess what the shading means.
+
     Args:
         records: Rows with ``"layer"``, ``"probe"`` and ``metric`` (and optionally ``metric + "_ci95"``).
         metric: e.g. ``"accuracy"`` or ``"auroc"``.
@@ -104,13 +115,18 @@ def metric_by_layer_figure(records: Sequence[dict], metric: str, title: str | No
     for i, probe in enumerate(dict.fromkeys(r["probe"] for r in records)):
         rows = sorted((r for r in records if r["probe"] == probe), key=lambda r: r["layer"])
         colour, layers = palette[i % len(palette)], [r["layer"] for r in rows]
-        if all(f"{metric}_ci95" in r for r in rows):
+        has_ci = all(f"{metric}_ci95" in r for r in rows)
+        if has_ci:
             low, high = zip(*(r[f"{metric}_ci95"] for r in rows))
             fig.add_trace(go.Scatter(x=layers + layers[::-1], y=list(high) + list(low)[::-1], fill="toself",
                                      fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                                     showlegend=False, legendgroup=probe))
-        fig.add_trace(go.Scatter(x=layers, y=[r[metric] for r in rows], mode="lines+markers", name=probe,
-                                 line={"color": colour}, legendgroup=probe))
+                                     name=f"{probe}: 95% bootstrap interval", legendgroup=probe))
+        values = [r[metric] for r in rows]
+        hover = (f"{probe}, layer %{{x}}: %{{y:.3f}} [%{{customdata[0]:.3f}}, %{{customdata[1]:.3f}}] "
+                 "(95% bootstrap interval)<extra></extra>" if has_ci else f"{probe}, layer %{{x}}: %{{y:.3f}}<extra></extra>")
+        fig.add_trace(go.Scatter(x=layers, y=values, mode="lines+markers", name=probe, line={"color": colour},
+                                 legendgroup=probe, customdata=list(zip(low, high)) if has_ci else None,
+                                 hovertemplate=hover))
     if chance is not None:
         fig.add_hline(y=chance, line_dash="dash", line_color="grey")
     fig.update_layout(title=title or f"{metric} by layer (held-out)", xaxis_title="layer (residual stream after block L)",
