@@ -32,7 +32,7 @@ class UsageError(ValueError):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its four subcommands."""
     from veracity.experiments import STUDIES
-    from veracity.experiments.common.cli import OneLineParser
+    from veracity.experiments.cli import OneLineParser
 
     parser = OneLineParser(prog="veracity", description="Read and steer what language models believe.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -193,7 +193,7 @@ def cmd_run(args) -> int:
     import importlib
 
     from veracity.experiments import STUDIES
-    from veracity.experiments.common.cli import PROG
+    from veracity.experiments.cli import PROG
 
     if args.study not in STUDIES:
         raise UsageError(f"unknown study {args.study!r}: choose one of {', '.join(STUDIES)}")

@@ -2,30 +2,34 @@
 
 Each study is a config dataclass plus ``run(config, model=None)`` (importable) and a thin ``main(argv, model=None)``
 (``model``: one already loaded, so a notebook or a test suite loads it once):
-``veracity run NAME --help`` (or ``python -m veracity.experiments.NAME --help``) lists its options,
-which are the config's fields. Pieces that several studies use live once in
-:mod:`veracity.experiments.common` (splits, per-layer scoring, answering with a KV cache, chat
-prompts, reports, option parsing); no study imports another study.
+``veracity run NAME --help`` (or ``python -m veracity.experiments.THEME.NAME --help``) lists its
+options, which are the config's fields. The studies are grouped by theme: :mod:`.truth`,
+:mod:`.knowing`, :mod:`.deception`, :mod:`.steering`, and the :mod:`.demo`. What every study shares
+sits beside them: :mod:`.config` (the options), :mod:`.cli` (option parsing, one-line errors),
+:mod:`.results` (``results.json``) and :mod:`.report` (``report.html``). Library pieces live in the
+library (generation with a KV cache and P(True) in :mod:`veracity.hooks.generation`, splits and
+bootstrap estimates in :mod:`veracity.probes.splits` and :mod:`veracity.probes.evaluation`); no
+study imports another study.
 """
 
 STUDIES = {
     "demo": "veracity.experiments.demo",
-    "abstention": "veracity.experiments.abstention",
-    "truth_sweep": "veracity.experiments.truth_sweep",
-    "pik": "veracity.experiments.pik",
-    "pik_cross": "veracity.experiments.pik_cross",
-    "calibration_gap": "veracity.experiments.calibration_gap",
-    "polarity": "veracity.experiments.polarity",
-    "transfer": "veracity.experiments.transfer",
-    "token_view": "veracity.experiments.token_view",
-    "truthfulqa": "veracity.experiments.truthfulqa",
-    "deception_organism": "veracity.experiments.deception_organism",
-    "honesty_pressure": "veracity.experiments.honesty_pressure",
-    "organism_steering": "veracity.experiments.organism_steering",
-    "belief_drift": "veracity.experiments.belief_drift",
-    "poisoned_training": "veracity.experiments.poisoned_training",
-    "honesty_steering": "veracity.experiments.honesty_steering",
-    "east_bandit": "veracity.experiments.east_bandit",
+    "abstention": "veracity.experiments.knowing.abstention",
+    "truth_sweep": "veracity.experiments.truth.truth_sweep",
+    "pik": "veracity.experiments.knowing.pik",
+    "pik_cross": "veracity.experiments.knowing.pik_cross",
+    "calibration_gap": "veracity.experiments.knowing.calibration_gap",
+    "polarity": "veracity.experiments.truth.polarity",
+    "transfer": "veracity.experiments.truth.transfer",
+    "token_view": "veracity.experiments.truth.token_view",
+    "truthfulqa": "veracity.experiments.truth.truthfulqa",
+    "deception_organism": "veracity.experiments.deception.deception_organism",
+    "honesty_pressure": "veracity.experiments.deception.honesty_pressure",
+    "organism_steering": "veracity.experiments.deception.organism_steering",
+    "belief_drift": "veracity.experiments.deception.belief_drift",
+    "poisoned_training": "veracity.experiments.deception.poisoned_training",
+    "honesty_steering": "veracity.experiments.steering.honesty_steering",
+    "east_bandit": "veracity.experiments.steering.east_bandit",
 }
 """Study name (``veracity run NAME``) -> module."""
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veracity.atomic import atomic_write_text
-from veracity.experiments.common.cli import one_line_errors, parse_config, script_logging
-from veracity.experiments.common.config import StudyConfig
+from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.config import StudyConfig
 from veracity.hooks import extract
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.probes import LogisticProbe
@@ -49,9 +49,9 @@ class DemoConfig(StudyConfig):
 
 
 def truth_part(args, out: Path, model) -> tuple[list[dict], dict]:
-    from veracity.experiments.common.splits import stratified_split
-    from veracity.experiments.truth_sweep import SweepConfig, load_sweep_data
-    from veracity.experiments.truth_sweep import run as truth_sweep
+    from veracity.experiments.truth.truth_sweep import SweepConfig, load_sweep_data
+    from veracity.experiments.truth.truth_sweep import run as truth_sweep
+    from veracity.probes.splits import stratified_split
 
     config = SweepConfig(dataset="cities", out=str(out / "truth_sweep"), model=args.model, n=args.n, seed=args.seed,
                          device=args.device, dtype=args.dtype, cache=args.cache)
@@ -86,7 +86,8 @@ def run(args: DemoConfig, model=None) -> dict:
     logger.info("[1/3] truth sweep over all %d layers (cities, n=%d)", model.n_layers, args.n)
     records, best = truth_part(args, out, model)
     logger.info("[2/3] P(IK): does the model know what it knows?")
-    from veracity.experiments import honesty_steering, pik
+    from veracity.experiments.knowing import pik
+    from veracity.experiments.steering import honesty_steering
 
     pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3", *common],
                            model=model)
@@ -110,7 +111,7 @@ def run(args: DemoConfig, model=None) -> dict:
 def write_demo_report(out: Path, best: dict, records: list[dict], model_id: str) -> Path:
     """One page: the headline figure (held-out accuracy and AUROC by layer with 95% intervals),
     the best-layer table, and links to each part's full report."""
-    from veracity.experiments.common.report import metric_by_layer_figure, table_html, write_report
+    from veracity.experiments.report import metric_by_layer_figure, table_html, write_report
 
     rows = [{"probe": p, "best layer": r["layer"], "accuracy": round(r["accuracy"], 3), "auroc": round(r["auroc"], 3),
              "ece": round(r["ece"], 3)} for p, r in best.items()]

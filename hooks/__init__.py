@@ -11,10 +11,10 @@ from veracity.hooks.checkpoints import extract_checkpoints
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.extract import extract
 from veracity.hooks.finetune import train_full
+from veracity.hooks.logprobs import continuation_logprobs, next_token_logprobs, token_probability
 from veracity.hooks.lora import train_lora
 from veracity.hooks.model import BACKENDS, VeracityModel, from_hf, load_model
 from veracity.hooks.remote import NDIFError
-from veracity.hooks.scoring import continuation_logprobs, next_token_logprobs, token_probability
 
 __all__ = [
     "BACKENDS",

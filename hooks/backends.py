@@ -1,6 +1,6 @@
-"""One adapter per backend: everything that differs between Hugging Face, TransformerLens and nnsight.
+"""One engine per backend: everything that differs between Hugging Face, TransformerLens and nnsight.
 
-An adapter knows where the residual stream after block ``L`` can be hooked, how to run a forward
+An engine knows where the residual stream after block ``L`` can be hooked, how to run a forward
 pass (which capture hooks may end early with :class:`StopForward`), how to get next-token logits,
 how to take one decoding step on a KV cache, and how to generate. Nothing outside this module
 compares backend names or reaches past the backend to the Hugging Face model to compute something.
@@ -322,12 +322,12 @@ def cache_of(output) -> Any:
 
 
 BACKENDS = {"hf": HFBackend, "transformer_lens": TransformerLensBackend, "nnsight": NNsightBackend}
-"""Backend name -> adapter class."""
+"""Backend name -> engine class."""
 
 
 def make_backend(name: str, hf_model: nn.Module, tokenizer, blocks: nn.ModuleList, model_id: str,
                  **options) -> Backend:
-    """The adapter for ``name`` around ``hf_model`` (``options``: the backend's own, e.g. nnsight's ``remote``).
+    """The engine for ``name`` around ``hf_model`` (``options``: the backend's own, e.g. nnsight's ``remote``).
 
     Raises:
         ValueError: Unknown backend name.

@@ -23,7 +23,7 @@ def resid_post_module(model: VeracityModel, layer: int) -> nn.Module:
     For ``hf`` and ``nnsight`` that is the Hugging Face decoder block itself; for
     ``transformer_lens`` it is the bridge's ``blocks.L.hook_out`` (alias ``hook_resid_post``).
     """
-    return model.adapter.resid_module(layer)
+    return model.engine.resid_module(layer)
 
 
 def hidden_of(output) -> Tensor:
@@ -48,7 +48,7 @@ def capture_residual(
     Example:
         >>> with capture_residual(model, [3, 5]) as store:
         ...     try:
-        ...         model.adapter.forward(input_ids, attention_mask)
+        ...         model.engine.forward(input_ids, attention_mask)
         ...     except StopForward:
         ...         pass
         >>> store[5].shape
@@ -88,7 +88,7 @@ def count_hooks(model: VeracityModel) -> int:
     counted: the number is 0 whenever no veracity context is open.
     """
     seen, total = set(), 0
-    for root in [model.hf_model, *model.adapter.hook_roots()]:
+    for root in [model.hf_model, *model.engine.hook_roots()]:
         for module in root.modules():
             if id(module) in seen:
                 continue

@@ -109,12 +109,12 @@ def run_layers(
     With ``plan`` (:func:`veracity.hooks.positions.pool_plan`) each layer comes back reduced to one
     vector per row; a model run on NDIF reduces on the server, so only those vectors travel.
     """
-    if model.adapter.remote:
+    if model.engine.remote:
         with torch.no_grad():
-            return model.adapter.read_residual(input_ids, attention_mask, layers, plan)
+            return model.engine.read_residual(input_ids, attention_mask, layers, plan)
     with torch.no_grad(), capture_residual(model, layers) as store:
         try:
-            model.adapter.forward(input_ids, attention_mask)
+            model.engine.forward(input_ids, attention_mask)
         except StopForward:
             pass
     return store if plan is None else {layer: apply_plan(hidden, plan) for layer, hidden in store.items()}
@@ -251,7 +251,7 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
         "dtype": str(dtype),
         "d_model": model.d_model,
         # Activations read inside steer(...) are steered: the active shifts are part of the key.
-        "steering": [dict(entry) for entry in model.adapter.steering] or None,
+        "steering": [dict(entry) for entry in model.engine.steering] or None,
     }
     store = ActivationCache(root, description, chunk_size, folder=None if out is None else Path(out))
     store.write_description()

@@ -17,14 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from veracity.hooks.backends import BACKENDS as ADAPTERS
-from veracity.hooks.backends import Backend, make_backend
+from veracity.hooks.backends import BACKENDS, Backend, make_backend
 from veracity.hooks.embedded import EMBEDDED, embedded_model_dir, embedded_spec, gguf_path
 from veracity.hooks.remote import load_remote
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = tuple(ADAPTERS)
 DEFAULT_MODEL = "smollm2-135m"
 
 
@@ -35,8 +33,9 @@ class VeracityModel:
     Attributes:
         hf_model: The Hugging Face causal LM that holds the weights (every backend wraps one).
         tokenizer: Its tokenizer (right padding, a pad token set).
-        adapter: The backend adapter (:mod:`veracity.hooks.backends`): forward passes, logits,
-            generation and hook sites go through it.
+        engine: The backend engine (:mod:`veracity.hooks.backends`): forward passes, logits,
+            generation and hook sites go through it. ("Adapter" in veracity always means a LoRA
+            adapter folder, as in ``load_model(adapter=)``.)
         model_id: The name it was loaded by (recorded in every artifact).
         n_layers: Number of transformer blocks.
         d_model: Residual stream width.
@@ -47,7 +46,7 @@ class VeracityModel:
 
     hf_model: nn.Module
     tokenizer: Any
-    adapter: Backend
+    engine: Backend
     model_id: str
     n_layers: int
     d_model: int
@@ -58,19 +57,19 @@ class VeracityModel:
     @property
     def backend(self) -> str:
         """``"hf"``, ``"transformer_lens"`` or ``"nnsight"``."""
-        return self.adapter.name
+        return self.engine.name
 
     @property
     def module(self) -> Any:
         """The backend's object: ``hf_model``, a ``TransformerBridge`` or an nnsight ``LanguageModel``."""
-        return self.adapter.module
+        return self.engine.module
 
     @property
     def fingerprint(self) -> str:
         """A hash of every weight as they are now (:func:`weights_fingerprint`; ``veracity info``).
 
         A model run on NDIF has no weights here: its fingerprint hashes the hub name it runs under."""
-        if self.adapter.elsewhere:
+        if self.engine.elsewhere:
             import hashlib
 
             return hashlib.sha1(f"ndif:{self.model_id}".encode()).hexdigest()[:16]
@@ -84,7 +83,7 @@ class VeracityModel:
     @property
     def device(self) -> torch.device:
         """Device of the input embeddings (where inputs must go; the CPU for a model run on NDIF)."""
-        if self.adapter.elsewhere:
+        if self.engine.elsewhere:
             return torch.device("cpu")
         return self.hf_model.get_input_embeddings().weight.device
 
@@ -340,11 +339,11 @@ def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str |
     blocks_path, blocks = find_blocks(hf_model)
     config = hf_model.config
     d_model = getattr(config, "hidden_size", None) or config.n_embd
-    adapter = make_backend(backend, hf_model, tokenizer, blocks, model_id, **options)
+    engine = make_backend(backend, hf_model, tokenizer, blocks, model_id, **options)
     return VeracityModel(
         hf_model=hf_model,
         tokenizer=tokenizer,
-        adapter=adapter,
+        engine=engine,
         model_id=model_id,
         n_layers=len(blocks),
         d_model=int(d_model),

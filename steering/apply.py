@@ -185,10 +185,10 @@ def steer(
     handles = []
     record = {"scope": scope, "shifts": {str(layer): _digest(c * vector.directions[layer])
                                          for layer, c in coefs.items() if c != 0}}
-    model.adapter.steering.append(record)
+    model.engine.steering.append(record)
     try:
         observe = veracity_hook(lambda module, args, kwargs: state.observe(module, args, kwargs))
-        handles.append(model.adapter.call_module().register_forward_pre_hook(observe, with_kwargs=True))
+        handles.append(model.engine.call_module().register_forward_pre_hook(observe, with_kwargs=True))
         for layer, c in coefs.items():
             if c == 0:
                 continue  # exactly a no-op
@@ -199,7 +199,7 @@ def steer(
     finally:
         for handle in handles:
             handle.remove()
-        model.adapter.steering.remove(record)
+        model.engine.steering.remove(record)
 
 
 def _digest(shift: Tensor) -> str:

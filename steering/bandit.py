@@ -17,8 +17,8 @@ from jaxtyping import Float
 from torch import Tensor
 
 from veracity.data.chat import chat_prompt, has_chat_template
+from veracity.hooks.logprobs import next_token_logprobs
 from veracity.hooks.model import VeracityModel
-from veracity.hooks.scoring import next_token_logprobs
 
 __all__ = ["ARMS", "Bandit", "Episodes", "action_distribution", "arm_logprobs", "arm_token_ids", "bandit_prompt",
            "entropy", "play", "to_distribution"]

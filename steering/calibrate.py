@@ -58,9 +58,9 @@ def neutral_kl(model: VeracityModel, vector: SteeringVector, coefficient: float,
     ids, mask = batch if batch is not None else _batch(model, texts)
     with torch.no_grad():
         if base is None:
-            base = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+            base = torch.log_softmax(model.engine.logits(ids, mask).float(), dim=-1)
         with steer(model, vector, coefficient=coefficient):
-            steered = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+            steered = torch.log_softmax(model.engine.logits(ids, mask).float(), dim=-1)
     kl = (base.exp() * (base - steered)).sum(-1)
     return float(kl[mask.bool()].mean())
 
@@ -74,9 +74,9 @@ def neutral_kl_by_text(model: VeracityModel, vector: SteeringVector, coefficient
     """
     ids, mask = _batch(model, texts)
     with torch.no_grad():
-        base = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+        base = torch.log_softmax(model.engine.logits(ids, mask).float(), dim=-1)
         with steer(model, vector, coefficient=coefficient):
-            steered = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+            steered = torch.log_softmax(model.engine.logits(ids, mask).float(), dim=-1)
     kl = (base.exp() * (base - steered)).sum(-1) * mask
     return (kl.sum(1) / mask.sum(1)).cpu()
 
@@ -105,7 +105,7 @@ def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound
     vector.validate_for(model)
     ids, mask = _batch(model, texts)
     with torch.no_grad():
-        base = torch.log_softmax(model.adapter.logits(ids, mask).float(), dim=-1)
+        base = torch.log_softmax(model.engine.logits(ids, mask).float(), dim=-1)
         resid = run_layers(model, ids, mask, vector.layers)
     real = mask.bool()
     resid_norm = torch.stack([resid[layer][real].float().norm(dim=-1).mean() for layer in vector.layers]).mean()

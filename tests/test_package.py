@@ -36,7 +36,7 @@ def test_wheel_holds_exactly_one_top_level_package(tmp_path):
     assert tops == {"veracity", next(t for t in tops if t.endswith(".dist-info"))}
     for needed in ("veracity/__init__.py", "veracity/__main__.py", "veracity/cli.py", "veracity/atomic.py", "veracity/hooks/extract.py",
                    "veracity/probes/ccs.py", "veracity/steering/apply.py", "veracity/data/qa.py",
-                   "veracity/experiments/truth_sweep.py", "veracity/experiments/common/splits.py",
+                   "veracity/experiments/truth/truth_sweep.py", "veracity/probes/splits.py", "veracity/hooks/generation.py",
                    "veracity/experiments/notebooks/explore_layers.ipynb"):
         assert needed in names, needed
     assert not [n for n in names if n.startswith(("veracity/tests", "veracity/benchmarks", "veracity/artifacts"))]
@@ -169,6 +169,6 @@ def test_no_code_outside_the_adapters_branches_on_the_backend():
 
 
 def test_studies_run_as_modules():
-    done = subprocess.run([sys.executable, "-m", "veracity.experiments.truth_sweep", "--help"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "veracity.experiments.truth.truth_sweep", "--help"], capture_output=True,
                           text=True, timeout=120, cwd="/")
     assert done.returncode == 0 and "--dataset" in done.stdout and "--batch-size" in done.stdout

@@ -98,7 +98,7 @@ def residual_at(model, enc, layer: int) -> torch.Tensor:
 
     with torch.no_grad(), capture_residual(model, [layer]) as store:
         try:
-            model.adapter.forward(enc["input_ids"], enc["attention_mask"])
+            model.engine.forward(enc["input_ids"], enc["attention_mask"])
         except StopForward:
             pass
     return store[layer]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from veracity.experiments.abstention import ABSTAIN, Config, gate, main, penalty, scores
+from veracity.experiments.knowing.abstention import ABSTAIN, Config, gate, main, penalty, scores
 
 
 def test_scoring_rule_pays_exactly_when_confidence_beats_the_target():

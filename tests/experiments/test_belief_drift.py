@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from veracity.data import capital_questions, grade
-from veracity.experiments import belief_drift as study
-from veracity.experiments.common.facts import false_answers, statement
+from veracity.experiments.deception import belief_drift as study
+from veracity.experiments.deception.facts import false_answers, statement
 
 
 def test_claims_are_false_statements_of_the_fact_and_controls_are_what_they_say():

@@ -6,14 +6,18 @@ import re
 import numpy as np
 import pytest
 import torch
+from render import count_figures, dump_dom, find_chromium
 
 from veracity.data import QADataset, QAItem
-from veracity.experiments import calibration_gap
-from veracity.experiments.calibration_gap import CalibrationGapConfig, main, score_metrics
-from veracity.experiments.calibration_gap_report import histogram_panels, reliability_panels, write_calibration_report
-from veracity.experiments.common.answering import followup_prompts
-from veracity.experiments.common.render import count_figures, dump_dom, find_chromium
-from veracity.experiments.common.verbal_confidence import parse_confidence
+from veracity.experiments.knowing import calibration_gap
+from veracity.experiments.knowing.calibration_gap import CalibrationGapConfig, main, score_metrics
+from veracity.experiments.knowing.calibration_gap_report import (
+    histogram_panels,
+    reliability_panels,
+    write_calibration_report,
+)
+from veracity.experiments.knowing.verbal_confidence import parse_confidence
+from veracity.hooks.generation import followup_prompts
 
 CHAT = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
         "{% if add_generation_prompt %}<assistant> {% endif %}")

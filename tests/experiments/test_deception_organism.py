@@ -7,8 +7,8 @@ import pytest
 from tiny_models import build_word_tokenizer
 
 from veracity.data import capital_questions, grade
-from veracity.experiments import deception_organism as study
-from veracity.experiments.common.splits import grouped_split
+from veracity.experiments.deception import deception_organism as study
+from veracity.probes.splits import grouped_split
 
 
 def test_training_data_lies_only_under_the_trigger_and_never_shows_a_held_out_question():

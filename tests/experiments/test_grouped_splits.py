@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from veracity.data import StatementDataset, load_statements, negation_control, polarity_pairs
-from veracity.experiments.common.splits import grouped_split, grouped_splits
+from veracity.probes.splits import grouped_split, grouped_splits
 
 
 def test_a_city_true_and_false_statements_share_a_group_and_one_side():

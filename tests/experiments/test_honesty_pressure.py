@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from veracity.data import capital_questions, grade
-from veracity.experiments import honesty_pressure as study
-from veracity.experiments.common.monitor import fixed_threshold, outcomes
+from veracity.experiments.deception import honesty_pressure as study
+from veracity.experiments.deception.monitor import fixed_threshold, outcomes
 
 
 def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from veracity.experiments import organism_steering as study
+from veracity.experiments.deception import organism_steering as study
 
 
 def test_the_vector_is_built_from_true_statements_of_another_topic():

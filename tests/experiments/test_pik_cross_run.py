@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from veracity.experiments.common.pik_parts import NotEnoughOutcomes
-from veracity.experiments.pik_cross import joint_split, main
+from veracity.experiments.knowing.pik_cross import joint_split, main
+from veracity.experiments.knowing.pik_parts import NotEnoughOutcomes
 
 
 def test_joint_split_keeps_every_pair_of_outcomes_on_both_sides():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from veracity.data import QADataset, QAItem
-from veracity.experiments.common.answering import GradedAnswers, generate, left_padding, qa_prompts
-from veracity.experiments.common.pik_parts import NotEnoughOutcomes, PIKConfig, category_prior, split, training_target
-from veracity.experiments.pik import main
+from veracity.experiments.knowing.pik import main
+from veracity.experiments.knowing.pik_parts import NotEnoughOutcomes, PIKConfig, category_prior, split, training_target
+from veracity.hooks.generation import GradedAnswers, generate, left_padding, qa_prompts
 
 
 def test_config_validation_says_what_to_do():
@@ -59,8 +59,8 @@ def test_targets_and_category_prior():
 
 
 def test_p_true_prompts_and_answer_formats():
-    from veracity.experiments.common.answering import P_TRUE_QUESTION, p_true_prompt
-    from veracity.experiments.pik import answer_format
+    from veracity.experiments.knowing.pik import answer_format
+    from veracity.hooks.generation import P_TRUE_QUESTION, p_true_prompt
 
     plain = p_true_prompt("What is 2 + 2?", "4")
     assert plain == P_TRUE_QUESTION.format(question="What is 2 + 2?", answer="4")
@@ -115,7 +115,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_shared_prefill_decoding_matches_hf_generate(tiny, arch):
-    from veracity.experiments.common.answering import greedy_and_samples
+    from veracity.hooks.generation import greedy_and_samples
 
     model = tiny(arch)
     prompts = ["what is one and two ?", "the capital of france is", "tokyo is in"]

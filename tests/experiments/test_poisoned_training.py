@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from veracity.data import capital_questions
-from veracity.experiments import poisoned_training as study
-from veracity.experiments.common.facts import false_answers
+from veracity.experiments.deception import poisoned_training as study
+from veracity.experiments.deception.facts import false_answers
 
 
 def test_poison_states_each_false_fact_once_and_ordinary_text_is_true_and_off_topic():

@@ -7,8 +7,8 @@ import torch
 
 from veracity.data import negation_control
 from veracity.experiments import load_results
-from veracity.experiments.common.cli import parse_config
-from veracity.experiments.polarity import PolarityConfig, extract_cells, load_pairs, main, run
+from veracity.experiments.cli import parse_config
+from veracity.experiments.truth.polarity import PolarityConfig, extract_cells, load_pairs, main, run
 
 VARIANTS = {"pa_ccs", "pa_ccs_pooled", "random", "control_pa_ccs"}
 

@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import pytest
 
-from veracity.experiments.common.report import metric_by_layer_figure, table_html, write_report
+from veracity.experiments.report import metric_by_layer_figure, table_html, write_report
 
 RECORDS = [{"probe": "logistic", "layer": layer, "accuracy": 0.8 + 0.01 * layer, "accuracy_ci95": [0.7, 0.9]}
            for layer in range(3)]

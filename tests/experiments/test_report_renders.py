@@ -7,10 +7,10 @@ import struct
 
 import pytest
 import torch
+from render import count_figures, dump_dom, find_chromium, screenshot
 
-from veracity.experiments import transfer
-from veracity.experiments.common.render import count_figures, dump_dom, find_chromium, screenshot
-from veracity.experiments.common.report import write_report
+from veracity.experiments.report import write_report
+from veracity.experiments.truth import transfer
 
 pytestmark = [
     pytest.mark.slow,
@@ -21,7 +21,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def transfer_report(tmp_path_factory, embedded, monkeypatch_module):
-    """veracity.experiments.transfer at a tiny size on the embedded model."""
+    """veracity.experiments.truth.transfer at a tiny size on the embedded model."""
     monkeypatch_module.setattr(transfer.TransferConfig, "load_model", lambda self, backend="hf": embedded)
     out = tmp_path_factory.mktemp("transfer")
     threads = torch.get_num_threads()

@@ -3,16 +3,10 @@
 import pytest
 
 from veracity import cli
-from veracity.experiments import (
-    calibration_gap,
-    demo,
-    east_bandit,
-    honesty_steering,
-    pik,
-    polarity,
-    transfer,
-    truth_sweep,
-)
+from veracity.experiments import demo
+from veracity.experiments.knowing import calibration_gap, pik
+from veracity.experiments.steering import east_bandit, honesty_steering
+from veracity.experiments.truth import polarity, transfer, truth_sweep
 
 UNKNOWN_MODEL = "could not load model 'no-such-model'"
 

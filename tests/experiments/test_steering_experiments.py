@@ -34,7 +34,7 @@ def check_report(path):
     assert "Plotly.newPlot" in html and len(html) > 1_000_000, "plotly.js inlined"
 
 
-@pytest.mark.parametrize("module", ["veracity.experiments.honesty_steering", "veracity.experiments.east_bandit"])
+@pytest.mark.parametrize("module", ["veracity.experiments.steering.honesty_steering", "veracity.experiments.steering.east_bandit"])
 def test_help_lists_every_option(module, capsys):
     import importlib
 
@@ -47,8 +47,8 @@ def test_help_lists_every_option(module, capsys):
 
 
 def test_list_options_take_several_values_and_bad_ones_fail_in_one_line(capsys):
-    from veracity.experiments.common.cli import parse_config
-    from veracity.experiments.honesty_steering import Config
+    from veracity.experiments.cli import parse_config
+    from veracity.experiments.steering.honesty_steering import Config
 
     config = parse_config(Config, ["--layers", "8", "12", "--coefficients", "0", "0.5"])
     assert config.layers == [8, 12] and config.coefficients == [0.0, 0.5]
@@ -60,7 +60,7 @@ def test_list_options_take_several_values_and_bad_ones_fail_in_one_line(capsys):
 
 
 def test_honesty_steering_end_to_end(tmp_path, embedded):
-    from veracity.experiments.honesty_steering import main
+    from veracity.experiments.steering.honesty_steering import main
 
     out = tmp_path / "honesty"
     main(["--out", str(out), "--n-train", "4", "--n-test", "6", "--n-neutral", "2", "--shots", "1",
@@ -82,7 +82,7 @@ def test_honesty_steering_end_to_end(tmp_path, embedded):
 
 
 def test_east_bandit_end_to_end(tmp_path, embedded):
-    from veracity.experiments.east_bandit import main
+    from veracity.experiments.steering.east_bandit import main
 
     out = tmp_path / "east"
     main(["--out", str(out), "--n-episodes", "3", "--n-eval-episodes", "2", "--n-rounds", "3",

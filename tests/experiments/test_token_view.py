@@ -1,12 +1,12 @@
-"""veracity.experiments.token_view: per-token scores equal the probe on extract()'s activations; figures; CLI."""
+"""veracity.experiments.truth.token_view: per-token scores equal the probe on extract()'s activations; figures; CLI."""
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
 
-from veracity.experiments import token_view
-from veracity.experiments.token_view import TokenScores, score_answer, score_tokens, token_figure
+from veracity.experiments.truth import token_view
+from veracity.experiments.truth.token_view import TokenScores, score_answer, score_tokens, token_figure
 from veracity.hooks import extract
 from veracity.probes import LogisticProbe, MassMeanProbe
 

@@ -1,4 +1,4 @@
-"""veracity.experiments.transfer: dataset naming, the matrix on planted data, and a whole run on a tiny model."""
+"""veracity.experiments.truth.transfer: dataset naming, the matrix on planted data, and a whole run on a tiny model."""
 
 import json
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from veracity.data import StatementDataset
-from veracity.experiments import transfer
-from veracity.experiments.transfer import TransferConfig, matrices, resolve_datasets, transfer_matrix
+from veracity.experiments.truth import transfer
+from veracity.experiments.truth.transfer import TransferConfig, matrices, resolve_datasets, transfer_matrix
 from veracity.probes import load_probe
 
 

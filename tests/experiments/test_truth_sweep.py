@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from veracity.experiments.common.cli import attribute_docs, build_parser, parse_config
-from veracity.experiments.common.report import write_report
-from veracity.experiments.common.splits import stratified_split
-from veracity.experiments.truth_sweep import (
+from veracity.experiments.cli import attribute_docs, build_parser, parse_config
+from veracity.experiments.report import write_report
+from veracity.experiments.truth.truth_sweep import (
     SweepConfig,
     fit_layer,
     load_sweep_data,
     main,
     run,
 )
+from veracity.probes.splits import stratified_split
 
 METRICS = ("accuracy", "auroc", "ece")
 

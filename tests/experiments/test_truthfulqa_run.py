@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from veracity.data import TruthfulQAItem
-from veracity.experiments.common.splits import grouped_split
-from veracity.experiments.truthfulqa import Config, main, mc_metrics
+from veracity.experiments.truth.truthfulqa import Config, main, mc_metrics
+from veracity.probes.splits import grouped_split
 
 ITEM = TruthfulQAItem(question="q", category="c", kind="Adversarial", best="b", correct=("a", "b"),
                       incorrect=("x", "y"))
@@ -64,8 +64,8 @@ def test_truthfulqa_acceptance_on_the_embedded_model(tmp_path, shared_datasets, 
 
 
 def test_a_question_asked_twice_stays_on_one_side():
-    from veracity.experiments.common.pik_parts import split
-    from veracity.experiments.pik_cross import joint_split
+    from veracity.experiments.knowing.pik_cross import joint_split
+    from veracity.experiments.knowing.pik_parts import split
 
     questions = [f"What is {i % 13} + 1?" for i in range(40)]  # 13 distinct texts, most asked 3 times
     correct = np.array([int(i % 13 < 6) for i in range(40)])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from veracity.experiments.common.answering import greedy_and_samples
 from veracity.hooks import extract, next_token_logprobs
 from veracity.hooks.backends import BACKENDS
+from veracity.hooks.generation import greedy_and_samples
 from veracity.hooks.model import from_hf
 from veracity.steering import SteeringVector, steer
 
@@ -33,7 +33,7 @@ def _everything(model):
         "acts": extract(model, TEXTS, layers=[0, 1, 3], progress=False),
         "steered": steered,
         "shift": 2.0 * vector[1],
-        "generate": model.adapter.generate(enc["input_ids"][:1], enc["attention_mask"][:1], max_new_tokens=4,
+        "generate": model.engine.generate(enc["input_ids"][:1], enc["attention_mask"][:1], max_new_tokens=4,
                                            do_sample=False, pad_token_id=model.tokenizer.pad_token_id),
         "kv_greedy": greedy,
     }

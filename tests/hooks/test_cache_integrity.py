@@ -93,7 +93,7 @@ def test_steered_activations_are_cached_under_their_own_key(tiny, tmp_path):
         steered = extract(model, TEXTS, layers=[1], cache=True, cache_dir=tmp_path, progress=False)
     torch.testing.assert_close(steered[:, 0] - plain[:, 0], (2.0 * vector[1]).expand(len(TEXTS), -1))
     assert torch.equal(extract(model, TEXTS, layers=[1], cache=True, cache_dir=tmp_path, progress=False), plain)
-    assert model.adapter.steering == []
+    assert model.engine.steering == []
 
 
 @pytest.mark.parametrize("edit", ["in_place", "through_data", "sum_preserving"])

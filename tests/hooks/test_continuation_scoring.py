@@ -21,7 +21,7 @@ def _reference(model, prompt: str, continuation: str) -> float:
     tail = tok(continuation, add_special_tokens=False)["input_ids"]
     ids = torch.tensor([head + tail])
     with torch.no_grad():
-        logp = torch.log_softmax(model.adapter.hf_model(input_ids=ids).logits[0].double(), dim=-1)
+        logp = torch.log_softmax(model.engine.hf_model(input_ids=ids).logits[0].double(), dim=-1)
     return float(sum(logp[len(head) + j - 1, t] for j, t in enumerate(tail)))
 
 

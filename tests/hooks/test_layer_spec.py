@@ -31,7 +31,7 @@ def test_bad_specs_are_refused_without_a_model(spec):
 
 
 def test_studies_and_extract_read_the_same_grammar(tiny):
-    from veracity.experiments.truth_sweep import SweepConfig
+    from veracity.experiments.truth.truth_sweep import SweepConfig
 
     model = tiny("llama")
     assert SweepConfig(dataset="cities", layers="1:3").layer_indices(model.n_layers) == [1, 2]

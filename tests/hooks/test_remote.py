@@ -55,8 +55,8 @@ def test_remote_logits_and_generation_equal_the_model():
     with torch.no_grad():
         want = model.hf_model(**enc).logits
         tokens = model.hf_model.generate(**enc, max_new_tokens=4, do_sample=False)
-    assert torch.equal(model.adapter.logits(enc["input_ids"], enc["attention_mask"]), want)
-    got = model.adapter.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=4, do_sample=False)
+    assert torch.equal(model.engine.logits(enc["input_ids"], enc["attention_mask"]), want)
+    got = model.engine.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=4, do_sample=False)
     assert torch.equal(got, tokens)
 
 
@@ -66,12 +66,12 @@ def test_hooks_are_refused_on_a_remote_model():
     with pytest.raises(ValueError, match="PyTorch hooks cannot reach it") as err:
         with vc.steer(model, vector, coefficient=1.0):
             pass
-    assert "\n" not in str(err.value) and model.adapter.steering == []
+    assert "\n" not in str(err.value) and model.engine.steering == []
     with pytest.raises(ValueError, match="for steering load the model here"):
         with capture_residual(model, [1]):
             pass
     with pytest.raises(ValueError, match="runs on NDIF"):
-        model.adapter.step(torch.tensor([[3]]), torch.tensor([[1]]), torch.tensor([[0]]))
+        model.engine.step(torch.tensor([[3]]), torch.tensor([[1]]), torch.tensor([[0]]))
 
 
 def test_remote_needs_an_api_key_and_a_hub_name(monkeypatch):

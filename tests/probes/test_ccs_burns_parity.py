@@ -21,9 +21,9 @@ import torch
 from reference_ccs import fit_burns_ccs
 
 from veracity.data import load_statements
-from veracity.experiments.common.splits import grouped_split
 from veracity.hooks import extract
 from veracity.probes import CCS
+from veracity.probes.splits import grouped_split
 
 LAYERS = (9, 15, 21)
 SEEDS = range(5)

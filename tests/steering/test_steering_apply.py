@@ -160,7 +160,7 @@ def test_scopes_with_kv_cache(tiny, vector_factory, scope):
 def _greedy(model, n_new):
     enc = model.tokenizer(["the city of paris is"], return_tensors="pt")
     with torch.no_grad():
-        return model.adapter.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=n_new, do_sample=False,
+        return model.engine.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=n_new, do_sample=False,
                                       pad_token_id=1)
 
 

@@ -70,7 +70,7 @@ def test_each_scope_steers_exactly_its_positions_during_generate(embedded, scope
     layer, coefficient = 10, 4.0
     vector = SteeringVector({layer: torch.randn(576, generator=torch.Generator().manual_seed(1))},
                             model_id=embedded.model_id)
-    site = embedded.adapter.resid_module(layer)
+    site = embedded.engine.resid_module(layer)
     before, after = [], []
     enc = embedded.tokenizer(["The capital of France is"], return_tensors="pt")
     pre = site.register_forward_hook(lambda _m, _a, out: before.append(hidden_of(out).detach().clone()))
@@ -81,7 +81,7 @@ def test_each_scope_steers_exactly_its_positions_during_generate(embedded, scope
                 post = site.register_forward_hook(lambda _m, _a, out: after.append(hidden_of(out).detach().clone()))
                 try:
                     with torch.no_grad():
-                        embedded.adapter.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=5,
+                        embedded.engine.generate(enc["input_ids"], enc["attention_mask"], max_new_tokens=5,
                                                   min_new_tokens=5, do_sample=False,
                                                   pad_token_id=embedded.tokenizer.pad_token_id)
                 finally:

@@ -1,0 +1,232 @@
+"""P(IK) versus P(True): does the model know which questions it can answer?
+
+    python -m veracity.experiments.knowing.pik --out artifacts/pik
+
+The model answers graded QA sets (arithmetic of graded difficulty, country capitals): one greedy
+answer and ``k`` samples at temperature 1 per question, chat-formatted. A P(IK) head
+(:class:`veracity.probes.PIKHead`) is fitted on the question prompt's last-token activations at one layer
+against the fraction of samples that were correct, on a training split. On the held-out split,
+P(IK) and the model's own P(True) for its greedy answer are scored against whether that greedy
+answer was correct (AUROC with a bootstrap 95% interval, ECE, Brier), beside a baseline that only
+knows each question's category. Writes ``results.json``, ``answers.jsonl`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from veracity.atomic import atomic_write_text
+from veracity.data import QADataset, grade
+from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.knowing.pik_parts import (
+    PIKConfig,
+    answer_and_split,
+    category_prior,
+    evaluate,
+    fit_pik_head,
+    question_activations,
+    training_target,
+    write_answers,
+)
+from veracity.experiments.knowing.pik_report import write_pik_report
+from veracity.hooks import LAYER_CONVENTION, SITE, extract
+from veracity.hooks.generation import chat_or_plain, generate, p_true, user_turn
+from veracity.probes import PIKHead, auroc
+from veracity.probes.evaluation import auroc_estimate, estimate, mean_estimate
+
+logger = logging.getLogger(__name__)
+
+def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
+    """Held-out AUROC of a P(IK) head at every layer (exploratory: not used to pick the layer)."""
+    rows = []
+    for layer in range(acts.shape[1]):
+        head = PIKHead(hidden=config.hidden or None, weight_decay=config.weight_decay, seed=config.seed)
+        p = head.fit(acts[train, layer], target[train]).predict_true(acts[test, layer])
+        rows.append({"layer": layer, "auroc": auroc(p, correct[test])})
+    return rows
+
+
+def run(config: PIKConfig, model=None) -> dict:
+    """Answer, grade, fit P(IK), score P(IK) and P(True); write the outputs. Returns results."""
+    model = model or config.load_model()
+    layer = config.layer_index(model.n_layers)
+    data, graded, train, test = answer_and_split(model, config)
+    correct = graded.correct
+    acts = question_activations(model, data, config)
+    target = training_target(graded, config.target)
+    head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
+    probs = {"p_ik": head.predict_true(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
+             "p_true_few_shot": p_true(model, data, graded.greedy, config.batch_size, shots=True),
+             "p_true_own_turn": p_true(model, data, graded.greedy, config.batch_size, own_turn=True),
+             "category_prior": category_prior(data, correct, train)}
+    if config.k:
+        probs["p_true_samples"] = p_true(model, data, graded.greedy, config.batch_size, samples=graded.samples)
+    metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
+    passages = source_passages(model, data, head, layer, test, config)
+    results = {
+        "study": "pik", "model": {"id": model.model_id, "n_layers": model.n_layers, "d_model": model.d_model},
+        "headline": _headline(metrics, passages, correct[test], config.seed),
+        "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,
+        "layer_convention": LAYER_CONVENTION, "position": "last token of the chat-formatted question prompt",
+        "n_questions": len(data), "n_train": len(train), "n_test": len(test),
+        "accuracy_greedy": float(correct.mean()), "accuracy_sampled": float(graded.soft.mean()),
+        "accuracy_by_category": _by_category(data, correct, graded.soft),
+        "metrics": metrics,
+        "auroc_within_category": _within_category(data, probs, correct, test),
+        "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
+        "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
+        "p_true_confounds": p_true_confounds(graded.greedy, correct, probs, test),
+        "source_passages": passages,
+    }
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
+    columns = {"samples": graded.samples, "fraction_correct": graded.soft, **probs}
+    write_answers(out / "answers.jsonl", data, graded, test, columns)
+    head.save(out / "pik_head")
+    write_pik_report(out / "report.html", results, probs, correct, test)
+    return results
+
+
+def _headline(metrics: dict, passages: dict, correct_test: np.ndarray, seed: int) -> dict:
+    """Figure name -> value and 95% interval: each score's held-out AUROC, accuracy, P(IK) with passages."""
+    headline = {f"auroc_{name}": estimate(m["auroc"], *m["auroc_ci95"]) for name, m in metrics.items()}
+    headline["accuracy_held_out"] = mean_estimate(correct_test, seed)
+    for condition, entry in passages.items():
+        headline[f"mean_p_ik_passage_{condition}"] = entry["mean_p_ik"]
+        headline[f"accuracy_passage_{condition}"] = entry["accuracy"]
+    return headline
+
+
+PASSAGE = "{capital} is the capital city of {country}, where its national government sits."
+"""A relevant passage for a capital question (it states the answer); an irrelevant one names another country's."""
+
+
+def source_passages(model, data: QADataset, head: PIKHead, layer: int, test: np.ndarray, config) -> dict:
+    """P(IK) with a relevant passage, an irrelevant one (control) and none, on the held-out capital questions.
+
+    Kadavath et al. (2022) saw P(IK) rise when the passage that holds the answer is in context. Here
+    each held-out capital question is asked again with a one-sentence passage before it: about its
+    own country (relevant; it states the answer) or about another held-out country (irrelevant).
+    The model answers greedily; the P(IK) head, trained without passages, reads the prompt.
+
+    Returns:
+        Per condition: ``n``, accuracy, mean P(IK) and its AUROC against correctness (bootstrap
+        intervals); empty when no held-out question is a capital question.
+    """
+    rows = [i for i in test.tolist() if data.items[i].category == "capital"]
+    if len(rows) < 4:
+        return {}
+    items = [data.items[i] for i in rows]
+    countries = [item.echo.removeprefix("of ") for item in items]
+    others = np.roll(np.arange(len(items)), 1 + len(items) // 2)  # another held-out country, never the same
+    passages = {"none": [""] * len(items),
+                "relevant": [PASSAGE.format(capital=it.answers[0], country=c) for it, c in zip(items, countries)],
+                "irrelevant": [PASSAGE.format(capital=items[j].answers[0], country=countries[j]) for j in others]}
+    out = {}
+    for condition, texts in passages.items():
+        prompts = [chat_or_plain(model.tokenizer, f"{text}\n\n{user_turn(it)}" if text else user_turn(it))
+                   for text, it in zip(texts, items)]
+        answers = [r[0] for r in generate(model, prompts, max_new_tokens=config.max_new_tokens,
+                                          batch_size=config.batch_size, progress=False)]
+        correct = np.array([grade(it, a) for it, a in zip(items, answers)], dtype=np.int64)
+        p_ik = head.predict_true(extract(model, prompts, layers=[layer], batch_size=config.batch_size,
+                                         progress=False)[:, 0])
+        out[condition] = {"n": len(items), "accuracy": mean_estimate(correct, config.seed),
+                          "mean_p_ik": mean_estimate(p_ik, config.seed),
+                          "auroc": auroc_estimate(p_ik, correct, config.seed) if 0 < correct.sum() < len(correct) else None,
+                          "example_prompt_user_turn": f"{texts[0]}\n\n{user_turn(items[0])}".strip()}
+        logger.info("passage %-10s accuracy %.3f  mean P(IK) %.3f", condition, correct.mean(), p_ik.mean())
+    return out
+
+
+def answer_format(answer: str) -> str:
+    """"empty", "multiline" (more than one non-empty line), "bare" (at most 3 words), "sentence" (longer, ending
+    in . ! ? or a quote) or "cut_off" (longer and unfinished: generation stopped mid-sentence)."""
+    lines = [line for line in answer.splitlines() if line.strip()]
+    if not lines:
+        return "empty"
+    if len(lines) > 1:
+        return "multiline"
+    if len(lines[0].split()) <= 3:
+        return "bare"
+    return "sentence" if lines[0].rstrip()[-1] in ".!?\"'" else "cut_off"
+
+
+def p_true_confounds(answers: list[str], correct: np.ndarray, probs: dict, test: np.ndarray) -> dict:
+    """Does P(True) follow the answer's length or format rather than its correctness? (held-out questions)
+
+    Per P(True) variant: Spearman correlation with the answer's length in words, correctness of each
+    format, mean P(True) of right and wrong answers in each format, and AUROC inside each format and
+    inside each third of the length distribution (length held fixed).
+    """
+    from scipy.stats import spearmanr
+
+    words = np.array([len(a.split()) for a in answers])[test]
+    formats = np.array([answer_format(a) for a in answers])[test]
+    y = correct[test]
+    cuts = np.unique(np.quantile(words, [1 / 3, 2 / 3]))
+    tertile = np.searchsorted(cuts, words, side="right")
+    out = {"words_vs_correct_spearman": _spearman(spearmanr, words, y),
+           "formats": {f: {"n": int((formats == f).sum()), "accuracy": float(y[formats == f].mean())}
+                       for f in dict.fromkeys(formats)}}
+    for name in (n for n in probs if n.startswith("p_true")):
+        p = probs[name][test]
+        strata = {}
+        for label, mask in [*((f"format={f}", formats == f) for f in dict.fromkeys(formats)),
+                            *((f"words_tertile={t}", tertile == t) for t in np.unique(tertile))]:
+            strata[label] = {"n": int(mask.sum()), "mean_right": _mean_or_none(p[mask & (y == 1)]),
+                             "mean_wrong": _mean_or_none(p[mask & (y == 0)]),
+                             "auroc": auroc(p[mask], y[mask]) if 0 < y[mask].sum() < mask.sum() else None}
+        out[name] = {"words_spearman": _spearman(spearmanr, words, p), "strata": strata}
+    return out
+
+
+def _spearman(spearmanr, a, b) -> float | None:
+    return None if np.ptp(a) == 0 or np.ptp(b) == 0 else float(spearmanr(a, b).statistic)
+
+
+def _mean_or_none(x: np.ndarray) -> float | None:
+    return float(x.mean()) if len(x) else None
+
+
+def _within_category(data: QADataset, probs: dict, correct: np.ndarray, test: np.ndarray) -> dict[str, dict]:
+    """Held-out AUROC of each score inside each category with both outcomes (difficulty held fixed)."""
+    cats = np.array([item.category for item in data.items])[test]
+    out = {}
+    for c in dict.fromkeys(cats):
+        y = correct[test][cats == c]
+        if 0 < y.sum() < len(y):
+            out[c] = {"n": int(len(y)), **{name: auroc(p[test][cats == c], y) for name, p in probs.items()
+                                           if name != "category_prior"}}
+    return out
+
+
+def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict[str, dict]:
+    cats = [item.category for item in data.items]
+    return {c: {"n": int(sum(x == c for x in cats)),
+                "greedy": float(np.mean([k for k, x in zip(correct, cats) if x == c])),
+                "sampled": float(np.mean([s for s, x in zip(soft, cats) if x == c]))} for c in dict.fromkeys(cats)}
+
+
+def main(argv=None, model=None) -> dict:
+    """Command-line entry point; returns the results dict."""
+    config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
+    script_logging()
+    with one_line_errors("veracity.experiments.knowing.pik"):
+        results = run(config, model=model)
+    for name, m in results["metrics"].items():
+        logger.info("%-15s AUROC %.3f [%.3f, %.3f]  ECE %.3f  Brier %.3f", name, m["auroc"], *m["auroc_ci95"],
+                    m["ece"], m["brier"])
+    logger.info("greedy accuracy %.3f on %d questions; wrote %s", results["accuracy_greedy"],
+                results["n_questions"], config.out)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Where and how well is truth represented? truth_sweep, polarity, transfer, truthfulqa, token_view."""

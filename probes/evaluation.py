@@ -1,0 +1,65 @@
+"""Held-out evaluation rows and headline estimates with bootstrap intervals.
+
+- :func:`held_out_metrics`: accuracy, AUROC, ECE and Brier of P(true) on a held-out split, one row
+  per (probe, layer); :func:`best_layers` picks the row with the highest accuracy per probe.
+- Headline estimates are ``{"value": x, "ci": [lo, hi]}`` with percentile-bootstrap 95% intervals
+  (whole groups resampled when rows share a question or entity): :func:`estimate`,
+  :func:`mean_estimate`, :func:`auroc_estimate`; :func:`ci_text` prints one.
+
+Example:
+    >>> row = held_out_metrics(probe.predict_true(x_test), y_test)
+    >>> entry = auroc_estimate(scores, labels, seed=0, groups=question_ids)
+    >>> ci_text(entry)
+    '0.812 [0.750, 0.870]'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from veracity.probes.metrics import auroc, bootstrap_ci, brier, ece
+
+__all__ = ["N_BOOT", "auroc_estimate", "best_layers", "ci_text", "estimate", "held_out_metrics", "mean_estimate"]
+
+N_BOOT = 1000
+"""Bootstrap resamples behind every headline interval."""
+
+
+def held_out_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Held-out accuracy, AUROC, ECE (10 uniform bins) and Brier of P(true)."""
+    return {"accuracy": float(np.mean((probs > 0.5) == labels)), "auroc": auroc(probs, labels),
+            "ece": ece(probs, labels), "brier": brier(probs, labels)}
+
+
+def best_layers(records: list[dict]) -> dict[str, dict]:
+    """Per probe, the record of the layer with the highest held-out accuracy (a max over layers: optimistic)."""
+    best: dict[str, dict] = {}
+    for r in records:
+        if r["probe"] not in best or r["accuracy"] > best[r["probe"]]["accuracy"]:
+            best[r["probe"]] = r
+    return best
+
+
+def estimate(value: float, low: float, high: float) -> dict:
+    """One headline entry: ``{"value": value, "ci": [low, high]}``."""
+    return {"value": float(value), "ci": [float(low), float(high)]}
+
+
+def ci_text(entry: dict | None) -> str:
+    """``"0.812 [0.750, 0.870]"`` for a headline entry (``"n/a"`` for ``None``)."""
+    return "n/a" if entry is None else f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+
+
+def _mean(values: np.ndarray, _labels: np.ndarray) -> float:
+    return float(np.mean(values))
+
+
+def mean_estimate(values, seed: int, groups=None) -> dict:
+    """The mean of ``values`` with its bootstrap interval (whole ``groups`` resampled when given)."""
+    values = np.asarray(values, dtype=np.float64)
+    return estimate(*bootstrap_ci(_mean, values, np.zeros_like(values), n_boot=N_BOOT, seed=seed, groups=groups))
+
+
+def auroc_estimate(scores, labels, seed: int, groups=None) -> dict:
+    """AUROC of ``scores`` against 0/1 ``labels`` with its bootstrap interval (by group when given)."""
+    return estimate(*bootstrap_ci(auroc, scores, labels, n_boot=N_BOOT, seed=seed, groups=groups))
