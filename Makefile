@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.veracity-installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean report-png
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ $(MODELS): | $(STAMP)
 	touch $@
 
 # Two workers, one torch thread each (two threads per worker on two busy cores are much slower).
+# The README's picture of the demo page, from the current demo (needs Chromium, as the browser test does).
+report-png: demo $(BROWSER)
+	$(PY) tests/render.py artifacts/demo/report.html docs/report.png
+
 test: setup $(BROWSER) $(MODELS)
 	$(VENV)/bin/ruff check .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal

@@ -22,6 +22,28 @@ Example:
 """
 
 import importlib
+import importlib.abc
+import sys
+
+_NOT_PARTS = frozenset({"tests", "benchmarks", "docs", "artifacts", "build", "shared"})
+"""Folders of the repository root that are not parts of the package (the root is the package)."""
+
+
+class _DeclaredPartsOnly(importlib.abc.MetaPathFinder):
+    """An editable install maps ``veracity`` to the repository root, where every folder would import as a
+    namespace package; this keeps the folders that are not parts of the package (``veracity.tests``,
+    ``veracity.benchmarks``, ...) unimportable, as they are from the wheel."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        parts = fullname.split(".")
+        if len(parts) > 1 and parts[0] == __name__ and parts[1] in _NOT_PARTS:
+            raise ModuleNotFoundError(f"No module named {fullname!r}: {parts[1]}/ is not part of the veracity "
+                                      "package", name=fullname)
+        return None
+
+
+if not any(isinstance(finder, _DeclaredPartsOnly) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _DeclaredPartsOnly())
 
 # The names below are imported on first use (PEP 562), so ``veracity --help`` and the command-line
 # parser start without importing torch; ``import veracity as vc; vc.extract`` works as usual.

@@ -22,6 +22,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from veracity.atomic import atomic_write_bytes
+from veracity.home import veracity_home
+
 __all__ = ["TRUTHFULQA_URL", "TruthfulQA", "TruthfulQAItem", "load_truthfulqa"]
 
 TRUTHFULQA_URL = "https://raw.githubusercontent.com/sylinrl/TruthfulQA/main/TruthfulQA.csv"
@@ -127,9 +130,6 @@ def load_truthfulqa(path: str | os.PathLike | None = None) -> TruthfulQA:
         >>> choices, true_index = tqa.items[0].mc1()
     """
     if path is None:
-        from veracity.atomic import atomic_write_bytes
-        from veracity.hooks.convention import veracity_home
-
         path = veracity_home() / "datasets" / "TruthfulQA.csv"
         if not path.is_file():
             try:

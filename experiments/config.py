@@ -41,7 +41,7 @@ class StudyConfig:
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"--batch-size must be a positive integer, got {self.batch_size!r}")
         if not self.out:
-            from veracity.hooks.convention import veracity_home
+            from veracity.home import veracity_home
 
             self.out = str(veracity_home() / self.default_out())
         from veracity.atomic import check_writable_folder

@@ -3,8 +3,9 @@ and can we push it toward honesty?
 
 ``make demo`` runs this on the embedded model (offline, a few minutes on 2 CPU cores):
 
-1. a truth sweep over every layer on the built-in city statements (logistic, mass-mean, CCS, CRC
-   and random probes), and the best layer's logistic probe saved as ``truth_probe.{safetensors,json}``;
+1. a truth sweep over every layer on the built-in city statements (logistic, mass-mean, and CCS, CRC
+   and random on statement/negation pairs), the best layer's logistic probe saved as
+   ``truth_probe.{safetensors,json}``, and CCS on answer-template pairs as the contrast where it fails;
 2. a P(IK) run (arithmetic and capitals questions; P(IK) head vs the model's own P(True));
 3. the honesty steering vector, swept over a few coefficients, saved as safetensors, JSON and GGUF.
 
@@ -48,23 +49,35 @@ class DemoConfig(StudyConfig):
                              f"got {self.n}")
 
 
-def truth_part(args, out: Path, model) -> tuple[list[dict], dict]:
+def truth_part(args, out: Path, model) -> tuple[list[dict], dict, list[dict]]:
+    """The truth sweep on statement/negation pairs, the best layer's probe, and CCS on answer-template pairs.
+
+    Returns:
+        ``(records, best, contrast)``: every probe at every layer, the best layer per probe, and CCS
+        fitted on answer-template pairs (the statement + " True" / " False") at every third layer.
+    """
     from veracity.experiments.truth.truth_sweep import SweepConfig, load_sweep_data
     from veracity.experiments.truth.truth_sweep import run as truth_sweep
-    from veracity.probes.splits import stratified_split
+    from veracity.probes.splits import grouped_split
 
-    config = SweepConfig(dataset="cities", out=str(out / "truth_sweep"), model=args.model, n=args.n, seed=args.seed,
-                         device=args.device, dtype=args.dtype, cache=args.cache)
+    shared = dict(dataset="cities", model=args.model, n=args.n, seed=args.seed, device=args.device, dtype=args.dtype,
+                  cache=args.cache)
+    config = SweepConfig(pairs="negation", out=str(out / "truth_sweep"), **shared)
     data, negated = load_sweep_data(config)
     records, summary = truth_sweep(config, model=model, data=(data, negated))
     best = summary["best"]["logistic"]
-    train, _ = stratified_split(data.labels, config.test_fraction, config.seed)
+    train, _ = grouped_split(data.groups(config.group_by), config.test_fraction, config.seed, labels=data.labels)
     acts = extract(model, data.statements, layers=[best["layer"]], cache=True, cache_dir=args.cache_dir)[:, 0]
     probe = LogisticProbe(C=config.logistic_c).fit(acts[train], data.labels[train])
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))
     probe.save(out / "truth_probe")
-    return records, summary["best"]
+    logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every third layer")
+    template = SweepConfig(pairs="plain", probes="ccs", layers="::3", zero_shot=False,
+                           out=str(out / "truth_sweep_template"), **shared)
+    contrast, _ = truth_sweep(template, model=model, data=(data, None))
+    contrast = [{**r, "probe": "ccs on answer-template pairs"} for r in contrast]
+    return records, summary["best"], contrast
 
 
 def main(argv=None, model=None) -> dict:
@@ -83,8 +96,8 @@ def run(args: DemoConfig, model=None) -> dict:
     common = ["--model", args.model, "--seed", str(args.seed)] + (["--device", args.device] if args.device else [])
     common += ["--dtype", args.dtype] if args.dtype else []
 
-    logger.info("[1/3] truth sweep over all %d layers (cities, n=%d)", model.n_layers, args.n)
-    records, best = truth_part(args, out, model)
+    logger.info("[1/3] truth sweep over all %d layers (cities and their negations, n=%d)", model.n_layers, args.n)
+    records, best, contrast = truth_part(args, out, model)
     logger.info("[2/3] P(IK): does the model know what it knows?")
     from veracity.experiments.knowing import pik
     from veracity.experiments.steering import honesty_steering
@@ -96,7 +109,7 @@ def run(args: DemoConfig, model=None) -> dict:
                                      "--layers", "12", *common], model=model)
     summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
-    write_demo_report(out, best, records, model.model_id)
+    write_demo_report(out, best, records, contrast, model.model_id)
     print(f"\nDone. Open {out / 'report.html'} in a browser.")
     print(f"  truth probe: best logistic layer {best['logistic']['layer']} "
           f"accuracy {best['logistic']['accuracy']:.3f} (held out)  -> {out / 'truth_probe.json'}")
@@ -108,9 +121,9 @@ def run(args: DemoConfig, model=None) -> dict:
     return summary
 
 
-def write_demo_report(out: Path, best: dict, records: list[dict], model_id: str) -> Path:
-    """One page: the headline figure (held-out accuracy and AUROC by layer with 95% intervals),
-    the best-layer table, and links to each part's full report."""
+def write_demo_report(out: Path, best: dict, records: list[dict], contrast: list[dict], model_id: str) -> Path:
+    """One page: the headline figure (held-out accuracy and AUROC by layer with 95% intervals, CCS on
+    negation pairs beside CCS on answer-template pairs), the best-layer table, and links to each part's report."""
     from veracity.experiments.report import metric_by_layer_figure, table_html, write_report
 
     rows = [{"probe": p, "best layer": r["layer"], "accuracy": round(r["accuracy"], 3), "auroc": round(r["auroc"], 3),
@@ -122,10 +135,14 @@ def write_demo_report(out: Path, best: dict, records: list[dict], model_id: str)
     headline = [
         "<h2>Where does the model represent truth?</h2>",
         "<p>Probes fitted on the training split of the city statements at every layer, scored on the held-out "
-        "split. Shaded bands: 95% percentile-bootstrap intervals over held-out statements (1000 resamples); "
-        "random: the mean of 10 random directions. Layer L = residual stream after block L.</p>",
-        metric_by_layer_figure(records, "accuracy", title="Held-out accuracy by layer"),
-        metric_by_layer_figure(records, "auroc", title="Held-out AUROC by layer"),
+        "cities (a city's statements never sit on both sides). CCS, CRC and random read contrast pairs of a "
+        "statement and its negation (\"The city of Paris is in France.\" / \"... is not in France.\"). The "
+        "contrast, <b>ccs on answer-template pairs</b>, is CCS fitted on the statement followed by \"True\" or "
+        "\"False\": on this model it stays at chance at every layer, the failure the negation pairs avoid. "
+        "Shaded bands: 95% percentile-bootstrap intervals over held-out statements (1000 resamples); random: the "
+        "mean of 10 random directions. Layer L = residual stream after block L.</p>",
+        metric_by_layer_figure(records + contrast, "accuracy", title="Held-out accuracy by layer"),
+        metric_by_layer_figure(records + contrast, "auroc", title="Held-out AUROC by layer"),
     ]
     parts = [*headline, "<h2>Best layer per probe (held-out)</h2>", table_html(rows),
              "<p>CCS, CRC and random use contrast pairs; their sign is fixed on the training split. "

@@ -272,7 +272,7 @@ class NNsightBackend(Backend):
         Returns:
             ``{layer: hidden}``: ``(batch, pos, d_model)``, or ``(batch, d_model)`` with ``pick``.
         """
-        import nnsight
+        import nnsight  # only the nnsight backend needs it, and it is slow to import
 
         envoys, wanted = self.module.get(self.blocks_path), sorted(set(layers))
         with (remote_errors(self.remote, self.model_id),

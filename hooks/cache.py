@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import time
@@ -234,40 +233,3 @@ def read_job(folder: str | os.PathLike) -> dict:
     if not isinstance(meta, dict):
         raise ValueError(f"{path} is not a JSON object: re-run the extraction into a new folder")
     return meta
-
-
-def load_activations(folder: str | os.PathLike, mmap: bool = False):
-    """Read the activations that ``veracity extract --out DIR`` (or ``extract(..., out=DIR)``) wrote.
-
-    The layers, model, position and number of texts are recorded beside them in ``DIR/job.json``
-    (read it with :func:`read_job`).
-
-    Args:
-        folder: The output folder of the extraction.
-        mmap: Return a :class:`veracity.hooks.view.ActivationView` that reads the chunks from disk
-            one at a time (memory-mapped, each verified on first touch) instead of one tensor:
-            for activations larger than memory.
-
-    Returns:
-        Tensor ``(n_texts, n_layers, d_model)`` in input order (or the view).
-
-    Raises:
-        FileNotFoundError: Not an activation folder.
-        RuntimeError: The extraction has not finished (rerun it: it resumes).
-
-    Example:
-        >>> acts = load_activations("runs/cities")
-        >>> read_job("runs/cities")["layers"]
-        [5, 20]
-    """
-    if mmap:
-        from veracity.hooks.view import ActivationView
-
-        return ActivationView(folder)
-    meta = read_job(folder)
-    try:
-        n_texts, chunk_size = int(meta["n_texts"]), int(meta["chunk_size"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{folder}/job.json lacks n_texts or chunk_size: re-run the extraction") from err
-    store = ActivationCache(Path(folder).parent, meta, chunk_size, folder=Path(folder))
-    return store.load_all(math.ceil(n_texts / chunk_size))

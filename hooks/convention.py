@@ -1,4 +1,4 @@
-"""The one layer convention, and where veracity keeps its files.
+"""The one layer convention, and the one ``--layers`` grammar.
 
 Layer ``L`` is the residual stream *after* block ``L`` (0-based):
 
@@ -14,29 +14,10 @@ Every artifact records :data:`LAYER_CONVENTION` and :data:`SITE`.
 from __future__ import annotations
 
 import numbers
-import os
 import re
-from pathlib import Path
 
 SITE = "resid_post"
 LAYER_CONVENTION = "L = residual stream after block L (blocks.L.hook_resid_post; HF hidden_states[L+1])"
-
-
-def veracity_home() -> Path:
-    """Return the folder for caches and outputs.
-
-    ``$VERACITY_HOME`` if set; else ``artifacts/`` of the source checkout this package runs from;
-    else ``~/.cache/veracity``.
-
-    Returns:
-        The folder (not created).
-    """
-    if env := os.environ.get("VERACITY_HOME"):
-        return Path(env).expanduser()
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / "artifacts"
-    return Path.home() / ".cache" / "veracity"
 
 
 LAYER_SPEC_HELP = "all, every:K, comma-separated layers such as 5,20, or ranges such as 10:20 (end excluded) and 0:30:5"

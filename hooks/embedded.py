@@ -14,6 +14,7 @@ later load is an ordinary offline ``from_pretrained`` of that folder.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 import os
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from veracity.hooks.convention import veracity_home
+from veracity.home import veracity_home
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,6 @@ def _smollm2_gguf(spec: EmbeddedModel) -> Path:
 def _gemma3_gguf(spec: EmbeddedModel) -> Path:
     """Assemble the chunk packages into one GGUF under veracity's home (once; checked by SHA-256)."""
     _package_dir(spec)
-    import importlib
-
     package = importlib.import_module(spec.package)
     target = veracity_home() / "models" / "gguf" / package.MODEL_NAME
     if target.is_file():

@@ -21,11 +21,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from veracity.atomic import check_writable_folder
+from veracity.home import veracity_home
 from veracity.hooks.cache import ActivationCache, texts_digest
 from veracity.hooks.capture import StopForward, capture_residual
-from veracity.hooks.convention import resolve_layers, veracity_home
+from veracity.hooks.convention import resolve_layers
 from veracity.hooks.model import VeracityModel
 from veracity.hooks.positions import apply_plan, check_position, pool_plan
+from veracity.hooks.view import ActivationView
 
 logger = logging.getLogger(__name__)
 
@@ -269,8 +271,6 @@ def _extract_cached(model, prompts, token_rows, layers, position, batch_size, te
                                                                                          (i + 1) * chunk_size])),
                    keep=assemble)
     if not assemble:
-        from veracity.hooks.view import ActivationView
-
         return ActivationView(store.folder)
     return torch.cat(chunks, dim=0) if chunks else torch.empty(0, len(layers), model.d_model, dtype=dtype)
 

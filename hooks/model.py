@@ -8,18 +8,24 @@ loads take about a second.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+import xxhash
 from torch import nn
 
 from veracity.hooks.backends import BACKENDS, Backend, make_backend
+from veracity.hooks.convention import LAYER_CONVENTION
 from veracity.hooks.embedded import EMBEDDED, embedded_model_dir, embedded_spec, gguf_path
-from veracity.hooks.remote import load_remote
+from veracity.hooks.errors import ModelNotFoundError
+from veracity.hooks.remote import remote_module
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +76,6 @@ class VeracityModel:
 
         A model run on NDIF has no weights here: its fingerprint hashes the hub name it runs under."""
         if self.engine.elsewhere:
-            import hashlib
-
             return hashlib.sha1(f"ndif:{self.model_id}".encode()).hexdigest()[:16]
         return weights_fingerprint(self.hf_model)
 
@@ -94,8 +98,6 @@ class VeracityModel:
 
     def describe(self) -> dict[str, str]:
         """What ``veracity info`` prints: backend, depth, width, the layer convention, the weights' origin."""
-        from veracity.hooks.convention import LAYER_CONVENTION
-
         return {"model": self.model_id, "architecture": type(self.hf_model).__name__, "backend": self.backend,
                 "n_layers": str(self.n_layers), "d_model": str(self.d_model), "blocks": self.blocks_path,
                 "layer convention": LAYER_CONVENTION, "weights from": self.source or "in memory",
@@ -140,11 +142,6 @@ def weights_fingerprint(hf_model: nn.Module) -> str:
     speed of reading its 538 MB once (``python -m benchmarks.fingerprint``). XXH3 is not a
     cryptographic hash: the key guards against stale caches, not against an adversary.
     """
-    import hashlib
-    from concurrent.futures import ThreadPoolExecutor
-
-    import xxhash
-
     step = 1 << 24
     tasks, labels, size = [[]], [], 0
     for name, tensor in [*hf_model.named_parameters(), *hf_model.named_buffers()]:
@@ -180,8 +177,6 @@ def default_device() -> str:
 
 def check_device(device: str) -> str:
     """``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``; anything else is a one-line error."""
-    import re
-
     if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda|cuda:\d+|mps|auto", device):
         raise ValueError(f"unknown device {device!r}: use cpu, cuda, cuda:N, mps or auto")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -223,10 +218,6 @@ def _load_hf(name_or_path: str, device: str, dtype: torch.dtype):
     where = (f"{gguf_path(embedded.name)} (converted once to {source})" if embedded else
              str(Path(source).expanduser().resolve()) if Path(source).expanduser().is_dir() else f"hub: {source}")
     return hf_model.eval(), tokenizer, where
-
-
-class ModelNotFoundError(OSError):
-    """The model name is neither the embedded model, a local folder, nor reachable on the hub."""
 
 
 def _prepare_tokenizer(tokenizer) -> None:
@@ -280,7 +271,11 @@ def load_model(
         if backend != "nnsight":
             raise ValueError(f"remote runs go through NDIF, which only the nnsight backend reaches: pass "
                              f"backend='nnsight', not {backend!r}")
-        return load_remote(str(name_or_path), remote, device, dtype, adapter)
+        module, source = remote_module(str(name_or_path), remote, device, dtype, adapter)
+        model = from_hf(module._module, module.tokenizer, backend="nnsight", model_id=str(name_or_path), remote=remote,
+                        module=module)
+        model.source = source
+        return model
     device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
     adapter_dir = check_adapter(adapter) if adapter is not None else None

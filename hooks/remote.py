@@ -1,7 +1,7 @@
 """Running a model on NDIF, the National Deep Inference Fabric, through nnsight (``remote=``).
 
 NDIF hosts the weights and runs nnsight traces sent to it; here only the config and tokenizer are
-loaded (:func:`load_remote`), and :class:`veracity.hooks.backends.NNsightBackend` reads activations
+loaded (:func:`remote_module`), and :class:`veracity.hooks.backends.NNsightBackend` reads activations
 with ``.save()`` inside each trace. A run that fails on the way (network, hub, service) ends in one
 :class:`NDIFError` line.
 """
@@ -13,8 +13,9 @@ import warnings
 from pathlib import Path
 
 from veracity.hooks.embedded import embedded_spec
+from veracity.hooks.errors import ModelNotFoundError
 
-__all__ = ["NDIFError", "load_remote", "remote_errors"]
+__all__ = ["NDIFError", "remote_errors", "remote_module"]
 
 
 class NDIFError(ConnectionError):
@@ -43,20 +44,21 @@ def remote_errors(remote: bool | str, model_id: str):
                         "this model") from None
 
 
-def load_remote(name: str, remote: bool | str, device=None, dtype=None, adapter=None):
-    """A :class:`veracity.hooks.model.VeracityModel` of hub model ``name`` whose traces run on NDIF.
+def remote_module(name: str, remote: bool | str, device=None, dtype=None, adapter=None):
+    """nnsight's ``LanguageModel`` of hub model ``name`` whose traces run on NDIF, and where it runs.
 
-    What ``load_model(name, backend="nnsight", remote=...)`` does: nnsight's ``LanguageModel`` built
-    from the hub config and tokenizer alone (a weightless skeleton), after checking, in this order,
-    the ``remote`` value, options that NDIF decides, that ``name`` is no local model, and
-    the API key; so bad settings fail in one line before anything touches the network.
+    What ``load_model(name, backend="nnsight", remote=...)`` wraps: the ``LanguageModel`` built from
+    the hub config and tokenizer alone (a weightless skeleton), after checking, in this order, the
+    ``remote`` value, options that NDIF decides, that ``name`` is no local model, and the API key;
+    so bad settings fail in one line before anything touches the network.
+
+    Returns:
+        ``(module, source)``: the ``LanguageModel`` and a description of where it runs.
 
     Raises:
         ValueError: A setting that cannot run remotely, or no API key.
         ModelNotFoundError: The config or tokenizer could not be loaded from the hub.
     """
-    from veracity.hooks.model import ModelNotFoundError, from_hf
-
     if remote == "local" or not (remote is True or (isinstance(remote, str) and remote.startswith("http"))):
         raise ValueError(f"remote must be True or an NDIF host URL (https://...), got {remote!r}")
     for option, value in (("device", device), ("dtype", dtype), ("adapter", adapter)):
@@ -82,7 +84,4 @@ def load_remote(name: str, remote: bool | str, device=None, dtype=None, adapter=
         raise ModelNotFoundError(f"remote model {name!r} needs its config and tokenizer from the Hugging Face hub "
                                  f"(the weights stay on NDIF), and they could not be loaded ({first_line(err)}): "
                                  "check the name and the network") from None
-    model = from_hf(module._module, module.tokenizer, backend="nnsight", model_id=name, remote=remote,
-                    module=module)
-    model.source = f"NDIF ({remote if isinstance(remote, str) else CONFIG.API.HOST}): {name}"
-    return model
+    return module, f"NDIF ({remote if isinstance(remote, str) else CONFIG.API.HOST}): {name}"

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from veracity.hooks.cache import ActivationCache, read_job
 
-__all__ = ["ActivationView"]
+__all__ = ["ActivationView", "load_activations"]
 
 
 class ActivationView:
@@ -145,3 +145,38 @@ class ActivationView:
         values = self.to_tensor()
         array = (values.float() if values.dtype == torch.bfloat16 else values).numpy()
         return array if dtype is None else array.astype(dtype)
+
+
+def load_activations(folder: str | os.PathLike, mmap: bool = False):
+    """Read the activations that ``veracity extract --out DIR`` (or ``extract(..., out=DIR)``) wrote.
+
+    The layers, model, position and number of texts are recorded beside them in ``DIR/job.json``
+    (read it with :func:`read_job`).
+
+    Args:
+        folder: The output folder of the extraction.
+        mmap: Return a :class:`veracity.hooks.view.ActivationView` that reads the chunks from disk
+            one at a time (memory-mapped, each verified on first touch) instead of one tensor:
+            for activations larger than memory.
+
+    Returns:
+        Tensor ``(n_texts, n_layers, d_model)`` in input order (or the view).
+
+    Raises:
+        FileNotFoundError: Not an activation folder.
+        RuntimeError: The extraction has not finished (rerun it: it resumes).
+
+    Example:
+        >>> acts = load_activations("runs/cities")
+        >>> read_job("runs/cities")["layers"]
+        [5, 20]
+    """
+    if mmap:
+        return ActivationView(folder)
+    meta = read_job(folder)
+    try:
+        n_texts, chunk_size = int(meta["n_texts"]), int(meta["chunk_size"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{folder}/job.json lacks n_texts or chunk_size: re-run the extraction") from err
+    store = ActivationCache(Path(folder).parent, meta, chunk_size, folder=Path(folder))
+    return store.load_all(math.ceil(n_texts / chunk_size))

@@ -98,7 +98,7 @@ def count_figures(dom: str) -> tuple[int, int]:
 
 
 def main(argv=None) -> Path:
-    """Command-line entry: ``python -m render REPORT.html OUT.png``."""
+    """Command-line entry: ``python tests/render.py REPORT.html OUT.png``."""
     parser = argparse.ArgumentParser(description="Screenshot an HTML report in headless Chromium.")
     parser.add_argument("html", help="the report to open, e.g. artifacts/transfer/report.html")
     parser.add_argument("png", help="where to write the screenshot, e.g. docs/report.png")

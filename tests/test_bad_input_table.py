@@ -25,7 +25,7 @@ import veracity as vc
 from veracity.data import load_questions_csv, load_statements
 from veracity.experiments import load_results
 from veracity.hooks import continuation_logprobs, load_activations, read_job
-from veracity.hooks.model import ModelNotFoundError
+from veracity.hooks.errors import ModelNotFoundError
 from veracity.probes import CCS, LogisticProbe, MassMeanProbe, TemperatureScaling, auroc, bootstrap_ci, load_probe
 from veracity.steering import export, from_gguf, from_safetensors, to_gguf
 from veracity.steering.vector import SteeringVector

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,30 @@ def test_wheel_holds_exactly_one_top_level_package(tmp_path):
     assert not [n for n in names if n.startswith(("veracity/tests", "veracity/benchmarks", "veracity/artifacts"))]
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "veracity = veracity.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    # Installed from the wheel, caches and outputs go to the user cache folder (XDG), not into the package.
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import veracity.home as h; "
+             "print(h.__file__); print(h.veracity_home())")
+    env = {k: v for k, v in os.environ.items() if k != "VERACITY_HOME"} | {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    where, home = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True, text=True, check=True,
+                                 env=env).stdout.split()
+    assert Path(where).is_relative_to(site) and Path(home) == tmp_path / "xdg" / "veracity"
+
+
+@pytest.mark.parametrize("folder", ["tests", "benchmarks", "artifacts", "docs"])
+def test_folders_that_are_not_package_parts_do_not_import(folder):
+    with pytest.raises(ModuleNotFoundError, match=f"{folder}/ is not part of the veracity package"):
+        __import__(f"veracity.{folder}")
+
+
+def test_checkout_keeps_its_files_in_artifacts_and_veracity_home_overrides(monkeypatch, tmp_path):
+    from veracity.home import veracity_home
+
+    monkeypatch.delenv("VERACITY_HOME", raising=False)
+    assert veracity_home() == ROOT / "artifacts"
+    monkeypatch.setenv("VERACITY_HOME", str(tmp_path))
+    assert veracity_home() == tmp_path
 
 
 def test_everyday_api_is_in_one_place():
@@ -172,3 +197,29 @@ def test_studies_run_as_modules():
     done = subprocess.run([sys.executable, "-m", "veracity.experiments.truth.truth_sweep", "--help"], capture_output=True,
                           text=True, timeout=120, cwd="/")
     assert done.returncode == 0 and "--dataset" in done.stdout and "--batch-size" in done.stdout
+
+
+def test_library_modules_import_each_other_without_circles():
+    """Every ``from veracity... import`` of hooks, probes, steering and data (at the top or inside a
+    function; a submodule import also imports its package) forms an acyclic graph: no module needs a
+    function-level import to dodge a circle."""
+    import ast
+    import graphlib
+
+    packages = ("hooks", "probes", "steering", "data")
+    graph: dict[str, set[str]] = {}
+    for package in packages:
+        for path in (ROOT / package).glob("*.py"):
+            name = f"veracity.{package}" if path.stem == "__init__" else f"veracity.{package}.{path.stem}"
+            edges = graph.setdefault(name, set())
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("veracity.")):
+                    continue
+                target = node.module.split(".")
+                if target[1] not in packages:
+                    continue  # a root module (atomic, home) imports nothing of the packages
+                if target[1] != package:
+                    edges.add(".".join(target[:2]))  # importing veracity.hooks.x runs veracity/hooks/__init__ first
+                if len(target) > 2:
+                    edges.add(node.module)
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the circle

@@ -55,11 +55,14 @@ def run(config: PIKConfig, model=None) -> dict:
     """Answer, grade, fit P(IK), score P(IK) and P(True); write the outputs. Returns results."""
     model = model or config.load_model()
     layer = config.layer_index(model.n_layers)
+    logger.info("[P(IK) 1/5] answering the questions (greedy, plus %d samples each)", config.k)
     data, graded, train, test = answer_and_split(model, config)
     correct = graded.correct
+    logger.info("[P(IK) 2/5] reading the questions' activations and fitting the P(IK) head at layer %d", layer)
     acts = question_activations(model, data, config)
     target = training_target(graded, config.target)
     head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
+    logger.info("[P(IK) 3/5] asking the model P(True) about its own answers")
     probs = {"p_ik": head.predict_true(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
              "p_true_few_shot": p_true(model, data, graded.greedy, config.batch_size, shots=True),
              "p_true_own_turn": p_true(model, data, graded.greedy, config.batch_size, own_turn=True),
@@ -67,7 +70,9 @@ def run(config: PIKConfig, model=None) -> dict:
     if config.k:
         probs["p_true_samples"] = p_true(model, data, graded.greedy, config.batch_size, samples=graded.samples)
     metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
+    logger.info("[P(IK) 4/5] P(IK) with source passages before the question")
     passages = source_passages(model, data, head, layer, test, config)
+    logger.info("[P(IK) 5/5] the head's AUROC at every layer")
     results = {
         "study": "pik", "model": {"id": model.model_id, "n_layers": model.n_layers, "d_model": model.d_model},
         "headline": _headline(metrics, passages, correct[test], config.seed),

@@ -9,9 +9,13 @@ def test_demo_page_shows_accuracy_and_auroc_by_layer_with_intervals(tmp_path):
                for probe in ("logistic", "ccs") for layer in range(4)]
     records += [{"probe": "random", "layer": layer, "accuracy": 0.5, "auroc": 0.5, "ece": 0.1} for layer in range(4)]
     best = {"logistic": records[3], "ccs": records[7], "random": records[8]}
-    page = write_demo_report(tmp_path, best, records, "tiny").read_text()
+    contrast = [{"probe": "ccs on answer-template pairs", "layer": layer, "accuracy": 0.5, "auroc": 0.5,
+                 "accuracy_ci95": [0.45, 0.55], "auroc_ci95": [0.45, 0.55]} for layer in (0, 3)]
+    page = write_demo_report(tmp_path, best, records, contrast, "tiny").read_text()
     head = page.index("Where does the model represent truth?")
     assert head < page.index("Best layer per probe")
     assert page.count('class="plotly-graph-div"') == 2
     assert "Held-out accuracy by layer" in page and "Held-out AUROC by layer" in page
-    assert page.count('"fill":"toself"') == 4, "one interval band per probe with intervals, per figure"
+    assert page.count('"fill":"toself"') == 6, "one interval band per probe with intervals, per figure"
+    assert page.count("ccs on answer-template pairs: 95% bootstrap interval") == 2, "the contrast is labelled"
+    assert "stays at chance" in page

@@ -3,7 +3,7 @@
 import pytest
 
 from veracity.hooks import load_model
-from veracity.hooks.model import ModelNotFoundError
+from veracity.hooks.errors import ModelNotFoundError
 
 
 def test_unknown_backend():

@@ -20,7 +20,7 @@ from tiny_models import block_outputs, build_family, build_word_tokenizer, expec
 import veracity as vc
 from veracity.cli import main
 from veracity.hooks import NDIFError, capture_residual
-from veracity.hooks.model import ModelNotFoundError
+from veracity.hooks.errors import ModelNotFoundError
 
 TEXTS = ["the city of paris is in france", "hello world", "tokyo is in japan and it is a city"]
 
