@@ -5,8 +5,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-pytestmark = pytest.mark.slow
-
 NOTEBOOK = Path(__file__).resolve().parents[2] / "experiments" / "notebooks" / "explore_layers.ipynb"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
@@ -17,6 +15,7 @@ def test_notebook_is_committed_without_outputs():
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow
 def test_notebook_runs_and_draws_figures(tmp_path, monkeypatch):
     from nbclient import NotebookClient
 

@@ -13,8 +13,6 @@ import torch
 
 from veracity.steering import SteeringVector, from_gguf
 
-pytestmark = pytest.mark.slow
-
 
 def check_gguf_matches(vector_path, gguf_path):
     vector = SteeringVector.load(vector_path)
@@ -59,6 +57,7 @@ def test_list_options_take_several_values_and_bad_ones_fail_in_one_line(capsys):
     assert err.count("\n") == 1 and "error: coefficients must include 0 (the baseline) (see " in err
 
 
+@pytest.mark.slow
 def test_honesty_steering_end_to_end(tmp_path, embedded):
     from veracity.experiments.steering.honesty_steering import main
 
@@ -81,6 +80,7 @@ def test_honesty_steering_end_to_end(tmp_path, embedded):
     check_report(out / "report.html")
 
 
+@pytest.mark.slow
 def test_east_bandit_end_to_end(tmp_path, embedded):
     from veracity.experiments.steering.east_bandit import main
 
