@@ -49,12 +49,17 @@ class DemoConfig(StudyConfig):
                              f"got {self.n}")
 
 
+CONTRAST_N = 200
+"""Statements in the answer-template contrast (its prompts are about three times as long to run)."""
+
+
 def truth_part(args, out: Path, model) -> tuple[list[dict], dict, list[dict]]:
     """The truth sweep on statement/negation pairs, the best layer's probe, and CCS on answer-template pairs.
 
     Returns:
         ``(records, best, contrast)``: every probe at every layer, the best layer per probe, and CCS
-        fitted on answer-template pairs (the statement + " True" / " False") at every third layer.
+        fitted on answer-template pairs (the statement + " True" / " False") at every third layer, on a
+        seeded sample of at most ``CONTRAST_N`` of the statements (a contrast, kept short).
     """
     from veracity.experiments.truth.truth_sweep import SweepConfig, load_sweep_data
     from veracity.experiments.truth.truth_sweep import run as truth_sweep
@@ -74,8 +79,8 @@ def truth_part(args, out: Path, model) -> tuple[list[dict], dict, list[dict]]:
     probe.save(out / "truth_probe")
     logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every third layer")
     template = SweepConfig(pairs="plain", probes="ccs", layers="::3", zero_shot=False,
-                           out=str(out / "truth_sweep_template"), **shared)
-    contrast, _ = truth_sweep(template, model=model, data=(data, None))
+                           out=str(out / "truth_sweep_template"), **{**shared, "n": min(args.n, CONTRAST_N)})
+    contrast, _ = truth_sweep(template, model=model)
     contrast = [{**r, "probe": "ccs on answer-template pairs"} for r in contrast]
     return records, summary["best"], contrast
 
@@ -102,11 +107,13 @@ def run(args: DemoConfig, model=None) -> dict:
     from veracity.experiments.knowing import pik
     from veracity.experiments.steering import honesty_steering
 
-    pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3", *common],
+    pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3",
+                           "--p-true", "plain,own_turn", *common],
                            model=model)
     logger.info("[3/3] honesty steering vector")
     honesty = honesty_steering.main(["--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24",
-                                     "--layers", "12", *common], model=model)
+                                     "--layers", "12", "--coefficients", "-0.25", "0", "0.25", *common],
+                                    model=model)
     summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     write_demo_report(out, best, records, contrast, model.model_id)
@@ -138,7 +145,8 @@ def write_demo_report(out: Path, best: dict, records: list[dict], contrast: list
         "cities (a city's statements never sit on both sides). CCS, CRC and random read contrast pairs of a "
         "statement and its negation (\"The city of Paris is in France.\" / \"... is not in France.\"). The "
         "contrast, <b>ccs on answer-template pairs</b>, is CCS fitted on the statement followed by \"True\" or "
-        "\"False\": on this model it stays at chance at every layer, the failure the negation pairs avoid. "
+        "\"False\" (on a seeded sample of at most 200 of the statements): on this model its interval includes "
+        "chance at every layer (no truth direction found), the failure the negation pairs avoid. "
         "Shaded bands: 95% percentile-bootstrap intervals over held-out statements (1000 resamples); random: the "
         "mean of 10 random directions. Layer L = residual stream after block L.</p>",
         metric_by_layer_figure(records + contrast, "accuracy", title="Held-out accuracy by layer"),

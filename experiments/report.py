@@ -98,8 +98,8 @@ def metric_by_layer_figure(records: Sequence[dict], metric: str, title: str | No
                            chance: float | None = 0.5) -> go.Figure:
     """One line per probe: ``metric`` against layer, with a shaded 95% interval where rows have one.
 
-    The band is its own legend entry ("PROBE: 95% bootstrap interval") and each point's hover
-    text gives the interval, so a reader never has to guess what the shading means.
+    One legend entry ("shaded: 95% bootstrap interval") names every band, and each point's hover
+    text gives its interval, so a reader never has to guess what the shading means.
 
     Args:
         records: Rows with ``"layer"``, ``"probe"`` and ``metric`` (and optionally ``metric + "_ci95"``).
@@ -112,21 +112,26 @@ def metric_by_layer_figure(records: Sequence[dict], metric: str, title: str | No
     """
     fig = go.Figure()
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    any_ci = False
     for i, probe in enumerate(dict.fromkeys(r["probe"] for r in records)):
         rows = sorted((r for r in records if r["probe"] == probe), key=lambda r: r["layer"])
         colour, layers = palette[i % len(palette)], [r["layer"] for r in rows]
         has_ci = all(f"{metric}_ci95" in r for r in rows)
         if has_ci:
+            any_ci = True
             low, high = zip(*(r[f"{metric}_ci95"] for r in rows))
             fig.add_trace(go.Scatter(x=layers + layers[::-1], y=list(high) + list(low)[::-1], fill="toself",
                                      fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                                     name=f"{probe}: 95% bootstrap interval", legendgroup=probe))
+                                     name=f"{probe}: 95% bootstrap interval", legendgroup=probe, showlegend=False))
         values = [r[metric] for r in rows]
         hover = (f"{probe}, layer %{{x}}: %{{y:.3f}} [%{{customdata[0]:.3f}}, %{{customdata[1]:.3f}}] "
                  "(95% bootstrap interval)<extra></extra>" if has_ci else f"{probe}, layer %{{x}}: %{{y:.3f}}<extra></extra>")
         fig.add_trace(go.Scatter(x=layers, y=values, mode="lines+markers", name=probe, line={"color": colour},
                                  legendgroup=probe, customdata=list(zip(low, high)) if has_ci else None,
                                  hovertemplate=hover))
+    if any_ci:  # one legend entry says what every shaded band is
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"width": 10, "color": "rgba(128,128,128,0.3)"},
+                                 name="shaded: 95% bootstrap interval", hoverinfo="skip"))
     if chance is not None:
         fig.add_hline(y=chance, line_dash="dash", line_color="grey")
     fig.update_layout(title=title or f"{metric} by layer (held-out)", xaxis_title="layer (residual stream after block L)",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,35 @@ from veracity.probes.evaluation import auroc_estimate, estimate, mean_estimate
 
 logger = logging.getLogger(__name__)
 
+P_TRUE_VARIANTS = ("plain", "few_shot", "own_turn", "samples")
+"""How P(True) can be asked: plain, after few-shot examples, in its own turn after the answer, beside samples."""
+
+
+@dataclass(kw_only=True)
+class Config(PIKConfig):
+    """Settings of the P(IK) versus P(True) experiment.
+
+    Attributes:
+        p_true: Comma-separated P(True) variants to score, plain always among them: plain, few_shot, own_turn,
+            samples (samples needs --k >= 1).
+    """
+
+    p_true: str = ",".join(P_TRUE_VARIANTS)
+
+    def __post_init__(self):
+        super().__post_init__()
+        unknown = [v for v in self.p_true_list if v not in P_TRUE_VARIANTS]
+        if unknown or not self.p_true_list:
+            raise ValueError(f"--p-true: unknown {unknown or 'empty'}; choose from {', '.join(P_TRUE_VARIANTS)}")
+        if "plain" not in self.p_true_list:
+            raise ValueError("--p-true must include plain: the report sets P(IK) against the plain P(True)")
+
+    @property
+    def p_true_list(self) -> list[str]:
+        """The requested P(True) variants."""
+        return [v.strip() for v in self.p_true.split(",") if v.strip()]
+
+
 def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
     """Held-out AUROC of a P(IK) head at every layer (exploratory: not used to pick the layer)."""
     rows = []
@@ -51,7 +80,7 @@ def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
     return rows
 
 
-def run(config: PIKConfig, model=None) -> dict:
+def run(config: Config, model=None) -> dict:
     """Answer, grade, fit P(IK), score P(IK) and P(True); write the outputs. Returns results."""
     model = model or config.load_model()
     layer = config.layer_index(model.n_layers)
@@ -62,13 +91,16 @@ def run(config: PIKConfig, model=None) -> dict:
     acts = question_activations(model, data, config)
     target = training_target(graded, config.target)
     head = fit_pik_head(model, data, target, train, acts[:, layer], layer, config)
-    logger.info("[P(IK) 3/5] asking the model P(True) about its own answers")
-    probs = {"p_ik": head.predict_true(acts[:, layer]), "p_true": p_true(model, data, graded.greedy, config.batch_size),
-             "p_true_few_shot": p_true(model, data, graded.greedy, config.batch_size, shots=True),
-             "p_true_own_turn": p_true(model, data, graded.greedy, config.batch_size, own_turn=True),
-             "category_prior": category_prior(data, correct, train)}
-    if config.k:
-        probs["p_true_samples"] = p_true(model, data, graded.greedy, config.batch_size, samples=graded.samples)
+    logger.info("[P(IK) 3/5] asking the model P(True) about its own answers (%s)", config.p_true)
+    probs = {"p_ik": head.predict_true(acts[:, layer])}
+    variants = {"plain": ("p_true", {}), "few_shot": ("p_true_few_shot", {"shots": True}),
+                "own_turn": ("p_true_own_turn", {"own_turn": True}),
+                "samples": ("p_true_samples", {"samples": graded.samples})}
+    for variant in config.p_true_list:
+        name, options = variants[variant]
+        if variant != "samples" or config.k:
+            probs[name] = p_true(model, data, graded.greedy, config.batch_size, **options)
+    probs["category_prior"] = category_prior(data, correct, train)
     metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
     logger.info("[P(IK) 4/5] P(IK) with source passages before the question")
     passages = source_passages(model, data, head, layer, test, config)
@@ -221,7 +253,7 @@ def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict
 
 def main(argv=None, model=None) -> dict:
     """Command-line entry point; returns the results dict."""
-    config = parse_config(PIKConfig, argv, description=__doc__.splitlines()[0])
+    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
     script_logging()
     with one_line_errors("veracity.experiments.knowing.pik"):
         results = run(config, model=model)

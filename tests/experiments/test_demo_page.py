@@ -18,4 +18,5 @@ def test_demo_page_shows_accuracy_and_auroc_by_layer_with_intervals(tmp_path):
     assert "Held-out accuracy by layer" in page and "Held-out AUROC by layer" in page
     assert page.count('"fill":"toself"') == 6, "one interval band per probe with intervals, per figure"
     assert page.count("ccs on answer-template pairs: 95% bootstrap interval") == 2, "the contrast is labelled"
-    assert "stays at chance" in page
+    assert page.count("shaded: 95% bootstrap interval") == 2, "one legend entry per figure names the bands"
+    assert "interval includes chance at every layer" in page

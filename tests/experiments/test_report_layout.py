@@ -20,8 +20,9 @@ def test_a_table_before_the_first_figure_is_refused(tmp_path):
 
 def test_bands_are_labelled_as_95_percent_bootstrap_intervals_in_legend_and_hover():
     figure = metric_by_layer_figure(RECORDS, "accuracy")
-    band, line = figure.data
-    assert band.fill == "toself" and band.name == "logistic: 95% bootstrap interval" and band.showlegend is not False
+    band, line, key = figure.data
+    assert band.fill == "toself" and band.name == "logistic: 95% bootstrap interval"
+    assert key.name == "shaded: 95% bootstrap interval" and key.showlegend is not False
     assert "95% bootstrap interval" in line.hovertemplate and [tuple(c) for c in line.customdata] == [(0.7, 0.9)] * 3
     plain = metric_by_layer_figure([{k: v for k, v in r.items() if k != "accuracy_ci95"} for r in RECORDS], "accuracy")
     assert len(plain.data) == 1 and "interval" not in plain.data[0].hovertemplate
