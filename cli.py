@@ -13,7 +13,6 @@ Bad input ends in one line on stderr and exit code 2; ``VERACITY_DEBUG=1`` shows
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import sys
@@ -90,17 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_texts(path: str, column: str) -> list[str]:
     """Texts from a ``.txt`` file (one per non-empty line) or a ``.csv`` column."""
+    from veracity.data.csvfile import read_csv_rows  # keeps ``veracity --help`` free of the data package
+
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"--input {path}: no such file")
     try:
         if file.suffix.lower() == ".csv":
-            with file.open(newline="", encoding="utf-8-sig") as handle:
-                reader = csv.DictReader(handle)
-                if column not in (reader.fieldnames or []):
-                    raise UsageError(f"--input {path} has no column {column!r} (columns: "
-                                     f"{', '.join(reader.fieldnames or [])}): pass --column NAME")
-                texts = [row[column] for row in reader]
+            try:
+                header, rows = read_csv_rows(file)
+            except ValueError as err:
+                raise UsageError(f"--input {err}") from None
+            if column not in header:
+                raise UsageError(f"--input {path} has no column {column!r} (columns: "
+                                 f"{', '.join(header)}): pass --column NAME")
+            texts = [row[column] for row in rows]
         else:
             texts = [line.rstrip("\r\n") for line in file.read_text(encoding="utf-8").splitlines()]
             texts = [t for t in texts if t.strip()]

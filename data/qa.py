@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from veracity.data.csvfile import read_csv_rows
+
 __all__ = [
     "ARITHMETIC_LEVELS", "QA_SETS", "QADataset", "QAItem", "arithmetic_questions", "capital_questions",
     "grade", "load_qa", "load_questions_csv", "normalize_text",
@@ -265,16 +267,11 @@ def load_questions_csv(path: str | os.PathLike) -> QADataset:
     Example:
         >>> data = load_questions_csv("my_facts.csv")  # doctest: +SKIP
     """
-    import csv
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no questions file at {path}: pass a CSV with columns question,answer[,topic]")
-    try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text: save the questions as a UTF-8 CSV") from None
-    if not rows or not {"question", "answer"} <= set(rows[0]):
+    header, rows = read_csv_rows(path)
+    if not rows or not {"question", "answer"} <= set(header):
         raise ValueError(f"{path} needs a header with columns question,answer (optional topic) and at least one row")
     items = []
     for number, row in enumerate(rows, start=2):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from veracity.data.csvfile import read_csv_rows
 
 TRUE_WORDS = {"1": 1, "true": 1, "yes": 1, "0": 0, "false": 0, "no": 0}
 
@@ -96,18 +97,7 @@ def _parse_label(value, where: str) -> int:
 
 
 def _rows_from_csv(path: Path) -> list[dict]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        rows = []
-        for row in reader:
-            if None in row or None in row.values():
-                raise ValueError(
-                    f"{path.name} line {reader.line_num}: expected {len(header)} fields like the header; "
-                    "quote statements that contain commas"
-                )
-            rows.append(row)
-    return rows
+    return read_csv_rows(path)[1]
 
 
 def _rows_from_jsonl(path: Path) -> list[dict]:

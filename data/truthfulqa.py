@@ -13,9 +13,7 @@ the internet; offline, pass the CSV). It gives, per question:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import os
 import urllib.request
@@ -23,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from veracity.atomic import atomic_write_bytes
+from veracity.data.csvfile import read_csv_rows
 from veracity.home import veracity_home
 
 __all__ = ["TRUTHFULQA_URL", "TruthfulQA", "TruthfulQAItem", "load_truthfulqa"]
@@ -96,12 +95,12 @@ def _answers(text: str) -> tuple[str, ...]:
 
 
 def _parse(text: str, source: str) -> TruthfulQA:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    header, rows = read_csv_rows(source, text)
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ValueError(f"{source} lacks the TruthfulQA columns {missing}: pass the authors' TruthfulQA.csv")
     items = []
-    for row_number, row in enumerate(reader, start=2):
+    for row_number, row in enumerate(rows, start=2):
         best, incorrect = (row["Best Answer"] or "").strip(), _answers(row["Incorrect Answers"] or "")
         question = (row["Question"] or "").strip()
         if not question or not best or not incorrect:

@@ -11,6 +11,7 @@ import logging
 import math
 import numbers
 import os
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,10 @@ def apply_template(texts: Sequence[str], template: str | None) -> list[str]:
         return list(texts)
     if "{text}" not in template:
         raise ValueError("template must contain a '{text}' slot, e.g. 'Is this true? {text}'")
+    unknown = sorted({name for name in re.findall(r"\{(\w+)\}", template) if name != "text"})
+    if unknown:
+        raise ValueError(f"template has the unknown field(s) {', '.join('{' + n + '}' for n in unknown)}: only "
+                         "{text} is filled in; remove the others or write the text they stand for")
     return [template.replace("{text}", text) for text in texts]
 
 

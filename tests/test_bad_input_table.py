@@ -53,6 +53,7 @@ class World:
         (root / "a_file").write_text("x")
         (root / "texts.txt").write_text("hello world\nthe cat\n")
         (root / "long.txt").write_text(" ".join(["hello world"] * 100) + "\n")
+        (root / "quote.csv").write_text('statement,label\nx,1\n"unterminated,0\n')
         self.count = 0
 
     def copy(self, name: str, tensors=None, meta=None, raw_json: str | None = None) -> Path:
@@ -177,6 +178,8 @@ API = [
     Api("extract-too-long", lambda w: extract(w, texts=[" ".join(["hello world"] * 100)]), ValueError,
         r"context of 128: shorten it, or pass max_length=128"),
     Api("extract-template-no-slot", lambda w: extract(w, template="Is it true?"), ValueError, r"\{text\}"),
+    Api("extract-template-unknown-field", lambda w: extract(w, template="{text} and {other}"), ValueError,
+        r"unknown field\(s\) \{other\}: only \{text\} is filled in"),
     Api("extract-out-is-file", lambda w: extract(w, out=w.root / "a_file"), NotADirectoryError, r"a_file is a file: pass a folder"),
     Api("extract-out-under-file", lambda w: extract(w, out=w.root / "a_file" / "x"), NotADirectoryError, r"which is a file: pass another folder"),
     Api("extract-out-other-job", lambda w: (extract(w, out=w.root / "job"), extract(w, texts=("other",), out=w.root / "job")),
@@ -362,6 +365,12 @@ API = [
         ValueError, r"row 2 has no 'label'"),
     Api("statements-not-object", lambda w: load_statements(w.file("o.jsonl", "[1, 2]\n")), ValueError, r"row 1 is not an object"),
     Api("statements-unknown", lambda w: load_statements("no-such-dataset"), FileNotFoundError, r"no-such-dataset: pass a CSV/JSONL path or one of"),
+    Api("statements-csv-unterminated-quote", lambda w: load_statements(w.file("q.csv", 'statement,label\nx,1\n"unterminated,0\n')),
+        ValueError, r"q.csv line 3: malformed CSV \(unexpected end of data\); close every opening quote"),
+    Api("statements-csv-extra-field", lambda w: load_statements(w.file("f.csv", "statement,label\nParis is in France,1\nRome, Italy,1\n")),
+        ValueError, r"f.csv line 3: 3 fields where the header has 2; quote fields that contain commas"),
+    Api("questions-csv-unterminated-quote", lambda w: load_questions_csv(w.file("qq.csv", 'question,answer\n"What is 2+2?,4\n')),
+        ValueError, r"qq.csv line 2: malformed CSV"),
 ]
 
 
@@ -388,6 +397,8 @@ CLI = [
     Cli("cli-extract-missing-input", ["extract", "--input", "{root}/nothing.txt", "--out", "{root}/o"], r"nothing.txt"),
     Cli("cli-extract-layers", ["extract", "--input", "{root}/texts.txt", "--out", "{root}/o1", "--layers", "3.7"],
         r"--layers"),
+    Cli("cli-extract-csv-unterminated", ["extract", "--input", "{root}/quote.csv", "--out", "{root}/o-quote"],
+        r"--input quote.csv line 3: malformed CSV"),
     Cli("cli-extract-layers-range", ["extract", "--input", "{root}/texts.txt", "--out", "{root}/o1", "--layers", "1:2:x"],
         r"--layers '1:2:x': use all, every:K"),
     Cli("cli-extract-batch", ["extract", "--input", "{root}/texts.txt", "--out", "{root}/o2", "--batch-size", "1.5"],

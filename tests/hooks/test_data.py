@@ -39,8 +39,8 @@ def test_csv_and_jsonl(tmp_path):
         ("", "has no rows"),
         ("text,label\nIce is hot.,0\n", "has no 'statement' column \\(columns: text, label\\)"),
         ("statement,label\nIce is hot.,maybe\n", "row 1: label 'maybe' is not binary"),
-        ("statement,label\nIce is hot.,0\nParis, France is nice.,1\n", "line 3: expected 2 fields"),
-        ("statement,label\nIce is hot.\n", "line 2: expected 2 fields"),
+        ("statement,label\nIce is hot.,0\nParis, France is nice.,1\n", "line 3: 3 fields where the header has 2"),
+        ("statement,label\nIce is hot.\n", "line 2: 1 field where the header has 2"),
     ],
 )
 def test_bad_files_say_what_to_do(tmp_path, content, message):
@@ -59,3 +59,20 @@ def test_shared_geometry_of_truth_csvs_load(shared_datasets):
     for name in ("cities", "neg_cities", "larger_than", "sp_en_trans"):
         ds = load_statements(shared_datasets / "geometry_of_truth" / f"{name}.csv")
         assert set(ds.labels.tolist()) == {0, 1} and len(ds) > 300
+
+
+def test_csv_files_with_a_byte_order_mark_read_like_any_other(tmp_path):
+    from veracity.data import load_questions_csv, load_statements
+
+    (tmp_path / "s.csv").write_text("\ufeffstatement,label\nParis is in France.,1\nParis is in Peru.,0\n", encoding="utf-8")
+    data = load_statements(tmp_path / "s.csv")
+    assert data.statements == ["Paris is in France.", "Paris is in Peru."] and list(data.labels) == [1, 0]
+    (tmp_path / "q.csv").write_text("\ufeffquestion,answer\nWhat is 2+2?,4\n", encoding="utf-8")
+    assert load_questions_csv(tmp_path / "q.csv").items[0].answers == ("4",)
+
+
+def test_extract_command_reads_a_csv_with_a_byte_order_mark(tmp_path):
+    from veracity.cli import read_texts
+
+    (tmp_path / "t.csv").write_text("\ufeffstatement,label\n\"Paris, France\",1\n", encoding="utf-8")
+    assert read_texts(str(tmp_path / "t.csv"), "statement") == ["Paris, France"]
