@@ -111,6 +111,9 @@ class ArtifactMixin:
             >>> probe = LogisticProbe.load("artifacts/probes/layer12")  # doctest: +SKIP
         """
         tensors, meta = load_artifact(path)
+        if "class" not in meta:
+            raise ValueError(f"{path} has no \"class\" field: it is not a veracity artifact, or its JSON was edited; "
+                             "save the probe again with probe.save")
         if meta.get("class") != cls.__name__:
             raise ValueError(
                 f"{path} holds a {meta.get('class')}, not a {cls.__name__}: use veracity.probes.load_probe"

@@ -64,6 +64,9 @@ def load_probe(path: str | os.PathLike) -> Any:
     """
     tensors, meta = load_artifact(path)
     name = meta.get("class")
+    if name is None:
+        raise ValueError(f"{path} has no \"class\" field: it is not a veracity artifact, or its JSON was edited; "
+                         "save the probe again with probe.save")
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"{path}: unknown class {name!r}; known classes: {known}")

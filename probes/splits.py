@@ -58,6 +58,9 @@ def grouped_split(groups, test_fraction: float, seed: int, labels=None) -> tuple
     train, test = next(splitter.split(np.zeros(len(groups)), groups=groups))
     if labels is not None:
         labels = np.asarray(labels)
+        if len(np.unique(labels)) < 2:
+            raise ValueError(f"every row has the label {labels.flat[0]}: a probe needs true and false examples; "
+                             "pass a dataset with both")
         for name, side in (("training", train), ("test", test)):
             if len(np.unique(labels[side])) < 2:
                 raise ValueError(f"the {name} side of the grouped split holds one label only: use more questions "

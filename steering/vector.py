@@ -228,6 +228,9 @@ class SteeringVector:
             >>> vector = SteeringVector.load("artifacts/honesty.json")
         """
         tensors, meta = load_artifact(path)
+        if "class" not in meta:
+            raise ValueError(f"{path} has no \"class\" field: it is not a veracity artifact, or its JSON was edited; "
+                             "save the vector again with SteeringVector.save")
         if meta.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {meta.get('class')!r}, not a SteeringVector")
         return cls.from_tensors(tensors, meta, source=path)

@@ -27,6 +27,7 @@ from veracity.experiments import load_results
 from veracity.hooks import continuation_logprobs, load_activations, read_job
 from veracity.hooks.errors import ModelNotFoundError
 from veracity.probes import CCS, LogisticProbe, MassMeanProbe, TemperatureScaling, auroc, bootstrap_ci, load_probe
+from veracity.probes.splits import grouped_split
 from veracity.steering import export, from_gguf, from_safetensors, to_gguf
 from veracity.steering.vector import SteeringVector
 
@@ -276,6 +277,14 @@ API = [
     Api("probe-missing", lambda w: load_probe(w.root / "nothing"), FileNotFoundError, r"not found"),
     Api("probe-unknown-class", lambda w: load_probe(w.copy("logistic", meta=lambda m: with_(m, **{"class": "Oracle"}))),
         ValueError, r"unknown class 'Oracle'; known classes"),
+    Api("probe-json-no-class", lambda w: load_probe(w.copy("logistic", meta=lambda m: without(m, "class"))), ValueError,
+        r"has no \"class\" field: it is not a veracity artifact, or its JSON was edited"),
+    Api("probe-json-no-class-direct", lambda w: LogisticProbe.load(w.copy("logistic", meta=lambda m: without(m, "class"))),
+        ValueError, r"has no \"class\" field"),
+    Api("vector-json-no-class", lambda w: SteeringVector.load(w.copy("vector", meta=lambda m: without(m, "class"))),
+        ValueError, r"has no \"class\" field: .* save the vector again"),
+    Api("split-one-label", lambda w: grouped_split(["a", "b", "c", "d"], 0.5, 0, labels=[1, 1, 1, 1]), ValueError,
+        r"every row has the label 1: a probe needs true and false examples; pass a dataset with both"),
     Api("probe-class-mismatch", lambda w: LogisticProbe.load(w.root / "massmean"), ValueError,
         r"holds a MassMeanProbe, not a LogisticProbe: use veracity.probes.load_probe"),
     Api("probe-missing-tensor", lambda w: load_probe(w.copy("logistic", tensors=lambda t: without(t, "coef_"))), ValueError,

@@ -153,6 +153,9 @@ def transfer_matrix(
     """
     splits = grouped_splits(entity_groups(data), round(1 - train_fraction, 6), seed)
     for name, (train, _) in splits.items():
+        if len(np.unique(data[name].labels)) < 2:
+            raise ValueError(f"{name} holds one label only: a probe needs true and false statements; pass a dataset "
+                             "with both")
         if len(np.unique(data[name].labels[train])) < 2:
             raise ValueError(f"the training side of {name} holds one label only: use more statements or another --seed")
     rows, fitted = [], {p: {} for p in probes}
