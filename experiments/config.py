@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from veracity.constraints import Interval, check_constraints
+
 __all__ = ["DTYPES", "QuestionsConfig", "StudyConfig"]
 
 DTYPES = ("", "float32", "bfloat16", "float16")
@@ -35,11 +37,17 @@ class StudyConfig:
     study: ClassVar[str] = "study"
     """Folder name under artifacts/ when ``out`` is not given."""
 
+    constraints: ClassVar[dict] = {"seed": [Interval(int)], "batch_size": [Interval(int, 1)]}
+    """Setting -> what it may be (:mod:`veracity.constraints`); a subclass declares only its own, and
+    every class's constraints are checked, with one wording, before the subclass's own checks run."""
+
     def __post_init__(self):
+        declared = {}
+        for klass in reversed(type(self).__mro__):
+            declared.update(klass.__dict__.get("constraints", {}))
+        check_constraints(self, declared, name=lambda field: "--" + field.replace("_", "-"))
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"--batch-size must be a positive integer, got {self.batch_size!r}")
         if not self.out:
             from veracity.home import veracity_home
 
@@ -78,10 +86,10 @@ class QuestionsConfig(StudyConfig):
     questions: str = ""
     n: int = 0
 
+    constraints: ClassVar[dict] = {"n": [Interval(int, 0, note="0 = all questions")]}
+
     def __post_init__(self):
         super().__post_init__()
-        if self.n < 0:
-            raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
         if self.questions:
             from veracity.data import load_questions_csv
 

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import validate_data
 from torch import Tensor
 
+from veracity.constraints import check_constraints
 from veracity.probes.io import load_artifact, save_artifact
 from veracity.probes.validation import (
     Array,
@@ -172,6 +173,15 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
     _tensor_attrs: ClassVar[tuple[str, ...]] = ("direction_",)
     _json_attrs: ClassVar[tuple[str, ...]] = ("d_model_",)
     sign_convention: ClassVar[str | None] = "direction_ points toward label 1 (true)"
+    _hyperparameter_constraints: ClassVar[dict] = {}
+    """Hyperparameter -> what it may be (:mod:`veracity.constraints`), checked by :meth:`_check_params`."""
+
+    def _check_params(self) -> None:
+        """Check every hyperparameter against the constraints this class and its bases declare."""
+        declared = {}
+        for klass in reversed(type(self).__mro__):
+            declared.update(klass.__dict__.get("_hyperparameter_constraints", {}))
+        check_constraints(self, declared)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

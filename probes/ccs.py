@@ -40,6 +40,7 @@ from jaxtyping import Float, Real
 from scipy.special import logit
 from torch import Tensor
 
+from veracity.constraints import Interval, Options
 from veracity.probes.base import BaseProbe
 from veracity.probes.optim import lbfgs_minimize
 from veracity.probes.preprocessing import NORMALIZE_MODES, fit_pair_normalizer, raw_pair_direction
@@ -226,6 +227,8 @@ class CCS(BaseProbe):
         "coef_", "intercept_", "mean_", "scale_", "restart_losses_")
     _json_attrs = BaseProbe._json_attrs + ("best_restart_", "loss_", "sign_fixed_")
     SELECTIONS = ("consensus", "loss")
+    _hyperparameter_constraints = {"selection": [Options(*SELECTIONS)], "n_restarts": [Interval(int, 1)],
+                              "n_epochs": [Interval(int, 1)], "weight_decay": [Interval(float, 0)]}
     sign_convention = (
         "direction_ points where the probe's P(true) rises; if sign_fixed_ is false the fit was "
         "unsupervised and the sign is arbitrary (fit with labels to point it toward label 1)"
@@ -282,15 +285,9 @@ class CCS(BaseProbe):
             raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {self.optimizer!r}")
         if self.normalize not in NORMALIZE_MODES:
             raise ValueError(f"normalize must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
-        if self.selection not in self.SELECTIONS:
-            raise ValueError(f"selection must be one of {self.SELECTIONS}, got {self.selection!r}")
-        for name in ("n_restarts", "n_epochs"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self._check_params()
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0 (or None for the optimizer default), got {self.lr}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
     def _as_pairs(self, x: Tensor) -> Float[Tensor, "m 2 d_model"]:
         """The contrast pairs the probe trains on (subclasses may reshape their input)."""

@@ -13,6 +13,7 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
+from veracity.constraints import Interval
 from veracity.probes.base import BaseProbe
 from veracity.probes.optim import fit_logistic, fit_logistic_pieces
 from veracity.probes.preprocessing import fit_standardizer
@@ -49,6 +50,8 @@ class LogisticProbe(BaseProbe):
 
     _tensor_attrs = BaseProbe._tensor_attrs + ("coef_", "intercept_", "mean_", "scale_")
     _json_attrs = BaseProbe._json_attrs + ("n_iter_",)
+    _hyperparameter_constraints = {"C": [Interval(float, 0, closed="neither")], "max_iter": [Interval(int, 1)],
+                              "tol": [Interval(float, 0, closed="neither")]}
 
     def __init__(self, C: float = 1.0, standardize: bool = True, max_iter: int = 1000,
                  tol: float = 1e-8, device: str | None = None):
@@ -68,8 +71,7 @@ class LogisticProbe(BaseProbe):
         Returns:
             ``self``.
         """
-        if not self.C > 0:
-            raise ValueError(f"C must be > 0, got {self.C}")
+        self._check_params()
         if is_view(X):
             return self._fit_view(X, y)
         x, labels = self._check_fit_input(X, y)

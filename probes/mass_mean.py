@@ -19,6 +19,7 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
+from veracity.constraints import Interval
 from veracity.probes.base import BaseProbe
 from veracity.probes.directions import mean_difference
 from veracity.probes.registry import register
@@ -70,6 +71,7 @@ class MassMeanProbe(BaseProbe):
     """
 
     _tensor_attrs = BaseProbe._tensor_attrs + ("coef_", "intercept_")
+    _hyperparameter_constraints = {"ridge": [Interval(float, 0)]}
 
     def __init__(self, iid: bool = False, ridge: float = 1e-3):
         self.iid = iid
@@ -85,8 +87,7 @@ class MassMeanProbe(BaseProbe):
         Returns:
             ``self``.
         """
-        if self.ridge < 0:
-            raise ValueError(f"ridge must be >= 0, got {self.ridge}")
+        self._check_params()
         if is_view(X):
             return self._fit_view(X, y)
         x, labels = self._check_fit_input(X, y)

@@ -24,6 +24,7 @@ import numpy as np
 from jaxtyping import Float, Real
 from scipy.stats import rankdata
 
+from veracity.constraints import FRACTION, check_value
 from veracity.probes.validation import Array, check_binary_labels, check_soft_labels
 
 __all__ = [
@@ -259,8 +260,7 @@ def bootstrap_ci(
         >>> bootstrap_ci(auroc, probs, labels, n_boot=2000)  # doctest: +SKIP
         ConfidenceInterval(estimate=0.91, low=0.88, high=0.94)
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    check_value("alpha", alpha, FRACTION)
     p, y = _vector(probs, "probs"), _vector(labels, "labels")
     if p.size != y.size:
         raise ValueError(f"probs has {p.size} entries but labels has {y.size}")
@@ -305,8 +305,7 @@ def bootstrap_accuracy_auroc(
     Returns:
         ``{"accuracy": ConfidenceInterval, "auroc": ConfidenceInterval}``.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    check_value("alpha", alpha, FRACTION)
     p = _vector(probs, "probs")
     y = check_binary_labels(labels, n=p.size, name="labels").numpy()
     idx = np.random.default_rng(seed).integers(0, p.size, (int(n_boot), p.size))

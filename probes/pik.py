@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Real
 from torch import Tensor
 
+from veracity.constraints import Interval
 from veracity.probes.base import BaseProbe
 from veracity.probes.optim import fit_device, fit_logistic_pieces
 from veracity.probes.preprocessing import fit_standardizer
@@ -59,6 +60,8 @@ class PIKHead(BaseProbe):
 
     _tensor_attrs = BaseProbe._tensor_attrs + (
         "coef_", "intercept_", "mean_", "scale_", "hidden_weight_", "hidden_bias_")
+    _hyperparameter_constraints = {"weight_decay": [Interval(float, 0)], "n_epochs": [Interval(int, 1)],
+                              "lr": [Interval(float, 0, closed="neither")]}
 
     def __init__(self, hidden: int | None = None, weight_decay: float = 1e-3, n_epochs: int = 500,
                  lr: float = 1e-2, seed: int = 0, standardize: bool = True, device: str | None = None):
@@ -82,8 +85,7 @@ class PIKHead(BaseProbe):
         """
         if self.hidden is not None and int(self.hidden) < 1:
             raise ValueError(f"hidden must be None (linear) or >= 1, got {self.hidden}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        self._check_params()
         if is_view(X):  # activations on disk: every pass below streams over the chunks
             n, d = one_layer(X)
             target = check_soft_labels(y, n=n)

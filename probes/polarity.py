@@ -29,6 +29,7 @@ import torch
 from jaxtyping import Float, Real
 from torch import Tensor
 
+from veracity.constraints import Interval
 from veracity.probes.ccs import CCS, PairLoss, ccs_loss
 from veracity.probes.registry import register
 from veracity.probes.validation import Array
@@ -127,6 +128,8 @@ class PolarityAwareCCS(CCS):
         >>> probe.polarity_report(X, y)  # polar_consistency, contradiction_index, accuracy
     """
 
+    _hyperparameter_constraints = {"polarity_weight": [Interval(float, 0)]}
+
     _input_trailing = (2, 2)
 
     def __init__(self, polarity_weight: float = 1.0, per_cell: bool = True, n_restarts: int = 10,
@@ -152,11 +155,6 @@ class PolarityAwareCCS(CCS):
             ``self``.
         """
         return super().fit(X, y)
-
-    def _validate_hyperparameters(self) -> None:
-        super()._validate_hyperparameters()
-        if self.polarity_weight < 0:
-            raise ValueError(f"polarity_weight must be >= 0, got {self.polarity_weight}")
 
     def predict_side_proba(self, X: Float[Array, "n 2 2 d_model"]) -> Float[np.ndarray, "n 2 2"]:
         """Probe outputs ``[[pA0, pA1], [pnA0, pnA1]]`` per pair: float64 ``(n, 2, 2)``."""

@@ -34,12 +34,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
+from veracity.constraints import FRACTION
 from veracity.data import QADataset
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
@@ -85,10 +87,10 @@ class Config(QuestionsConfig):
     false: str = "decoy"
     max_new_tokens: int = 12
 
+    constraints: ClassVar[dict] = {"test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
         try:
             ks = self.k_list
         except ValueError:

@@ -33,11 +33,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text, check_writable_folder
+from veracity.constraints import FRACTION, Interval
 from veracity.data import QADataset, arithmetic_questions, grade
 from veracity.data.chat import has_chat_template
 from veracity.experiments.cli import headline_main
@@ -90,12 +92,10 @@ class Config(QuestionsConfig):
     train_batch_size: int = 8
     max_new_tokens: int = 12
 
+    constraints: ClassVar[dict] = {"anchors": [Interval(int, 0)], "test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.anchors < 0:
-            raise ValueError(f"--anchors must be >= 0, got {self.anchors}")
         for name in ("rank", "epochs", "train_batch_size", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

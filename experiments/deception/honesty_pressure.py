@@ -36,11 +36,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text, check_writable_folder
+from veracity.constraints import FRACTION, Interval
 from veracity.data import (
     QADataset,
     arithmetic_questions,
@@ -104,12 +106,10 @@ class Config(QuestionsConfig):
     unseen: str = "arithmetic"
     n_unseen: int = 60
 
+    constraints: ClassVar[dict] = {"n_unseen": [Interval(int, 1)], "test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n_unseen < 1:
-            raise ValueError(f"--n-unseen must be >= 1, got {self.n_unseen}")
         if self.unseen not in ("arithmetic", "none"):
             load_questions_csv(self.unseen)
         unknown = [p for p in self.pressure_list if p not in PRESSURES]

@@ -28,11 +28,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
+from veracity.constraints import FRACTION, Interval
 from veracity.data import QADataset, grade, load_statements
 from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import headline_main
@@ -76,12 +78,10 @@ class Config(QuestionsConfig):
     n_statements: int = 32
     max_new_tokens: int = 12
 
+    constraints: ClassVar[dict] = {"n_statements": [Interval(int, 2)], "test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n_statements < 2:
-            raise ValueError(f"--n-statements must be >= 2, got {self.n_statements}")
         if self.layer != "auto" and not self.layer.lstrip("-").isdigit():
             raise ValueError(f"--layer must be an int or 'auto', got {self.layer!r}")
         try:

@@ -33,12 +33,14 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
+from veracity.constraints import FRACTION, Interval
 from veracity.data import QADataset, load_statements
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
@@ -97,18 +99,16 @@ class Config(QuestionsConfig):
     train_batch_size: int = 8
     max_new_tokens: int = 12
 
+    constraints: ClassVar[dict] = {"probe_fraction": [FRACTION], "ordinary": [Interval(int, 0)]}
+
     def __post_init__(self):
         super().__post_init__()
-        if not 0 < self.probe_fraction < 1:
-            raise ValueError(f"--probe-fraction must be in (0, 1), got {self.probe_fraction}")
         try:
             exposures = self.exposure_list
         except ValueError:
             raise ValueError(f"--exposures must be comma-separated whole numbers, got {self.exposures!r}") from None
         if not exposures or min(exposures) < 1:
             raise ValueError(f"--exposures must be epochs >= 1, got {self.exposures!r}")
-        if self.ordinary < 0:
-            raise ValueError(f"--ordinary must be >= 0, got {self.ordinary}")
         if self.rank < 1 or self.train_batch_size < 1 or not self.lr >= 0:
             raise ValueError("--rank and --train-batch-size must be >= 1 and --lr >= 0 (0 = the method's default)")
         if self.method not in ("lora", "full"):

@@ -27,10 +27,12 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from veracity.atomic import atomic_write_text
+from veracity.constraints import Interval
 from veracity.experiments.cli import one_line_errors, parse_config, script_logging
 from veracity.experiments.knowing.calibration_gap_report import SCORES, write_calibration_report
 from veracity.experiments.knowing.pik_parts import (
@@ -66,12 +68,10 @@ class CalibrationGapConfig(PIKConfig):
     confidence_tokens: int = 32
     n_bins: int = 10
 
+    constraints: ClassVar[dict] = {"n_bins": [Interval(int, 1)], "confidence_tokens": [Interval(int, 1)]}
+
     def __post_init__(self):
         super().__post_init__()
-        if self.confidence_tokens < 1:
-            raise ValueError(f"--confidence-tokens must be >= 1, got {self.confidence_tokens}")
-        if self.n_bins < 1:
-            raise ValueError(f"--n-bins must be >= 1, got {self.n_bins}")
 
 
 def score_metrics(score: np.ndarray, correct: np.ndarray, n_bins: int, seed: int) -> dict:

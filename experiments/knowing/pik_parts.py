@@ -10,12 +10,14 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from jaxtyping import Float
 from torch import Tensor
 
 from veracity.atomic import atomic_write_text
+from veracity.constraints import FRACTION, Interval
 from veracity.data import QA_SETS, QADataset, arithmetic_questions, capital_questions, load_questions_csv
 from veracity.experiments.config import StudyConfig
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
@@ -71,6 +73,8 @@ class PIKConfig(StudyConfig):
     questions: str = ""
     n: int = 0
 
+    constraints: ClassVar[dict] = {"n": [Interval(int, 0, note="0 = all questions")], "test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
         unknown = [s for s in self.set_list if s not in QA_SETS]
@@ -85,10 +89,6 @@ class PIKConfig(StudyConfig):
                 int(self.layer)
             except ValueError:
                 raise ValueError(f"--layer must be an int or 'auto', got {self.layer!r}") from None
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n < 0:
-            raise ValueError(f"--n must be >= 0 (0 = all questions), got {self.n}")
         if self.questions:
             load_questions_csv(self.questions)  # a bad file is reported before any model loads
 

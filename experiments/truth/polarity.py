@@ -20,6 +20,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from veracity.atomic import atomic_write_text
+from veracity.constraints import FRACTION, Interval
 from veracity.data import (
     CONTRAST_TEMPLATES,
     POLARITY_KINDS,
@@ -93,6 +95,8 @@ class PolarityConfig(StudyConfig):
         """artifacts/polarity/<dataset name>."""
         return str(Path("polarity") / Path(self.kind).stem)
 
+    constraints: ClassVar[dict] = {"n": [Interval(int, 0, note="0 = every row")], "test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
         if self.template not in CONTRAST_TEMPLATES:
@@ -100,10 +104,6 @@ class PolarityConfig(StudyConfig):
         if self.kind not in POLARITY_KINDS and not self.negated:
             raise ValueError(f"--kind {self.kind!r} is not built in ({', '.join(POLARITY_KINDS)}): "
                              "give its row-aligned negations with --negated")
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n < 0:
-            raise ValueError(f"--n must be >= 0 (0 = every row), got {self.n}")
         check_layer_spec(self.layers)
 
     def layer_indices(self, n_layers: int) -> list[int]:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from veracity.constraints import FRACTION, Interval
 from veracity.data import (
     BUILTIN_DATASETS,
     CONTRAST_TEMPLATES,
@@ -99,6 +101,8 @@ class SweepConfig(StudyConfig):
         """artifacts/truth_sweep/<dataset name>."""
         return str(Path("truth_sweep") / Path(self.dataset).stem)
 
+    constraints: ClassVar[dict] = {"n": [Interval(int, 0, note="0 = every row")], "test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
         if self.pairs != "negation" and self.pairs not in CONTRAST_TEMPLATES:
@@ -108,10 +112,6 @@ class SweepConfig(StudyConfig):
             raise ValueError(f"--probes: unknown {unknown or 'empty'}; choose from {', '.join(PROBES)}")
         if self.control_token and self.pairs != "negation":
             raise ValueError("--control-token only applies to --pairs negation")
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
-        if self.n < 0:
-            raise ValueError(f"--n must be >= 0 (0 = every row), got {self.n}")
         if self.normalize not in ("meanvar", "mean", "none"):
             raise ValueError(f"--normalize must be meanvar, mean or none, got {self.normalize!r}")
         check_layer_spec(self.layers)

@@ -28,12 +28,14 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text
+from veracity.constraints import FRACTION
 from veracity.data import TruthfulQA, city_statements, load_truthfulqa
 from veracity.experiments.cli import (
     headline_main,
@@ -90,13 +92,13 @@ class Config(StudyConfig):
     coefficients: list[float] = field(default_factory=lambda: [-0.5, -0.25, 0.0, 0.25, 0.5])
     n_steer: int = 100
 
+    constraints: ClassVar[dict] = {"test_fraction": [FRACTION]}
+
     def __post_init__(self):
         super().__post_init__()
         check_layer_spec(self.layers)
         if self.n < 0 or self.n_steer < 0:
             raise ValueError("--n and --n-steer must be >= 0 (0 = all)")
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"--test-fraction must be in (0, 1), got {self.test_fraction}")
         if self.n_cities < 8:
             raise ValueError(f"--n-cities must be at least 8, got {self.n_cities}")
         if self.steer_layer != "auto":
