@@ -41,7 +41,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.constraints import FRACTION
+from veracity.constraints import FRACTION, Options
 from veracity.data import QADataset
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
@@ -87,7 +87,7 @@ class Config(QuestionsConfig):
     false: str = "decoy"
     max_new_tokens: int = 12
 
-    constraints: ClassVar[dict] = {"test_fraction": [FRACTION]}
+    constraints: ClassVar[dict] = {"false": [Options(*FALSE_KINDS)], "test_fraction": [FRACTION]}
 
     def __post_init__(self):
         super().__post_init__()
@@ -98,8 +98,6 @@ class Config(QuestionsConfig):
         if 0 not in ks or min(ks) < 0:
             raise ValueError(f"--ks must include 0 (no claim) and no negative count, got {self.ks!r}")
         check_layer_spec(self.layers)
-        if self.false not in FALSE_KINDS:
-            raise ValueError(f"--false must be one of {', '.join(FALSE_KINDS)}, got {self.false!r}")
 
     @property
     def k_list(self) -> list[int]:

@@ -40,7 +40,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.constraints import FRACTION, Interval
+from veracity.constraints import FRACTION, Interval, Options
 from veracity.data import QADataset, load_statements
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
@@ -99,7 +99,12 @@ class Config(QuestionsConfig):
     train_batch_size: int = 8
     max_new_tokens: int = 12
 
-    constraints: ClassVar[dict] = {"probe_fraction": [FRACTION], "ordinary": [Interval(int, 0)]}
+    constraints: ClassVar[dict] = {
+        "method": [Options("lora", "full")],
+        "false": [Options(*FALSE_KINDS)],
+        "probe_fraction": [FRACTION],
+        "ordinary": [Interval(int, 0)],
+    }
 
     def __post_init__(self):
         super().__post_init__()
@@ -111,11 +116,7 @@ class Config(QuestionsConfig):
             raise ValueError(f"--exposures must be epochs >= 1, got {self.exposures!r}")
         if self.rank < 1 or self.train_batch_size < 1 or not self.lr >= 0:
             raise ValueError("--rank and --train-batch-size must be >= 1 and --lr >= 0 (0 = the method's default)")
-        if self.method not in ("lora", "full"):
-            raise ValueError(f"--method must be lora or full, got {self.method!r}")
         check_layer_spec(self.layers)
-        if self.false not in FALSE_KINDS:
-            raise ValueError(f"--false must be one of {', '.join(FALSE_KINDS)}, got {self.false!r}")
 
     @property
     def learning_rate(self) -> float:

@@ -17,7 +17,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from veracity.atomic import atomic_write_text
-from veracity.constraints import FRACTION, Interval
+from veracity.constraints import FRACTION, Interval, Options
 from veracity.data import QA_SETS, QADataset, arithmetic_questions, capital_questions, load_questions_csv
 from veracity.experiments.config import StudyConfig
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
@@ -73,15 +73,17 @@ class PIKConfig(StudyConfig):
     questions: str = ""
     n: int = 0
 
-    constraints: ClassVar[dict] = {"n": [Interval(int, 0, note="0 = all questions")], "test_fraction": [FRACTION]}
+    constraints: ClassVar[dict] = {
+        "target": [Options(*TARGETS)],
+        "n": [Interval(int, 0, note="0 = all questions")],
+        "test_fraction": [FRACTION],
+    }
 
     def __post_init__(self):
         super().__post_init__()
         unknown = [s for s in self.set_list if s not in QA_SETS]
         if unknown or not self.set_list:
             raise ValueError(f"--qa-sets: unknown {unknown or 'empty'}; choose from {', '.join(QA_SETS)}")
-        if self.target not in TARGETS:
-            raise ValueError(f"--target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         if self.target != "greedy" and self.k < 1:
             raise ValueError(f"--target {self.target} needs --k >= 1 sampled answers (or use --target greedy)")
         if self.layer != "auto":

@@ -24,7 +24,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from veracity.constraints import FRACTION, Interval
+from veracity.constraints import FRACTION, Interval, Options
 from veracity.data import (
     BUILTIN_DATASETS,
     CONTRAST_TEMPLATES,
@@ -101,7 +101,11 @@ class SweepConfig(StudyConfig):
         """artifacts/truth_sweep/<dataset name>."""
         return str(Path("truth_sweep") / Path(self.dataset).stem)
 
-    constraints: ClassVar[dict] = {"n": [Interval(int, 0, note="0 = every row")], "test_fraction": [FRACTION]}
+    constraints: ClassVar[dict] = {
+        "normalize": [Options("mean", "meanvar", "none")],
+        "n": [Interval(int, 0, note="0 = every row")],
+        "test_fraction": [FRACTION],
+    }
 
     def __post_init__(self):
         super().__post_init__()
@@ -112,8 +116,6 @@ class SweepConfig(StudyConfig):
             raise ValueError(f"--probes: unknown {unknown or 'empty'}; choose from {', '.join(PROBES)}")
         if self.control_token and self.pairs != "negation":
             raise ValueError("--control-token only applies to --pairs negation")
-        if self.normalize not in ("meanvar", "mean", "none"):
-            raise ValueError(f"--normalize must be meanvar, mean or none, got {self.normalize!r}")
         check_layer_spec(self.layers)
 
     @property

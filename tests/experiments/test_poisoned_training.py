@@ -33,7 +33,7 @@ def test_probe_poisoned_and_control_facts_never_share_a_fact():
 @pytest.mark.parametrize("argv, message", [
     (["--exposures", "0,2"], "epochs >= 1"), (["--exposures", "x"], "comma-separated whole numbers"),
     (["--probe-fraction", "1"], "--probe-fraction"), (["--layers", "deep"], "--layers"),
-    (["--method", "qlora"], "--method must be lora or full"),
+    (["--method", "qlora"], "--method must be one of lora, full"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
