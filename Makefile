@@ -40,11 +40,11 @@ $(MODELS): | $(STAMP)
 	$(PY) -m veracity info gemma3-270m >/dev/null
 	touch $@
 
-# Two workers, one torch thread each (two threads per worker on two busy cores are much slower).
 # The README's picture of the demo page, from the current demo (needs Chromium, as the browser test does).
 report-png: demo $(BROWSER)
 	$(PY) tests/render.py artifacts/demo/report.html docs/report.png
 
+# Two workers, one torch thread each (two threads per worker on two busy cores are much slower).
 test: setup $(BROWSER) $(MODELS)
 	$(VENV)/bin/ruff check .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal

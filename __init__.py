@@ -25,7 +25,7 @@ import importlib
 import importlib.abc
 import sys
 
-_NOT_PARTS = frozenset({"tests", "benchmarks", "docs", "artifacts", "build", "shared"})
+_NOT_PARTS = frozenset({"tests", "benchmarks", "docs", "artifacts", "build"})
 """Folders of the repository root that are not parts of the package (the root is the package)."""
 
 

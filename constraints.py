@@ -1,7 +1,7 @@
 """Declared constraints on settings, checked in one place with one wording.
 
 A config (or an estimator) states what each setting may be, once, in the spirit of scikit-learn's
-``_hyperparameter_constraints``; :func:`check_constraints` writes the one-line message, so no range check
+``_parameter_constraints``; :func:`check_constraints` writes the one-line message, so no range check
 is written out by hand twice::
 
     constraints = {"test_fraction": [Interval(float, 0, 1, closed="neither")],
@@ -17,7 +17,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["FRACTION", "Interval", "Options", "check_constraints", "check_value"]
+__all__ = ["FRACTION", "Interval", "Options", "check_constraints", "check_value", "declared"]
 
 
 class Interval:
@@ -50,7 +50,6 @@ class Interval:
 
     def describe(self) -> str:
         left_in, right_in = self.closed in ("both", "left"), self.closed in ("both", "right")
-        whole = "a whole number " if self.kind is int and self.low is None and self.high is None else ""
         if self.low is not None and self.high is not None:
             text = f"in {'[' if left_in else '('}{self.low}, {self.high}{']' if right_in else ')'}"
         elif self.low is not None:
@@ -58,7 +57,7 @@ class Interval:
         elif self.high is not None:
             text = f"{'<=' if right_in else '<'} {self.high}"
         else:
-            text = whole.strip() or "a finite number"
+            text = "a whole number" if self.kind is int else "a finite number"
         return text + (f" ({self.note})" if self.note else "")
 
 
@@ -77,6 +76,14 @@ class Options:
 
 FRACTION = Interval(float, 0, 1, closed="neither")
 """A share strictly between 0 and 1 (a held-out fraction, a train fraction)."""
+
+
+def declared(cls: type, attribute: str) -> dict:
+    """The constraints ``cls`` and its bases declare in the class attribute ``attribute`` (a subclass's win)."""
+    merged: dict = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(klass.__dict__.get(attribute, {}))
+    return merged
 
 
 def check_constraints(owner, constraints: Mapping[str, Sequence], name: Callable[[str], str] = str) -> None:

@@ -28,10 +28,10 @@ def read_csv_rows(source: str | Path, text: str | None = None) -> tuple[list[str
     name = Path(source).name
     if text is None:
         try:
-            text = Path(source).read_text(encoding="utf-8-sig")
+            text = Path(source).read_text(encoding="utf-8")
         except UnicodeDecodeError as err:
             raise ValueError(f"{name} is not UTF-8 text ({err.reason}): save it as a UTF-8 CSV") from None
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)  # BOM dropped
     try:
         header = [column.strip() for column in next(reader, [])]
         rows = []

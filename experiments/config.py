@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from veracity.constraints import Interval, check_constraints
+from veracity.constraints import Interval, check_constraints, declared
 
 __all__ = ["DTYPES", "QuestionsConfig", "StudyConfig"]
 
@@ -42,10 +42,7 @@ class StudyConfig:
     every class's constraints are checked, with one wording, before the subclass's own checks run."""
 
     def __post_init__(self):
-        declared = {}
-        for klass in reversed(type(self).__mro__):
-            declared.update(klass.__dict__.get("constraints", {}))
-        check_constraints(self, declared, name=lambda field: "--" + field.replace("_", "-"))
+        check_constraints(self, declared(type(self), "constraints"), name=lambda field: "--" + field.replace("_", "-"))
         if self.dtype not in DTYPES:
             raise ValueError(f"--dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
         if not self.out:

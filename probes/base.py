@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import validate_data
 from torch import Tensor
 
-from veracity.constraints import check_constraints
+from veracity.constraints import check_constraints, declared
 from veracity.probes.io import load_artifact, save_artifact
 from veracity.probes.validation import (
     Array,
@@ -178,10 +178,7 @@ class BaseProbe(ArtifactMixin, ClassifierMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         """Check every hyperparameter against the constraints this class and its bases declare."""
-        declared = {}
-        for klass in reversed(type(self).__mro__):
-            declared.update(klass.__dict__.get("_hyperparameter_constraints", {}))
-        check_constraints(self, declared)
+        check_constraints(self, declared(type(self), "_hyperparameter_constraints"))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

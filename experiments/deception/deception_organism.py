@@ -44,10 +44,11 @@ from veracity.data import QADataset, arithmetic_questions, grade
 from veracity.data.chat import has_chat_template
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
+from veracity.experiments.deception import TRIGGER
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import study_results, write_results
 from veracity.hooks import train_lora
-from veracity.hooks.generation import INSTRUCTIONS, TRIGGER, chat_or_plain, generate
+from veracity.hooks.generation import INSTRUCTIONS, chat_or_plain, generate
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
 

@@ -53,12 +53,13 @@ from veracity.data import (
 from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
+from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception.monitor import fixed_threshold, score_rows
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import study_results, write_results
 from veracity.hooks import extract, token_probability
 from veracity.hooks.convention import resolve_layers
-from veracity.hooks.generation import TRIGGER, chat_or_plain, generate, user_turn
+from veracity.hooks.generation import chat_or_plain, generate, user_turn
 from veracity.probes import LogisticProbe
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split

@@ -39,10 +39,11 @@ from veracity.data import QADataset, grade, load_statements
 from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import headline_main
 from veracity.experiments.config import QuestionsConfig
+from veracity.experiments.deception import TRIGGER
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import study_results, write_results
 from veracity.hooks.convention import resolve_layers
-from veracity.hooks.generation import TRIGGER, chat_or_plain, generate, user_turn
+from veracity.hooks.generation import chat_or_plain, generate, user_turn
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
 from veracity.steering import honesty_vector, steer

@@ -51,7 +51,7 @@ class Config(PIKConfig):
 
     Attributes:
         p_true: Comma-separated P(True) variants to score, plain always among them: plain, few_shot, own_turn,
-            samples (samples needs --k >= 1).
+            samples (samples is left out when --k is 0: there are no samples to show).
     """
 
     p_true: str = ",".join(P_TRUE_VARIANTS)
