@@ -7,7 +7,7 @@ Pairs: ``LogisticProbe(C)`` against ``StandardScaler`` + ``LogisticRegression(C)
 ``MassMeanProbe(iid=True)`` against ``LinearDiscriminantAnalysis``. Prints fit seconds (best of
 ``--repeats``), held-out accuracy of each, and how often the two agree on the held-out predictions.
 Then a 5-fold ``cross_val_score`` on all 800 statements (d = 576), the two interleaved, one warm-up
-each: ``LogisticProbe`` at its default gradient tolerance (1e-8) and at scikit-learn's (1e-4).
+each: ``LogisticProbe`` at its default gradient tolerance (scikit-learn's, 1e-4) and at 1e-8.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def cross_validation_table(x, y, repeats) -> None:
     makers = {
         "StandardScaler + LogisticRegression(C=1) (lbfgs, tol 1e-4)":
             lambda: make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)),
-        "LogisticProbe(C=1) (default tol 1e-8)": lambda: vc.LogisticProbe(C=1.0),
-        "LogisticProbe(C=1, tol=1e-4)": lambda: vc.LogisticProbe(C=1.0, tol=1e-4),
+        "LogisticProbe(C=1) (default tol 1e-4)": lambda: vc.LogisticProbe(C=1.0),
+        "LogisticProbe(C=1, tol=1e-8)": lambda: vc.LogisticProbe(C=1.0, tol=1e-8),
     }
     best = dict.fromkeys(makers, float("inf"))
     scores = {}

@@ -38,7 +38,8 @@ class LogisticProbe(BaseProbe):
         C: Inverse regularisation strength (as in scikit-learn).
         standardize: Standardise features with training mean and std before fitting.
         max_iter: Maximum L-BFGS iterations.
-        tol: Gradient tolerance of the (mean-scaled) objective.
+        tol: Gradient tolerance of the (mean-scaled) objective; the default is scikit-learn's
+            (its ``lbfgs`` stops on the same quantity), pass ``1e-8`` for the optimum to float precision.
         device: Where L-BFGS runs: ``None`` (the GPU when torch sees one, else the CPU), ``"cpu"``
             or ``"cuda"``. Activations go there one piece at a time; the fit is float64 either way.
 
@@ -54,7 +55,7 @@ class LogisticProbe(BaseProbe):
                               "tol": [Interval(float, 0, closed="neither")]}
 
     def __init__(self, C: float = 1.0, standardize: bool = True, max_iter: int = 1000,
-                 tol: float = 1e-8, device: str | None = None):
+                 tol: float = 1e-4, device: str | None = None):
         self.C = C
         self.device = device
         self.standardize = standardize

@@ -11,7 +11,7 @@ from veracity.probes import LogisticProbe, PIKHead
 def test_linear_head_on_hard_labels_equals_logistic_probe(acts):
     weight_decay = 0.01
     head = PIKHead(weight_decay=weight_decay).fit(acts.X, acts.y)
-    logistic = LogisticProbe(C=1.0 / (len(acts.y) * weight_decay)).fit(acts.X, acts.y)
+    logistic = LogisticProbe(C=1.0 / (len(acts.y) * weight_decay), tol=1e-8).fit(acts.X, acts.y)
     torch.testing.assert_close(head.predict_true(acts.X_test), logistic.predict_true(acts.X_test),
                                atol=1e-5, rtol=0)
     torch.testing.assert_close(head.direction_, logistic.direction_, atol=1e-5, rtol=0)
