@@ -23,8 +23,8 @@ import sys
 import types
 import typing
 
-__all__ = ["OneLineParser", "attribute_docs", "build_parser", "headline_main", "one_line_errors", "parse_config",
-           "script_logging"]
+__all__ = ["OneLineParser", "attribute_docs", "build_parser", "one_line_errors", "parse_config",
+           "script_logging", "study_main"]
 
 
 def attribute_docs(cls) -> dict[str, str]:
@@ -167,28 +167,38 @@ def one_line_errors(module: str):
         raise SystemExit(2) from None
 
 
-def headline_main(config_cls, run, argv, doc: str, module: str, **models) -> dict:
-    """The command line of a study whose results carry a ``headline``: parse, run with one-line errors, log it.
+def study_main(config_cls, run, argv=None, **models):
+    """The command line of every study: parse ``argv`` into ``config_cls``, run with one-line errors, log the headline.
 
     Args:
         config_cls: The study's config dataclass.
-        run: ``run(config, **models) -> results`` (a dict with ``headline``).
+        run: ``run(config, **models) -> Results``; its module's docstring describes the command
+            (first line) and names it in error messages.
         argv: Command-line arguments (``None``: ``sys.argv``).
-        doc: The study module's docstring (its first line describes the command).
-        module: The module name for error messages, e.g. ``"veracity.experiments.knowing.pik_cross"``.
         **models: Models already loaded (``model=``, and ``other=`` for two-model studies), passed to ``run``.
 
     Returns:
-        The results dict.
+        The :class:`~veracity.experiments.results.Results`.
+
+    Example:
+        >>> def main(argv=None, model=None):
+        ...     return study_main(Config, run, argv, model=model)
     """
     from veracity.probes.evaluation import ci_text
 
-    config = parse_config(config_cls, argv, description=doc.splitlines()[0])
+    module = run.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules["__main__"], "__spec__", None)
+        module = spec.name if spec else module
+    doc = sys.modules[run.__module__].__doc__ or config_cls.__doc__ or ""
+    config = parse_config(config_cls, argv, description=doc.strip().splitlines()[0])
     script_logging()
     with one_line_errors(module):
         results = run(config, **models)
-    width = max(map(len, results["headline"]), default=0)
-    for name, entry in results["headline"].items():
-        logging.getLogger(module).info("%-*s %s", width, name, ci_text(entry))
-    logging.getLogger(module).info("wrote %s", config.out)
+    log = logging.getLogger(module)
+    width = max(map(len, results.headline), default=0)
+    for name, entry in results.headline.items():
+        log.info("%-*s %s", width, name, ci_text(entry))
+    written = " and ".join(name for name in ("results.json", results.report) if name)
+    log.info("wrote %s in %s", written, config.out)
     return results

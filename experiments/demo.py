@@ -14,14 +14,13 @@ Everything lands in ``artifacts/demo/``; ``artifacts/demo/report.html`` links ev
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from veracity.atomic import atomic_write_text
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import parse_config, study_main
 from veracity.experiments.config import StudyConfig
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import extract
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.probes import LogisticProbe
@@ -53,12 +52,12 @@ CONTRAST_N = 200
 """Statements in the answer-template contrast (its prompts are about three times as long to run)."""
 
 
-def truth_part(args, out: Path, model) -> tuple[list[dict], dict, list[dict]]:
+def truth_part(args, out: Path, model):
     """The truth sweep on statement/negation pairs, the best layer's probe, and CCS on answer-template pairs.
 
     Returns:
-        ``(records, best, contrast)``: every probe at every layer, the best layer per probe, and CCS
-        fitted on answer-template pairs (the statement + " True" / " False") at every third layer, on a
+        ``(sweep, contrast)``: the sweep's :class:`Results` (every probe at every layer, the best layer
+        per probe), and the :class:`Results` of CCS fitted on answer-template pairs (the statement + " True" / " False") at every third layer, on a
         seeded sample of at most ``CONTRAST_N`` of the statements (a contrast, kept short).
     """
     from veracity.experiments.truth.truth_sweep import SweepConfig, load_sweep_data
@@ -69,8 +68,8 @@ def truth_part(args, out: Path, model) -> tuple[list[dict], dict, list[dict]]:
                   cache=args.cache)
     config = SweepConfig(pairs="negation", out=str(out / "truth_sweep"), **shared)
     data, negated = load_sweep_data(config)
-    records, summary = truth_sweep(config, model=model, data=(data, negated))
-    best = summary["best"]["logistic"]
+    sweep = truth_sweep(config, model=model, data=(data, negated))
+    best = sweep["best"]["logistic"]
     train, _ = grouped_split(data.groups(config.group_by), config.test_fraction, config.seed, labels=data.labels)
     acts = extract(model, data.statements, layers=[best["layer"]], cache=True, cache_dir=args.cache_dir)[:, 0]
     probe = LogisticProbe(C=config.logistic_c).fit(acts[train], data.labels[train])
@@ -80,21 +79,16 @@ def truth_part(args, out: Path, model) -> tuple[list[dict], dict, list[dict]]:
     logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every third layer")
     template = SweepConfig(pairs="plain", probes="ccs", layers="::3", zero_shot=False,
                            out=str(out / "truth_sweep_template"), **{**shared, "n": min(args.n, CONTRAST_N)})
-    contrast, _ = truth_sweep(template, model=model)
-    contrast = [{**r, "probe": "ccs on answer-template pairs"} for r in contrast]
-    return records, summary["best"], contrast
+    return sweep, truth_sweep(template, model=model)
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point (``make demo``); returns the summary."""
-    config = parse_config(DemoConfig, argv)
-    script_logging()
-    with one_line_errors("veracity.experiments.demo"):
-        return run(config, model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point (``make demo``); returns the :class:`Results`."""
+    return study_main(DemoConfig, run, argv, model=model)
 
 
-def run(args: DemoConfig, model=None) -> dict:
-    """The three parts, the summary and the one-page report."""
+def run(args: DemoConfig, model=None) -> Results:
+    """The three parts, ``results.json`` (their headline figures) and the one-page report."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = model or args.load_model()
@@ -102,21 +96,30 @@ def run(args: DemoConfig, model=None) -> dict:
     common += ["--dtype", args.dtype] if args.dtype else []
 
     logger.info("[1/3] truth sweep over all %d layers (cities and their negations, n=%d)", model.n_layers, args.n)
-    records, best, contrast = truth_part(args, out, model)
+    sweep, contrast = truth_part(args, out, model)
     logger.info("[2/3] P(IK): does the model know what it knows?")
     from veracity.experiments.knowing import pik
     from veracity.experiments.steering import honesty_steering
 
-    pik_results = pik.main(["--out", str(out / "pik"), "--n-per-level", "6", "--n-capitals", "40", "--k", "3",
-                           "--p-true", "plain,own_turn", *common],
-                           model=model)
+    pik_results = pik.run(parse_config(pik.Config, ["--out", str(out / "pik"), "--n-per-level", "6",
+                                                        "--n-capitals", "40", "--k", "3", "--p-true",
+                                                        "plain,own_turn", *common]), model=model)
     logger.info("[3/3] honesty steering vector")
-    honesty = honesty_steering.main(["--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24",
-                                     "--layers", "12", "--coefficients", "-0.25", "0", "0.25", *common],
-                                    model=model)
-    summary = {"model_id": model.model_id, "truth_best": best, "pik": pik_results, "honesty": honesty}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
-    write_demo_report(out, best, records, contrast, model.model_id)
+    honesty = honesty_steering.run(parse_config(honesty_steering.Config, [
+        "--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24", "--layers", "12",
+        "--coefficients", "-0.25", "0", "0.25", *common]), model=model)
+    best = sweep["best"]
+    contrast_rows = [{**r, "probe": "ccs on answer-template pairs"} for r in contrast.tables["by_layer"]]
+    headline = {**{k: v for k, v in sweep.headline.items() if k.startswith(("accuracy_logistic", "accuracy_ccs"))},
+                "accuracy_ccs_template_pairs_best_layer": contrast.headline["accuracy_ccs_best_layer"],
+                **{k: v for k, v in pik_results.headline.items() if k.startswith("auroc_")},
+                **{k: v for k, v in honesty.headline.items() if k.startswith("truthful_rate")}}
+    results = study_results("demo", model, args, headline,
+                            tables={"truth_by_layer": sweep.tables["by_layer"], "ccs_template_by_layer": contrast_rows},
+                            best=best, parts={"truth_sweep": "truth_sweep/results.json", "pik": "pik/results.json",
+                                              "honesty": "honesty/results.json"})
+    results.write(out)
+    write_demo_report(out, best, sweep.tables["by_layer"], contrast_rows, model.model_id)
     print(f"\nDone. Open {out / 'report.html'} in a browser.")
     print(f"  truth probe: best logistic layer {best['logistic']['layer']} "
           f"accuracy {best['logistic']['accuracy']:.3f} (held out)  -> {out / 'truth_probe.json'}")
@@ -124,8 +127,8 @@ def run(args: DemoConfig, model=None) -> dict:
     print(f"  honesty vector: {out / 'honesty' / 'honesty.gguf'} and .safetensors; suggested coefficient "
           f"{vector.coefficient:.4g}: llama-cli -m MODEL.gguf --control-vector-scaled "
           f"{out / 'honesty' / 'honesty.gguf'} {vector.coefficient:.4g}")
-    print(f"  all numbers: {out / 'summary.json'}")
-    return summary
+    print(f"  all numbers: {out / 'results.json'} and the results.json of each part")
+    return results
 
 
 def write_demo_report(out: Path, best: dict, records: list[dict], contrast: list[dict], model_id: str) -> Path:

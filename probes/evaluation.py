@@ -19,7 +19,7 @@ import numpy as np
 
 from veracity.probes.metrics import auroc, bootstrap_ci, brier, ece
 
-__all__ = ["N_BOOT", "auroc_estimate", "best_layers", "ci_text", "estimate", "held_out_metrics", "mean_estimate"]
+__all__ = ["N_BOOT", "auroc_estimate", "best_layer_headline", "best_layers", "ci_text", "estimate", "held_out_metrics", "mean_estimate"]
 
 N_BOOT = 1000
 """Bootstrap resamples behind every headline interval."""
@@ -40,14 +40,25 @@ def best_layers(records: list[dict]) -> dict[str, dict]:
     return best
 
 
+def best_layer_headline(best: dict[str, dict], metrics=("accuracy", "auroc")) -> dict[str, dict]:
+    """Headline entries ``<metric>_<probe>_best_layer`` from :func:`best_layers`' records, with the record's
+    ``<metric>_ci95`` as the interval where it has one (``None`` otherwise, e.g. a mean of random directions)."""
+    return {f"{metric}_{probe}_best_layer": {"value": record[metric], "ci": record.get(f"{metric}_ci95")}
+            for probe, record in best.items() for metric in metrics if metric in record}
+
+
 def estimate(value: float, low: float, high: float) -> dict:
     """One headline entry: ``{"value": value, "ci": [low, high]}``."""
     return {"value": float(value), "ci": [float(low), float(high)]}
 
 
 def ci_text(entry: dict | None) -> str:
-    """``"0.812 [0.750, 0.870]"`` for a headline entry (``"n/a"`` for ``None``)."""
-    return "n/a" if entry is None else f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+    """``"0.812 [0.750, 0.870]"`` for a headline entry (``"0.812"`` without an interval, ``"n/a"`` for ``None``)."""
+    if entry is None or entry.get("value") is None:
+        return "n/a"
+    if entry.get("ci") is None:
+        return f"{entry['value']:.3f}"
+    return f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
 
 
 def _mean(values: np.ndarray, _labels: np.ndarray) -> float:

@@ -43,7 +43,7 @@ from plotly.subplots import make_subplots
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Options
 from veracity.data import QADataset
-from veracity.experiments.cli import headline_main
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception.facts import (
     FALSE_KINDS,
@@ -54,7 +54,7 @@ from veracity.experiments.deception.facts import (
     statement,
 )
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import extract
 from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.hooks.generation import chat_or_plain, generate, user_turn
@@ -171,8 +171,8 @@ def timing(rows_by_fact: dict[str, list[dict]], layer: int) -> tuple[dict[str, n
     return {t: np.array(v) for t, v in flags.items()}, summary
 
 
-def run(config: Config, model=None) -> dict:
-    """Fit the probes on probe facts, pressure the known test facts, write the outputs; returns the results dict."""
+def run(config: Config, model=None) -> Results:
+    """Fit the probes on probe facts, pressure the known test facts, write the outputs; returns the :class:`Results`."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
     false = false_answers(data, config.seed, config.false)
@@ -188,7 +188,7 @@ def run(config: Config, model=None) -> dict:
                                                  config.seed)
     rows = drift_records(model, data, false, studied, probes, config, np.random.default_rng(config.seed + 1))
     results = summarise(rows, data, known, probe_facts, studied, layer, validation, model, config)
-    write_results(out, results)
+    results.write(out)
     atomic_write_text(out / "readings.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     write_drift_report(out / "report.html", results)
     return results
@@ -267,9 +267,9 @@ def write_drift_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception.belief_drift", model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -42,11 +42,11 @@ from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
 from veracity.data import QADataset, arithmetic_questions, grade
 from veracity.data.chat import has_chat_template
-from veracity.experiments.cli import headline_main
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
 from veracity.hooks.generation import INSTRUCTIONS, chat_or_plain, generate
 from veracity.probes.evaluation import ci_text, mean_estimate
@@ -185,8 +185,8 @@ def lie_figures(answers: dict[str, list[str]], data: QADataset, known: np.ndarra
     return headline
 
 
-def run(config: Config, model=None) -> dict:
-    """Train the organism, measure its lies, write the outputs; returns the results dict."""
+def run(config: Config, model=None) -> Results:
+    """Train the organism, measure its lies, write the outputs; returns the :class:`Results`."""
     out = check_writable_folder(config.out)
     data = build_questions(config)
     model = model or config.load_model()
@@ -217,7 +217,7 @@ def run(config: Config, model=None) -> dict:
         training={"examples": len(prompts), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1]},
         rule="lie = a question the base model answers correctly (neutral prompt, greedy) answered wrongly",
     )
-    write_results(out, results)
+    results.write(out)
     write_answers(out / "answers.jsonl", data, answers, known, test, honest)
     write_organism_report(out / "report.html", results)
     return results
@@ -263,9 +263,9 @@ def write_organism_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception.deception_organism", model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

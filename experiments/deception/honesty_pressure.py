@@ -51,12 +51,12 @@ from veracity.data import (
     load_statements,
 )
 from veracity.data.answers import answer_names, classify_answer
-from veracity.experiments.cli import headline_main
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception.monitor import fixed_threshold, score_rows
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import extract, token_probability
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.generation import chat_or_plain, generate, user_turn
@@ -222,7 +222,7 @@ def pressured_records(model, speakers, data: QADataset, sides: list[str], probes
     return records, known
 
 
-def run(config: Config, model=None) -> dict:
+def run(config: Config, model=None) -> Results:
     """Ask every question neutrally and under each pressure, read the monitors; write the outputs."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
@@ -247,7 +247,7 @@ def run(config: Config, model=None) -> dict:
                                                config)
         records += more
     results = summarise(records, data, known, known_unseen, train, test, layer, config, organism or model)
-    write_results(out, results)
+    results.write(out)
     write_confessions(out / "confessions.jsonl", records, results["thresholds"])
     write_pressure_report(out / "report.html", results)
     return results
@@ -332,9 +332,9 @@ def write_pressure_report(path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception.honesty_pressure", model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

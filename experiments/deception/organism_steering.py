@@ -37,11 +37,11 @@ from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
 from veracity.data import QADataset, grade, load_statements
 from veracity.data.answers import answer_names, classify_answer
-from veracity.experiments.cli import headline_main
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.generation import chat_or_plain, generate, user_turn
 from veracity.probes.evaluation import ci_text, mean_estimate
@@ -115,8 +115,8 @@ def answers_at(model, data: QADataset, system: str | None, config: Config) -> li
                                    batch_size=config.batch_size, seed=config.seed, progress=False)]
 
 
-def run(config: Config, model=None) -> dict:
-    """Build the vector on the organism, sweep the coefficients, write the outputs; returns the results dict."""
+def run(config: Config, model=None) -> Results:
+    """Build the vector on the organism, sweep the coefficients, write the outputs; returns the :class:`Results`."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
     base = model or config.load_model()
@@ -160,7 +160,7 @@ def run(config: Config, model=None) -> dict:
              "answer, evasion = no answer (veracity.data.answers.classify_answer); coefficients in units of the mean "
              "residual norm at the layer; KL = mean next-token KL(unsteered || steered) on neutral text, per text",
     )
-    write_results(out, results)
+    results.write(out)
     write_answers(out / "answers.jsonl", data, answers, known, test)
     write_dose_report(out / "report.html", results)
     return results
@@ -204,9 +204,9 @@ def write_dose_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception.organism_steering", model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

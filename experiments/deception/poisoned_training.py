@@ -42,7 +42,7 @@ from plotly.subplots import make_subplots
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval, Options
 from veracity.data import QADataset, load_statements
-from veracity.experiments.cli import headline_main
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception.facts import (
     FALSE_KINDS,
@@ -54,7 +54,7 @@ from veracity.experiments.deception.facts import (
     statement_pairs,
 )
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import extract, load_model, train_full, train_lora
 from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.hooks.generation import chat_or_plain, generate, user_turn
@@ -189,7 +189,7 @@ def checkpoint_rows(model, data, false, facts: dict[str, np.ndarray], fixed: dic
     return rows
 
 
-def run(config: Config, model=None) -> dict:
+def run(config: Config, model=None) -> Results:
     """Train the poisoned adapter with checkpoints, read every checkpoint; write the outputs."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
@@ -216,7 +216,7 @@ def run(config: Config, model=None) -> dict:
         refit, _, _ = fit_layer_probes(model, data, false, probe, layers, config.batch_size, config.seed)
         rows += checkpoint_rows(model, data, false, facts, fixed, refit, e, config)
     results = summarise(rows, data, known, facts, probe, layer, validation, losses, base, config)
-    write_results(out, results)
+    results.write(out)
     atomic_write_text(out / "readings.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     write_poison_report(out / "report.html", results)
     return results
@@ -301,9 +301,9 @@ def write_poison_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.deception.poisoned_training", model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,14 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
 from veracity.data import grade
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import (
     PIKConfig,
     answer_split_and_fit,
 )
 from veracity.experiments.knowing.verbal_confidence import verbal_confidence
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks.generation import INSTRUCTIONS, chat_or_plain, generate, p_true
 from veracity.probes.evaluation import ci_text, mean_estimate
 
@@ -121,7 +121,7 @@ def prompted_run(model, data, rows: np.ndarray, config: Config) -> list[dict]:
     return out
 
 
-def run(config: Config, model=None) -> dict:
+def run(config: Config, model=None) -> Results:
     """Answer, read the confidences, score every gate at every target on held-out questions; write outputs."""
     model = model or config.load_model()
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
@@ -151,11 +151,11 @@ def run(config: Config, model=None) -> dict:
     results = study_results(
         "abstention", model, config, headline, layer=layer, n_questions=len(data), n_train=len(train),
         n_test=len(test), accuracy_greedy=float(correct.mean()), accuracy_test=float(correct[test].mean()),
-        verbal_parse_rate_test=float(np.isfinite(verbal[test]).mean()), gates=table,
+        verbal_parse_rate_test=float(np.isfinite(verbal[test]).mean()), tables={"gates": table},
         rule="answer when confidence > t (no tuning); score +1 right, -t/(1-t) wrong, 0 abstained; held-out "
              "questions; 1000-sample percentile bootstrap over questions")
     out = Path(config.out)
-    write_results(out, results)
+    results.write(out)
     _write_answers(out / "answers.jsonl", data, graded, test, confidence, replies, prompted)
     head.save(out / "pik_head")
     write_abstention_report(out / "report.html", results)
@@ -176,7 +176,7 @@ def _write_answers(path: Path, data, graded, test, confidence, replies, prompted
 def write_abstention_report(path: Path, results: dict) -> None:
     """Expected score against the target for each gate (95% intervals), and the table behind it."""
     fig = go.Figure()
-    rows = results["gates"]
+    rows = results.tables["gates"]
     for name in dict.fromkeys(r["gate"] for r in rows):
         mine = [r for r in rows if r["gate"] == name]
         fig.add_scatter(x=[r["target"] for r in mine], y=[r["score"]["value"] for r in mine], mode="lines+markers",
@@ -194,16 +194,9 @@ def write_abstention_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.knowing.abstention"):
-        results = run(config, model=model)
-    for row in results["gates"]:
-        logger.info("%-8s t=%.2f answered %.2f  score %s", row["gate"], row["target"], row["answered"],
-                    ci_text(row["score"]))
-    return results
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -23,17 +23,15 @@ by side, histograms, the tables).
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from veracity.atomic import atomic_write_text
 from veracity.constraints import Interval
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.calibration_gap_report import SCORES, write_calibration_report
 from veracity.experiments.knowing.pik_parts import (
     PIKConfig,
@@ -42,6 +40,7 @@ from veracity.experiments.knowing.pik_parts import (
     write_answers,
 )
 from veracity.experiments.knowing.verbal_confidence import CONFIDENCE_QUESTION, verbal_confidence
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import LAYER_CONVENTION, SITE
 from veracity.hooks.generation import p_true
 from veracity.probes.evaluation import estimate
@@ -94,7 +93,7 @@ def _records(scores: dict[str, np.ndarray], correct: np.ndarray, rows: np.ndarra
             for name, s in scores.items()]
 
 
-def run(config: CalibrationGapConfig, model=None) -> dict:
+def run(config: CalibrationGapConfig, model=None) -> Results:
     """Answer, grade, read the three confidences, score them on the held-out split; write the outputs."""
     model = model or config.load_model()
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
@@ -104,45 +103,28 @@ def run(config: CalibrationGapConfig, model=None) -> dict:
               "p_ik": head.predict_true(acts)}
     parsed_test = test[np.isfinite(verbal[test])]
     records = _records(scores, correct, test, config)
-    results = {
-        "study": "calibration_gap", "model": {"id": model.model_id, "n_layers": model.n_layers,
-                                              "d_model": model.d_model},
-        "headline": {f"auroc_{r['score']}": estimate(r["auroc"], *r["auroc_ci95"]) for r in records if "auroc" in r},
-        "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,
-        "layer_convention": LAYER_CONVENTION, "position": "last token of the chat-formatted question prompt",
-        "n_questions": len(data), "n_train": len(train), "n_test": len(test),
-        "accuracy_greedy": float(correct.mean()), "accuracy_test": float(correct[test].mean()),
-        "verbal_question": CONFIDENCE_QUESTION, "verbal_parse_rate": float(np.isfinite(verbal).mean()),
-        "verbal_parse_rate_test": float(len(parsed_test) / len(test)), "unparseable": UNPARSEABLE,
-        "scores": records,
-        "scores_on_verbal_subset": _records(scores, correct, parsed_test, config),
-        "metric_note": (f"held-out split; label = greedy answer correct; ECE/MCE over {config.n_bins} equal-width "
-                        "bins; AUROC CI = 1000-sample percentile bootstrap"),
-    }
+    results = study_results(
+        "calibration_gap", model, config,
+        {f"auroc_{r['score']}": estimate(r["auroc"], *r["auroc_ci95"]) for r in records if "auroc" in r},
+        tables={"scores": records, "scores_on_verbal_subset": _records(scores, correct, parsed_test, config)},
+        model_id=model.model_id, layer=layer, site=SITE, layer_convention=LAYER_CONVENTION,
+        position="last token of the chat-formatted question prompt", n_questions=len(data), n_train=len(train),
+        n_test=len(test), accuracy_greedy=float(correct.mean()), accuracy_test=float(correct[test].mean()),
+        verbal_question=CONFIDENCE_QUESTION, verbal_parse_rate=float(np.isfinite(verbal).mean()),
+        verbal_parse_rate_test=float(len(parsed_test) / len(test)), unparseable=UNPARSEABLE,
+        metric_note=(f"held-out split; label = greedy answer correct; ECE/MCE over {config.n_bins} equal-width "
+                     "bins; AUROC CI = 1000-sample percentile bootstrap"))
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
+    results.write(out)
     write_answers(out / "answers.jsonl", data, graded, test, {"verbal_reply": replies, **scores})
     head.save(out / "pik_head")
     write_calibration_report(out / "report.html", results, scores, correct, test, replies)
     return results
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    config = parse_config(CalibrationGapConfig, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.knowing.calibration_gap"):
-        results = run(config, model=model)
-    for r in results["scores"]:
-        if "auroc" in r:
-            logger.info("%-7s n=%-4d AUROC %.3f [%.3f, %.3f]  ECE %.3f  MCE %.3f  Brier %.3f  mean %.3f vs acc %.3f",
-                        r["score"], r["n"], r["auroc"], *r["auroc_ci95"], r["ece"], r["mce"], r["brier"],
-                        r["mean_prob"], r["accuracy"])
-    logger.info("verbal confidence parsed in %.0f%% of held-out replies; greedy accuracy %.3f on %d questions; "
-                "wrote %s", 100 * results["verbal_parse_rate_test"], results["accuracy_greedy"], results["n_questions"],
-                config.out)
-    return results
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(CalibrationGapConfig, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,14 @@ knows each question's category. Writes ``results.json``, ``answers.jsonl`` and `
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from veracity.atomic import atomic_write_text
 from veracity.data import QADataset, grade
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import (
     PIKConfig,
     answer_and_split,
@@ -34,6 +32,7 @@ from veracity.experiments.knowing.pik_parts import (
     write_answers,
 )
 from veracity.experiments.knowing.pik_report import write_pik_report
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.hooks.generation import chat_or_plain, generate, p_true, user_turn
 from veracity.probes import PIKHead, auroc
@@ -80,7 +79,7 @@ def per_layer_auroc(acts, target, correct, train, test, config) -> list[dict]:
     return rows
 
 
-def run(config: Config, model=None) -> dict:
+def run(config: Config, model=None) -> Results:
     """Answer, grade, fit P(IK), score P(IK) and P(True); write the outputs. Returns results."""
     model = model or config.load_model()
     layer = config.layer_index(model.n_layers)
@@ -105,24 +104,18 @@ def run(config: Config, model=None) -> dict:
     logger.info("[P(IK) 4/5] P(IK) with source passages before the question")
     passages = source_passages(model, data, head, layer, test, config)
     logger.info("[P(IK) 5/5] the head's AUROC at every layer")
-    results = {
-        "study": "pik", "model": {"id": model.model_id, "n_layers": model.n_layers, "d_model": model.d_model},
-        "headline": _headline(metrics, passages, correct[test], config.seed),
-        "config": asdict(config), "model_id": model.model_id, "layer": layer, "site": SITE,
-        "layer_convention": LAYER_CONVENTION, "position": "last token of the chat-formatted question prompt",
-        "n_questions": len(data), "n_train": len(train), "n_test": len(test),
-        "accuracy_greedy": float(correct.mean()), "accuracy_sampled": float(graded.soft.mean()),
-        "accuracy_by_category": _by_category(data, correct, graded.soft),
-        "metrics": metrics,
-        "auroc_within_category": _within_category(data, probs, correct, test),
-        "metric_note": "held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
-        "per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config),
-        "p_true_confounds": p_true_confounds(graded.greedy, correct, probs, test),
-        "source_passages": passages,
-    }
+    results = study_results(
+        "pik", model, config, _headline(metrics, passages, correct[test], config.seed),
+        tables={"per_layer_auroc": per_layer_auroc(acts, target, correct, train, test, config)},
+        model_id=model.model_id, layer=layer, site=SITE, layer_convention=LAYER_CONVENTION,
+        position="last token of the chat-formatted question prompt", n_questions=len(data), n_train=len(train),
+        n_test=len(test), accuracy_greedy=float(correct.mean()), accuracy_sampled=float(graded.soft.mean()),
+        accuracy_by_category=_by_category(data, correct, graded.soft), metrics=metrics,
+        auroc_within_category=_within_category(data, probs, correct, test),
+        metric_note="held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
+        p_true_confounds=p_true_confounds(graded.greedy, correct, probs, test), source_passages=passages)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
+    results.write(out)
     columns = {"samples": graded.samples, "fraction_correct": graded.soft, **probs}
     write_answers(out / "answers.jsonl", data, graded, test, columns)
     head.save(out / "pik_head")
@@ -251,18 +244,9 @@ def _by_category(data: QADataset, correct: np.ndarray, soft: np.ndarray) -> dict
                 "sampled": float(np.mean([s for s, x in zip(soft, cats) if x == c]))} for c in dict.fromkeys(cats)}
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.knowing.pik"):
-        results = run(config, model=model)
-    for name, m in results["metrics"].items():
-        logger.info("%-15s AUROC %.3f [%.3f, %.3f]  ECE %.3f  Brier %.3f", name, m["auroc"], *m["auroc_ci95"],
-                    m["ece"], m["brier"])
-    logger.info("greedy accuracy %.3f on %d questions; wrote %s", results["accuracy_greedy"],
-                results["n_questions"], config.out)
-    return results
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from veracity.atomic import atomic_write_text
-from veracity.experiments.cli import headline_main
+from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import (
     NotEnoughOutcomes,
     PIKConfig,
@@ -39,7 +39,7 @@ from veracity.experiments.knowing.pik_parts import (
     training_target,
 )
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks.generation import answer_and_grade
 from veracity.probes import PIKHead
 from veracity.probes.evaluation import auroc_estimate, ci_text, mean_estimate
@@ -110,7 +110,7 @@ def cross_heads(runs: dict, train: np.ndarray, config: Config) -> dict[tuple[str
     return out
 
 
-def run(config: Config, model=None, other=None) -> dict:
+def run(config: Config, model=None, other=None) -> Results:
     """Both models answer; four heads; every head scored against both models' correctness. Writes outputs.
 
     ``model`` and ``other`` are models already loaded for ``--model`` and ``--other`` (loaded when ``None``).
@@ -148,7 +148,7 @@ def run(config: Config, model=None, other=None) -> dict:
         heads=table, note="AUROC of each head's P(IK) against a model's greedy correctness on held-out questions; "
                           "1000-sample percentile bootstrap; 'disagree' = held-out questions exactly one model gets right")
     out = Path(config.out)
-    write_results(out, results)
+    results.write(out)
     _write_answers(out / "answers.jsonl", data, runs, probs, test)
     write_cross_report(out / "report.html", results)
     return results
@@ -194,9 +194,9 @@ def write_cross_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None, other=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.knowing.pik_cross", model=model, other=other)
+def main(argv=None, model=None, other=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model, other=other)
 
 
 if __name__ == "__main__":

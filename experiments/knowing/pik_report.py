@@ -55,7 +55,7 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
     for name in ("p_ik", "p_true"):
         hists[f"{NAMES[name]}: correct"] = probs[name][test][correct[test] == 1]
         hists[f"{NAMES[name]}: wrong"] = probs[name][test][correct[test] == 0]
-    layer_rows = [{"layer": r["layer"], "probe": "P(IK) head", "auroc": r["auroc"]} for r in results["per_layer_auroc"]]
+    layer_rows = [{"layer": r["layer"], "probe": "P(IK) head", "auroc": r["auroc"]} for r in results.tables["per_layer_auroc"]]
     parts = [
         _intro(results),
         reliability_figure(curves, "Reliability on the held-out split (label: greedy answer correct)"),

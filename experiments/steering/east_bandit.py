@@ -22,15 +22,16 @@ import logging
 import math
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from veracity.atomic import atomic_write_text
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.report import write_report
+from veracity.experiments.results import Results, study_results
+from veracity.probes.evaluation import mean_estimate
 from veracity.steering import Bandit, east_vector, entropy, play, steer, to_gguf
 from veracity.steering.bandit import arm_logprobs, arm_token_ids, to_distribution
 
@@ -76,9 +77,9 @@ class Config(StudyConfig):
 
 
 def summarise(probs: torch.Tensor, labels) -> dict:
-    """Mean per-decision entropy (nats), its spread, and the mean share of each arm."""
+    """Mean per-decision entropy (nats) with its 95% bootstrap interval, its spread, and the mean share of each arm."""
     ent = entropy(probs)
-    return {"entropy": float(ent.mean()), "entropy_std": float(ent.std()) if len(ent) > 1 else 0.0,
+    return {"entropy": float(ent.mean()), "entropy_ci95": mean_estimate(ent.double().numpy(), seed=0)["ci"], "entropy_std": float(ent.std()) if len(ent) > 1 else 0.0,
             "shares": dict(zip(labels, probs.mean(0).tolist()))}
 
 
@@ -96,7 +97,7 @@ def rollout(model, bandit, cfg: Config, temperature: float = 1.0) -> dict:
             "decision_entropy": float(entropy(log.prob_matrix()).mean())}
 
 
-def run(cfg: Config, model=None) -> dict:
+def run(cfg: Config, model=None) -> Results:
     """Collect prompts, build the EAST vector, evaluate, write results.json, report.html, east.*."""
     start, out = time.time(), Path(cfg.out)
     torch.manual_seed(cfg.seed)
@@ -135,21 +136,21 @@ def run(cfg: Config, model=None) -> dict:
     vector.save(out / "east")
     if cfg.layer > 0:
         to_gguf(vector, out / "east.gguf")
-    results = {
-        "config": asdict(cfg),
-        "model": {"id": model.model_id, "n_layers": model.n_layers, "d_model": model.d_model},
-        "bandit": {"labels": bandit.labels, "reward_probs": bandit.probs},
-        "collection": {"decisions": len(fit), "eval_decisions": len(held), "entropy_mean": float(ent[fit].mean()),
-                       "entropy_max": math.log(cfg.arms), "reward_rate": sum(log.rewards) / len(log.rewards)},
-        "vector": {"layer": cfg.layer, "norm": float(vector[cfg.layer].norm()),
-                   "corr_projection_entropy": vector.extra["corr"][str(cfg.layer)],
-                   "resid_norm": vector.extra["resid_norm"][str(cfg.layer)]},
-        "steering": steering,
-        "temperature": temperature,
-        "files": {"vector": "east.json", "tensors": "east.safetensors", "gguf": "east.gguf" if cfg.layer > 0 else None},
-        "runtime_s": round(time.time() - start, 1),
-    }
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    headline = {**{f"entropy_east_c{row['coefficient']:+g}": {"value": row["entropy"], "ci": row["entropy_ci95"]}
+                   for row in steering},
+                **{f"entropy_temperature_{row['temperature']:g}": {"value": row["entropy"], "ci": row["entropy_ci95"]}
+                   for row in temperature}}
+    results = study_results(
+        "east_bandit", model, cfg, headline, tables={"steering": steering, "temperature": temperature},
+        bandit={"labels": bandit.labels, "reward_probs": bandit.probs},
+        collection={"decisions": len(fit), "eval_decisions": len(held), "entropy_mean": float(ent[fit].mean()),
+                    "entropy_max": math.log(cfg.arms), "reward_rate": sum(log.rewards) / len(log.rewards)},
+        vector={"layer": cfg.layer, "norm": float(vector[cfg.layer].norm()),
+                "corr_projection_entropy": vector.extra["corr"][str(cfg.layer)],
+                "resid_norm": vector.extra["resid_norm"][str(cfg.layer)]},
+        files={"vector": "east.json", "tensors": "east.safetensors", "gguf": "east.gguf" if cfg.layer > 0 else None},
+        runtime_s=round(time.time() - start, 1))
+    results.write(out)
     write_results_report(results, out / "report.html")
     logger.info("wrote %s/results.json and report.html in %.0f s", out, results["runtime_s"])
     return results
@@ -162,7 +163,7 @@ def write_results_report(results: dict, path: Path) -> None:
     fig = make_subplots(rows=2, cols=2, shared_yaxes="rows", subplot_titles=(
         "Action entropy vs EAST coefficient", "Action entropy vs temperature (unsteered)",
         "Arm shares vs coefficient", "Arm shares vs temperature"))
-    panels = ((results["steering"], "coefficient"), (results["temperature"], "temperature"))
+    panels = ((results.tables["steering"], "coefficient"), (results.tables["temperature"], "temperature"))
     for col, (rows, key) in enumerate(panels, 1):
         xs = [r[key] for r in rows]
         fig.add_scatter(x=xs, y=[r["entropy"] for r in rows], mode="lines+markers", name=f"entropy vs {key}",
@@ -181,12 +182,9 @@ def write_results_report(results: dict, path: Path) -> None:
     write_report(path, "EAST bandit", [fig, f"<h3>Setup</h3><pre>{html.escape(summary)}</pre>"])
 
 
-def main(argv=None, model=None) -> dict:
+def main(argv=None, model=None) -> Results:
     """Command-line entry point: ``python -m veracity.experiments.steering.east_bandit --help``."""
-    script_logging()
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    with one_line_errors("veracity.experiments.steering.east_bandit"):
-        return run(config, model=model)
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

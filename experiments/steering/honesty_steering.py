@@ -26,19 +26,20 @@ import html
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from veracity.atomic import atomic_write_text
 from veracity.data import city_statements
 from veracity.data.chat import chat_prompt, has_chat_template
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.report import write_report
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import next_token_logprobs
 from veracity.hooks.extract import right_pad, tokenize
+from veracity.probes.evaluation import mean_estimate
 from veracity.steering import steer, to_gguf
 from veracity.steering.honesty import honesty_pairs
 from veracity.steering.reading import pair_activations, vector_from_activations
@@ -123,10 +124,12 @@ def question_prompt(tokenizer, city: str, demos, system: str, lying: bool = True
 
 
 def score_questions(model, prompts, good, bad, batch_size) -> dict:
-    """Truthfulness of the next token: greedy-correct rate, P(correct), correct-beats-wrong rate."""
+    """Truthfulness of the next token: greedy-correct rate (with its 95% bootstrap interval over questions),
+    P(correct), correct-beats-wrong rate."""
     logprobs = next_token_logprobs(model, prompts, batch_size)
     rows = torch.arange(len(prompts))
-    return {"truthful_rate": float((logprobs.argmax(-1) == good).float().mean()),
+    truthful = (logprobs.argmax(-1) == good).double().numpy()
+    return {"truthful_rate": float(truthful.mean()), "truthful_rate_ci95": mean_estimate(truthful, seed=0)["ci"],
             "p_correct": float(logprobs[rows, good].exp().mean()),
             "pair_rate": float((logprobs[rows, good] > logprobs[rows, bad]).float().mean())}
 
@@ -148,7 +151,7 @@ def side_effects(base, steered, rows) -> dict:
     return {"kl": float(kl.mean()), "perplexity": float(nll.mean().exp())}
 
 
-def run(cfg: Config, model=None) -> dict:
+def run(cfg: Config, model=None) -> Results:
     """Build the vector, sweep, and write results.json, report.html and honesty.{safetensors,json,gguf}."""
     start, out = time.time(), Path(cfg.out)
     torch.manual_seed(cfg.seed)
@@ -180,22 +183,37 @@ def run(cfg: Config, model=None) -> dict:
                 row = {"layer": layer, "coefficient": c, **score_questions(model, lie, good, bad, cfg.batch_size),
                        **side_effects(base_neutral, neutral_logprobs(model, neutral)[0], neutral_rows)}
             logger.info("layer %d coefficient %+.2f: %s", layer, c,
-                        {k: round(v, 4) for k, v in row.items() if k not in ("layer", "coefficient")})
+                        {k: round(v, 4) for k, v in row.items() if isinstance(v, float) and k != "coefficient"})
             sweep.append(row)
     files = write_vector(vector, out)
-    results = {"config": asdict(cfg), "model": {"id": model.model_id, "n_layers": model.n_layers,
-                                                "d_model": model.d_model},
-               "vector": {**{k: vector.extra[k] for k in ("separation", "gap", "resid_norm")},
-                          "method": vector.method, "normalization": vector.normalization, "layers": vector.layers,
-                          "norm": {str(L): float(vector[L].norm()) for L in vector.layers},
-                          "suggested_coefficient": vector.coefficient,
-                          "coefficient_calibration": vector.extra.get("coefficient_calibration"),
-                          "cosine_pca_mean_diff": cosine},
-               "baseline": baseline, "sweep": sweep, "files": files, "runtime_s": round(time.time() - start, 1)}
-    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    results = study_results(
+        "honesty_steering", model, cfg, _headline(baseline, sweep), tables={"sweep": sweep},
+        vector={**{k: vector.extra[k] for k in ("separation", "gap", "resid_norm")},
+                "method": vector.method, "normalization": vector.normalization, "layers": vector.layers,
+                "norm": {str(L): float(vector[L].norm()) for L in vector.layers},
+                "suggested_coefficient": vector.coefficient,
+                "coefficient_calibration": vector.extra.get("coefficient_calibration"),
+                "cosine_pca_mean_diff": cosine},
+        baseline=baseline, files=files, runtime_s=round(time.time() - start, 1))
+    results.write(out)
     write_results_report(results, out / "report.html")
     logger.info("wrote %s/results.json and report.html in %.0f s", out, results["runtime_s"])
     return results
+
+
+def _headline(baseline: dict, sweep: list[dict]) -> dict[str, dict]:
+    """Greedy truthful-answer rate under the lie instruction, unsteered and at every layer and coefficient (with
+    95% intervals over questions), the honest instruction's rate as the ceiling, and the neutral-text KL."""
+    def rate(row):
+        return {"value": row["truthful_rate"], "ci": row["truthful_rate_ci95"]}
+
+    headline = {"truthful_rate_lie_unsteered": rate(baseline["lie"]),
+                "truthful_rate_honest_unsteered": rate(baseline["honest"])}
+    for row in sweep:
+        at = f"layer{row['layer']}_c{row['coefficient']:+g}"
+        headline[f"truthful_rate_lie_{at}"] = rate(row)
+        headline[f"kl_neutral_{at}"] = {"value": row["kl"], "ci": None}
+    return headline
 
 
 def write_vector(vector, out: Path) -> dict:
@@ -217,7 +235,7 @@ def write_results_report(results: dict, path: Path) -> None:
               "Perplexity on neutral text")
     fig = make_subplots(rows=1, cols=4, subplot_titles=titles)
     for layer in results["config"]["layers"]:
-        rows = [r for r in results["sweep"] if r["layer"] == layer]
+        rows = [r for r in results.tables["sweep"] if r["layer"] == layer]
         xs = [r["coefficient"] for r in rows]
         for col, key in enumerate(("truthful_rate", "p_correct", "kl", "perplexity"), start=1):
             fig.add_scatter(x=xs, y=[r[key] for r in rows], mode="lines+markers", name=f"layer {layer}",
@@ -231,12 +249,9 @@ def write_results_report(results: dict, path: Path) -> None:
     write_report(path, "Honesty steering", [fig, f"<h3>Baseline and vector</h3><pre>{html.escape(summary)}</pre>"])
 
 
-def main(argv=None, model=None) -> dict:
+def main(argv=None, model=None) -> Results:
     """Command-line entry point: ``python -m veracity.experiments.steering.honesty_steering --help``."""
-    script_logging()
-    config = parse_config(Config, argv, description=__doc__.splitlines()[0])
-    with one_line_errors("veracity.experiments.steering.honesty_steering"):
-        return run(config, model=model)
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,8 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,7 +26,6 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from veracity.atomic import atomic_write_text
 from veracity.constraints import FRACTION, Interval
 from veracity.data import (
     CONTRAST_TEMPLATES,
@@ -38,17 +36,14 @@ from veracity.data import (
     polarity_from_datasets,
     polarity_pairs,
 )
-from veracity.experiments.cli import (
-    one_line_errors,
-    parse_config,
-    script_logging,
-)
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.report import metric_by_layer_figure, table_html, write_report
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.probes import PolarityAwareCCS, RandomDirectionProbe
-from veracity.probes.evaluation import best_layers, held_out_metrics
+from veracity.probes.evaluation import best_layer_headline, best_layers, held_out_metrics
 from veracity.probes.splits import grouped_split
 
 logger = logging.getLogger(__name__)
@@ -159,7 +154,7 @@ def random_baseline(config: PolarityConfig, x: Float[Tensor, "n 2 2 d_model"], l
     return {**mean, "accuracy_std": float(np.std([s["accuracy"] for s in scores]))}
 
 
-def run(config: PolarityConfig, model=None) -> list[dict]:
+def run(config: PolarityConfig, model=None) -> Results:
     """Fit every variant at every layer; write ``results.json`` and ``report.html`` into ``config.out``."""
     pairs = load_pairs(config)
     model = model or config.load_model()
@@ -181,22 +176,24 @@ def run(config: PolarityConfig, model=None) -> list[dict]:
             found["control_pa_ccs"] = fit_cells(config, control[..., j, :], pairs.labels, train, test, per_cell=True)
         records += [{"layer": layer, "probe": name, **metrics, **base} for name, metrics in found.items()]
         logger.info("layer %d: %s", layer, ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in found.items()))
-    write_outputs(config, records, pairs, model.model_id)
-    return records
-
-
-def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPairs, model_id: str) -> None:
-    """results.json, summary.json and report.html."""
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(records, indent=1))
-    example = pairs.texts(config.template)[0] if "chat" not in config.template else None
-    summary = {"config": asdict(config), "model_id": model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
-               "position": "last token", "n": len(pairs), "grouped_by": config.group_by,
-               "n_groups": int(len(np.unique(pairs.groups))), "class_balance": float(np.mean(pairs.labels)),
-               "example": {"A": pairs.affirmed[0], "not_A": pairs.negated[0], "prompts": example}}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     best = best_layers(records)
+    example = pairs.texts(config.template)[0] if "chat" not in config.template else None
+    results = study_results(
+        "polarity", model, config, best_layer_headline(best, ("accuracy", "auroc", "contradiction_index")),
+        tables={"by_layer": records}, site=SITE, layer_convention=LAYER_CONVENTION, position="last token",
+        n=len(pairs), grouped_by=config.group_by, n_groups=int(len(np.unique(pairs.groups))),
+        class_balance=float(np.mean(pairs.labels)), best=best,
+        best_note="layer with the highest held-out accuracy per variant (a max over layers: optimistic)",
+        example={"A": pairs.affirmed[0], "not_A": pairs.negated[0], "prompts": example})
+    results.write(config.out)
+    write_report_page(config, records, best, pairs, model.model_id)
+    return results
+
+
+def write_report_page(config: PolarityConfig, records: list[dict], best: dict, pairs: PolarityPairs,
+                      model_id: str) -> None:
+    """report.html: accuracy by layer (95% intervals where the probe has them), the best layers, polarity metrics."""
+    out = Path(config.out)
     columns = ["probe", "layer", "accuracy", "auroc", "polar_consistency", "contradiction_index", "ece"]
     notes = (f"<p>{len(pairs)} pairs of {pairs.name} (A / not-A), template {config.template!r}, model {model_id}; "
              f"held-out split of {records[0]['n_test']}. pa_ccs: per-cell normalisation; pa_ccs_pooled: A and not-A "
@@ -212,15 +209,9 @@ def write_outputs(config: PolarityConfig, records: list[dict], pairs: PolarityPa
     write_report(out / "report.html", f"Polarity-aware CCS: {pairs.name}", parts)
 
 
-def main(argv=None, model=None) -> list[dict]:
-    """Command-line entry point; returns the records."""
-    config = parse_config(PolarityConfig, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.truth.polarity"):
-        load_pairs(config)  # a bad dataset fails here, before the model loads
-        records = run(config, model=model)
-    logger.info("wrote %s", config.out)
-    return records
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(PolarityConfig, run, argv, model=model)  # run reads the pairs before it loads the model
 
 
 if __name__ == "__main__":

@@ -25,10 +25,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.report import write_report
-from veracity.experiments.truth.token_scores import TokenScores, score_answer, score_tokens, shown, token_figure
+from veracity.experiments.results import Results, study_results
+from veracity.experiments.truth.token_scores import score_answer, score_tokens, shown, token_figure
 from veracity.probes import load_probe
 
 __all__ = ["TokenViewConfig", "main", "run"]
@@ -64,31 +65,36 @@ class TokenViewConfig(StudyConfig):
             raise ValueError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
 
 
-def run(config: TokenViewConfig, model=None) -> list[TokenScores]:
-    """Score every token of ``config.text`` (and of the answer to ``config.answer``); write ``token_view.html``."""
+def run(config: TokenViewConfig, model=None) -> Results:
+    """Score every token of ``config.text`` (and of the answer to ``config.answer``); write ``token_view.html``
+    and ``results.json`` (per text, P(true) at its last token in the headline; every token in the ``tokens`` table).
+    """
     probe = load_probe(config.probe)
     model = model or config.load_model()
     texts = [t.strip() for t in (config.text or "").split("||") if t.strip()]
     views = [score_tokens(model, probe, text, config.layer) for text in texts]
     if config.answer:
         views.append(score_answer(model, probe, config.answer, config.max_new_tokens, config.layer))
+    for view in views:
+        logger.info("%s\n%s", view.label, "  ".join(f"{shown(t)}:{s:.2f}" for t, s in zip(view.tokens, view.scores)))
+    rows = [{"text": i, "label": view.label, "position": j, "token": token, "p_true": float(score),
+             "generated": view.answer_start is not None and j >= view.answer_start}
+            for i, view in enumerate(views) for j, (token, score) in enumerate(zip(view.tokens, view.scores))]
+    results = study_results("token_view", model, config,
+                            {f"p_true_last_token_text{i}": {"value": float(view.scores[-1]), "ci": None}
+                             for i, view in enumerate(views)},
+                            tables={"tokens": rows}, report="token_view.html", layer=views[0].layer,
+                            texts=[view.label for view in views])
+    results.write(config.out)
     write_report(Path(config.out) / "token_view.html", f"Token view: {Path(config.probe).name}, {model.model_id}", [
         f"<p>P(true) of probe <code>{html.escape(config.probe)}</code> at every token "
         f"(layer {views[0].layer}); generated tokens in bold.</p>", token_figure(views)])
-    return views
+    return results
 
 
-def main(argv=None, model=None) -> list[TokenScores]:
+def main(argv=None, model=None) -> Results:
     """Command-line entry: ``veracity run token_view --help``."""
-    config = parse_config(TokenViewConfig, argv)
-    script_logging()
-    with one_line_errors("veracity.experiments.truth.token_view"):
-        views = run(config, model=model)
-    for view in views:
-        print(f"\n{view.label}")
-        print("  ".join(f"{shown(t)}:{s:.2f}" for t, s in zip(view.tokens, view.scores)))
-    print(f"\nReport: {Path(config.out) / 'token_view.html'}")
-    return views
+    return study_main(TokenViewConfig, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,10 @@ Example:
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +33,11 @@ from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from veracity.atomic import atomic_write_text
 from veracity.data import BUILTIN_DATASETS, StatementDataset, load_statements
-from veracity.experiments.cli import one_line_errors, parse_config, script_logging
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.report import table_html, write_report
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import LAYER_CONVENTION, SITE, extract
 from veracity.hooks.convention import resolve_layers
 from veracity.probes import LogisticProbe, MassMeanProbe, auroc
@@ -244,7 +243,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def run(config: TransferConfig, model=None) -> dict:
+def run(config: TransferConfig, model=None) -> Results:
     """Run the study described by ``config``; write results.json, report.html and the probes."""
     out = Path(config.out)
     model = model or config.load_model()
@@ -263,43 +262,46 @@ def run(config: TransferConfig, model=None) -> dict:
                                  dataset_source=dict(named)[name])
             probe.save(out / "probes" / f"{_safe(name)}__{probe_name}")
     mats = matrices(rows, names)
-    result = {
-        "model_id": model.model_id, "layer": layer, "site": SITE, "layer_convention": LAYER_CONVENTION,
-        "config": asdict(config), "datasets": [{"name": n, "source": s, "n": len(data[n])} for n, s in named],
-        "probes": {"logistic": "LogisticProbe(C=0.1), standardised with training-split statistics",
-                   "mass_mean": "MassMeanProbe(), raw activations, LDA posterior from the training split"},
-        "summary": summary(mats), "matrices": mats, "results": rows,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(result, indent=2) + "\n")
+    means = summary(mats)
+    headline = {f"{metric}_{row['probe']}_{where}": {"value": row[f"{metric} ({label})"], "ci": None}
+                for row in means for metric in ("accuracy", "auroc")
+                for where, label in (("same_dataset", "same dataset"), ("transfer", "transfer"))}
+    result = study_results(
+        "transfer", model, config, headline, tables={"results": rows, "summary": means},
+        model_id=model.model_id, layer=layer, site=SITE, layer_convention=LAYER_CONVENTION,
+        datasets=[{"name": n, "source": s, "n": len(data[n])} for n, s in named],
+        probes={"logistic": "LogisticProbe(C=0.1), standardised with training-split statistics",
+                "mass_mean": "MassMeanProbe(), raw activations, LDA posterior from the training split"},
+        matrices=mats)
+    _log_matrices(result)
+    result.write(out)
     write_report(out / "report.html", f"Truth-probe transfer across datasets: {model.model_id}, layer {layer}", [
         f"<p>Each probe is fitted on a dataset's training split ({config.train_fraction:.0%}) and scored on every "
         f"dataset's test split; rows = trained on, columns = tested on. Last-token residual stream after block "
         f"{layer}; up to {config.n} statements per dataset, seed {config.seed}.</p>",
         transfer_figure(mats, names, "accuracy", f"Accuracy, trained on row, tested on column (layer {layer})"),
         transfer_figure(mats, names, "auroc", f"AUROC, trained on row, tested on column (layer {layer})"),
-        table_html(result["summary"], caption="Mean over the diagonal (same dataset) and off the diagonal (transfer)"),
+        table_html(means, caption="Mean over the diagonal (same dataset) and off the diagonal (transfer)"),
         table_html(result["datasets"], caption="Datasets"),
     ])
     return result
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry: ``python -m veracity.experiments.truth.transfer --help``."""
-    config = parse_config(TransferConfig, argv)
-    script_logging()
-    with one_line_errors("veracity.experiments.truth.transfer"):
-        result = run(config, model=model)
+def _log_matrices(result: Results) -> None:
+    """Each probe's accuracy matrix (trained on row, tested on column), as text."""
     names = [d["name"] for d in result["datasets"]]
     width = max(len(n) for n in names)
     for probe, per_metric in result["matrices"].items():
-        print(f"\n{probe}: accuracy, trained on row, tested on column (layer {result['layer']})")
-        print(" " * width + "  " + "  ".join(f"{i:>5}" for i in range(len(names))))
-        for i, (name, row) in enumerate(zip(names, per_metric["accuracy"])):
-            print(f"{name:>{width}}  " + "  ".join(f"{v:5.2f}" for v in row) + f"   [{i}]")
-    out = Path(config.out)
-    print(f"\nResults: {out / 'results.json'}  Report: {out / 'report.html'}")
-    return result
+        lines = [f"{probe}: accuracy, trained on row, tested on column (layer {result['layer']})",
+                 " " * width + "  " + "  ".join(f"{i:>5}" for i in range(len(names)))]
+        lines += [f"{name:>{width}}  " + "  ".join(f"{v:5.2f}" for v in row) + f"   [{i}]"
+                  for i, (name, row) in enumerate(zip(names, per_metric["accuracy"]))]
+        logger.info("\n".join(lines))
+
+
+def main(argv=None, model=None) -> Results:
+    """Command-line entry: ``python -m veracity.experiments.truth.transfer --help``."""
+    return study_main(TransferConfig, run, argv, model=model)
 
 
 if __name__ == "__main__":

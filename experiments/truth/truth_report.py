@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from veracity.atomic import atomic_write_text
 from veracity.experiments.report import (
     metric_by_layer_figure,
     reliability_figure,
@@ -37,11 +35,11 @@ def pca_2d(x: Float[Tensor, "n d_model"], train: np.ndarray) -> tuple[Float[np.n
     return ((x - mean) @ vh[:2].T).numpy(), ratio
 
 
-def _intro(summary: dict) -> str:
+def _intro(summary) -> str:
     cfg = summary["config"]
     pair = summary["example_pair"]
     rows = [
-        f"model <code>{html.escape(summary['model_id'])}</code>, dataset <b>{html.escape(summary['dataset'])}</b> "
+        f"model <code>{html.escape(summary['model']['id'])}</code>, dataset <b>{html.escape(summary['dataset'])}</b> "
         f"(n={summary['n']}: {summary['n_train']} train / {summary['n_test']} held out, grouped by "
         f"{html.escape(summary['split']['grouped_by'])}, seed {cfg['seed']})",
         f"site {summary['site']}, {html.escape(summary['layer_convention'])}, {summary['position']}",
@@ -62,15 +60,15 @@ def _zero_shot(summary: dict) -> str:
                       ("what", "accuracy", "auroc", "ece", "brier"), caption="Zero-shot (the model's next token)")
 
 
-def write_sweep_report(path: str | Path, records: list[dict], summary: dict, statements: Float[Tensor, "n layer d_model"],
+def write_sweep_report(path: str | Path, summary, statements: Float[Tensor, "n layer d_model"],
                        labels: np.ndarray, train: np.ndarray, test: np.ndarray, layers: list[int],
                        test_probs: dict[int, dict[str, np.ndarray]]) -> Path:
     """Write the sweep's ``report.html``.
 
     Args:
         path: Output file.
-        records: Per-layer, per-probe metrics (``results.json``).
-        summary: ``summary.json`` contents (config, best layers, zero-shot).
+        summary: The sweep's :class:`~veracity.experiments.results.Results` (its ``by_layer`` table holds
+            every layer and probe).
         statements: ``(n, n_layers_swept, d_model)`` statement activations.
         labels: ``(n,)`` 0/1.
         train: Training indices (PCA is fitted on them).
@@ -81,7 +79,7 @@ def write_sweep_report(path: str | Path, records: list[dict], summary: dict, sta
     Returns:
         The path written.
     """
-    best = summary["best"]
+    best, records = summary["best"], summary["tables"]["by_layer"]
     parts = [_intro(summary),
              metric_by_layer_figure(records, "accuracy", "Held-out accuracy by layer"),
              metric_by_layer_figure(records, "auroc", "Held-out AUROC by layer"),
@@ -100,12 +98,3 @@ def write_sweep_report(path: str | Path, records: list[dict], summary: dict, sta
     parts.append(reliability_figure(curves, f"Reliability diagram, layer {layer}, held-out split"))
     parts.append(table_html(records, COLUMNS, caption="All layers"))
     return write_report(path, f"Truth sweep: {summary['dataset']}", parts)
-
-
-def write_outputs(config, records, summary, statements, labels, train, test, layers, test_probs) -> None:
-    """Write ``results.json``, ``summary.json`` and ``report.html`` into ``config.out``."""
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.json", json.dumps(records, indent=1))
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
-    write_sweep_report(out / "report.html", records, summary, statements, labels, train, test, layers, test_probs)

@@ -15,7 +15,7 @@ layer and probe), ``summary.json`` (config, best layers, zero-shot) and ``report
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -34,17 +34,14 @@ from veracity.data import (
     question_prompts,
     replace_negation,
 )
-from veracity.experiments.cli import (
-    one_line_errors,
-    parse_config,
-    script_logging,
-)
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
-from veracity.experiments.truth.truth_report import write_outputs
+from veracity.experiments.results import Results, study_results
+from veracity.experiments.truth.truth_report import write_sweep_report
 from veracity.hooks import LAYER_CONVENTION, SITE, extract, token_probability
 from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, bootstrap_accuracy_auroc
-from veracity.probes.evaluation import best_layers, held_out_metrics
+from veracity.probes.evaluation import best_layer_headline, best_layers, held_out_metrics
 from veracity.probes.splits import grouped_split
 
 logger = logging.getLogger(__name__)
@@ -220,8 +217,8 @@ def zero_shot(config: SweepConfig, model, data, test: np.ndarray) -> dict | None
     return {"template": template, **held_out_metrics(p, data.labels[test])}
 
 
-def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
-    """Run the sweep and write results.json, summary.json and report.html into ``config.out``.
+def run(config: SweepConfig, model=None, data=None) -> Results:
+    """Run the sweep and write results.json and report.html into ``config.out``.
 
     Args:
         config: Settings.
@@ -229,7 +226,8 @@ def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
         data: ``load_sweep_data(config)`` if already loaded.
 
     Returns:
-        ``(records, summary)``.
+        The :class:`Results`: per probe the best layer's held-out accuracy and AUROC in the headline,
+        every layer and probe in the ``by_layer`` table.
     """
     data, negated = data or load_sweep_data(config)
     model = model or config.load_model()
@@ -250,30 +248,24 @@ def run(config: SweepConfig, model=None, data=None) -> tuple[list[dict], dict]:
                                                      train, test)
         records += [{"layer": layer, **r, **base} for r in layer_records]
         logger.info("layer %d: %s", layer, ", ".join(f"{r['probe']} {r['accuracy']:.3f}" for r in layer_records))
-    summary = {
-        "config": asdict(config), "model_id": model.model_id, "site": SITE, "layer_convention": LAYER_CONVENTION,
-        "position": "last token", "n": len(data), "dataset": data.name, "n_train": len(train), "n_test": len(test),
-        "split": {"grouped_by": data.group_column(config.group_by), "n_groups": int(len(np.unique(groups))),
-                  "held_out_groups": sorted(np.unique(groups[test]).tolist())},
-        "example_pair": {"no": texts_no[0], "yes": texts_yes[0]}, "zero_shot": zero_shot(config, model, data, test),
-        "best": best_layers(records),
-        "best_note": "layer with the highest held-out accuracy per probe (a max over layers: optimistic)",
-    }
-    write_outputs(config, records, summary, statements, data.labels, train, test, layers, test_probs)
-    return records, summary
+    best = best_layers(records)
+    results = study_results(
+        "truth_sweep", model, config, best_layer_headline(best), tables={"by_layer": records},
+        site=SITE, layer_convention=LAYER_CONVENTION, position="last token", n=len(data), dataset=data.name,
+        n_train=len(train), n_test=len(test),
+        split={"grouped_by": data.group_column(config.group_by), "n_groups": int(len(np.unique(groups))),
+               "held_out_groups": sorted(np.unique(groups[test]).tolist())},
+        example_pair={"no": texts_no[0], "yes": texts_yes[0]}, zero_shot=zero_shot(config, model, data, test),
+        best=best, best_note="layer with the highest held-out accuracy per probe (a max over layers: optimistic)")
+    results.write(config.out)
+    write_sweep_report(Path(config.out) / "report.html", results, statements, data.labels, train, test, layers,
+                       test_probs)
+    return results
 
 
-def main(argv=None, model=None) -> list[dict]:
-    """Command-line entry point; returns the records."""
-    config = parse_config(SweepConfig, argv, description=__doc__.splitlines()[0])
-    script_logging()
-    with one_line_errors("veracity.experiments.truth.truth_sweep"):
-        records, summary = run(config, model=model, data=load_sweep_data(config))  # bad data fails before the model loads
-    for probe, r in summary["best"].items():
-        logger.info("best %-9s layer %2d  accuracy %.3f  auroc %.3f  ece %.3f", probe, r["layer"], r["accuracy"],
-                    r["auroc"], r["ece"])
-    logger.info("wrote %s", config.out)
-    return records
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(SweepConfig, run, argv, model=model)  # run reads the data before it loads the model
 
 
 if __name__ == "__main__":

@@ -37,12 +37,10 @@ from plotly.subplots import make_subplots
 from veracity.atomic import atomic_write_text
 from veracity.constraints import FRACTION
 from veracity.data import TruthfulQA, city_statements, load_truthfulqa
-from veracity.experiments.cli import (
-    headline_main,
-)
+from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.report import table_html, write_report
-from veracity.experiments.results import study_results, write_results
+from veracity.experiments.results import Results, study_results
 from veracity.hooks import LAYER_CONVENTION, SITE, continuation_logprobs, extract
 from veracity.hooks.convention import check_layer_spec, layers_from_spec, resolve_layers
 from veracity.probes import LogisticProbe, auroc
@@ -195,7 +193,7 @@ def transfer_probe(model, config: Config, layers: list[int]) -> tuple[dict[int, 
     return probes, best, rows, true_statements
 
 
-def run(config: Config, model=None) -> dict:
+def run(config: Config, model=None) -> Results:
     """Score, probe and steer on TruthfulQA; write the outputs. Returns the results dict."""
     data = load_questions(config)
     model = model or config.load_model()
@@ -245,7 +243,7 @@ def run(config: Config, model=None) -> dict:
         by_category=_by_category(data, mc1, mc2, seed), steering=steering,
         note="MC from summed answer log-probabilities; probes and steering on held-out questions only; "
              "intervals: 1000-sample percentile bootstrap over questions")
-    write_results(out, results)
+    results.write(out)
     probe.save(out / "probe")
     _write_answers(out / "answers.jsonl", data, mc1, mc2, test_questions)
     write_truthfulqa_report(out / "report.html", results)
@@ -346,9 +344,9 @@ def write_truthfulqa_report(path: Path, results: dict) -> None:
     ])
 
 
-def main(argv=None, model=None) -> dict:
-    """Command-line entry point; returns the results dict."""
-    return headline_main(Config, run, argv, __doc__, "veracity.experiments.truth.truthfulqa", model=model)
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,8 @@ def test_report_draws_both_panel_figures_in_a_browser(tmp_path):
     results = {"model_id": "m", "config": {"qa_sets": "capitals", "target": "soft", "n_bins": 10}, "n_questions": 60,
                "n_train": 0, "n_test": 60, "accuracy_greedy": 0.5, "accuracy_test": 0.5, "verbal_question": "How sure?",
                "verbal_parse_rate_test": 0.8, "unparseable": "left out", "layer": 20, "site": "resid_post",
-               "position": "last", "metric_note": "note", "scores": [record], "scores_on_verbal_subset": [record]}
+               "position": "last", "metric_note": "note",
+               "tables": {"scores": [record], "scores_on_verbal_subset": [record]}}
     path = write_calibration_report(tmp_path / "report.html", results, scores, correct, test, ["100"] * 60)
     assert count_figures(dump_dom(path)) == (2, 2)
 
@@ -159,9 +160,9 @@ def test_calibration_gap_acceptance_on_the_embedded_model(tmp_path, embedded, mo
     for entry in saved["headline"].values():
         assert entry["ci"][0] <= entry["value"] <= entry["ci"][1]
     assert saved["n_questions"] == 26 and saved["n_test"] == results["n_test"] == 8
-    assert [r["score"] for r in saved["scores"]] == ["verbal", "p_true", "p_ik"]
+    assert [r["score"] for r in saved["tables"]["scores"]] == ["verbal", "p_true", "p_ik"]
     assert 0 <= saved["verbal_parse_rate"] <= 1 and saved["verbal_question"].startswith("How confident")
-    for r in saved["scores"]:
+    for r in saved["tables"]["scores"]:
         assert r["n"] + r["n_unscored"] == 8
         if r["score"] != "verbal" or r["n_unscored"] == 0:  # unparsed replies could leave one outcome
             low, high = r["auroc_ci95"]

@@ -98,7 +98,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
         low, high = metrics["auroc_ci95"]
         assert 0 <= low <= high <= 1
     assert set(saved["auroc_within_category"]) <= {"capital"}
-    assert len(saved["per_layer_auroc"]) == 30 and results["n_test"] == saved["n_test"]
+    assert len(saved["tables"]["per_layer_auroc"]) == 30 and results["n_test"] == saved["n_test"]
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert len(rows) == 16 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])
     confounds = saved["p_true_confounds"]

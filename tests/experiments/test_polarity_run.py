@@ -26,15 +26,16 @@ def test_config_errors_say_what_to_do(capsys):
 def test_runs_on_a_tiny_model_with_every_variant(tiny, tmp_path):
     config = PolarityConfig(kind="cities", n=24, layers="1,3", restarts=2, epochs=20, template="suffix",
                             out=str(tmp_path / "out"), cache=str(tmp_path / "cache"))
-    records = run(config, model=tiny("llama"))
+    results = run(config, model=tiny("llama"))
+    records = results.tables["by_layer"]
     assert {(r["layer"], r["probe"]) for r in records} == {(layer, v) for layer in (1, 3) for v in VARIANTS}
     for r in records:
         assert 0 <= r["accuracy"] <= 1 and 0 <= r["auroc"] <= 1
         if r["probe"] != "random":
             assert 0 <= r["contradiction_index"] <= 2 and -1 <= r["polar_consistency"] <= 1
-    assert load_results(tmp_path / "out") == json.loads(json.dumps(records))
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert " not " in summary["example"]["not_A"]
+    saved = load_results(tmp_path / "out")
+    assert saved == json.loads(json.dumps(results.to_json())) and saved["tables"]["by_layer"] == records
+    assert " not " in saved["example"]["not_A"] and "accuracy_pa_ccs_best_layer" in saved["headline"]
 
 
 def test_control_reuses_the_statements_activations(tiny, tmp_path):
@@ -53,7 +54,7 @@ def test_polarity_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "polarity"
     main(["--kind", "cities", "--n", "60", "--layers", "12", "--restarts", "3", "--epochs", "200",
           "--out", str(out), "--cache", str(tmp_path / "cache")], model=embedded)
-    records = json.loads((out / "results.json").read_text())
+    records = json.loads((out / "results.json").read_text())["tables"]["by_layer"]
     assert {r["probe"] for r in records} == VARIANTS and all(r["layer"] == 12 for r in records)
     html = (out / "report.html").read_text()
     assert "contradiction_index by layer" in html and "Polarity-aware CCS" in html

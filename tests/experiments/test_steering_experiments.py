@@ -67,7 +67,10 @@ def test_honesty_steering_end_to_end(tmp_path, embedded):
     for name in ("results.json", "report.html", "honesty.safetensors", "honesty.json", "honesty.gguf"):
         assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())
-    assert set(results) >= {"config", "model", "vector", "baseline", "sweep", "files", "runtime_s"}
+    assert set(results) >= {"study", "config", "model", "headline", "tables", "vector", "baseline", "files", "runtime_s"}
+    results["sweep"] = results["tables"]["sweep"]
+    low, high = results["headline"]["truthful_rate_lie_layer10_c+0.25"]["ci"]
+    assert low <= results["sweep"][1]["truthful_rate"] <= high
     assert results["model"] == {"id": "smollm2-135m", "n_layers": 30, "d_model": 576}
     assert [(r["layer"], r["coefficient"]) for r in results["sweep"]] == [(10, 0.0), (10, 0.25)]
     keys = {"truthful_rate", "p_correct", "pair_rate", "kl", "perplexity"}
@@ -90,7 +93,9 @@ def test_east_bandit_end_to_end(tmp_path, embedded):
     for name in ("results.json", "report.html", "east.safetensors", "east.json", "east.gguf"):
         assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())
-    assert set(results) >= {"config", "model", "bandit", "collection", "vector", "steering", "temperature"}
+    assert set(results) >= {"study", "config", "model", "headline", "tables", "bandit", "collection", "vector"}
+    results.update(results["tables"])
+    assert results["headline"]["entropy_east_c+0"]["value"] == results["headline"]["entropy_temperature_1"]["value"]
     assert results["collection"]["decisions"] == 9 and results["collection"]["eval_decisions"] == 6
     zero = next(r for r in results["steering"] if r["coefficient"] == 0)
     t1 = next(r for r in results["temperature"] if r["temperature"] == 1)

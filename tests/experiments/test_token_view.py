@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from veracity.experiments.truth import token_view
-from veracity.experiments.truth.token_view import TokenScores, score_answer, score_tokens, token_figure
+from veracity.experiments.truth.token_scores import TokenScores, score_answer, score_tokens, token_figure
 from veracity.hooks import extract
 from veracity.probes import LogisticProbe, MassMeanProbe
 
@@ -73,9 +73,12 @@ def test_cli_writes_a_report(fitted, tmp_path, monkeypatch):
     model, probe = fitted
     probe.save(tmp_path / "probe")
     monkeypatch.setattr(token_view.TokenViewConfig, "load_model", lambda self, backend="hf": model)
-    views = token_view.main(["--probe", str(tmp_path / "probe"), "--text", f"{TEXT} || tokyo is in peru .",
+    results = token_view.main(["--probe", str(tmp_path / "probe"), "--text", f"{TEXT} || tokyo is in peru .",
                              "--answer", "where is rome ?", "--max-new-tokens", "3", "--out", str(tmp_path)])
-    assert [v.label for v in views[:2]] == [TEXT, "tokyo is in peru ."] and len(views) == 3
+    assert results["texts"][:2] == [TEXT, "tokyo is in peru ."] and len(results["texts"]) == 3
+    last = [r for r in results.tables["tokens"] if r["text"] == 1][-1]
+    assert results.headline["p_true_last_token_text1"]["value"] == last["p_true"] and last["token"].strip() == "."
+    assert any(r["generated"] for r in results.tables["tokens"] if r["text"] == 2)
     assert (tmp_path / "token_view.html").read_text().count('class="plotly-graph-div"') == 1
 
 

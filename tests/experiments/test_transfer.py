@@ -110,9 +110,10 @@ def test_run_writes_results_report_and_probes(tiny, tmp_path, monkeypatch):
     saved = json.loads((out / "results.json").read_text())
     assert saved["layer"] == 2 and saved["model_id"] == "tiny-llama"
     assert [d["name"] for d in saved["datasets"]] == ["facts", "neg_facts"]
-    assert len(saved["results"]) == 2 * 2 * 2
+    assert len(saved["tables"]["results"]) == 2 * 2 * 2
     assert np.array(saved["matrices"]["logistic"]["accuracy"]).shape == (2, 2)
-    assert result["summary"] == saved["summary"]
+    assert result.tables["summary"] == saved["tables"]["summary"]
+    assert saved["headline"]["accuracy_logistic_transfer"]["value"] == result.tables["summary"][0]["accuracy (transfer)"]
     html = (out / "report.html").read_text()
     assert html.count('class="plotly-graph-div"') == 2
     probe = load_probe(out / "probes" / "facts__logistic")

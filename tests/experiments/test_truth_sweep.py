@@ -125,13 +125,15 @@ def test_sweep_runs_end_to_end_on_a_tiny_model(tiny, tmp_path):
     csv.write_text("\n".join(rows) + "\n")
     config = SweepConfig(dataset=str(csv), out=str(tmp_path / "out"), layers="1,3", ccs_epochs=20, ccs_restarts=2,
                          random_directions=2, test_fraction=0.34, pairs="suffix", cache=str(tmp_path / "cache"))
-    records, summary = run(config, model=tiny("llama"))
+    summary = run(config, model=tiny("llama"))
+    records = summary.tables["by_layer"]
     assert len(records) == 2 * 5 and {r["layer"] for r in records} == {1, 3}
     assert summary["n_train"] + summary["n_test"] == 12 and summary["zero_shot"]["template"] == "suffix"
     held_out = summary["split"]["held_out_groups"]  # whole cities: both statements of each held-out city
     assert summary["split"]["grouped_by"] == "city" and summary["n_test"] == 2 * len(held_out) == 6
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert saved == json.loads(json.dumps(records))
+    assert saved == json.loads(json.dumps(summary.to_json())) and saved["study"] == "truth_sweep"
+    assert saved["headline"]["accuracy_logistic_best_layer"]["value"] == summary["best"]["logistic"]["accuracy"]
     assert (tmp_path / "out" / "report.html").stat().st_size > 100_000
 
 
@@ -140,13 +142,13 @@ def test_truth_sweep_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "sweep"
     main(["--dataset", "cities", "--n", "40", "--layers", "8,16", "--out", str(out), "--ccs-epochs", "200",
           "--random-directions", "3", "--cache", str(tmp_path / "cache")], model=embedded)
-    records = json.loads((out / "results.json").read_text())
+    summary = json.loads((out / "results.json").read_text())
+    records = summary["tables"]["by_layer"]
     assert {(r["layer"], r["probe"]) for r in records} == {(layer, p) for layer in (8, 16)
                                                            for p in ("logistic", "mass_mean", "ccs", "crc", "random")}
     for r in records:
         assert {"layer", "probe", *METRICS, "dataset", "n_train", "n_test", "sign"} <= set(r)
         assert all(0.0 <= r[m] <= 1.0 for m in METRICS)
-    summary = json.loads((out / "summary.json").read_text())
     assert summary["best"]["logistic"]["accuracy"] >= 0.6
     assert summary["example_pair"]["yes"].endswith("Answer: True")
     html = (out / "report.html").read_text()
