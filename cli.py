@@ -125,7 +125,7 @@ def parse_position(spec: str) -> str | int:
 def cmd_extract(args) -> int:
     """``veracity extract``."""
     from veracity.atomic import check_writable_folder
-    from veracity.hooks import extract, load_model
+    from veracity.hooks import extract_cached, load_model
     from veracity.hooks.convention import check_layer_spec
 
     texts = read_texts(args.input, args.column)
@@ -147,7 +147,7 @@ def cmd_extract(args) -> int:
     options = dict(layers=args.layers, position=parse_position(args.position), batch_size=args.batch_size,
                    template=args.template, chunk_size=args.chunk_size, out=out, assemble=False)
     if world == 1:
-        acts = extract(model, texts, **options)
+        acts = extract_cached(model, texts, **options)
         logger.info("%d texts x %d layers x %d -> %s", *acts.shape, out)
         print(out)
         return 0
@@ -158,12 +158,12 @@ def cmd_extract(args) -> int:
     if not dist.is_initialized():
         dist.init_process_group("gloo")  # only barriers go through it: gloo serves CPU and GPU ranks
     try:
-        mine = extract(model, texts, shard=(rank, world), **{**options, "assemble": True})
+        mine = extract_cached(model, texts, shard=(rank, world), **{**options, "assemble": True})
         logger.info("rank %d of %d: computed %d of %d texts", rank, world, mine.shape[0], len(texts))
         del mine
         dist.barrier()
         if rank == 0:
-            acts = extract(model, texts, **options)
+            acts = extract_cached(model, texts, **options)
             logger.info("%d texts x %d layers x %d -> %s (%d processes)", *acts.shape, out, world)
             print(out)
         dist.barrier()

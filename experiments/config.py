@@ -58,9 +58,9 @@ class StudyConfig:
         return self.study
 
     @property
-    def cache_dir(self) -> str | None:
-        """``cache`` as extract() takes it (``None``: the default folder)."""
-        return self.cache or None
+    def activation_cache(self) -> str | bool:
+        """``cache`` as :func:`~veracity.hooks.extract` takes it: the folder, or ``True`` for the default one."""
+        return self.cache or True
 
     def load_model(self, backend: str = "hf", adapter=None):
         """Load ``model`` on ``device`` in ``dtype`` (with a LoRA ``adapter`` folder merged in, if given)."""

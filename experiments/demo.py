@@ -71,7 +71,7 @@ def truth_part(args, out: Path, model):
     sweep = truth_sweep(config, model=model, data=(data, negated))
     best = sweep["best"]["logistic"]
     train, _ = grouped_split(data.groups(config.group_by), config.test_fraction, config.seed, labels=data.labels)
-    acts = extract(model, data.statements, layers=[best["layer"]], cache=True, cache_dir=args.cache_dir)[:, 0]
+    acts = extract(model, data.statements, layers=[best["layer"]], cache=args.activation_cache)[:, 0]
     probe = LogisticProbe(C=config.logistic_c).fit(acts[train], data.labels[train])
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))

@@ -10,7 +10,7 @@ from veracity.hooks.capture import StopForward, capture_residual, count_hooks
 from veracity.hooks.checkpoints import extract_checkpoints
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.errors import ModelNotFoundError
-from veracity.hooks.extract import extract
+from veracity.hooks.extract import extract, extract_cached
 from veracity.hooks.finetune import train_full
 from veracity.hooks.logprobs import continuation_logprobs, next_token_logprobs, token_probability
 from veracity.hooks.lora import train_lora
@@ -29,6 +29,7 @@ __all__ = [
     "capture_residual",
     "count_hooks",
     "extract",
+    "extract_cached",
     "extract_checkpoints",
     "from_hf",
     "load_activations",

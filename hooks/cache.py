@@ -225,7 +225,7 @@ def read_job(folder: str | os.PathLike) -> dict:
     path = Path(folder) / "job.json"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not an activation folder (no job.json): pass the folder that "
-                                "`veracity extract --out` or extract(..., out=...) wrote")
+                                "`veracity extract --out` or extract_cached(..., out=...) wrote")
     try:
         meta = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:

@@ -160,47 +160,34 @@ def extract(
     position="last",
     batch_size: int = 16,
     template: str | None = None,
-    cache: bool = False,
-    shard: tuple[int, int] | None = None,
     dtype: torch.dtype = torch.float32,
-    chunk_size: int = 256,
-    progress: bool = True,
-    cache_dir: str | None = None,
-    out: str | os.PathLike | None = None,
     max_length: int | None = None,
-    assemble: bool = True,
+    progress: bool = True,
+    cache: bool | str | os.PathLike = False,
 ) -> Float[Tensor, "n layer d_model"]:
     """Residual-stream activations after the requested blocks, one vector per text and layer.
 
     Args:
         model: From :func:`veracity.hooks.load_model` (any backend; results agree).
         texts: The texts (filled into ``template`` if given).
-        layers: ``"all"``, an int, or a list (layer ``L`` = after block ``L``; negatives count from the end).
+        layers: ``"all"``, an int, a list (layer ``L`` = after block ``L``; negatives count from the
+            end) or a layer spec string (``"every:4"``, ``"5,20"``, ``"10:20"``).
         position: ``"last"`` (last real token), ``"first"``, ``"mean"`` (over real tokens), an int
             (negative counts back from the last real token), or one int per text.
         batch_size: Texts per forward pass.
         template: A prompt with a ``{text}`` slot, e.g. ``"Is it true that {text}"``.
-        cache: Store and reuse results under ``<veracity_home>/cache`` (atomic, resumable).
-        shard: ``(i, n)``: compute only chunks ``i, i+n, ...`` into the cache and return those rows;
-            a later call without ``shard`` assembles the whole result from the cache.
         dtype: Dtype of the returned tensor (on CPU): a floating ``torch.dtype`` or its name
             (``"float32"``, ``"bfloat16"``, ``"float16"``, ``"float64"``).
-        chunk_size: Texts per cache chunk (the unit of resuming).
-        progress: Show a tqdm progress bar.
-        cache_dir: Where the cache lives; default ``<veracity_home>/cache``.
-        out: Write the activations into this folder (implies ``cache``): the same resumable chunks
-            and ``job.json``, read back with :func:`veracity.hooks.load_activations`. A folder that
-            holds another job is refused.
         max_length: Keep at most this many tokens of each text (the first ones), with a warning
             naming how many texts were cut. Default ``None``: a text longer than the model's
             context (``max_position_embeddings``) is refused with an error saying so.
-        assemble: ``False`` (with ``out`` or ``cache``): keep no chunk in memory and return an
-            :class:`veracity.hooks.view.ActivationView` of the folder, so peak memory is the model,
-            a few batches and one chunk whatever the number of texts.
+        progress: Show a tqdm progress bar.
+        cache: Store and reuse the result on disk (atomic, verified, resumable): ``True`` for
+            ``<veracity_home>/cache``, or the cache folder. Sharding across processes, writing into
+            a folder of your own, the chunk size and out-of-core views are :func:`extract_cached`'s.
 
     Returns:
-        Tensor ``(n_texts, len(layers), d_model)`` on CPU, rows in the order of ``texts``
-        (with ``shard``: only that shard's rows, in order).
+        Tensor ``(n_texts, len(layers), d_model)`` on CPU, rows in the order of ``texts``.
 
     Example:
         >>> model = load_model("smollm2-135m")
@@ -208,30 +195,86 @@ def extract(
         >>> acts.shape
         torch.Size([1, 2, 576])
     """
+    if isinstance(cache, bool):
+        if cache:
+            return extract_cached(model, texts, layers, position, batch_size, template, dtype, max_length, progress)
+    elif isinstance(cache, str | os.PathLike) and str(cache):
+        return extract_cached(model, texts, layers, position, batch_size, template, dtype, max_length, progress,
+                              cache_dir=cache)
+    else:
+        raise ValueError(f"cache must be True, False or a cache folder, got {cache!r}")
     prompts = apply_template(texts, template)
     layer_list = resolve_layers(layers, model.n_layers, model.model_id)
     position = check_position(position, len(prompts))
-    for name, value in (("batch_size", batch_size), ("chunk_size", chunk_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    _check_counts(batch_size=batch_size)
+    dtype = output_dtype(dtype)
+    token_rows = fit_context(model, tokenize(model, prompts), max_length)
+    with tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False) as bar:
+        return compute(model, token_rows, layer_list, position, batch_size, dtype, bar)
+
+
+def extract_cached(
+    model: VeracityModel,
+    texts: Sequence[str],
+    layers="all",
+    position="last",
+    batch_size: int = 16,
+    template: str | None = None,
+    dtype: torch.dtype = torch.float32,
+    max_length: int | None = None,
+    progress: bool = True,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    shard: tuple[int, int] | None = None,
+    chunk_size: int = 256,
+    assemble: bool = True,
+):
+    """:func:`extract` through the verified chunk cache: the cache's own entry point.
+
+    The first nine arguments are :func:`extract`'s. The job (model fingerprint, texts, layers,
+    position, template, dtype, active steering) is keyed; its chunks are written atomically with
+    checksums, verified on every read, and a rerun computes only the chunks that are missing.
+
+    Args:
+        cache_dir: Where the cache lives; default ``<veracity_home>/cache``.
+        out: Write the activations into this folder instead (the same resumable chunks and
+            ``job.json``, read back with :func:`veracity.hooks.load_activations`). A folder that
+            holds another job is refused.
+        shard: ``(i, n)``: compute only chunks ``i, i+n, ...`` and return those rows; a later call
+            without ``shard`` assembles the whole result from the chunks (several processes, one folder).
+        chunk_size: Texts per chunk (the unit of resuming and of sharding).
+        assemble: ``False``: keep no chunk in memory and return an
+            :class:`veracity.hooks.view.ActivationView` of the folder, so peak memory is the model,
+            a few batches and one chunk whatever the number of texts (no ``shard``).
+
+    Returns:
+        Tensor ``(n_texts, len(layers), d_model)`` on CPU (with ``shard``: only that shard's rows, in
+        order), or the view (``assemble=False``).
+
+    Example:
+        >>> view = extract_cached(model, texts, layers="every:4", out="acts/cities", assemble=False)
+    """
+    prompts = apply_template(texts, template)
+    layer_list = resolve_layers(layers, model.n_layers, model.model_id)
+    position = check_position(position, len(prompts))
+    _check_counts(batch_size=batch_size, chunk_size=chunk_size)
     dtype = output_dtype(dtype)
     if out is not None:
         check_writable_folder(out, "out")
-    cache = cache or out is not None
-    if shard is not None and not cache:
-        raise ValueError("shard=(i, n) needs cache=True: shards meet in the cache")
-    if not assemble and (not cache or shard is not None):
-        raise ValueError("assemble=False needs out=DIR (or cache=True) and no shard: the view reads the folder")
+    if not assemble and shard is not None:
+        raise ValueError("assemble=False takes no shard: the view reads the whole folder")
     token_rows = fit_context(model, tokenize(model, prompts), max_length)
-    bar = tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False)
-    try:
-        if not cache:
-            return compute(model, token_rows, layer_list, position, batch_size, dtype, bar)
-        root = Path(cache_dir) if cache_dir else veracity_home() / "cache"
+    root = Path(cache_dir) if cache_dir else veracity_home() / "cache"
+    with tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False) as bar:
         return _extract_cached(model, prompts, token_rows, layer_list, position, batch_size, template,
                                dtype, chunk_size, shard, bar, root, out, assemble)
-    finally:
-        bar.close()
+
+
+def _check_counts(**counts) -> None:
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def output_dtype(dtype) -> torch.dtype:

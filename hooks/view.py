@@ -1,6 +1,6 @@
 """Activations larger than memory: a finished extraction folder read chunk by chunk from disk.
 
-``load_activations(DIR, mmap=True)`` (or ``extract(..., out=DIR, assemble=False)``) returns an
+``load_activations(DIR, mmap=True)`` (or ``extract_cached(..., out=DIR, assemble=False)``) returns an
 :class:`ActivationView` instead of one tensor. It holds no activations itself: each chunk file is
 verified against its checksum the first time the view touches it, then read through safetensors'
 memory map, one chunk (or one layer of a chunk) at a time. ``view.layer(L)`` is the 2-D view of one
@@ -148,7 +148,7 @@ class ActivationView:
 
 
 def load_activations(folder: str | os.PathLike, mmap: bool = False):
-    """Read the activations that ``veracity extract --out DIR`` (or ``extract(..., out=DIR)``) wrote.
+    """Read the activations that ``veracity extract --out DIR`` (or ``extract_cached(..., out=DIR)``) wrote.
 
     The layers, model, position and number of texts are recorded beside them in ``DIR/job.json``
     (read it with :func:`read_job`).

@@ -127,6 +127,11 @@ def extract(w: World, texts=("hello world", "the cat"), **kw):
                                                                                        **kw})
 
 
+def extract_cached(w: World, texts=("hello world", "the cat"), **kw):
+    return vc.extract_cached(w.model, list(texts), **{"layers": [1], "progress": False, "cache_dir": w.root / "cache",
+                                                      **kw})
+
+
 def nan_at(t: dict, name: str) -> dict:
     t = dict(t)
     t[name] = t[name].clone()
@@ -166,7 +171,7 @@ API = [
     Api("extract-layer-every-zero", lambda w: extract(w, layers="every:0"), ValueError, r"step must be at least 1"),
     Api("extract-batch-float", lambda w: extract(w, batch_size=1.5), ValueError, r"batch_size must be a positive integer"),
     Api("extract-batch-zero", lambda w: extract(w, batch_size=0), ValueError, r"batch_size must be a positive integer"),
-    Api("extract-chunk-str", lambda w: extract(w, chunk_size="4"), ValueError, r"chunk_size must be a positive integer"),
+    Api("extract-chunk-str", lambda w: extract_cached(w, chunk_size="4"), ValueError, r"chunk_size must be a positive integer"),
     Api("extract-max-length-zero", lambda w: extract(w, max_length=0), ValueError, r"max_length must be a positive"),
     Api("extract-dtype-unknown", lambda w: extract(w, dtype="float17"), ValueError, r"dtype must be a floating .* got 'float17'"),
     Api("extract-dtype-int", lambda w: extract(w, dtype=torch.int64), ValueError, r"dtype must be a floating"),
@@ -175,15 +180,18 @@ API = [
     Api("extract-none-text", lambda w: extract(w, texts=["hello", None]), ValueError, r"text 1 is None .*pass a list of strings"),
     Api("extract-position-word", lambda w: extract(w, position="middle"), ValueError, r"position"),
     Api("extract-position-count", lambda w: extract(w, position=[0]), ValueError, r"position.* 1 .* 2 texts"),
-    Api("extract-shard-no-cache", lambda w: extract(w, shard=(0, 2)), ValueError, r"shard=\(i, n\) needs cache=True"),
+    Api("extract-cache-number", lambda w: extract(w, cache=3), ValueError, r"cache must be True, False or a cache folder, got 3"),
+    Api("extract-shard-past", lambda w: extract_cached(w, shard=(2, 2)), ValueError, r"0 <= i < n"),
+    Api("extract-view-shard", lambda w: extract_cached(w, shard=(0, 2), assemble=False), ValueError,
+        r"assemble=False takes no shard"),
     Api("extract-too-long", lambda w: extract(w, texts=[" ".join(["hello world"] * 100)]), ValueError,
         r"context of 128: shorten it, or pass max_length=128"),
     Api("extract-template-no-slot", lambda w: extract(w, template="Is it true?"), ValueError, r"\{text\}"),
     Api("extract-template-unknown-field", lambda w: extract(w, template="{text} and {other}"), ValueError,
         r"unknown field\(s\) \{other\}: only \{text\} is filled in"),
-    Api("extract-out-is-file", lambda w: extract(w, out=w.root / "a_file"), NotADirectoryError, r"a_file is a file: pass a folder"),
-    Api("extract-out-under-file", lambda w: extract(w, out=w.root / "a_file" / "x"), NotADirectoryError, r"which is a file: pass another folder"),
-    Api("extract-out-other-job", lambda w: (extract(w, out=w.root / "job"), extract(w, texts=("other",), out=w.root / "job")),
+    Api("extract-out-is-file", lambda w: extract_cached(w, out=w.root / "a_file"), NotADirectoryError, r"a_file is a file: pass a folder"),
+    Api("extract-out-under-file", lambda w: extract_cached(w, out=w.root / "a_file" / "x"), NotADirectoryError, r"which is a file: pass another folder"),
+    Api("extract-out-other-job", lambda w: (extract_cached(w, out=w.root / "job"), extract_cached(w, texts=("other",), out=w.root / "job")),
         ValueError, r"holds activations of another job .*: choose a new output folder"),
     # ---- models
     Api("load-device-tpu", lambda w: vc.load_model("smollm2-135m", device="tpu"), ValueError, r"unknown device 'tpu': use cpu"),

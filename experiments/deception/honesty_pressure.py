@@ -177,8 +177,7 @@ def answer_format_probe(model, data: QADataset, train: np.ndarray, layer: int, c
 def statement_probe(model, layer: int, config: Config) -> LogisticProbe:
     """A probe fitted on the built-in city statements ("The city of X is in Y.")."""
     cities = load_statements("cities")
-    acts = extract(model, cities.statements, layers=[layer], batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir, progress=False)[:, 0]
+    acts = extract(model, cities.statements, layers=[layer], batch_size=config.batch_size, cache=config.activation_cache, progress=False)[:, 0]
     return LogisticProbe(C=0.1).fit(acts, cities.labels)
 
 

@@ -166,8 +166,7 @@ def evaluate(probs: np.ndarray, correct: np.ndarray, seed: int, n_bins: int = 10
 
 def question_activations(model, data: QADataset, config: PIKConfig) -> Float[Tensor, "n layer d_model"]:
     """Residual stream at the last token of each chat-formatted question prompt, all layers (cached)."""
-    return extract(model, qa_prompts(model, data), layers="all", batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir)
+    return extract(model, qa_prompts(model, data), layers="all", batch_size=config.batch_size, cache=config.activation_cache)
 
 
 def fit_pik_head(model, data: QADataset, target: np.ndarray, train: np.ndarray, acts: Float[Tensor, "n d_model"],

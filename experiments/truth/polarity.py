@@ -126,8 +126,7 @@ def extract_cells(model, pairs: PolarityPairs, config: PolarityConfig, layers: l
     texts = pairs.texts(config.template, model.tokenizer)
     statements = (0, 1) if affirmed is None else (1,)
     flat = [pair[s][c] for pair in texts for s in statements for c in (0, 1)]
-    acts = extract(model, flat, layers=layers, batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir).reshape(len(pairs), len(statements), 2, len(layers), -1)
+    acts = extract(model, flat, layers=layers, batch_size=config.batch_size, cache=config.activation_cache).reshape(len(pairs), len(statements), 2, len(layers), -1)
     return acts if affirmed is None else torch.cat([affirmed, acts], dim=1)
 
 

@@ -253,7 +253,7 @@ def run(config: TransferConfig, model=None) -> Results:
     acts = {}
     for name, d in data.items():
         logger.info("extracting %s (%d statements) at layer %d", name, len(d), layer)
-        acts[name] = extract(model, d.statements, layers=[layer], cache=True, cache_dir=config.cache_dir)[:, 0]
+        acts[name] = extract(model, d.statements, layers=[layer], cache=config.activation_cache)[:, 0]
     rows, fitted = transfer_matrix(acts, data, PROBES, config.train_fraction, config.seed)
     names = [name for name, _ in named]
     for probe_name, per_dataset in fitted.items():

@@ -234,7 +234,7 @@ def run(config: SweepConfig, model=None, data=None) -> Results:
     layers = config.layer_indices(model.n_layers)
     groups = data.groups(config.group_by)
     train, test = grouped_split(groups, config.test_fraction, config.seed, labels=data.labels)
-    common = {"layers": layers, "batch_size": config.batch_size, "cache": True, "cache_dir": config.cache_dir}
+    common = {"layers": layers, "batch_size": config.batch_size, "cache": config.activation_cache}
     statements = extract(model, data.statements, **common)
     texts_no, texts_yes = pair_texts(config, data, negated, model.tokenizer)
     if any(p in PAIR_PROBES for p in config.probe_list):

@@ -180,8 +180,7 @@ def transfer_probe(model, config: Config, layers: list[int]) -> tuple[dict[int, 
     """Logistic probes on city statements at every probe layer; the layer chosen on held-out cities."""
     cities = city_statements(config.n_cities, seed=config.seed)
     labels, groups = np.array(cities.labels), np.array(cities.extra["city"])
-    acts = extract(model, cities.statements, layers=layers, batch_size=config.batch_size, cache=True,
-                   cache_dir=config.cache_dir)
+    acts = extract(model, cities.statements, layers=layers, batch_size=config.batch_size, cache=config.activation_cache)
     train, val = grouped_split(groups, 0.25, config.seed, labels=labels)
     probes, rows = {}, []
     for i, layer in enumerate(layers):
@@ -210,7 +209,7 @@ def run(config: Config, model=None) -> Results:
     texts, labels, groups = statements(data)
     train, test = grouped_split(groups, config.test_fraction, seed, labels=labels)
     test_questions = np.unique(groups[test])
-    acts = extract(model, texts, layers=layers, batch_size=config.batch_size, cache=True, cache_dir=config.cache_dir)
+    acts = extract(model, texts, layers=layers, batch_size=config.batch_size, cache=config.activation_cache)
     layer, validation = pick_layer(acts, labels, groups, train, layers, seed)
     column = layers.index(layer)
     probe = LogisticProbe().fit(acts[train, column], labels[train]).set_provenance(

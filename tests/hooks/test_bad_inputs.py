@@ -32,10 +32,15 @@ def test_non_integer_layers_are_refused(tiny, layers):
         vc.extract(tiny("llama"), ["hello world"], layers=layers, progress=False)
 
 
-@pytest.mark.parametrize("kw", [{"batch_size": 1.5}, {"batch_size": 0}, {"chunk_size": "4"}, {"max_length": 0}])
+@pytest.mark.parametrize("kw", [{"batch_size": 1.5}, {"batch_size": 0}, {"max_length": 0}])
 def test_sizes_must_be_positive_integers(tiny, kw):
     with pytest.raises(ValueError, match="must be a positive integer"):
         vc.extract(tiny("llama"), ["hello world"], layers=[1], progress=False, **kw)
+
+
+def test_chunk_size_must_be_a_positive_integer(tiny, tmp_path):
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        vc.extract_cached(tiny("llama"), ["hello world"], layers=[1], progress=False, cache_dir=tmp_path, chunk_size="4")
 
 
 def test_texts_longer_than_the_context_are_refused_or_truncated_with_a_warning(tiny, caplog):

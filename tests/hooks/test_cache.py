@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from veracity.hooks import extract
+from veracity.hooks import extract, extract_cached
 
 TEXTS = [f"the city of {c} is in {k} ." for c, k in [("paris", "france"), ("rome", "italy"), ("tokyo", "japan"),
                                                       ("lima", "peru"), ("cairo", "egypt"), ("berlin", "germany")]] * 2
@@ -30,10 +30,10 @@ class ForwardCounter:
 
 def test_second_call_reads_cache_without_running_model(tiny, tmp_path):
     model = tiny("llama")
-    first = extract(model, TEXTS, layers=[0, 2], cache=True, cache_dir=tmp_path, progress=False, chunk_size=5)
+    first = extract_cached(model, TEXTS, layers=[0, 2], cache_dir=tmp_path, progress=False, chunk_size=5)
     counter = ForwardCounter(model)
     try:
-        second = extract(model, TEXTS, layers=[0, 2], cache=True, cache_dir=tmp_path, progress=False, chunk_size=5)
+        second = extract_cached(model, TEXTS, layers=[0, 2], cache_dir=tmp_path, progress=False, chunk_size=5)
     finally:
         counter.remove()
     assert counter.calls == 0
@@ -43,7 +43,7 @@ def test_second_call_reads_cache_without_running_model(tiny, tmp_path):
 
 def test_cache_folder_holds_only_whole_files(tiny, tmp_path):
     model = tiny("llama")
-    extract(model, TEXTS, layers=[1], cache=True, cache_dir=tmp_path, progress=False, chunk_size=5)
+    extract_cached(model, TEXTS, layers=[1], cache_dir=tmp_path, progress=False, chunk_size=5)
     (job,) = tmp_path.iterdir()
     names = sorted(p.name for p in job.iterdir())
     assert names == ["chunk_000000.safetensors", "chunk_000001.safetensors", "chunk_000002.safetensors", "job.json"]
@@ -55,21 +55,21 @@ def test_key_changes_with_layers_position_template(tiny, tmp_path):
     model = tiny("llama")
     for kwargs in ({"layers": [1]}, {"layers": [2]}, {"layers": [1], "position": "mean"},
                    {"layers": [1], "template": "answer : {text}"}):
-        extract(model, TEXTS, cache=True, cache_dir=tmp_path, progress=False, **kwargs)
+        extract_cached(model, TEXTS, cache_dir=tmp_path, progress=False, **kwargs)
     assert len(list(tmp_path.iterdir())) == 4
 
 
 def test_interrupted_run_resumes_from_finished_chunks(tiny, tmp_path):
     model = tiny("llama")
-    kwargs = dict(layers="all", cache=True, cache_dir=tmp_path, progress=False, chunk_size=4, batch_size=2)
+    kwargs = dict(layers="all", cache_dir=tmp_path, progress=False, chunk_size=4, batch_size=2)
     counter = ForwardCounter(model, fail_on=4)  # dies in the second chunk (2 batches per chunk)
     with pytest.raises(KeyboardInterrupt):
-        extract(model, TEXTS, **kwargs)
+        extract_cached(model, TEXTS, **kwargs)
     counter.remove()
     (job,) = tmp_path.iterdir()
     assert sorted(p.name for p in job.iterdir()) == ["chunk_000000.safetensors", "job.json"]
     counter = ForwardCounter(model)
-    resumed = extract(model, TEXTS, **kwargs)
+    resumed = extract_cached(model, TEXTS, **kwargs)
     counter.remove()
     assert counter.calls == 4  # chunks 1 and 2 only, two batches each
     torch.testing.assert_close(resumed, extract(model, TEXTS, layers="all", progress=False))
@@ -77,18 +77,18 @@ def test_interrupted_run_resumes_from_finished_chunks(tiny, tmp_path):
 
 def test_shards_fill_one_cache(tiny, tmp_path):
     model = tiny("gpt2")
-    kwargs = dict(layers=[0, 3], cache=True, cache_dir=tmp_path, progress=False, chunk_size=3)
-    part0 = extract(model, TEXTS, shard=(0, 2), **kwargs)
-    part1 = extract(model, TEXTS, shard=(1, 2), **kwargs)
+    kwargs = dict(layers=[0, 3], cache_dir=tmp_path, progress=False, chunk_size=3)
+    part0 = extract_cached(model, TEXTS, shard=(0, 2), **kwargs)
+    part1 = extract_cached(model, TEXTS, shard=(1, 2), **kwargs)
     full = extract(model, TEXTS, layers=[0, 3], progress=False)
     torch.testing.assert_close(part0, torch.cat([full[0:3], full[6:9]]))
     torch.testing.assert_close(part1, torch.cat([full[3:6], full[9:12]]))
     counter = ForwardCounter(model)
-    torch.testing.assert_close(extract(model, TEXTS, **kwargs), full)
+    torch.testing.assert_close(extract_cached(model, TEXTS, **kwargs), full)
     counter.remove()
     assert counter.calls == 0
 
 
 def test_bad_shard(tiny, tmp_path):
     with pytest.raises(ValueError, match="0 <= i < n"):
-        extract(tiny("llama"), TEXTS, cache=True, cache_dir=tmp_path, shard=(2, 2), progress=False)
+        extract_cached(tiny("llama"), TEXTS, cache_dir=tmp_path, shard=(2, 2), progress=False)

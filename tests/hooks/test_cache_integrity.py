@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from veracity.hooks import extract, load_activations
+from veracity.hooks import extract, extract_cached, load_activations
 from veracity.steering import SteeringVector, steer
 
 TEXTS = [f"the city of {c} is in {p} ." for c, p in [("paris", "france"), ("rome", "italy"), ("tokyo", "japan"),
@@ -19,7 +19,7 @@ TEXTS += ["hello world", "one two three", "what is larger than ten ?", "it is tr
 
 
 def _run(model, folder, **kw):
-    return extract(model, TEXTS, layers=[1, 3], chunk_size=4, batch_size=3, out=folder, progress=False, **kw)
+    return extract_cached(model, TEXTS, layers=[1, 3], chunk_size=4, batch_size=3, out=folder, progress=False, **kw)
 
 
 def _flip_data_byte(path):
@@ -90,16 +90,16 @@ def test_steered_activations_are_cached_under_their_own_key(tiny, tmp_path):
     vector = SteeringVector({1: torch.randn(64)}, model_id=model.model_id)
     plain = extract(model, TEXTS, layers=[1], progress=False)
     with steer(model, vector, coefficient=2.0):
-        steered = extract(model, TEXTS, layers=[1], cache=True, cache_dir=tmp_path, progress=False)
+        steered = extract_cached(model, TEXTS, layers=[1], cache_dir=tmp_path, progress=False)
     torch.testing.assert_close(steered[:, 0] - plain[:, 0], (2.0 * vector[1]).expand(len(TEXTS), -1))
-    assert torch.equal(extract(model, TEXTS, layers=[1], cache=True, cache_dir=tmp_path, progress=False), plain)
+    assert torch.equal(extract_cached(model, TEXTS, layers=[1], cache_dir=tmp_path, progress=False), plain)
     assert model.engine.steering == []
 
 
 @pytest.mark.parametrize("edit", ["in_place", "through_data", "sum_preserving"])
 def test_any_weight_edit_changes_the_cache_key(tiny, tmp_path, edit):
     model = tiny("llama")
-    first = extract(model, TEXTS, layers=[3], cache=True, cache_dir=tmp_path, progress=False)
+    first = extract_cached(model, TEXTS, layers=[3], cache_dir=tmp_path, progress=False)
     weight = model.blocks[2].mlp.down_proj.weight
     with torch.no_grad():
         if edit == "in_place":
@@ -109,6 +109,6 @@ def test_any_weight_edit_changes_the_cache_key(tiny, tmp_path, edit):
         else:  # +0.5 and -0.5 in one tensor: its sum (what a sampling fingerprint read) stays the same
             weight[0, 0] += 0.5
             weight[1, 1] -= 0.5
-    edited = extract(model, TEXTS, layers=[3], cache=True, cache_dir=tmp_path, progress=False)
+    edited = extract_cached(model, TEXTS, layers=[3], cache_dir=tmp_path, progress=False)
     assert not torch.equal(edited, first)
     torch.testing.assert_close(edited, extract(model, TEXTS, layers=[3], progress=False))

@@ -29,7 +29,7 @@ logging.getLogger("veracity.hooks.extract").setLevel(logging.DEBUG)
 model = vc.load_model(sys.argv[1], device="cpu")
 words = "the city of paris rome tokyo lima cairo berlin is in france italy japan peru egypt germany".split()
 texts = [" ".join(words[(i * 7 + k) % len(words)] for k in range(3 + i % 5)) for i in range(40)]
-acts = vc.extract(model, texts, layers=[1, 3], chunk_size=2, batch_size=1, out=sys.argv[2], progress=False)
+acts = vc.extract_cached(model, texts, layers=[1, 3], chunk_size=2, batch_size=1, out=sys.argv[2], progress=False)
 print(hashlib.sha256(acts.numpy().tobytes()).hexdigest())
 """
 

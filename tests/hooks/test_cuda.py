@@ -64,7 +64,7 @@ def test_probes_fit_on_the_gpu_like_on_the_cpu(make, tmp_path):
     model = vc.from_hf(build_tiny("llama", len(tokenizer)), tokenizer, model_id="tiny-llama")
     rng = np.random.default_rng(0)
     texts = [" ".join(rng.choice(WORDS[:40], size=rng.integers(3, 9))) for _ in range(90)]
-    view = vc.extract(model, texts, layers=[2], out=tmp_path / "acts", chunk_size=16, assemble=False,
+    view = vc.extract_cached(model, texts, layers=[2], out=tmp_path / "acts", chunk_size=16, assemble=False,
                       progress=False).layer(2)
     x = view.to_tensor()
     score = x.double().numpy() @ rng.normal(size=x.shape[1])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from veracity.data import load_statements
-from veracity.hooks import extract, load_model
+from veracity.hooks import extract, extract_cached, load_model
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def test_unbatched_extraction_is_bit_exact(embedded):
 
 def test_builtin_cities_extract_and_cache(embedded, tmp_path):
     cities = load_statements("cities").sample(24, seed=0)
-    acts = extract(embedded, cities.statements, layers=[10, 15], cache=True, cache_dir=tmp_path, progress=False)
-    again = extract(embedded, cities.statements, layers=[10, 15], cache=True, cache_dir=tmp_path, progress=False)
+    acts = extract_cached(embedded, cities.statements, layers=[10, 15], cache_dir=tmp_path, progress=False)
+    again = extract_cached(embedded, cities.statements, layers=[10, 15], cache_dir=tmp_path, progress=False)
     assert acts.shape == (24, 2, 576) and torch.isfinite(acts).all()
     assert torch.equal(acts, again)

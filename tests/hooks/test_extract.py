@@ -89,7 +89,7 @@ def test_output_shape_dtype_and_order(tiny):
         ({"position": 5}, "position 5 is outside a text of 1 tokens"),
         ({"position": [0, 1]}, "one index per text"),
         ({"template": "no slot"}, "must contain a '\\{text\\}' slot"),
-        ({"shard": (0, 2)}, "shard=\\(i, n\\) needs cache=True"),
+        ({"cache": 0.5}, "cache must be True, False or a cache folder"),
     ],
 )
 def test_bad_arguments_say_what_to_do(tiny, kwargs, message):

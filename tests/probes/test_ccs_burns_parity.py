@@ -21,7 +21,7 @@ import torch
 from reference_ccs import fit_burns_ccs
 
 from veracity.data import load_statements
-from veracity.hooks import extract
+from veracity.hooks import extract_cached
 from veracity.probes import CCS
 from veracity.probes.splits import grouped_split
 
@@ -43,7 +43,7 @@ def city_pairs(source, embedded, request, tmp_path_factory):
         folder = request.getfixturevalue("shared_datasets") / "geometry_of_truth"
         cities, negated = load_statements(folder / "cities.csv"), load_statements(folder / "neg_cities.csv")
     cache = str(tmp_path_factory.mktemp("cache"))
-    acts = [extract(embedded, data.statements, layers=list(LAYERS), cache=True, cache_dir=cache, progress=False)
+    acts = [extract_cached(embedded, data.statements, layers=list(LAYERS), cache_dir=cache, progress=False)
             for data in (negated, cities)]
     return torch.stack(acts, dim=1).float(), cities.labels, cities.groups()
 

@@ -19,7 +19,7 @@ def folder(tmp_path_factory):
     rng = np.random.default_rng(0)
     texts = [" ".join(rng.choice(WORDS[:40], size=rng.integers(3, 9))) for _ in range(90)]
     out = tmp_path_factory.mktemp("acts") / "run"
-    view = vc.extract(model, texts, layers="all", out=out, chunk_size=16, assemble=False, progress=False)
+    view = vc.extract_cached(model, texts, layers="all", out=out, chunk_size=16, assemble=False, progress=False)
     assert isinstance(view, vc.hooks.view.ActivationView) and view.n_chunks == 6
     return out
 
