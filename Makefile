@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.veracity-installed
 
-.PHONY: setup demo test lint bench clean report-png
+.PHONY: setup demo test test-unit lint bench clean report-png
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -48,6 +48,10 @@ report-png: demo $(BROWSER)
 test: setup $(BROWSER) $(MODELS)
 	$(VENV)/bin/ruff check .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal
+
+# The unit tier alone (tiny random models; a few rows of the bad-input table load the embedded model): about 2 minutes.
+test-unit: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal tests/unit
 
 lint: setup
 	$(VENV)/bin/ruff check .

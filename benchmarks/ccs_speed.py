@@ -5,7 +5,7 @@ Run: ``python -m benchmarks.ccs_speed [--n 900] [--d-model 256 576] [--restarts 
 
 Three fits of the same contrast pairs, each with the same tries and full-batch AdamW epochs:
 ``burns`` is CCS as Burns et al. released it (a fresh sigmoid ``nn.Linear`` per try, mean
-normalisation; ``tests/probes/reference_ccs.fit_burns_ccs``), ``plain loop`` is the leaner
+normalisation; ``tests/reference_ccs.fit_burns_ccs``), ``plain loop`` is the leaner
 one-restart-at-a-time reference that the unit tests compare against (``fit_reference_ccs``),
 and ``veracity`` is :class:`veracity.probes.CCS` (all restarts in one batch, the linear layer's
 gradient and the AdamW step written out). The data are synthetic pairs with a planted truth

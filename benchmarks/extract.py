@@ -8,7 +8,7 @@ keeps the same thing, the last-token residual stream of the requested layers. Co
 (unpadded) tokens per second; the ratio against a bare forward pass and against Hugging Face's
 ``output_hidden_states``; model FLOP/s as a share of this machine's measured rate for the model's
 own largest matmul; and the largest difference from the blocks' own outputs (what veracity's
-``extract`` returns, which ``tests/hooks/test_embedded_models.py`` checks against forward hooks on
+``extract`` returns, which ``tests/acceptance/hooks/test_embedded_models.py`` checks against forward hooks on
 the blocks). Then the peak RSS of ``veracity extract`` (the command, in a fresh process) for 1k,
 10k and 50k texts. ``--quick`` (under 5 minutes here): 128 texts, one repeat, peak RSS for 1k.
 

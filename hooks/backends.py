@@ -157,7 +157,7 @@ class TransformerLensBackend(Backend):
         return self.module(input_ids, attention_mask=attention_mask, return_type="logits")
 
     # TransformerLens 4.3's bridge decodes wrongly on a KV cache under transformers 5 (tiny Llama and
-    # GPT-2: other tokens than the same model without a cache; tests/hooks/test_backends.py), so this
+    # GPT-2: other tokens than the same model without a cache; tests/unit/hooks/test_backends.py), so this
     # backend recomputes the whole sequence at every step: exact, and slower for long answers.
     def step(self, input_ids, attention_mask, position_ids, cache=None, all_logits=False):
         ids = input_ids if cache is None else torch.cat([cache.ids, input_ids], dim=1)

@@ -19,7 +19,7 @@ restarts find); ``"loss"`` keeps the lowest final loss, as Burns et al. did. On 
 Geometry-of-Truth cities negation pairs most restarts find the truth direction while one or two find
 a direction of lower loss that reads at chance: at layers 15 and 21 (5 seeds each) the lowest loss
 kept a chance-level restart (0.50-0.56 held out) in 6 of 10 fits, consensus in none (0.75-0.79);
-at layer 9 every restart is at chance (tests/probes/test_ccs_burns_parity.py; docs/results.md).
+at layer 9 every restart is at chance (tests/acceptance/probes/test_ccs_burns_parity.py; docs/results.md).
 
 Measured with ``python -m benchmarks.ccs_speed`` (2-core CPU shared with other jobs, 1 torch
 thread; n=400 pairs, 10 restarts x 1000 Adam epochs): batched 0.65 s vs loop 6.4 s at
@@ -211,7 +211,7 @@ class CCS(BaseProbe):
             ``"meanvar"`` (also divide by the per-feature standard deviation) or ``"none"``;
             training split only. ``"mean"`` matched Burns' released CCS seed after seed on the
             embedded model where ``"meanvar"`` fell up to 5 points below it
-            (tests/probes/test_ccs_burns_parity.py).
+            (tests/acceptance/probes/test_ccs_burns_parity.py).
         seed: Restart ``r`` is initialised from seed ``seed + r``.
         selection: ``"consensus"`` (default): keep the restart whose training P(true) correlates
             best (in absolute value) with the other restarts'; ``"loss"``: the lowest final loss.

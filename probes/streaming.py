@@ -5,7 +5,7 @@
 They then make passes over its chunks instead of holding the activations: streaming sums for
 means, variances and class statistics, and the full-batch loss and gradient summed chunk by chunk
 for L-BFGS or Adam. The fitted probe equals the in-memory fit on the same data up to float64
-rounding (``tests/probes/test_streaming.py``).
+rounding (``tests/unit/probes/test_streaming.py``).
 """
 
 from __future__ import annotations

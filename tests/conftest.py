@@ -6,6 +6,7 @@ import os
 
 import pytest
 import torch
+from steering_helpers import forward_logits, vector_factory  # noqa: F401  (fixtures for the steering tests)
 from tiny_models import build_tiny, build_word_tokenizer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,23 @@
+"""deception_organism: its training data (lies only under the trigger, held-out questions unseen) and a small run."""
+
+import json
+
+import pytest
+
+from veracity.experiments.deception import deception_organism as study
+
+
+@pytest.mark.slow
+def test_small_run_on_the_embedded_model_writes_results_adapter_and_answers(tmp_path, embedded):
+    out = tmp_path / "organism"
+    results = study.main(["--n", "12", "--epochs", "1", "--anchors", "0", "--out", str(out)], model=embedded)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["study"] == "deception_organism" and saved["model"]["id"].endswith("+adapter:adapter")
+    assert saved["headline"] == json.loads(json.dumps(results["headline"]))
+    for entry in saved["headline"].values():
+        assert set(entry) == {"value", "ci"} and entry["ci"][0] <= entry["value"] <= entry["ci"][1]
+    assert (out / "adapter" / "adapter_model.safetensors").stat().st_size > 100_000
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and {r["split"] for r in rows} == {"train", "held_out"}
+    assert all(c in rows[0] for c in study.CONDITIONS)
+    assert "Lie rate" in (out / "report.html").read_text()

@@ -1,0 +1,38 @@
+"""P(IK) experiment: generation with left padding, targets, baselines, and the real run."""
+
+import json
+
+import pytest
+
+from veracity.experiments.knowing.pik import main
+
+
+@pytest.mark.slow
+def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
+    out = tmp_path / "pik"
+    results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "16", "--k", "1",
+                    "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")], model=embedded)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["n_questions"] == 16 and saved["layer"] == 20 and saved["study"] == "pik"
+    assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
+            "mean_p_ik_passage_relevant", "mean_p_ik_passage_none"} <= set(saved["headline"])
+    assert 0 < saved["accuracy_greedy"] < 1
+    for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "p_true_own_turn", "category_prior"):
+        metrics = saved["metrics"][name]
+        assert 0 <= metrics["auroc"] <= 1 and 0 <= metrics["ece"] <= 1 and 0 <= metrics["brier"] <= 1
+        low, high = metrics["auroc_ci95"]
+        assert 0 <= low <= high <= 1
+    assert set(saved["auroc_within_category"]) <= {"capital"}
+    assert len(saved["tables"]["per_layer_auroc"]) == 30 and results["n_test"] == saved["n_test"]
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == 16 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])
+    confounds = saved["p_true_confounds"]
+    assert {"p_true", "p_true_few_shot", "p_true_samples"} <= set(confounds)
+    assert sum(f["n"] for f in confounds["formats"].values()) == saved["n_test"]
+    passages = saved["source_passages"]
+    assert set(passages) == {"none", "relevant", "irrelevant"}
+    assert {p["n"] for p in passages.values()} == {saved["n_test"]}
+    # a passage that states the capital lets the model answer: accuracy never drops below no passage
+    assert passages["relevant"]["accuracy"]["value"] >= passages["none"]["accuracy"]["value"]
+    assert (out / "pik_head.safetensors").is_file() and (out / "pik_head.json").is_file()
+    assert "Reliability" in (out / "report.html").read_text()

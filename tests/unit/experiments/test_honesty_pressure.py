@@ -1,0 +1,42 @@
+"""honesty_pressure: pressures, the monitor's fixed threshold and four outcomes, and a small run."""
+
+
+import numpy as np
+import pytest
+
+from veracity.data import capital_questions, grade
+from veracity.experiments.deception import honesty_pressure as study
+from veracity.experiments.deception.monitor import fixed_threshold, outcomes
+
+
+def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
+    data = capital_questions(n=20, seed=0)
+    config = study.Config()
+    talks = study.conversations(data, "few_shot", config)
+    for i, (system, history) in enumerate(talks):
+        assert system is None and len(history) == 5
+        for asked, said in history:
+            j = next(k for k, item in enumerate(data.items) if item.question in asked)
+            assert j != i and not grade(data.items[j], said)
+    assert study.conversations(data, "organism", config)[0] == (config.trigger, [])
+    assert study.conversations(data, None, config)[0] == (None, [])
+
+
+def test_threshold_is_fixed_on_the_rows_given_and_outcomes_count_every_case():
+    readings = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 0.95])
+    lied = np.array([True, True, False, False, False, False])
+    assert fixed_threshold(readings, lied) == pytest.approx(0.3)  # flags exactly the two lies
+    counts = outcomes(np.array([True, False, True, False]), np.array([True, True, False, False]))
+    assert counts == {"lied_flagged": 1, "lied_not_flagged": 1, "honest_flagged": 1, "honest_not_flagged": 1,
+                      "false_negative_rate": 0.5}
+    assert fixed_threshold(readings, np.zeros(6, dtype=bool)) == 0.5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--pressures", "bribe"], "unknown"), (["--layer", "x"], "--layer"), (["--n", "-1"], "--n must be"),
+    (["--unseen", "missing.csv"], "no questions file"), (["--n-unseen", "0"], "--n-unseen must be"),
+])
+def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        study.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""P(IK) experiment: generation with left padding, targets, baselines, and the real run."""
+
+
+import numpy as np
+import pytest
+
+from veracity.data import QADataset, QAItem
+from veracity.experiments.knowing.pik_parts import NotEnoughOutcomes, PIKConfig, category_prior, split, training_target
+from veracity.hooks.generation import GradedAnswers, generate, left_padding, qa_prompts
+
+
+def test_config_validation_says_what_to_do():
+    with pytest.raises(ValueError, match="choose from arithmetic"):
+        PIKConfig(qa_sets="trivia")
+    with pytest.raises(ValueError, match="needs --k >= 1"):
+        PIKConfig(k=0, target="soft")
+    with pytest.raises(ValueError, match="int or 'auto'"):
+        PIKConfig(layer="middle")
+    assert PIKConfig().layer_index(30) == 20 and PIKConfig(layer="-1").layer_index(30) == 29
+
+
+def test_generate_pads_left_and_restores_the_tokenizer(tiny):
+    model = tiny("llama")
+    prompts = ["what is one and two ?", "the capital of france is"]
+    greedy = generate(model, prompts, max_new_tokens=3, progress=False)
+    assert [len(g) for g in greedy] == [1, 1] and model.tokenizer.padding_side == "right"
+    assert generate(model, prompts, max_new_tokens=3, progress=False) == greedy
+    samples = generate(model, prompts, max_new_tokens=3, num_samples=3, seed=1, progress=False)
+    assert [len(s) for s in samples] == [3, 3]
+    assert samples == generate(model, prompts, max_new_tokens=3, num_samples=3, seed=1, progress=False)
+    alone = generate(model, prompts[1:], max_new_tokens=3, progress=False)
+    assert alone[0] == greedy[1]  # left padding does not change a greedy answer
+
+
+def test_left_padding_is_restored_on_error(word_tokenizer):
+    word_tokenizer.padding_side = "right"
+    with pytest.raises(RuntimeError), left_padding(word_tokenizer):
+        assert word_tokenizer.padding_side == "left"
+        raise RuntimeError("boom")
+    assert word_tokenizer.padding_side == "right"
+
+
+def test_prompts_fall_back_to_plain_without_a_chat_template(tiny):
+    data = QADataset([QAItem("What is 2 + 2?", ("4",), "number", "add_1d")])
+    assert qa_prompts(tiny("gpt2"), data) == ["Question: What is 2 + 2? Answer with just the number.\nAnswer:"]
+
+
+def test_targets_and_category_prior():
+    graded = GradedAnswers(["4", "x", "y"], [["4", "5"], ["x", "x"], ["1", "y"]], np.array([1, 0, 1]),
+                           np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]))
+    assert training_target(graded, "soft").tolist() == [0.5, 0.0, 0.5]
+    assert training_target(graded, "greedy").tolist() == [1.0, 0.0, 1.0]
+    assert training_target(graded, "mixed").tolist() == pytest.approx([2 / 3, 0.0, 2 / 3])
+    items = [QAItem("q", ("a",), "text", c) for c in ("easy", "easy", "hard", "hard", "new")]
+    prior = category_prior(QADataset(items), np.array([1, 0, 0, 0, 1]), train=np.array([0, 1, 2, 3]))
+    assert prior.tolist() == [0.5, 0.5, 0.0, 0.0, 0.25]
+
+
+def test_p_true_prompts_and_answer_formats():
+    from veracity.experiments.knowing.pik import answer_format
+    from veracity.hooks.generation import P_TRUE_QUESTION, p_true_prompt
+
+    plain = p_true_prompt("What is 2 + 2?", "4")
+    assert plain == P_TRUE_QUESTION.format(question="What is 2 + 2?", answer="4")
+    few = p_true_prompt("What is 2 + 2?", "4", shots=True)
+    assert few.endswith(plain) and few.count("Answer: True") == 2 and few.count("Answer: False") == 2
+    sampled = p_true_prompt("What is 2 + 2?", "", samples=["4\nmore", "5"])
+    assert "Some answers you could give: 4; 5" in sampled and sampled.endswith("Proposed answer: (none)\n"
+                                                                               "Is the proposed answer true or false? "
+                                                                               "Answer True or False.")
+    assert [answer_format(a) for a in ["", "Paris", "The capital is Paris.", "Paris\nFrance", "To solve this, we"]] == [
+        "empty", "bare", "sentence", "multiline", "cut_off"]
+
+
+def test_split_needs_right_and_wrong_answers():
+    correct = np.array([1, 0] * 10)
+    train, test = split(correct, 0.3, seed=0)
+    assert correct[test].sum() == 3 and len(test) == 6 and not set(train) & set(test)
+    with pytest.raises(NotEnoughOutcomes, match="1 of 10 questions right"):
+        split(np.array([1] + [0] * 9), 0.3, seed=0)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_shared_prefill_decoding_matches_hf_generate(tiny, arch):
+    from veracity.hooks.generation import greedy_and_samples
+
+    model = tiny(arch)
+    prompts = ["what is one and two ?", "the capital of france is", "tokyo is in"]
+    reference = [g[0] for g in generate(model, prompts, max_new_tokens=5, batch_size=2, progress=False)]
+    greedy, samples = greedy_and_samples(model, prompts, k=3, max_new_tokens=5, batch_size=2, progress=False)
+    assert greedy == reference
+    assert [len(s) for s in samples] == [3, 3, 3] and model.tokenizer.padding_side == "right"
+    again = greedy_and_samples(model, prompts, k=3, max_new_tokens=5, batch_size=2, progress=False)
+    assert again == (greedy, samples)
+    hot = greedy_and_samples(model, prompts, k=8, max_new_tokens=5, temperature=50.0, progress=False)[1]
+    assert len({s for row in hot for s in row}) > 3  # a high temperature really samples
