@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from tests.probes.reference_ccs import fit_burns_ccs, fit_reference_ccs
+from tests.reference_ccs import fit_burns_ccs, fit_reference_ccs
 from veracity.probes import CCS
 
 

@@ -4,10 +4,18 @@ Run: ``make bench`` or ``python -m benchmarks.extract [--quick] [--n-texts 512] 
 
 One table, measured in one run on the embedded model: every method sees the same texts in the
 same length-sorted, right-padded batches (repeng batches the same length-sorted texts itself) and
-keeps the same thing, the last-token residual stream of the requested layers. Columns: real
+keeps the same thing, the last-token residual stream of the requested layers. Timing
+(``benchmarks.timing``): a fixed thread count (``--threads``), one untimed warm-up per method,
+methods interleaved round by round, best of ``--repeats``; each measurement is printed as it is
+taken. Reference rows: Hugging Face's bare forward (with the LM head) and ``model.model`` (the
+decoder without the LM head, which most of the all-layer gain over a bare forward comes from).
+"First half" rows (layers 0-14) stop after block 14 where the tool can (veracity on every backend,
+TransformerLens ``stop_at_layer``, nnsight ``tracer.stop()``); the rows of tools that cannot stop
+early say so and run every block. Columns: real
 (unpadded) tokens per second; the ratio against a bare forward pass and against Hugging Face's
-``output_hidden_states``; model FLOP/s as a share of this machine's measured rate for the model's
-own largest matmul; and the largest difference from the blocks' own outputs (what veracity's
+``output_hidden_states``; model FLOP/s (blocks actually run) as a share of this machine's rate for
+the model's own largest matmul, measured in every round beside the methods (best kept); and the
+largest difference from the blocks' own outputs (what veracity's
 ``extract`` returns, which ``tests/acceptance/hooks/test_embedded_models.py`` checks against forward hooks on
 the blocks). Then the peak RSS of ``veracity extract`` (the command, in a fresh process) for 1k,
 10k and 50k texts. ``--quick`` (under 5 minutes here): 128 texts, one repeat, peak RSS for 1k.
@@ -20,6 +28,7 @@ defines it as ``np.float64`` before importing repeng. A script, not a test: numb
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.timing import fix_threads, interleaved
 from veracity.data import load_statements
 from veracity.hooks import extract, load_model
 from veracity.hooks.extract import right_pad, tokenize
@@ -49,6 +59,12 @@ def bare_forward(model, prepared, layers):
         model.hf_model(input_ids=ids, attention_mask=mask, use_cache=False)
 
 
+def decoder_forward(model, prepared, layers):
+    """Hugging Face's ``model.model``: every block and the final norm, no LM head."""
+    for ids, mask in prepared:
+        model.hf_model.model(input_ids=ids, attention_mask=mask, use_cache=False)
+
+
 def hf_hidden_states(model, prepared, layers):
     out = []
     for ids, mask in prepared:
@@ -57,23 +73,29 @@ def hf_hidden_states(model, prepared, layers):
     return torch.cat(out)
 
 
-def tl_run_with_cache(bridge_model, prepared, layers):
+def tl_run_with_cache(bridge_model, prepared, layers, stop=False):
+    """``run_with_cache`` keeping the requested ``hook_resid_post``s; ``stop``: ``stop_at_layer`` after the deepest."""
     names = {f"blocks.{layer}.hook_resid_post" for layer in layers}
+    extra = {"stop_at_layer": max(layers) + 1} if stop else {}
     out = []
     for ids, mask in prepared:
-        _, cache = bridge_model.module.run_with_cache(ids, attention_mask=mask, names_filter=lambda n: n in names)
+        _, cache = bridge_model.module.run_with_cache(ids, attention_mask=mask, names_filter=lambda n: n in names,
+                                                      **extra)
         out.append(torch.stack([last_rows(cache[f"blocks.{layer}.hook_resid_post"], mask) for layer in layers], 1))
     return torch.cat(out)
 
 
-def nnsight_save(nn_model, prepared, layers):
+def nnsight_save(nn_model, prepared, layers, stop=False):
+    """``.save()`` of each requested block's output in a trace; ``stop``: ``tracer.stop()`` after the deepest."""
     blocks = nn_model.module.model.layers
     out = []
     for ids, mask in prepared:
         saved = []  # filled inside the trace (nnsight runs the body itself)
-        with nn_model.module.trace({"input_ids": ids, "attention_mask": mask}):
+        with nn_model.module.trace({"input_ids": ids, "attention_mask": mask}) as tracer:
             for layer in layers:
                 saved.append(blocks[layer].output.save())
+            if stop:
+                tracer.stop()
         out.append(torch.stack([last_rows(s[0] if isinstance(s, tuple) else s, mask) for s in saved], 1))
     return torch.cat(out)
 
@@ -97,22 +119,10 @@ def repeng_hiddens(model, sorted_texts, layers, batch_size):
     return torch.from_numpy(np.stack([found[layer] for layer in layers], axis=1))
 
 
-def timed(fn, repeats):
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        with torch.no_grad():
-            result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def matmul_rate(rows: int, hidden: int, intermediate: int) -> float:
-    """float32 FLOP/s of the model's largest matmul (tokens x hidden -> intermediate), best of 5."""
+def matmul(rows: int, hidden: int, intermediate: int):
+    """The model's largest matmul (tokens x hidden -> intermediate) and its FLOPs, for the rate column."""
     a, w = torch.randn(rows, hidden), torch.randn(intermediate, hidden)
-    torch.nn.functional.linear(a, w)
-    seconds, _ = timed(lambda: torch.nn.functional.linear(a, w), 5)
-    return 2 * rows * hidden * intermediate / seconds
+    return (lambda: torch.nn.functional.linear(a, w)), 2 * rows * hidden * intermediate
 
 
 # VmHWM, not ru_maxrss: Linux carries a parent's peak RSS into ru_maxrss across fork and exec.
@@ -146,15 +156,19 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="128 texts, one repeat, peak RSS for 1k texts only")
     parser.add_argument("--n-texts", type=int, default=None, help="city statements to run (default 512; quick 128)")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
-    parser.add_argument("--repeats", type=int, default=None, help="timing repeats, best kept (default 3; quick 1)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds, best kept (default 3; quick 1)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and BLAS threads (default: all cores)")
     parser.add_argument("--rss-sizes", default=None, help="comma-separated text counts for peak RSS "
                         "(default 1000,10000,50000; quick 1000; 0 to skip)")
     args = parser.parse_args(argv)
     n_texts = args.n_texts or (128 if args.quick else 512)
     repeats = args.repeats or (1 if args.quick else 3)
     sizes = [int(s) for s in (args.rss_sizes or ("1000" if args.quick else "1000,10000,50000")).split(",") if int(s)]
+    fix_threads(args.threads)
     torch.set_grad_enabled(False)
     texts = load_statements("cities").statements[:n_texts]
+    print(f"loading the embedded model on three backends and a plain copy for the peers ({args.threads} threads)",
+          file=sys.stderr, flush=True)
     hf = load_model("smollm2-135m", backend="hf", device="cpu")
     tl = load_model("smollm2-135m", backend="transformer_lens", device="cpu")
     nn_model = load_model("smollm2-135m", backend="nnsight", device="cpu")
@@ -167,35 +181,47 @@ def main(argv=None):
     flops_per_token = 2 * (sum(p.numel() for p in hf.hf_model.model.layers.parameters()))
 
     def ours(model, layers):
-        acts = extract(model, sorted_texts, layers, batch_size=args.batch_size, progress=False)
-        return acts
+        return extract(model, sorted_texts, layers, batch_size=args.batch_size, progress=False)
 
-    methods = [
-        ("HF bare forward (logits, no hidden states)", every, lambda: bare_forward(hf, prepared, every)),
-        ("HF output_hidden_states (all layers)", every, lambda: hf_hidden_states(hf, prepared, every)),
-        ("veracity extract, all layers", every, lambda: ours(hf, every)),
-        ("veracity extract, first half", half, lambda: ours(hf, half)),
-        ("veracity extract, first half, nnsight backend", half, lambda: ours(nn_model, half)),
-        ("veracity extract, first half, TransformerLens backend", half, lambda: ours(tl, half)),
-        ("TransformerLens run_with_cache, all layers", every, lambda: tl_run_with_cache(tl, prepared, every)),
-        ("TransformerLens run_with_cache, first half", half, lambda: tl_run_with_cache(tl, prepared, half)),
-        ("nnsight trace .save(), all layers", every, lambda: nnsight_save(nn_model, prepared, every)),
-        ("nnsight trace .save(), first half", half, lambda: nnsight_save(nn_model, prepared, half)),
-        ("steering-vectors record_activations, all layers", every,
-         lambda: steering_vectors_record(peer, prepared, every)),
-        ("repeng batched_get_hiddens, all layers", every,
-         lambda: repeng_hiddens(peer, sorted_texts, every, args.batch_size)),
-    ]
-    timed(methods[0][2], 1)  # warm-up
+    # name -> (layers kept, blocks run as a share of all, the call)
+    methods = {
+        "HF bare forward (logits, no hidden states)": (every, 1.0, lambda: bare_forward(hf, prepared, every)),
+        "HF model.model forward (no LM head)": (every, 1.0, lambda: decoder_forward(hf, prepared, every)),
+        "HF output_hidden_states (all layers)": (every, 1.0, lambda: hf_hidden_states(hf, prepared, every)),
+        "veracity extract, all layers": (every, 1.0, lambda: ours(hf, every)),
+        "veracity extract, first half (stops after block 14)": (half, 0.5, lambda: ours(hf, half)),
+        "veracity extract, first half, nnsight backend (stops)": (half, 0.5, lambda: ours(nn_model, half)),
+        "veracity extract, first half, TransformerLens backend (stops)": (half, 0.5, lambda: ours(tl, half)),
+        "TransformerLens run_with_cache, all layers": (every, 1.0, lambda: tl_run_with_cache(tl, prepared, every)),
+        "TransformerLens run_with_cache, first half (stop_at_layer=15)":
+            (half, 0.5, lambda: tl_run_with_cache(tl, prepared, half, stop=True)),
+        "nnsight trace .save(), all layers": (every, 1.0, lambda: nnsight_save(nn_model, prepared, every)),
+        "nnsight trace .save(), first half (tracer.stop())":
+            (half, 0.5, lambda: nnsight_save(nn_model, prepared, half, stop=True)),
+        "steering-vectors record_activations, first half (cannot stop: runs every block)":
+            (half, 1.0, lambda: steering_vectors_record(peer, prepared, half)),
+        "repeng batched_get_hiddens, first half (cannot stop: runs every block)":
+            (half, 1.0, lambda: repeng_hiddens(peer, sorted_texts, half, args.batch_size)),
+        "steering-vectors record_activations, all layers":
+            (every, 1.0, lambda: steering_vectors_record(peer, prepared, every)),
+        "repeng batched_get_hiddens, all layers":
+            (every, 1.0, lambda: repeng_hiddens(peer, sorted_texts, every, args.batch_size)),
+    }
     reference = ours(hf, every)  # the blocks' own outputs (tested), rows in length-sorted order
-    rate = matmul_rate(n_tokens // len(prepared), config.hidden_size, config.intermediate_size)
-    results = []
-    for name, layers, fn in methods:
-        try:
-            seconds, got = timed(fn, repeats)
-        except ImportError as err:
-            print(f"skipped {name}: {err} (make bench installs the peers)")
-            continue
+    rate_call, rate_flops = matmul(n_tokens // len(prepared), config.hidden_size, config.intermediate_size)
+    calls = {name: fn for name, (_, _, fn) in methods.items()}
+    calls["(matmul rate)"] = rate_call
+    seconds, outputs = interleaved(calls, repeats)
+    rate = rate_flops / seconds.pop("(matmul rate)")
+    base, bare = seconds["HF output_hidden_states (all layers)"], seconds["HF bare forward (logits, no hidden states)"]
+    print(f"SmolLM2-135M-Instruct, {len(texts)} texts, {n_tokens} tokens, batch {args.batch_size}, "
+          f"{args.threads} CPU threads, one warm-up each, best of {repeats} interleaved rounds; float32 matmul rate "
+          f"{rate / 1e9:.1f} GFLOP/s (best of the same rounds)\n")
+    print("| method | tokens/s | vs bare forward | vs HF output_hidden_states | share of matmul rate "
+          "| max difference from the blocks' outputs |\n|---|---:|---:|---:|---:|---|")
+    for name, secs in seconds.items():
+        layers, depth, _ = methods[name]
+        got = outputs.get(name)
         if got is None:
             diff = "-"
         else:
@@ -206,23 +232,14 @@ def main(argv=None):
             diff = f"{(got[:, :cut].float() - want[:, :cut]).abs().max().item():.1e}"
             if cut < got.shape[1]:
                 diff += " (last layer: after the final norm)"
-        depth = len(layers) / hf.n_layers if "first half" in name else 1.0
-        results.append((name, seconds, depth, diff))
-    seconds = {name: s for name, s, _, _ in results}
-    base, bare = seconds["HF output_hidden_states (all layers)"], seconds["HF bare forward (logits, no hidden states)"]
-    print(f"SmolLM2-135M-Instruct, {len(texts)} texts, {n_tokens} tokens, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} CPU threads, best of {repeats}; measured float32 matmul rate "
-          f"{rate / 1e9:.1f} GFLOP/s\n")
-    print("| method | tokens/s | vs bare forward | vs HF output_hidden_states | share of matmul rate "
-          "| max difference from the blocks' outputs |\n|---|---:|---:|---:|---:|---|")
-    for name, secs, depth, diff in results:
         share = flops_per_token * depth * n_tokens / secs / rate
-        print(f"| {name} | {n_tokens / secs:,.0f} | {bare / secs:.2f}x | {base / secs:.2f}x | {share:.0%} | {diff} |")
+        print(f"| {name} | {n_tokens / secs:,.0f} | {bare / secs:.2f}x | {base / secs:.2f}x | {share:.0%} | {diff} |",
+              flush=True)
     if sizes:
         print("\n| texts | veracity extract peak RSS (GiB) | wall (s) |\n|---:|---:|---:|")
         for n in sizes:
             rss, wall = peak_rss(n, args.batch_size)
-            print(f"| {n:,} | {rss:.2f} | {wall:.0f} |")
+            print(f"| {n:,} | {rss:.2f} | {wall:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

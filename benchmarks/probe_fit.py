@@ -13,28 +13,17 @@ each: ``LogisticProbe`` at its default gradient tolerance (scikit-learn's, 1e-4)
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
-import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 import veracity as vc
+from benchmarks.timing import fix_threads, interleaved
 from veracity.data import load_statements
-
-
-def best_fit(make, x, y, repeats):
-    best, model = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model = make().fit(x, y)
-        best = min(best, time.perf_counter() - start)
-    return best, model
 
 
 def main(argv=None) -> None:
@@ -43,8 +32,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads for every method")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
+    fix_threads(args.threads)
     data = load_statements("cities")
     model = vc.load_model("smollm2-135m", device="cpu")
     x = vc.extract(model, data.statements, layers=[args.layer], cache=True, progress=False)[:, 0].double().numpy()
@@ -59,11 +47,12 @@ def main(argv=None) -> None:
          "LinearDiscriminantAnalysis", lambda: LinearDiscriminantAnalysis()),
     ]
     print(f"SmolLM2-135M-Instruct layer {args.layer}, {len(train)} train / {len(test)} held-out statements, "
-          f"d_model {x.shape[1]}, best of {args.repeats}\n")
+          f"d_model {x.shape[1]}, {args.threads} thread(s), one warm-up each, best of {args.repeats} interleaved rounds\n")
     print("| veracity | s | accuracy | scikit-learn | s | accuracy | agreement |\n|---|---:|---:|---|---:|---:|---:|")
     for ours_name, ours, theirs_name, theirs in pairs:
-        a_s, a = best_fit(ours, x[train], y[train], args.repeats)
-        b_s, b = best_fit(theirs, x[train], y[train], args.repeats)
+        seconds, fitted = interleaved({ours_name: lambda m=ours: m().fit(x[train], y[train]),
+                                       theirs_name: lambda m=theirs: m().fit(x[train], y[train])}, args.repeats)
+        a_s, b_s, a, b = seconds[ours_name], seconds[theirs_name], fitted[ours_name], fitted[theirs_name]
         pa, pb = a.predict(x[test]), b.predict(x[test])
         print(f"| {ours_name} | {a_s:.3f} | {np.mean(pa == y[test]):.3f} | {theirs_name} | {b_s:.3f} | "
               f"{np.mean(pb == y[test]):.3f} | {np.mean(pa == pb):.3f} |")
@@ -78,14 +67,8 @@ def cross_validation_table(x, y, repeats) -> None:
         "LogisticProbe(C=1) (default tol 1e-4)": lambda: vc.LogisticProbe(C=1.0),
         "LogisticProbe(C=1, tol=1e-8)": lambda: vc.LogisticProbe(C=1.0, tol=1e-8),
     }
-    best = dict.fromkeys(makers, float("inf"))
-    scores = {}
-    for round_ in range(repeats + 1):  # round 0 is the warm-up
-        for name, make in makers.items():
-            start = time.perf_counter()
-            scores[name] = cross_val_score(make(), x, y, cv=5)
-            if round_:
-                best[name] = min(best[name], time.perf_counter() - start)
+    best, scores = interleaved({name: lambda m=make: cross_val_score(m(), x, y, cv=5) for name, make in makers.items()},
+                               repeats)
     reference = next(iter(best.values()))
     print(f"\n5-fold cross_val_score, n = {len(y)}, d = {x.shape[1]}, best of {repeats}\n")
     print("| estimator | s | x scikit-learn | mean accuracy |\n|---|---:|---:|---:|")

@@ -1,46 +1,43 @@
 """Steering during generation, side by side: veracity ``steer``, repeng ``ControlModel``, steering-vectors.
 
-    python -m benchmarks.steer_generate [--new-tokens 64] [--repeats 3]
+    python -m benchmarks.steer_generate [--new-tokens 64] [--repeats 3] [--threads N] [--norm 16]
 
 The embedded model greedily generates ``--new-tokens`` tokens for batch 1 and batch 8 prompts
 (right-padded is not supported by every peer, so every batch here holds prompts of equal length),
-unsteered and with the same vector (a seeded random direction, norm 4, at layers 10-19, coefficient
-1) added by each tool. Prints seconds per call, the overhead against unsteered generation and
-whether each tool produced the same tokens as veracity. Peers as in ``benchmarks/extract.py``
+unsteered and with the same vector (a seeded random direction of norm ``--norm`` at layers 10-19,
+coefficient 1) added by each tool. The vector is large enough to change the greedy tokens (checked
+and printed: a steering benchmark whose output equals the unsteered one measures nothing). Timing
+as in ``benchmarks.timing``: fixed threads, a warm-up per method, interleaved rounds, best of N.
+Prints seconds per call, the overhead against unsteered generation and whether each tool produced
+the same tokens as veracity. Peers as in ``benchmarks/extract.py``
 (``make bench`` installs them; repeng 0.4.0 needs ``np.float_`` defined under numpy 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import os
 
 import numpy as np
 import torch
 
 import veracity as vc
+from benchmarks.timing import fix_threads, interleaved
 
 LAYERS = list(range(10, 20))
-
-
-def timed(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        with torch.no_grad():
-            out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch and BLAS threads (default: all cores)")
+    parser.add_argument("--norm", type=float, default=16.0, help="norm of the vector at each layer (default 16)")
     args = parser.parse_args(argv)
+    fix_threads(args.threads)
     model = vc.load_model("smollm2-135m", device="cpu")
     gen = torch.Generator().manual_seed(0)
-    directions = {layer: 4 * torch.nn.functional.normalize(torch.randn(model.d_model, generator=gen), dim=0)
+    directions = {layer: args.norm * torch.nn.functional.normalize(torch.randn(model.d_model, generator=gen), dim=0)
                   for layer in LAYERS}
     vector = vc.SteeringVector(directions, model_id=model.model_id, n_layers=model.n_layers)
     prompt = "The capital of France is"
@@ -60,12 +57,8 @@ def main(argv=None) -> None:
     sv_model = vc.load_model("smollm2-135m", device="cpu").hf_model
     sv_vector = SVVector(layer_activations=directions, layer_type="decoder_block")
 
-    print(f"SmolLM2-135M-Instruct, greedy, {args.new_tokens} new tokens, vector at layers {LAYERS[0]}-{LAYERS[-1]}, "
-          f"{torch.get_num_threads()} CPU threads, best of {args.repeats}\n")
-    print("| batch | method | seconds | vs unsteered | same tokens as veracity |\n|---:|---|---:|---:|---|")
+    rows = []
     for batch in (1, 8):
-        plain, _ = timed(lambda b=batch: generate(model.hf_model, b), args.repeats)
-
         def ours(b=batch):
             with vc.steer(model, vector, coefficient=1.0):
                 return generate(model.hf_model, b)
@@ -74,14 +67,23 @@ def main(argv=None) -> None:
             with sv_vector.apply(sv_model, multiplier=1.0):
                 return generate(sv_model, b)
 
-        ours_s, ours_tokens = timed(ours, args.repeats)
-        rows = [("unsteered", plain, None), ("veracity steer", ours_s, ours_tokens)]
-        for name, fn in (("repeng ControlModel", lambda b=batch: generate(repeng_model, b)), ("steering-vectors apply", sv)):
-            seconds, tokens = timed(fn, args.repeats)
-            rows.append((name, seconds, tokens))
-        for name, seconds, tokens in rows:
-            same = "-" if tokens is None else ("yes" if torch.equal(tokens, ours_tokens) else "no")
-            print(f"| {batch} | {name} | {seconds:.3f} | {seconds / plain:.3f}x | {same} |")
+        seconds, tokens = interleaved({"unsteered": lambda b=batch: generate(model.hf_model, b),
+                                       "veracity steer": ours,
+                                       "repeng ControlModel": lambda b=batch: generate(repeng_model, b),
+                                       "steering-vectors apply": sv}, args.repeats, label=f"batch {batch}: ")
+        changed = not torch.equal(tokens["veracity steer"], tokens["unsteered"])
+        rows.append((batch, seconds, tokens, changed))
+    print(f"SmolLM2-135M-Instruct, greedy, {args.new_tokens} new tokens, vector of norm {args.norm:g} at layers "
+          f"{LAYERS[0]}-{LAYERS[-1]}, {args.threads} CPU threads, one warm-up each, best of {args.repeats} "
+          "interleaved rounds\n")
+    print("| batch | method | seconds | vs unsteered | same tokens as veracity |\n|---:|---|---:|---:|---|")
+    for batch, seconds, tokens, _ in rows:
+        for name, secs in seconds.items():
+            same = "-" if name == "unsteered" else ("yes" if torch.equal(tokens[name], tokens["veracity steer"]) else "no")
+            print(f"| {batch} | {name} | {secs:.3f} | {secs / seconds['unsteered']:.3f}x | {same} |")
+    for batch, _, tokens, changed in rows:
+        print(f"\nbatch {batch}: steering {'changes' if changed else 'does NOT change'} the greedy tokens "
+              f"({int((tokens['veracity steer'] != tokens['unsteered']).sum())} of {tokens['unsteered'].numel()} differ)")
 
 
 if __name__ == "__main__":
