@@ -52,6 +52,13 @@ class StudyConfig:
         from veracity.atomic import check_writable_folder
 
         check_writable_folder(self.out, "--out")  # before any model is loaded
+        if getattr(self, "adapter", ""):
+            from veracity.hooks.adapters import check_adapter
+
+            try:
+                check_adapter(self.adapter)  # a missing or damaged adapter fails before any model work
+            except (OSError, ValueError) as err:
+                raise type(err)(f"--adapter: {err}") from None
 
     def default_out(self) -> str:
         """The output folder under artifacts/ (studies may add a sub-folder, e.g. the dataset)."""

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
@@ -99,8 +100,22 @@ class Results(Mapping):
                    data.get("report", ""), details)
 
 
+MIN_HELD_OUT = 20
+"""Fewer held-out rows than this and a study's figures carry a warning (in results.json and on stderr)."""
+
+
 def study_results(study: str, model, config, headline: dict[str, dict], tables: dict[str, list[dict]] | None = None,
                   report: str = "report.html", **details) -> Results:
-    """The :class:`Results` of a run of ``study`` on ``model`` with ``config`` (a dataclass or a dict)."""
+    """The :class:`Results` of a run of ``study`` on ``model`` with ``config`` (a dataclass or a dict).
+
+    A held-out set under :data:`MIN_HELD_OUT` rows (``details["n_test"]``) adds a line to
+    ``details["warnings"]`` and logs it: such figures (an AUROC of 1.000 on 2 questions) mean little.
+    """
+    n_test = details.get("n_test")
+    if isinstance(n_test, int) and n_test < MIN_HELD_OUT:
+        warning = (f"only {n_test} held-out rows (fewer than {MIN_HELD_OUT}): the figures and their intervals mean "
+                   "little at this size; run with more questions (--n, or a larger --questions file)")
+        details["warnings"] = [*details.get("warnings", []), warning]
+        logging.getLogger(f"veracity.experiments.{study}").warning("%s: %s", study, warning)
     return Results(study, {"id": model.model_id, "n_layers": model.n_layers, "d_model": model.d_model},
                    asdict(config) if is_dataclass(config) else dict(config), headline, tables or {}, report, details)

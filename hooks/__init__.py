@@ -6,7 +6,7 @@ block ``L`` — TransformerLens ``blocks.L.hook_resid_post``, Hugging Face ``hid
 """
 
 from veracity.hooks.cache import read_job
-from veracity.hooks.capture import StopForward, capture_residual, count_hooks
+from veracity.hooks.capture import StopForward, capture_residual, count_hooks, observer, user_hooks
 from veracity.hooks.checkpoints import extract_checkpoints
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 from veracity.hooks.errors import ModelNotFoundError
@@ -36,8 +36,10 @@ __all__ = [
     "load_model",
     "continuation_logprobs",
     "next_token_logprobs",
+    "observer",
     "read_job",
     "token_probability",
     "train_full",
     "train_lora",
+    "user_hooks",
 ]

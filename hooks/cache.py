@@ -10,12 +10,16 @@ Several processes on the same job split its chunks: each takes a chunk by creati
 and waits for those at the end; a claim whose process was killed is taken over. Claims use
 process ids, so the processes must share one machine.
 
-Every chunk carries a SHA-256 of its data, its shape and its dtype in the safetensors header,
-and every read checks them against the file and against what the job expects (rows, layers,
-width, dtype). A chunk that fails (flipped bytes, truncated, wrong rows or width or dtype, a
-missing key, not safetensors at all) is never returned as data: it is logged with its path,
-deleted and computed again. Temporary files left by killed writers (their process is gone) are
-removed when a job starts.
+Every chunk carries in its safetensors header a SHA-256 of its data, its shape and dtype, and
+where it belongs: the job's key, its chunk index, its row range and its layers (and the job's
+description). Every read checks all of them against the file and against what the job expects. A
+chunk that fails (flipped bytes, truncated, wrong rows or width or dtype, a missing key, not
+safetensors at all, a valid chunk of another job or of another slot of this one) is never returned
+as data: :func:`~veracity.hooks.extract_cached` logs it with its path, deletes it and computes it
+again; reading a finished folder (``load_activations``) refuses it in one line and leaves the
+user's files alone. ``job.json`` carries its own key and is checked against it on every open: an
+edited job is refused, naming the fields that differ from what the chunks were written for.
+Temporary files left by killed writers (their process is gone) are removed when a job starts.
 """
 
 from __future__ import annotations
@@ -36,7 +40,10 @@ from torch import Tensor
 from veracity.atomic import atomic_write, atomic_write_bytes
 from veracity.hooks.convention import LAYER_CONVENTION, SITE
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
+
+ANNOTATIONS = ("job_key", "site", "layer_convention")
+"""Fields ``job.json`` adds to the description it is keyed by."""
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +72,11 @@ class ActivationCache:
     """
 
     def __init__(self, root: Path, description: dict, chunk_size: int, folder: Path | None = None):
-        self.description = {**description, "chunk_size": chunk_size, "cache_format": CACHE_FORMAT}
+        description = {k: v for k, v in description.items() if k not in ANNOTATIONS}
+        self.description = {"cache_format": CACHE_FORMAT, **description, "chunk_size": chunk_size}
+        self.key = job_key(self.description)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(description.get("model_id", "model")))[-40:]
-        self.folder = Path(folder) if folder is not None else Path(root) / f"{slug}-{job_key(self.description)}"
+        self.folder = Path(folder) if folder is not None else Path(root) / f"{slug}-{self.key}"
         self.chunk_size = chunk_size
 
     def chunk_path(self, index: int) -> Path:
@@ -75,22 +84,34 @@ class ActivationCache:
         return self.folder / f"chunk_{index:06d}.safetensors"
 
     def write_description(self) -> None:
-        """Write ``job.json`` (what the chunks hold, the layer convention) if it is not there yet."""
+        """Write ``job.json`` (what the chunks hold, the layer convention) if it is not there yet.
+
+        A folder that holds another job is refused, unless that job never finished a chunk (a run
+        that failed before writing anything): then its ``job.json`` is replaced.
+        """
         path = self.folder / "job.json"
-        if path.is_file():
-            if read_job(self.folder).get("job_key") != job_key(self.description):
+        if path.is_file() and read_job(self.folder).get("job_key") != self.key:
+            if any(self.folder.glob("chunk_*.safetensors")):
                 raise ValueError(f"{self.folder} already holds activations of another job (other texts, model, "
                                  "layers or options): choose a new output folder or delete that one")
-        else:
-            meta = {**self.description, "job_key": job_key(self.description), "site": SITE,
-                    "layer_convention": LAYER_CONVENTION}
+            logger.info("%s held the description of a job that wrote no chunk: replacing it", path)
+            path.unlink()
+        if not path.is_file():
+            meta = {**self.description, "job_key": self.key, "site": SITE, "layer_convention": LAYER_CONVENTION}
             atomic_write_bytes(path, json.dumps(meta, indent=2).encode())
 
     def save_chunk(self, index: int, activations: Tensor) -> None:
-        """Atomically store one finished chunk."""
+        """Atomically store one finished chunk, its header binding it to this job and this slot."""
         acts = activations.contiguous()
-        header = {"sha256": _digest(acts), "shape": json.dumps(list(acts.shape)), "dtype": str(acts.dtype)}
+        header = {"sha256": _digest(acts), "shape": json.dumps(list(acts.shape)), "dtype": str(acts.dtype),
+                  **self.slot(index), "job": json.dumps(self.description, sort_keys=True)}
         atomic_write(self.chunk_path(index), lambda tmp: save_file({"activations": acts}, str(tmp), metadata=header))
+
+    def slot(self, index: int) -> dict[str, str]:
+        """Where chunk ``index`` belongs, as its header records it: job key, index, row range, layers."""
+        start = index * self.chunk_size
+        return {"job_key": self.key, "index": str(index), "rows": json.dumps([start, start + self.expected_shape(index)[0]]),
+                "layers": json.dumps(self.description["layers"])}
 
     def expected_shape(self, index: int) -> tuple[int, int, int]:
         """``(rows, layers, d_model)`` chunk ``index`` must have."""
@@ -99,28 +120,38 @@ class ActivationCache:
         return rows, len(layers), int(self.description["d_model"])
 
     def read_chunk(self, index: int) -> Tensor | None:
-        """Chunk ``index`` if it exists and verifies; ``None`` (after deleting a bad file) otherwise."""
+        """Chunk ``index`` if it exists and verifies; ``None`` (after deleting a bad file: it is recomputed) otherwise."""
         path = self.chunk_path(index)
         if not path.is_file():
             return None
         try:
-            acts = _verified(path, self.expected_shape(index), self.description["dtype"])
+            acts = self.verified_chunk(index)
         except _CorruptChunk as err:
             logger.warning("cache chunk %s is corrupt (%s): computing it again", path, err)
             path.unlink(missing_ok=True)
             return None
         return acts
 
+    def verified_chunk(self, index: int) -> Tensor:
+        """Chunk ``index`` checked against its header and its place in this job; :class:`_CorruptChunk` if not."""
+        return _verified(self.chunk_path(index), self.expected_shape(index), self.description["dtype"],
+                         self.slot(index))
+
+    def checked_chunk(self, index: int) -> Tensor:
+        """Chunk ``index`` of a finished folder, verified; a bad one is refused in one line and left on disk."""
+        path = self.chunk_path(index)
+        if not path.is_file():
+            raise RuntimeError(f"{self.folder} is missing chunk {index}: run the extraction again (it computes "
+                               "only what is missing), or the remaining shards")
+        try:
+            return self.verified_chunk(index)
+        except _CorruptChunk as err:
+            raise ValueError(f"{path} cannot be read as this job's chunk {index} ({err}): run the extraction "
+                             "into this folder again (it recomputes that chunk); nothing was changed") from None
+
     def load_all(self, n_chunks: int) -> Tensor:
-        """Concatenate every chunk; fails with a clear message if one is missing or corrupt."""
-        chunks = [self.read_chunk(i) for i in range(n_chunks)]
-        missing = [i for i, c in enumerate(chunks) if c is None]
-        if missing:
-            raise RuntimeError(
-                f"cache {self.folder} is missing {len(missing)} of {n_chunks} chunks (or they were corrupt); "
-                "run the extraction again (it computes only what is missing), or the remaining shards"
-            )
-        return torch.cat(chunks, dim=0)
+        """Concatenate every chunk, each verified; a missing or bad chunk is refused in one line (nothing deleted)."""
+        return torch.cat([self.checked_chunk(i) for i in range(n_chunks)], dim=0)
 
     def claim(self, index: int) -> bool:
         """Try to take chunk ``index`` for this process (``claim_NNNNNN`` holding our pid).
@@ -176,8 +207,8 @@ def _digest(t: Tensor) -> str:
     return hashlib.sha256(t.contiguous().view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
-def _verified(path: Path, shape: tuple[int, int, int], dtype: str) -> Tensor:
-    """Read a chunk and check it against its header and the job; raise :class:`_CorruptChunk` if anything differs."""
+def _verified(path: Path, shape: tuple[int, int, int], dtype: str, slot: dict[str, str]) -> Tensor:
+    """Read a chunk and check it against its header, the job and its slot; :class:`_CorruptChunk` if anything differs."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta, keys = handle.metadata() or {}, list(handle.keys())
@@ -194,6 +225,11 @@ def _verified(path: Path, shape: tuple[int, int, int], dtype: str) -> Tensor:
         raise _CorruptChunk(f"dtype {acts.dtype} (header {meta.get('dtype')}), expected {dtype}")
     if meta.get("shape") != json.dumps(list(shape)):
         raise _CorruptChunk(f"header shape {meta.get('shape')}, expected {list(shape)}")
+    if meta.get("job_key") != slot["job_key"]:
+        raise _CorruptChunk(f"written for another job (key {meta.get('job_key')}, this job is {slot['job_key']})")
+    for field in ("index", "rows", "layers"):
+        if meta.get(field) != slot[field]:
+            raise _CorruptChunk(f"written for {field} {meta.get(field)}, this slot is {field} {slot[field]}")
     if meta.get("sha256") != _digest(acts):
         raise _CorruptChunk("checksum mismatch")
     return acts
@@ -232,4 +268,22 @@ def read_job(folder: str | os.PathLike) -> dict:
         raise ValueError(f"{path} is not valid JSON ({err}): re-run the extraction into a new folder") from err
     if not isinstance(meta, dict):
         raise ValueError(f"{path} is not a JSON object: re-run the extraction into a new folder")
+    description = {k: v for k, v in meta.items() if k not in ANNOTATIONS}
+    if meta.get("job_key") != job_key(description):
+        raise ValueError(f"{path} was edited: {_edited_fields(Path(folder), description)} no longer match what its "
+                         "chunks were written for (its key); restore it or re-run the extraction into a new folder")
     return meta
+
+
+def _edited_fields(folder: Path, description: dict) -> str:
+    """Which fields of ``job.json`` differ from the description a chunk recorded (``"its fields"`` without one)."""
+    for chunk in sorted(folder.glob("chunk_*.safetensors")):
+        try:
+            with safe_open(str(chunk), framework="pt") as handle:
+                written = json.loads((handle.metadata() or {})["job"])
+        except Exception:  # an unreadable chunk says nothing about the job; try the next
+            continue
+        fields = sorted(k for k in {*written, *description} if written.get(k) != description.get(k))
+        if fields:
+            return ", ".join(f"{k} ({description.get(k)!r}, written {written.get(k)!r})" for k in fields)
+    return "its fields"

@@ -81,6 +81,49 @@ def veracity_hook(fn):
     return fn
 
 
+def observer(hook):
+    """Mark a forward hook that only reads (counts calls, logs shapes) and returns nothing.
+
+    The activation cache may then answer while it is registered (:func:`user_hooks` leaves it out).
+    Returns the hook itself, so it works as a decorator or around a callable object.
+
+    Example:
+        >>> handle = model.hf_model.model.layers[3].register_forward_hook(observer(lambda m, a, out: seen.append(1)))
+    """
+    hook._veracity_observer = True
+    return hook
+
+
+BACKEND_PACKAGES = ("veracity.", "transformer_lens", "nnsight", "accelerate", "transformers", "peft", "torch")
+"""Packages whose hooks belong to a backend, not to the user (a TransformerLens bridge adds its own)."""
+
+
+def user_hooks(model: VeracityModel) -> list[str]:
+    """Forward (pre-)hooks the user registered on the model outside veracity, as ``"module: hook"`` names.
+
+    A hook changes what the model computes, and so what the activation cache would have to be keyed
+    by: :func:`~veracity.hooks.extract` computes afresh while any is present. Counted: hooks on the
+    model's modules and PyTorch's global module hooks, except veracity's own, those defined in a
+    backend's package (:data:`BACKEND_PACKAGES`) and those marked with :func:`observer`.
+    """
+    import torch.nn.modules.module as torch_module
+
+    def foreign(hook) -> bool:
+        if getattr(hook, "_veracity_hook", False) or getattr(hook, "_veracity_observer", False):
+            return False
+        origin = getattr(hook, "__module__", None) or getattr(getattr(hook, "func", None), "__module__", "") or ""
+        return not origin.startswith(BACKEND_PACKAGES)
+
+    found = [f"(global): {getattr(h, '__qualname__', h)!s}"
+             for h in [*torch_module._global_forward_hooks.values(), *torch_module._global_forward_pre_hooks.values()]
+             if foreign(h)]
+    for name, module in model.hf_model.named_modules():
+        for hook in [*module._forward_hooks.values(), *module._forward_pre_hooks.values()]:
+            if foreign(hook):
+                found.append(f"{name or '(model)'}: {getattr(hook, '__qualname__', hook)!s}")
+    return found
+
+
 def count_hooks(model: VeracityModel) -> int:
     """Number of forward (pre-)hooks veracity has installed on the model and its wrapper.
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from veracity.atomic import check_writable_folder
 from veracity.home import veracity_home
 from veracity.hooks.cache import ActivationCache, texts_digest
-from veracity.hooks.capture import StopForward, capture_residual
+from veracity.hooks.capture import StopForward, capture_residual, user_hooks
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.model import VeracityModel
 from veracity.hooks.positions import apply_plan, check_position, pool_plan
@@ -195,6 +195,11 @@ def extract(
         >>> acts.shape
         torch.Size([1, 2, 576])
     """
+    if cache is not False and user_hooks(model):
+        _warn_once(model, f"the model has forward hooks registered outside veracity ({', '.join(user_hooks(model))}): "
+                          "they change what it computes, so extract computes afresh and neither reads nor writes the "
+                          "cache while they are there")
+        cache = False
     if isinstance(cache, bool):
         if cache:
             return extract_cached(model, texts, layers, position, batch_size, template, dtype, max_length, progress)
@@ -255,6 +260,11 @@ def extract_cached(
     Example:
         >>> view = extract_cached(model, texts, layers="every:4", out="acts/cities", assemble=False)
     """
+    hooks = user_hooks(model)
+    if hooks:
+        raise ValueError(f"the model has forward hooks registered outside veracity ({', '.join(hooks)}): a cached "
+                         "result would not say what they changed; remove them (handle.remove()) or call extract "
+                         "without a cache")
     prompts = apply_template(texts, template)
     layer_list = resolve_layers(layers, model.n_layers, model.model_id)
     position = check_position(position, len(prompts))
@@ -269,6 +279,16 @@ def extract_cached(
     with tqdm(total=len(prompts), desc="extract", unit="text", disable=not progress, leave=False) as bar:
         return _extract_cached(model, prompts, token_rows, layer_list, position, batch_size, template,
                                dtype, chunk_size, shard, bar, root, out, assemble)
+
+
+_WARNED: set[tuple[int, str]] = set()
+
+
+def _warn_once(model, message: str) -> None:
+    """Log ``message`` as a warning the first time for this model."""
+    if (id(model), message) not in _WARNED:
+        _WARNED.add((id(model), message))
+        logger.warning(message)
 
 
 def _check_counts(**counts) -> None:

@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from veracity.atomic import atomic_write, atomic_write_text
+from veracity.hooks.adapters import BASE_RECORD
 from veracity.hooks.model import VeracityModel
 
 __all__ = ["train_lora"]
@@ -78,6 +79,7 @@ def train_lora(
 
     _check_examples(prompts, completions, save_epochs, rank=rank, epochs=epochs, batch_size=batch_size, lr=lr)
     examples = _tokenize(model.tokenizer, prompts, completions)
+    base = {"model_id": model.model_id, "fingerprint": model.fingerprint}  # the weights it is trained on
     torch.manual_seed(seed)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target_modules,
                         task_type="CAUSAL_LM")
@@ -85,13 +87,14 @@ def train_lora(
 
     def checkpoint(epoch: int) -> None:
         if epoch in save_epochs:
-            _save(Path(out) / f"epoch_{epoch}", get_peft_model_state_dict(peft_model), peft_model.peft_config["default"])
+            _save(Path(out) / f"epoch_{epoch}", get_peft_model_state_dict(peft_model), peft_model.peft_config["default"],
+                  base)
 
     try:
         params = [p for p in peft_model.parameters() if p.requires_grad]
         losses = fit_causal_lm(peft_model, params, examples, model.tokenizer.pad_token_id, model.device, epochs, lr,
                                batch_size, seed, progress, "lora", checkpoint)
-        _save(out, get_peft_model_state_dict(peft_model), peft_model.peft_config["default"])
+        _save(out, get_peft_model_state_dict(peft_model), peft_model.peft_config["default"], base)
     finally:
         peft_model.unload()
         model.hf_model.eval()
@@ -174,12 +177,14 @@ def _collate(examples: list[tuple[list[int], int]], pad_id: int, device) -> dict
     return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
-def _save(out: str | os.PathLike, weights: dict[str, torch.Tensor], config) -> Path:
-    """``adapter_model.safetensors`` then ``adapter_config.json``, each atomically."""
+def _save(out: str | os.PathLike, weights: dict[str, torch.Tensor], config, base: dict) -> Path:
+    """``adapter_model.safetensors``, ``veracity_base.json`` (the base model's id and weight fingerprint),
+    then ``adapter_config.json``, each atomically (the config last: a folder without it is no adapter)."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in weights.items()}
     atomic_write(folder / "adapter_model.safetensors", lambda tmp: save_file(tensors, str(tmp), {"format": "pt"}))
+    atomic_write_text(folder / BASE_RECORD, json.dumps(base, indent=1) + "\n")
     fields = {k: sorted(v) if isinstance(v, set) else v for k, v in config.to_dict().items()}
     atomic_write_text(folder / "adapter_config.json", json.dumps(fields, indent=1, default=str) + "\n")
     return folder

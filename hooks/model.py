@@ -21,6 +21,7 @@ import torch
 import xxhash
 from torch import nn
 
+from veracity.hooks.adapters import check_adapter, check_adapter_fits, merge_adapter
 from veracity.hooks.backends import BACKENDS, Backend, make_backend
 from veracity.hooks.convention import LAYER_CONVENTION
 from veracity.hooks.embedded import EMBEDDED, embedded_model_dir, embedded_spec, gguf_path
@@ -282,33 +283,12 @@ def load_model(
     hf_model, tokenizer, source = _load_hf(str(name_or_path), device, torch_dtype)
     model_id = str(name_or_path)
     if adapter_dir is not None:
+        check_adapter_fits(hf_model, adapter_dir, weights_fingerprint(hf_model))
         hf_model = merge_adapter(hf_model, adapter_dir)
         model_id, source = f"{model_id}+adapter:{adapter_dir.name}", f"{source} + LoRA {adapter_dir.resolve()}"
     model = from_hf(hf_model, tokenizer, backend=backend, model_id=model_id)
     model.source = source
     return model
-
-
-def check_adapter(adapter: str | os.PathLike) -> Path:
-    """The adapter folder, or a one-line error when it holds no peft adapter."""
-    folder = Path(adapter).expanduser()
-    if not (folder / "adapter_config.json").is_file():
-        raise FileNotFoundError(f"no peft adapter at {folder} (no adapter_config.json): pass the folder that "
-                                "PeftModel.save_pretrained wrote")
-    return folder
-
-
-def merge_adapter(hf_model: nn.Module, folder: Path) -> nn.Module:
-    """``hf_model`` with the LoRA adapter in ``folder`` merged into its weights (a plain model again)."""
-    from peft import PeftModel
-
-    try:
-        peft_model = PeftModel.from_pretrained(hf_model, str(folder), is_trainable=False)
-    except (RuntimeError, ValueError, KeyError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"the adapter at {folder} does not fit this model ({first[:200]}): pass an adapter "
-                         "trained on the same base model") from None
-    return peft_model.merge_and_unload().eval()
 
 
 def from_hf(hf_model: nn.Module, tokenizer, backend: str = "hf", model_id: str | None = None,

@@ -2,8 +2,9 @@
 
 ``load_activations(DIR, mmap=True)`` (or ``extract_cached(..., out=DIR, assemble=False)``) returns an
 :class:`ActivationView` instead of one tensor. It holds no activations itself: each chunk file is
-verified against its checksum the first time the view touches it, then read through safetensors'
-memory map, one chunk (or one layer of a chunk) at a time. ``view.layer(L)`` is the 2-D view of one
+verified (its checksum and its place in the job) the first time the view touches it, and again
+whenever the file changed underneath (size, modification time or inode), then read through
+safetensors' memory map, one chunk (or one layer of a chunk) at a time. ``view.layer(L)`` is the 2-D view of one
 layer that ``LogisticProbe``, ``MassMeanProbe`` and ``PIKHead`` fit from in chunks.
 """
 
@@ -59,7 +60,7 @@ class ActivationView:
             raise RuntimeError(f"{self.folder} is missing {len(missing)} of {self.n_chunks} chunks: run the "
                                "extraction again (it computes only what is missing)")
         self._layer = _layer
-        self._verified: set[int] = set()
+        self._verified: dict[int, tuple[int, int, int]] = {}  # chunk -> (size, mtime_ns, inode) when verified
 
     # ---------------------------------------------------------------- shape
     @property
@@ -96,7 +97,7 @@ class ActivationView:
         view = ActivationView.__new__(ActivationView)
         view.__dict__.update(self.__dict__)
         view._layer = self.layers.index(layer)
-        view._verified = self._verified  # shared: a chunk is verified once per folder view
+        view._verified = self._verified  # shared: a chunk is verified once per folder view (until it changes)
         return view
 
     # --------------------------------------------------------------- reading
@@ -104,14 +105,20 @@ class ActivationView:
         """Rows of chunk ``index`` (all layers, or this view's layer), verified on first touch."""
         if not 0 <= index < self.n_chunks:
             raise IndexError(f"chunk {index} out of range (0..{self.n_chunks - 1})")
-        if index not in self._verified:
-            if self._store.read_chunk(index) is None:  # logs and deletes a corrupt chunk
-                raise ValueError(f"chunk {index} of {self.folder} failed verification and was removed: run the "
-                                 "extraction again (it recomputes only that chunk)")
-            self._verified.add(index)
-        with safe_open(str(self._store.chunk_path(index)), framework="pt") as handle:
-            part = handle.get_slice("activations")
-            return part[:, self._layer] if self._layer is not None else part[:]
+        path = self._store.chunk_path(index)
+        if self._verified.get(index) != _identity(path):
+            self._store.checked_chunk(index)  # a bad chunk is refused in one line, left on disk
+            self._verified[index] = _identity(path)
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                part = handle.get_slice("activations")
+                values = part[:, self._layer] if self._layer is not None else part[:]
+        except Exception as err:  # safetensors' own errors: the file changed while it was read
+            raise ValueError(f"{path} changed while it was read ({type(err).__name__}): run the extraction into "
+                             "this folder again (it recomputes that chunk)") from None
+        if self._verified.get(index) != _identity(path):
+            return self.chunk(index)  # replaced between the check and the read: verify the new file
+        return values
 
     def chunks(self) -> Iterator[Tensor]:
         """Every chunk in row order (one chunk in memory at a time)."""
@@ -147,6 +154,15 @@ class ActivationView:
         return array if dtype is None else array.astype(dtype)
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """``(size, mtime_ns, inode)`` of a file, ``None`` if it is gone."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
 def load_activations(folder: str | os.PathLike, mmap: bool = False):
     """Read the activations that ``veracity extract --out DIR`` (or ``extract_cached(..., out=DIR)``) wrote.
 
@@ -165,6 +181,8 @@ def load_activations(folder: str | os.PathLike, mmap: bool = False):
     Raises:
         FileNotFoundError: Not an activation folder.
         RuntimeError: The extraction has not finished (rerun it: it resumes).
+        ValueError: ``job.json`` was edited, or a chunk does not verify or belongs to another job or slot
+            (refused in one line; nothing on disk is changed).
 
     Example:
         >>> acts = load_activations("runs/cities")

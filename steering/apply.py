@@ -130,12 +130,26 @@ def resolve_coefficients(
     return {layer: per_layer[layer] for layer in sorted(chosen)}
 
 
-def _make_hook(delta: Float[Tensor, " d_model"], state: _CallState, scope: str):
+SANE_SHIFT = 10.0
+"""A shift longer than this many times the residual stream it is added to gets a warning (once per context)."""
+
+
+def _make_hook(delta: Float[Tensor, " d_model"], state: _CallState, scope: str, layer: int = -1):
+    checked = []
+
     @veracity_hook
     def hook(_module, _args, output):
         if not state.active(scope):
             return None
         hidden = hidden_of(output)
+        if not checked:  # the first call: is the shift sane next to the stream it is added to?
+            checked.append(True)
+            stream, shift = float(hidden.detach().float().norm(dim=-1).mean()), float(delta.float().norm())
+            if shift > SANE_SHIFT * stream:
+                logger.warning("steering at layer %d adds a shift of norm %.3g, %.0fx the residual stream's mean norm "
+                               "(%.3g) there: the model's output will be meaningless; use a smaller coefficient "
+                               "(the vector's suggested one is calibrated on the model)", layer, shift,
+                               shift / max(stream, 1e-30), stream)
         add = delta.to(hidden.device, hidden.dtype)
         mask = state.token_mask(hidden.shape[0], hidden.shape[1])
         if mask is not None:
@@ -192,7 +206,11 @@ def steer(
         for layer, c in coefs.items():
             if c == 0:
                 continue  # exactly a no-op
-            hook = _make_hook(c * vector.directions[layer], state, scope)
+            shift = c * vector.directions[layer]
+            if not torch.isfinite(shift).all():
+                raise ValueError(f"coefficient {c:g} times the vector at layer {layer} overflows to inf/NaN: use a "
+                                 "coefficient near the vector's suggested one")
+            hook = _make_hook(shift, state, scope, layer)
             handles.append(resid_post_module(model, layer).register_forward_hook(hook))
         logger.debug("steering %s at %s (scope %s)", model.model_id, coefs, scope)
         yield coefs

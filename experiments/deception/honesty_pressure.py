@@ -227,16 +227,13 @@ def run(config: Config, model=None) -> Results:
     data = config.load_questions()
     unseen = unseen_questions(config)
     model = model or config.load_model()
+    organism = config.load_model(adapter=config.adapter) if config.adapter else None  # before any model work
     layer = round(2 * model.n_layers / 3) if config.layer == "auto" else resolve_layers(int(config.layer),
                                                                                         model.n_layers)[0]
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
     probes = {"probe_statements": statement_probe(model, layer, config),
               "probe_answers": answer_format_probe(model, data, train, layer, config)}
-    speakers = [(p, model) for p in config.pressure_list]
-    organism = None
-    if config.adapter:
-        organism = config.load_model(adapter=config.adapter)
-        speakers.append(("organism", organism))
+    speakers = [(p, model) for p in config.pressure_list] + ([("organism", organism)] if organism else [])
     held_out = set(test.tolist())
     records, known = pressured_records(model, speakers, data, ["held_out" if i in held_out else "train"
                                                                for i in range(len(data))], probes, layer, config)

@@ -91,8 +91,6 @@ class Config(QuestionsConfig):
             raise ValueError(f"--coefficients must be comma-separated numbers, got {self.coefficients!r}") from None
         if 0.0 not in values:
             raise ValueError(f"--coefficients must include 0 (the unsteered baseline), got {self.coefficients!r}")
-        if self.adapter and not Path(self.adapter).is_dir():
-            raise ValueError(f"--adapter {self.adapter}: no such folder; train one with veracity run deception_organism")
 
     @property
     def coefficient_list(self) -> list[float]:
@@ -120,11 +118,11 @@ def run(config: Config, model=None) -> Results:
     out = check_writable_folder(config.out)
     data = config.load_questions()
     base = model or config.load_model()
+    speaker = config.load_model(adapter=config.adapter) if config.adapter else base  # an adapter that does not fit fails here
     layer = base.n_layers // 2 if config.layer == "auto" else resolve_layers(int(config.layer), base.n_layers)[0]
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
     known = np.array([grade(item, a)
                       for item, a in zip(data.items, answers_at(base, data, None, config), strict=True)])
-    speaker = config.load_model(adapter=config.adapter) if config.adapter else base
     vector = honesty_vector(speaker, statements_for_vector(config), layers=[layer], normalization="resid",
                             batch_size=config.batch_size, seed=config.seed)
     vector.save(out / "honesty")

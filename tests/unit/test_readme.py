@@ -1,4 +1,4 @@
-"""The README's quickstart runs as written."""
+"""The README stays a ten-minute read (the quickstart itself runs in tests/acceptance/test_readme_acceptance.py)."""
 
 import re
 from pathlib import Path

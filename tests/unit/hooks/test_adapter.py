@@ -64,7 +64,62 @@ def test_adapted_model_is_exact_on_every_backend(folders, backend):
 
 def test_a_missing_or_foreign_adapter_is_one_clear_error(folders):
     root, _, _ = folders
-    with pytest.raises(FileNotFoundError, match="no peft adapter at .*PeftModel.save_pretrained"):
+    with pytest.raises(FileNotFoundError, match="no adapter folder at .*nothing: pass the folder that train_lora"):
         load_model(root / "base", device="cpu", adapter=root / "nothing")
-    with pytest.raises(ValueError, match="does not fit this model.*same base model"):
+    with pytest.raises(ValueError, match="the adapter at .*other_vocab holds .*embed_tokens.* names no module of "
+                                         "this model: pass an adapter trained on this model"):
         load_model(root / "base", device="cpu", adapter=root / "other_vocab")
+
+
+def _damaged(root, name, config=None, weights=True):
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    if config is not None:
+        (folder / "adapter_config.json").write_text(config)
+    if weights:
+        (folder / "adapter_model.safetensors").write_bytes((root / "lora" / "adapter_model.safetensors").read_bytes())
+    return folder
+
+
+@pytest.mark.parametrize(("name", "config", "weights", "error", "message"), [
+    ("no_config", None, True, FileNotFoundError, r"no peft adapter at .*no_config \(no adapter_config.json\)"),
+    ("garbage", "{oops", True, ValueError, r"garbage/adapter_config.json is not valid JSON .*train or copy it again"),
+    ("not_lora", '{"peft_type": "PREFIX_TUNING"}', True, ValueError, r"does not describe a LoRA adapter \(peft_type "
+                                                                     r"'PREFIX_TUNING'\)"),
+    ("no_weights", '{"peft_type": "LORA"}', False, FileNotFoundError, r"no adapter weights in .*no_weights "
+                                                                      r"\(adapter_model.safetensors\)"),
+])
+def test_each_adapter_problem_has_its_own_line(folders, name, config, weights, error, message):
+    root, _, _ = folders
+    with pytest.raises(error, match=message) as raised:
+        load_model(root / "base", device="cpu", adapter=_damaged(root, name, config, weights))
+    assert "\n" not in str(raised.value)
+
+
+def test_an_adapter_trained_on_another_model_of_the_same_shape_is_refused(folders, tmp_path):
+    from veracity.hooks import train_lora
+
+    root, _, tokenizer = folders
+    other = build_tiny("llama", len(tokenizer), seed=4)  # same architecture and widths, other weights
+    other.save_pretrained(tmp_path / "other")
+    tokenizer.save_pretrained(tmp_path / "other")
+    trained = tmp_path / "adapter"
+    train_lora(load_model(tmp_path / "other", device="cpu"), ["tokyo is in"], [" japan"], trained, epochs=1,
+               progress=False)
+    assert (trained / "veracity_base.json").is_file()
+    with pytest.raises(ValueError, match=r"the adapter at .*adapter was trained on .*other.* \(weights \w+\), not on "
+                                         r"this model \(weights \w+\): pass the adapter trained on this model"):
+        load_model(root / "base", device="cpu", adapter=trained)
+    assert load_model(tmp_path / "other", device="cpu", adapter=trained).model_id.endswith("+adapter:adapter")
+
+
+def test_a_foreign_adapter_without_a_record_is_checked_tensor_by_tensor(folders, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    root, _, tokenizer = folders
+    gpt2 = get_peft_model(build_tiny("gpt2", len(tokenizer), seed=3), LoraConfig(r=4, target_modules=["c_attn"],
+                                                                               init_lora_weights=False))
+    gpt2.save_pretrained(tmp_path / "gpt2_lora")  # another model family, the same width
+    with pytest.raises(ValueError, match=r"holds base_model.model.transformer.h.0.attn.c_attn.lora_A.weight, which "
+                                         r"names no module of this model"):
+        load_model(root / "base", device="cpu", adapter=tmp_path / "gpt2_lora")

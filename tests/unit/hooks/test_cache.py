@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from veracity.hooks import extract, extract_cached
+from veracity.hooks import extract, extract_cached, observer
 
 TEXTS = [f"the city of {c} is in {k} ." for c, k in [("paris", "france"), ("rome", "italy"), ("tokyo", "japan"),
                                                       ("lima", "peru"), ("cairo", "egypt"), ("berlin", "germany")]] * 2
@@ -13,11 +13,12 @@ TEXTS = [t + " yes" * i for i, t in enumerate(TEXTS)]
 
 
 class ForwardCounter:
-    """Counts forward passes that reach the embeddings (a hook on the model, removed after)."""
+    """Counts forward passes that reach the embeddings (a hook on the model, removed after; it only reads,
+    so it is marked an observer and the cache may answer while it is there)."""
 
     def __init__(self, model, fail_on=None):
         self.calls, self.fail_on = 0, fail_on
-        self.handle = model.hf_model.get_input_embeddings().register_forward_hook(self)
+        self.handle = model.hf_model.get_input_embeddings().register_forward_hook(observer(self))
 
     def __call__(self, *_):
         self.calls += 1

@@ -180,3 +180,24 @@ def test_generate_scopes(tiny, vector_factory, backend):
     assert torch.equal(generated_only, base), "the first new token comes from the unsteered prompt pass"
     assert torch.equal(prompt_only, everywhere) and not torch.equal(everywhere, base)
     assert count_hooks(model) == before
+
+
+def test_a_shift_far_beyond_the_residual_stream_warns_once_and_an_overflow_is_refused(tiny, vector_factory, caplog):
+    import logging
+
+    from veracity.hooks import extract
+
+    model = tiny("llama")
+    vector = vector_factory(model, [1])
+    with caplog.at_level(logging.WARNING, logger="veracity.steering.apply"):
+        with steer(model, vector, coefficient=1e30):
+            extract(model, ["hello world", "tokyo is in japan"], layers=[2], progress=False)
+            extract(model, ["one two three"], layers=[2], progress=False)
+        with steer(model, vector, coefficient=0.01):
+            extract(model, ["hello world"], layers=[2], progress=False)
+    warned = [r.getMessage() for r in caplog.records if "the residual stream's mean norm" in r.getMessage()]
+    assert len(warned) == 1 and "layer 1" in warned[0] and "use a smaller coefficient" in warned[0]
+    with pytest.raises(ValueError, match="overflows to inf/NaN"):
+        with steer(model, vector, coefficient=1e300):
+            pass
+    assert model.engine.steering == []
