@@ -15,7 +15,7 @@ def test_the_vector_is_built_from_true_statements_of_another_topic():
 
 @pytest.mark.parametrize("argv, message", [
     (["--coefficients", "0.5,1"], "must include 0"), (["--coefficients", "a,b"], "comma-separated numbers"),
-    (["--adapter", "no/such/folder"], "train one with veracity run deception_organism"),
+    (["--adapter", "no/such/folder"], "--adapter: no adapter folder at no/such/folder: pass the folder that train_lora"),
     (["--layer", "mid"], "--layer must be"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
