@@ -71,7 +71,8 @@ def truth_part(args, out: Path, model):
     sweep = truth_sweep(config, model=model, data=(data, negated))
     best = sweep["best"]["logistic"]
     train, _ = grouped_split(data.groups(config.group_by), config.test_fraction, config.seed, labels=data.labels)
-    acts = extract(model, data.statements, layers=[best["layer"]], cache=args.activation_cache)[:, 0]
+    layers = config.layer_indices(model.n_layers)  # the sweep's own cached job: read back, not computed again
+    acts = extract(model, data.statements, layers=layers, cache=config.activation_cache)[:, layers.index(best["layer"])]
     probe = LogisticProbe(C=config.logistic_c).fit(acts[train], data.labels[train])
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))

@@ -91,6 +91,23 @@ class Backend:
         """Logits at every position."""
         return self.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
 
+    def last_logits(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"]
+                    ) -> Float[Tensor, "b vocab"]:
+        """Logits at each row's last real token (right padding). Hugging Face's ``logits_to_keep`` runs the
+        LM head only at the rows' last positions, not at every position (a fifth of a SmolLM2 forward)."""
+        last = attention_mask.sum(1) - 1
+        keep = torch.unique(last)
+        try:
+            logits = self.hf_model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
+                                   logits_to_keep=keep).logits
+        except TypeError:  # a model class without logits_to_keep
+            return Backend._every_then_last(self, input_ids, attention_mask)
+        return logits[torch.arange(len(last), device=logits.device), torch.searchsorted(keep, last)]
+
+    def _every_then_last(self, input_ids, attention_mask):
+        logits = self.logits(input_ids, attention_mask)
+        return logits[torch.arange(len(input_ids), device=logits.device), attention_mask.sum(1) - 1]
+
     def step(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b past_and_pos"],
              position_ids: Int[Tensor, "b pos"], cache=None, all_logits: bool = False
              ) -> tuple[Float[Tensor, "b vocab"] | Float[Tensor, "b pos vocab"], Any]:
@@ -155,6 +172,9 @@ class TransformerLensBackend(Backend):
 
     def logits(self, input_ids, attention_mask):
         return self.module(input_ids, attention_mask=attention_mask, return_type="logits")
+
+    def last_logits(self, input_ids, attention_mask):
+        return self._every_then_last(input_ids, attention_mask)
 
     # TransformerLens 4.3's bridge decodes wrongly on a KV cache under transformers 5 (tiny Llama and
     # GPT-2: other tokens than the same model without a cache; tests/unit/hooks/test_backends.py), so this
@@ -259,6 +279,9 @@ class NNsightBackend(Backend):
               self._trace(input_ids=input_ids, attention_mask=attention_mask)):
             out = self.module.output.save()
         return out.logits.detach()
+
+    def last_logits(self, input_ids, attention_mask):
+        return self._every_then_last(input_ids, attention_mask)
 
     def read_residual(self, input_ids, attention_mask, layers: list[int], pick: tuple | None = None
                       ) -> dict[int, Tensor]:

@@ -34,14 +34,17 @@ def next_token_logprobs(
     """
     prompts = apply_template(prompts, None)
     rows = tokenize(model, prompts)
-    out = []
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]), reverse=True)  # batches of similar length
+    out = torch.empty(0)
     for start in range(0, len(rows), batch_size):
-        input_ids, mask = right_pad(rows[start : start + batch_size], model.tokenizer.pad_token_id, model.device)
+        chosen = order[start: start + batch_size]
+        input_ids, mask = right_pad([rows[i] for i in chosen], model.tokenizer.pad_token_id, model.device)
         with torch.no_grad():
-            logits = model.engine.logits(input_ids, mask)
-        last = logits[torch.arange(len(input_ids)), mask.sum(1) - 1]
-        out.append(torch.log_softmax(last.float(), dim=-1).cpu())
-    return torch.cat(out)
+            last = model.engine.last_logits(input_ids, mask)
+        if not out.numel():
+            out = torch.empty(len(rows), last.shape[-1])
+        out[torch.tensor(chosen)] = torch.log_softmax(last.float(), dim=-1).cpu()
+    return out
 
 
 def token_probability(

@@ -179,9 +179,12 @@ def run(cfg: Config, model=None) -> Results:
     sweep = []
     for layer in cfg.layers:
         for c in cfg.coefficients:
-            with steer(model, vector, coefficient=c, layers=[layer]):
-                row = {"layer": layer, "coefficient": c, **score_questions(model, lie, good, bad, cfg.batch_size),
-                       **side_effects(base_neutral, neutral_logprobs(model, neutral)[0], neutral_rows)}
+            if c == 0:  # steer() with 0 installs no hook: the row is the unsteered baseline, already measured
+                row = {"layer": layer, "coefficient": c, **baseline["lie"]}
+            else:
+                with steer(model, vector, coefficient=c, layers=[layer]):
+                    row = {"layer": layer, "coefficient": c, **score_questions(model, lie, good, bad, cfg.batch_size),
+                           **side_effects(base_neutral, neutral_logprobs(model, neutral)[0], neutral_rows)}
             logger.info("layer %d coefficient %+.2f: %s", layer, c,
                         {k: round(v, 4) for k, v in row.items() if isinstance(v, float) and k != "coefficient"})
             sweep.append(row)

@@ -85,3 +85,17 @@ def test_wrapping_a_model_in_memory_never_needs_the_hub(family, word_tokenizer, 
     ref = extract(from_hf(hf_model, word_tokenizer), TEXTS, layers=[0, 1], progress=False)
     bridged = from_hf(hf_model, word_tokenizer, backend="transformer_lens", model_id=f"tiny-{family}")
     torch.testing.assert_close(extract(bridged, TEXTS, layers=[0, 1], progress=False), ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_next_token_logprobs_equal_the_full_forward_at_each_last_token(tiny, arch, backend):
+    """Length-sorted batches and the LM head at the last tokens only give each prompt's own row, in order."""
+    model = tiny(arch, backend=backend)
+    prompts = ["hello", "the city of paris is in france", "tokyo is in", "one two three four five six", "world"]
+    got = next_token_logprobs(model, prompts, batch_size=2)
+    for i, prompt in enumerate(prompts):
+        enc = model.tokenizer([prompt], return_tensors="pt")
+        with torch.no_grad():
+            full = model.hf_model(**enc).logits[0, -1]
+        torch.testing.assert_close(got[i], torch.log_softmax(full.float(), dim=-1), atol=1e-5, rtol=1e-5)
