@@ -93,3 +93,23 @@ def test_normalization_statistics_come_from_training_pairs(pairs):
     torch.testing.assert_close(ccs.scale_, pairs.X.std(dim=0, correction=0))
     single = np.concatenate([ccs.predict_true(pairs.X_test[i:i + 1]) for i in range(4)])
     torch.testing.assert_close(single, ccs.predict_true(pairs.X_test[:4]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_written_out_gradient_is_autograds_bit_for_bit(dtype):
+    p = torch.sigmoid(3 * torch.randn(282, 2, 10, generator=torch.Generator().manual_seed(1), dtype=dtype))
+    p[0, 0, 0] = p[0, 1, 0]  # a tie: half the confidence gradient to each side
+    leaf = p.clone().requires_grad_(True)
+    ccs_loss(leaf).sum().backward()
+    assert torch.equal(ccs_loss.grad(p), leaf.grad)
+
+
+def test_training_with_the_written_gradient_equals_training_with_autograd(pairs):
+    from veracity.probes.ccs import init_restarts, train_restarts
+
+    z = pairs.X[:60].float()
+    w0, b0 = init_restarts(z.shape[-1], n_restarts=3, seed=0)
+    fast = train_restarts(z, w0, b0, ccs_loss, n_epochs=50)
+    slow = train_restarts(z, w0, b0, lambda probs: ccs_loss(probs), n_epochs=50)  # no .grad: autograd
+    for a, b in zip(fast, slow, strict=True):
+        assert torch.equal(a, b)
