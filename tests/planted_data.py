@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -109,3 +110,12 @@ def cosine(a: Tensor, b: Tensor) -> float:
     """Cosine similarity of two vectors, in float64."""
     a, b = a.double().reshape(-1), b.double().reshape(-1)
     return float(a @ b / (a.norm() * b.norm()))
+
+
+def planted_confidences(seed=0, n=60):
+    """Three confidence scores for ``n`` answers (verbal: 20% unparsed, P(IK) tracking correctness) and the labels."""
+    rng = np.random.default_rng(seed)
+    correct = rng.integers(0, 2, n)
+    verbal = np.where(rng.random(n) < 0.2, np.nan, 1.0)
+    p_ik = np.clip(0.3 + 0.4 * correct + 0.2 * rng.random(n), 0, 1)
+    return {"verbal": verbal, "p_true": rng.random(n), "p_ik": p_ik}, correct

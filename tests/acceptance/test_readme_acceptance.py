@@ -1,4 +1,4 @@
-"""The README's quickstart runs as written."""
+"""The README's quickstart runs as written, on the embedded model (its length: tests/unit/test_readme.py)."""
 
 import re
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""Abstention study: the scoring rule, the gates, the stated-target prompt and the real run at a small size."""
+"""Abstention study, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_abstention_run.py)."""
 
 from __future__ import annotations
 

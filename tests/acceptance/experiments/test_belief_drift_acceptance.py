@@ -1,4 +1,5 @@
-"""belief_drift: the contexts and claims, the say-vs-believe timing, bad settings, and a small run."""
+"""belief_drift, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_belief_drift.py)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Calibration gap: the verbal-confidence parser, follow-up prompts, metrics, the report and the real run."""
+"""Calibration gap, acceptance: the report drawn in a browser, and the real run on the embedded model."""
 
 import json
 import re
@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from planted_data import planted_confidences
 from render import count_figures, dump_dom, find_chromium
 
 from veracity.experiments.knowing import calibration_gap
@@ -14,31 +15,6 @@ from veracity.experiments.knowing.calibration_gap_report import (
     write_calibration_report,
 )
 from veracity.experiments.knowing.verbal_confidence import parse_confidence
-
-CHAT = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
-        "{% if add_generation_prompt %}<assistant> {% endif %}")
-
-
-@pytest.mark.parametrize(("reply", "expected"), [
-    ("I'm 99.5% confident that my answer is correct.", 0.995),
-    ("80 %", 0.8),
-    ("85", 0.85),
-    ("The answer is 100.", 1.0),
-    ("I'm 99.", 0.99),
-    ("1", 0.01),  # an integer is read on the 0-100 scale it was asked for
-    ("0.999...", 0.999),  # a decimal at most 1 is read as a probability
-    ("1.00", 1.0),
-    ("50.5", 0.505),
-    ("I'd say 40% - maybe 60%", 0.4),  # the first percentage wins
-])
-
-
-def _synthetic(seed=0, n=60):
-    rng = np.random.default_rng(seed)
-    correct = rng.integers(0, 2, n)
-    verbal = np.where(rng.random(n) < 0.2, np.nan, 1.0)
-    p_ik = np.clip(0.3 + 0.4 * correct + 0.2 * rng.random(n), 0, 1)
-    return {"verbal": verbal, "p_true": rng.random(n), "p_ik": p_ik}, correct
 
 
 @pytest.fixture
@@ -52,7 +28,7 @@ def one_thread():
 @pytest.mark.slow
 @pytest.mark.skipif(find_chromium() is None, reason="chromium not installed: apt-get install -y chromium")
 def test_report_draws_both_panel_figures_in_a_browser(tmp_path):
-    scores, correct = _synthetic()
+    scores, correct = planted_confidences()
     test = np.arange(len(correct))
     record = {"label": "x", "n": 1}
     results = {"model_id": "m", "config": {"qa_sets": "capitals", "target": "soft", "n_bins": 10}, "n_questions": 60,

@@ -1,4 +1,5 @@
-"""deception_organism: its training data (lies only under the trigger, held-out questions unseen) and a small run."""
+"""deception_organism, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_deception_organism.py)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""honesty_pressure: pressures, the monitor's fixed threshold and four outcomes, and a small run."""
+"""honesty_pressure, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_honesty_pressure.py)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""experiments/notebooks/explore_layers.ipynb runs top to bottom on the embedded model and draws figures."""
+"""experiments/notebooks/explore_layers.ipynb runs top to bottom on the embedded model and draws figures
+(its structure is checked in tests/unit/experiments/test_notebook.py)."""
 
 from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""organism_steering: the vector never sees a question's topic, bad settings, and a small dose-response run."""
+"""organism_steering, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_organism_steering.py)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""Cross-model P(IK): the joint split and the real run on both embedded models at a small size."""
+"""Cross-model P(IK), acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_pik_cross_run.py)."""
 
 from __future__ import annotations
 

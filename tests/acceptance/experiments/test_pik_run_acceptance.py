@@ -1,4 +1,5 @@
-"""P(IK) experiment: generation with left padding, targets, baselines, and the real run."""
+"""P(IK) experiment, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_pik_run.py)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""poisoned_training: the poison and ordinary text, the three-way split by fact, bad settings, a small run."""
+"""poisoned_training, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_poisoned_training.py)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""Polarity-aware CCS experiment: config errors, a tiny-model run, and the embedded model."""
+"""Polarity-aware CCS experiment, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_polarity_run.py)."""
 
 import json
 

@@ -1,8 +1,6 @@
-"""Acceptance: both steering experiments run end to end on the embedded model (small sizes).
-
-These check files, JSON structure, GGUF round trips and that coefficient 0 reproduces the
-baseline exactly. They do not assert that steering "works": the numbers are recorded as measured.
-"""
+"""Both steering experiments end to end on the embedded model at a small size: files, JSON structure, GGUF
+round trips, coefficient 0 equal to the baseline. They do not assert that steering "works": the numbers are
+recorded as measured (the unit tests: tests/unit/experiments/test_steering_experiments.py)."""
 
 import json
 import re

@@ -1,4 +1,5 @@
-"""Truth sweep: config, split, per-layer fitting on synthetic data, a tiny-model run, and the real run."""
+"""Truth sweep, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_truth_sweep.py)."""
 
 import json
 

@@ -1,4 +1,5 @@
-"""TruthfulQA study: MC scoring from likelihoods, grouped splits, and the real run at a small size."""
+"""TruthfulQA study, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_truthfulqa_run.py)."""
 
 from __future__ import annotations
 

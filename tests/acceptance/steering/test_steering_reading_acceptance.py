@@ -1,4 +1,5 @@
-"""Reading vectors (RepE): PCA / mean difference parity, sign, honesty stimuli, probes as vectors."""
+"""Reading vectors (RepE), acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/steering/test_steering_reading.py)."""
 
 import pytest
 

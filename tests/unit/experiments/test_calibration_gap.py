@@ -1,9 +1,9 @@
-"""Calibration gap: the verbal-confidence parser, follow-up prompts, metrics, the report and the real run."""
-
+"""Calibration gap: the verbal-confidence parser, follow-up prompts, metrics and the report (the real run is in
+tests/acceptance/experiments/test_calibration_gap_acceptance.py)."""
 
 import numpy as np
 import pytest
-import torch
+from planted_data import planted_confidences
 
 from veracity.data import QADataset, QAItem
 from veracity.experiments.knowing.calibration_gap import CalibrationGapConfig, main, score_metrics
@@ -104,26 +104,10 @@ def test_score_metrics_leave_out_unscored_questions():
     assert one_outcome["n"] == 1 and "auroc" not in one_outcome and "note" in one_outcome
 
 
-def _synthetic(seed=0, n=60):
-    rng = np.random.default_rng(seed)
-    correct = rng.integers(0, 2, n)
-    verbal = np.where(rng.random(n) < 0.2, np.nan, 1.0)
-    p_ik = np.clip(0.3 + 0.4 * correct + 0.2 * rng.random(n), 0, 1)
-    return {"verbal": verbal, "p_true": rng.random(n), "p_ik": p_ik}, correct
-
-
 def test_panels_have_one_reliability_curve_per_score():
-    scores, correct = _synthetic()
+    scores, correct = planted_confidences()
     fig = reliability_panels(scores, correct, n_bins=10)
     assert [t.uid for t in fig.data if t.uid] == ["reliability-verbal", "reliability-p_true", "reliability-p_ik"]
     assert sum(t.showlegend is not False for t in fig.data if t.name == "perfect calibration") == 1
     hist = histogram_panels(scores, correct)
     assert len(hist.data) == 6 and not np.isnan(np.concatenate([t.x for t in hist.data])).any()
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

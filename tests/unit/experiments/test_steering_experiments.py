@@ -1,34 +1,8 @@
-"""Acceptance: both steering experiments run end to end on the embedded model (small sizes).
+"""The steering experiments' options and bad settings (their end-to-end runs on the embedded model are in
+tests/acceptance/experiments/test_steering_experiments_acceptance.py)."""
 
-These check files, JSON structure, GGUF round trips and that coefficient 0 reproduces the
-baseline exactly. They do not assert that steering "works": the numbers are recorded as measured.
-"""
 
-import re
-
-import gguf
 import pytest
-import torch
-
-from veracity.steering import SteeringVector, from_gguf
-
-
-def check_gguf_matches(vector_path, gguf_path):
-    vector = SteeringVector.load(vector_path)
-    reader = gguf.GGUFReader(str(gguf_path))
-    assert reader.get_field("general.architecture").contents() == "controlvector"
-    assert reader.get_field("controlvector.layer_count").contents() == len([L for L in vector.layers if L > 0])
-    exported = from_gguf(gguf_path)
-    assert exported.layers == [L for L in vector.layers if L > 0]
-    for layer in exported.layers:
-        assert torch.equal(exported[layer], vector[layer])
-    return vector
-
-
-def check_report(path):
-    html = path.read_text(encoding="utf-8")
-    assert not re.search(r"<script[^>]*src=[\"']https?:", html), "no external scripts: opens offline"
-    assert "Plotly.newPlot" in html and len(html) > 1_000_000, "plotly.js inlined"
 
 
 @pytest.mark.parametrize("module", ["veracity.experiments.steering.honesty_steering", "veracity.experiments.steering.east_bandit"])

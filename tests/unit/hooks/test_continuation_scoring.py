@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from reference_logprobs import reference_continuation_logprob
 
 from veracity.hooks import continuation_logprobs
 from veracity.hooks.backends import BACKENDS
@@ -14,22 +15,11 @@ PROMPTS = ["question : the city of paris is in", "question : tokyo is in", "hell
 CONTINUATIONS = [" france", " japan .", " true", " three four five six seven"]
 
 
-def _reference(model, prompt: str, continuation: str) -> float:
-    """log P(continuation | prompt) from one unpadded forward pass of the Hugging Face model."""
-    tok = model.tokenizer
-    head = tok(prompt, add_special_tokens=True)["input_ids"]
-    tail = tok(continuation, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([head + tail])
-    with torch.no_grad():
-        logp = torch.log_softmax(model.engine.hf_model(input_ids=ids).logits[0].double(), dim=-1)
-    return float(sum(logp[len(head) + j - 1, t] for j, t in enumerate(tail)))
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_equals_chain_rule_on_every_backend(tiny, backend):
     model = tiny("llama", backend)
     got, n_tokens = continuation_logprobs(model, PROMPTS, CONTINUATIONS, batch_size=3)
-    reference = torch.tensor([_reference(model, p, c) for p, c in zip(PROMPTS, CONTINUATIONS)], dtype=torch.float64)
+    reference = torch.tensor([reference_continuation_logprob(model, p, c) for p, c in zip(PROMPTS, CONTINUATIONS)], dtype=torch.float64)
     torch.testing.assert_close(got, reference, atol=1e-4, rtol=1e-5)
     assert n_tokens.tolist() == [1, 2, 1, 5]
     assert (got < 0).all()
@@ -52,7 +42,7 @@ def test_steering_applies_to_prompt_and_continuation(tiny, backend):
     plain = continuation_logprobs(model, PROMPTS, CONTINUATIONS)[0]
     with steer(model, vector, coefficient=4.0):
         steered = continuation_logprobs(model, PROMPTS, CONTINUATIONS, batch_size=1)[0]
-        reference = [_reference(model, p, c) for p, c in zip(PROMPTS, CONTINUATIONS)]  # steered full pass
+        reference = [reference_continuation_logprob(model, p, c) for p, c in zip(PROMPTS, CONTINUATIONS)]  # steered full pass
     torch.testing.assert_close(steered, torch.tensor(reference, dtype=torch.float64), atol=1e-4, rtol=1e-5)
     assert not torch.allclose(plain, steered)
     torch.testing.assert_close(continuation_logprobs(model, PROMPTS, CONTINUATIONS)[0], plain)
