@@ -160,6 +160,23 @@ def statements(data: TruthfulQA) -> tuple[list[str], np.ndarray, np.ndarray]:
     return texts, np.array(labels), np.array(groups)
 
 
+def answer_texts(data: TruthfulQA) -> np.ndarray:
+    """Each statement's answer, normalised (case, spaces, a final full stop), in :func:`statements` order."""
+    return np.array([" ".join(answer.lower().split()).rstrip(".") for item in data.items for answer in item.mc2()[0]])
+
+
+def keep_answers_on_one_side(train: np.ndarray, test: np.ndarray, answers: np.ndarray) -> tuple[np.ndarray, int]:
+    """Training rows without any answer text a held-out row also has ("I have no comment", "No", ...).
+
+    Questions are split whole, but many share an answer text; a probe that saw a text in training
+    could score it from memory on a held-out question. Those training rows are dropped (the held-out
+    set stays whole). Returns the kept training rows and how many were dropped.
+    """
+    held_out = set(answers[test].tolist())
+    keep = np.array([answers[i] not in held_out for i in train], dtype=bool)
+    return train[keep], int((~keep).sum())
+
+
 def pick_layer(acts, labels, groups, train, layers: list[int], seed: int) -> tuple[int, list[dict]]:
     """The probe layer with the best AUROC on a grouped validation split of the training rows."""
     fit, val = grouped_split(groups[train], 0.25, seed, labels=labels[train])
@@ -208,6 +225,8 @@ def run(config: Config, model=None) -> Results:
 
     texts, labels, groups = statements(data)
     train, test = grouped_split(groups, config.test_fraction, seed, labels=labels)
+    train, n_shared = keep_answers_on_one_side(train, test, answer_texts(data))
+    logger.info("left out %d training statements whose answer text a held-out statement also has", n_shared)
     test_questions = np.unique(groups[test])
     acts = extract(model, texts, layers=layers, batch_size=config.batch_size, cache=config.activation_cache)
     layer, validation = pick_layer(acts, labels, groups, train, layers, seed)
@@ -236,7 +255,8 @@ def run(config: Config, model=None) -> Results:
     results = study_results(
         "truthfulqa", model, config, headline,
         data={"source": data.source, "n_questions": len(data), "n_statements": len(texts),
-              "n_test_questions": len(test_questions), "n_categories": len(data.categories)},
+              "n_test_questions": len(test_questions), "n_categories": len(data.categories),
+              "n_train_statements": len(train), "n_train_left_out_shared_answer": n_shared},
         probe={"layer": layer, "transfer_layer": transfer_layer, "site": SITE, "layer_convention": LAYER_CONVENTION,
                "position": "last token of 'Q: question / A: answer'", "by_layer": by_layer},
         by_category=_by_category(data, mc1, mc2, seed), steering=steering,

@@ -48,3 +48,12 @@ def test_a_question_asked_twice_stays_on_one_side():
                         joint_split(correct, 1 - correct, 0.3, seed=4, questions=questions)):
         assert not {questions[i] for i in train} & {questions[i] for i in test}
         assert len(train) + len(test) == 40 and set(correct[test]) == {0, 1}
+
+
+def test_no_answer_text_sits_on_both_sides_of_the_probe_split():
+    from veracity.experiments.truth.truthfulqa import keep_answers_on_one_side
+
+    answers = np.array(["i have no comment", "paris", "no", "i have no comment", "lyon", "no", "rome"])
+    train, dropped = keep_answers_on_one_side(np.array([0, 1, 2]), np.array([3, 4, 5, 6]), answers)
+    assert train.tolist() == [1] and dropped == 2
+    assert not set(answers[train]) & set(answers[[3, 4, 5, 6]])
