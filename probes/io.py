@@ -84,7 +84,6 @@ def save_artifact(
     meta.setdefault("veracity_version", package_version())
     text = json.dumps(meta, indent=2, sort_keys=True)  # fail before touching the disk
     payload = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    tensor_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(tensor_path, lambda tmp: save_file(payload, str(tmp)))
     atomic_write(json_path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
     logger.info("saved artifact %s (.safetensors + .json)", tensor_path.with_suffix(""))

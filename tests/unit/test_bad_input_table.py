@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from tiny_models import build_tiny, build_word_tokenizer
 
 import veracity as vc
+from veracity.atomic import WriteFailed
 from veracity.data import load_questions_csv, load_statements
 from veracity.experiments import load_results
 from veracity.hooks import continuation_logprobs, load_activations, read_job
@@ -365,6 +366,38 @@ API = [
     Api("activations-no-job", lambda w: load_activations(w.root), FileNotFoundError, r"not an activation folder"),
     Api("activations-job-json", lambda w: read_job(_job_folder(w, "{oops")), ValueError, r"is not valid JSON"),
     Api("activations-job-list", lambda w: read_job(_job_folder(w, "[1]")), ValueError, r"is not a JSON object"),
+    Api("activations-job-edited", lambda w: load_activations(_edited_job(w)), ValueError,
+        r"job.json was edited: n_texts \(3, written 4\) no longer match"),
+    Api("activations-chunk-other-slot", lambda w: load_activations(_misplaced(w)), ValueError,
+        r"cannot be read as this job's chunk 1 \(written for index 0, this slot is index 1\)"),
+    Api("activations-mmap-other-slot", lambda w: load_activations(_misplaced(w), mmap=True)[2], ValueError,
+        r"cannot be read as this job's chunk 1"),
+    Api("extract-cached-user-hook", lambda w: _with_user_hook(w, lambda: vc.extract_cached(
+        w.model, ["hello"], layers=[1], cache_dir=w.root / "hooked", progress=False)), ValueError,
+        r"forward hooks registered outside veracity .*remove them \(handle.remove\(\)\)"),
+    Api("write-into-a-file", lambda w: vc.extract_cached(w.model, ["hello"], layers=[1], out=w.root / "a_file" / "x",
+                                                          progress=False), NotADirectoryError,
+        r"lies under .*a_file, which is a file: pass another folder"),
+    Api("save-probe-under-a-file", lambda w: LogisticProbe().fit(w.x, w.y).save(w.root / "a_file" / "probe"), WriteFailed,
+        r"cannot write .*a_file/probe.safetensors: a file stands where a folder should be: pass another path"),
+    # ---- adapters: each problem its own line, before the model loads
+    Api("adapter-missing-folder", lambda w: vc.load_model(str(w.model_dir), device="cpu", adapter=w.root / "nope"),
+        FileNotFoundError, r"no adapter folder at .*nope: pass the folder that train_lora"),
+    Api("adapter-no-config", lambda w: vc.load_model(str(w.model_dir), device="cpu", adapter=_adapter(w, None)),
+        FileNotFoundError, r"no peft adapter at .*\(no adapter_config.json\)"),
+    Api("adapter-garbage-config", lambda w: vc.load_model(str(w.model_dir), device="cpu", adapter=_adapter(w, "{oops")),
+        ValueError, r"adapter_config.json is not valid JSON .*train or copy it again"),
+    Api("adapter-not-lora", lambda w: vc.load_model(str(w.model_dir), device="cpu",
+                                                     adapter=_adapter(w, '{"peft_type": "IA3"}')),
+        ValueError, r"does not describe a LoRA adapter \(peft_type 'IA3'\)"),
+    Api("adapter-no-weights", lambda w: vc.load_model(str(w.model_dir), device="cpu",
+                                                       adapter=_adapter(w, '{"peft_type": "LORA"}')),
+        FileNotFoundError, r"no adapter weights in .*\(adapter_model.safetensors\)"),
+    Api("adapter-other-model", lambda w: vc.load_model(str(w.model_dir), device="cpu", adapter=_adapter(
+        w, '{"peft_type": "LORA"}', weights=True, base={"model_id": "other", "fingerprint": "f" * 16})),
+        ValueError, r"was trained on 'other' \(weights ffffffffffff\), not on this model"),
+    Api("steer-overflow", lambda w: vc.steer(w.model, w.vector, coefficient=1e300).__enter__(), ValueError,
+        r"overflows to inf/NaN: use a coefficient near the vector's suggested one"),
     # ---- study results
     Api("results-missing", lambda w: load_results(w.root / "nothing"), FileNotFoundError,
         r"no results.json at .*: pass the --out folder"),
@@ -485,6 +518,49 @@ def world(tmp_path_factory):
     for suffix in (".json", ".safetensors"):
         damaged.with_suffix(suffix).rename(w.root / f"damaged{suffix}")
     return w
+
+
+def _small_job(w: World, name: str) -> Path:
+    folder = w.root / f"{name}_{w.count}"
+    w.count += 1
+    vc.extract_cached(w.model, ["hello world", "the cat", "one two", "three"], layers=[1], chunk_size=2, out=folder,
+                      progress=False)
+    return folder
+
+
+def _edited_job(w: World) -> Path:
+    folder = _small_job(w, "edited")
+    job = json.loads((folder / "job.json").read_text())
+    (folder / "job.json").write_text(json.dumps({**job, "n_texts": 3}))
+    return folder
+
+
+def _misplaced(w: World) -> Path:
+    folder = _small_job(w, "misplaced")
+    (folder / "chunk_000001.safetensors").write_bytes((folder / "chunk_000000.safetensors").read_bytes())
+    return folder
+
+
+def _with_user_hook(w: World, call):
+    handle = w.model.hf_model.model.layers[0].register_forward_hook(lambda module, args, out: None)
+    try:
+        return call()
+    finally:
+        handle.remove()
+
+
+def _adapter(w: World, config: str | None, weights: bool = False, base: dict | None = None) -> Path:
+    w.count += 1
+    folder = w.root / f"adapter_{w.count}"
+    folder.mkdir()
+    if config is not None:
+        (folder / "adapter_config.json").write_text(config)
+    if weights:
+        save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(2, 64)},
+                  str(folder / "adapter_model.safetensors"))
+    if base is not None:
+        (folder / "veracity_base.json").write_text(json.dumps(base))
+    return folder
 
 
 def test_the_table_holds_at_least_80_bad_inputs():
