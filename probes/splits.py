@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-__all__ = ["grouped_split", "grouped_splits", "stratified_group_split", "stratified_split"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["VALIDATION_FRACTION", "grouped_split", "grouped_splits", "stratified_group_split", "stratified_split",
+           "validation_split"]
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,3 +126,27 @@ def grouped_splits(groups: dict[str, np.ndarray], test_fraction: float, seed: in
         in_test = np.isin(np.asarray(g), held_out)
         out[name] = (np.flatnonzero(~in_test), np.flatnonzero(in_test))
     return out
+
+
+VALIDATION_FRACTION = 0.25
+"""Share of the training groups :func:`validation_split` sets aside to choose a layer or a setting."""
+
+
+def validation_split(groups, labels, train: np.ndarray, seed: int, fraction: float = VALIDATION_FRACTION
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(fit, validation)`` rows inside ``train``, grouped like the outer split, for choices made off the test set.
+
+    A layer (or any setting) is chosen by fitting on ``fit`` and scoring on ``validation``; the
+    test rows never take part. When ``train`` is too small to split (one class on a side), returns
+    ``(train, None)`` and logs a warning: the caller then has no validation part.
+
+    Example:
+        >>> fit, val = validation_split(groups, labels, train, seed=0)
+    """
+    groups, labels = np.asarray(groups), np.asarray(labels)
+    try:
+        fit, val = grouped_split(groups[train], fraction, seed, labels=labels[train])
+    except ValueError as err:
+        logger.warning("no validation split (%s): choices fall back to the held-out split (optimistic)", err)
+        return train, None
+    return train[fit], train[val]

@@ -19,7 +19,7 @@ from veracity.experiments.report import (
 )
 from veracity.probes import reliability_diagram
 
-COLUMNS = ("probe", "layer", "accuracy", "accuracy_either_sign", "auroc", "ece", "brier")
+COLUMNS = ("probe", "layer", "validation_accuracy", "accuracy", "accuracy_either_sign", "auroc", "ece", "brier")
 
 
 def pca_2d(x: Float[Tensor, "n d_model"], train: np.ndarray) -> tuple[Float[np.ndarray, "n 2"], Float[np.ndarray, " 2"]]:
@@ -83,7 +83,7 @@ def write_sweep_report(path: str | Path, summary, statements: Float[Tensor, "n l
     parts = [_intro(summary),
              metric_by_layer_figure(records, "accuracy", "Held-out accuracy by layer"),
              metric_by_layer_figure(records, "auroc", "Held-out AUROC by layer"),
-             table_html(list(best.values()), COLUMNS, caption="Best layer per probe (by held-out accuracy)"),
+             table_html(list(best.values()), COLUMNS, caption="Best layer per probe: " + summary["best_note"]),
              _zero_shot(summary)]
     anchor = best.get("logistic") or next(iter(best.values()))
     layer = anchor["layer"]

@@ -42,7 +42,7 @@ from veracity.hooks import LAYER_CONVENTION, SITE, extract, token_probability
 from veracity.hooks.convention import check_layer_spec, layers_from_spec
 from veracity.probes import CCS, CRCProbe, LogisticProbe, MassMeanProbe, RandomDirectionProbe, bootstrap_accuracy_auroc
 from veracity.probes.evaluation import best_layer_headline, best_layers, held_out_metrics
-from veracity.probes.splits import grouped_split
+from veracity.probes.splits import grouped_split, validation_split
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +167,16 @@ def make_probe(name: str, config: SweepConfig, seed: int):
     return RandomDirectionProbe(seed=seed, normalize=config.normalize)
 
 
+BEST_NOTE = ("per probe, the layer with the highest accuracy on a validation quarter of the training entities (probes "
+             "fitted on the other three quarters); its figures are those of the probe fitted on the whole training "
+             "split, scored on the held-out split")
+OPTIMISTIC_NOTE = ("the training split is too small for a validation part: the layer with the highest held-out accuracy "
+                   "(a max over layers: optimistic)")
+
+
 def fit_layer(config: SweepConfig, statements: Float[Tensor, "n d_model"], pairs: Float[Tensor, "n 2 d_model"],
-              labels: Int[np.ndarray, " n"], train: np.ndarray, test: np.ndarray) -> tuple[list[dict], dict[str, np.ndarray]]:
+              labels: Int[np.ndarray, " n"], train: np.ndarray, test: np.ndarray, intervals: bool = True
+              ) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Fit every requested probe on one layer; return records and held-out P(true) per probe.
 
     Args:
@@ -178,6 +186,7 @@ def fit_layer(config: SweepConfig, statements: Float[Tensor, "n d_model"], pairs
         labels: ``(n,)`` 0/1.
         train: Training indices.
         test: Held-out indices.
+        intervals: Add bootstrap intervals (left out for validation scores, which only choose a layer).
 
     Returns:
         ``(records, probs)``: one metrics dict per probe, and the held-out probabilities.
@@ -197,7 +206,7 @@ def fit_layer(config: SweepConfig, statements: Float[Tensor, "n d_model"], pairs
             record["sign"] = "supervised"
         if name == "random":
             record["accuracy_std"] = float(np.std([s["accuracy"] for s in scores]))
-        else:  # 95% percentile-bootstrap intervals over the held-out examples (1000 resamples)
+        elif intervals:  # 95% percentile-bootstrap intervals over the held-out examples (1000 resamples)
             for metric, ci in bootstrap_accuracy_auroc(runs[0], y_test, seed=config.seed).items():
                 record[f"{metric}_ci95"] = [ci.low, ci.high]
         records.append(record)
@@ -241,14 +250,19 @@ def run(config: SweepConfig, model=None, data=None) -> Results:
         pair_acts = torch.stack([extract(model, texts_no, **common), extract(model, texts_yes, **common)], dim=1)
     else:
         pair_acts = torch.stack([statements, statements], dim=1)
+    fit, val = validation_split(groups, data.labels, train, config.seed)
     records, test_probs = [], {}
     base = {"dataset": data.name, "n_train": len(train), "n_test": len(test), "pairs": config.pairs}
     for j, layer in enumerate(layers):
         layer_records, test_probs[layer] = fit_layer(config, statements[:, j], pair_acts[:, :, j], data.labels,
                                                      train, test)
+        if val is not None:  # the same probes fitted on the rest of the training split, scored on its validation part
+            checked, _ = fit_layer(config, statements[:, j], pair_acts[:, :, j], data.labels, fit, val, intervals=False)
+            for record, on_val in zip(layer_records, checked, strict=True):
+                record["validation_accuracy"] = on_val["accuracy"]
         records += [{"layer": layer, **r, **base} for r in layer_records]
         logger.info("layer %d: %s", layer, ", ".join(f"{r['probe']} {r['accuracy']:.3f}" for r in layer_records))
-    best = best_layers(records)
+    best = best_layers(records, by="validation_accuracy" if val is not None else "accuracy")
     results = study_results(
         "truth_sweep", model, config, best_layer_headline(best), tables={"by_layer": records},
         site=SITE, layer_convention=LAYER_CONVENTION, position="last token", n=len(data), dataset=data.name,
@@ -256,7 +270,8 @@ def run(config: SweepConfig, model=None, data=None) -> Results:
         split={"grouped_by": data.group_column(config.group_by), "n_groups": int(len(np.unique(groups))),
                "held_out_groups": sorted(np.unique(groups[test]).tolist())},
         example_pair={"no": texts_no[0], "yes": texts_yes[0]}, zero_shot=zero_shot(config, model, data, test),
-        best=best, best_note="layer with the highest held-out accuracy per probe (a max over layers: optimistic)")
+        best=best, best_note=BEST_NOTE if val is not None else OPTIMISTIC_NOTE,
+        n_validation=0 if val is None else len(val))
     results.write(config.out)
     write_sweep_report(Path(config.out) / "report.html", results, statements, data.labels, train, test, layers,
                        test_probs)

@@ -47,3 +47,19 @@ def test_polarity_pairs_carry_their_city_through_samples_and_controls():
     assert np.array_equal(negation_control(pairs).groups, pairs.groups)
     train, test = grouped_split(pairs.groups, 0.3, seed=0, labels=pairs.labels)
     assert not set(pairs.groups[train]) & set(pairs.groups[test])
+
+
+def test_the_best_layer_is_chosen_off_the_test_set():
+    from veracity.probes.evaluation import best_layers
+    from veracity.probes.splits import validation_split
+
+    groups = np.repeat(np.arange(40), 2)
+    labels = np.tile([0, 1], 40)
+    train = np.arange(0, 56)  # the test rows (56-79) never reach the validation split
+    fit, val = validation_split(groups, labels, train, seed=0)
+    assert val is not None and not set(fit) & set(val) and set(fit) | set(val) == set(train)
+    assert not set(groups[fit]) & set(groups[val])  # whole entities on each side
+    records = [{"probe": "logistic", "layer": 3, "accuracy": 0.95, "validation_accuracy": 0.80},
+               {"probe": "logistic", "layer": 7, "accuracy": 0.90, "validation_accuracy": 0.85}]
+    assert best_layers(records, by="validation_accuracy")["logistic"]["layer"] == 7  # not the test set's 3
+    assert validation_split(groups[:4], np.array([0, 0, 0, 1]), np.arange(4), seed=0)[1] is None  # too small
