@@ -3,7 +3,7 @@ and can we push it toward honesty?
 
 ``make demo`` runs this on the embedded model (offline, a few minutes on 2 CPU cores):
 
-1. a truth sweep over every layer on the built-in city statements (logistic, mass-mean, and CCS, CRC
+1. a truth sweep over every third layer on the built-in city statements (logistic, mass-mean, and CCS, CRC
    and random on statement/negation pairs), the best layer's logistic probe saved as
    ``truth_probe.{safetensors,json}``, and CCS on answer-template pairs as the contrast where it fails;
 2. a P(IK) run (arithmetic and capitals questions; P(IK) head vs the model's own P(True));
@@ -48,6 +48,10 @@ class DemoConfig(StudyConfig):
                              f"got {self.n}")
 
 
+SWEEP_LAYERS = "every:3"
+"""The demo's truth sweep reads every third layer (each probe is fitted twice per layer: on the training split, and
+on three quarters of it to choose the best layer on the fourth); ``veracity run truth_sweep`` reads them all."""
+
 CONTRAST_N = 200
 """Statements in the answer-template contrast (its prompts are about three times as long to run)."""
 
@@ -56,8 +60,8 @@ def truth_part(args, out: Path, model):
     """The truth sweep on statement/negation pairs, the best layer's probe, and CCS on answer-template pairs.
 
     Returns:
-        ``(sweep, contrast)``: the sweep's :class:`Results` (every probe at every layer, the best layer
-        per probe), and the :class:`Results` of CCS fitted on answer-template pairs (the statement + " True" / " False") at every third layer, on a
+        ``(sweep, contrast)``: the sweep's :class:`Results` (every probe at every third layer, the best layer
+        per probe), and the :class:`Results` of CCS fitted on answer-template pairs (the statement + " True" / " False") at every fifth layer, on a
         seeded sample of at most ``CONTRAST_N`` of the statements (a contrast, kept short).
     """
     from veracity.experiments.truth.truth_sweep import SweepConfig, load_sweep_data
@@ -66,7 +70,7 @@ def truth_part(args, out: Path, model):
 
     shared = dict(dataset="cities", model=args.model, n=args.n, seed=args.seed, device=args.device, dtype=args.dtype,
                   cache=args.cache)
-    config = SweepConfig(pairs="negation", out=str(out / "truth_sweep"), **shared)
+    config = SweepConfig(pairs="negation", layers=SWEEP_LAYERS, out=str(out / "truth_sweep"), **shared)
     data, negated = load_sweep_data(config)
     sweep = truth_sweep(config, model=model, data=(data, negated))
     best = sweep["best"]["logistic"]
@@ -77,8 +81,8 @@ def truth_part(args, out: Path, model):
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))
     probe.save(out / "truth_probe")
-    logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every third layer")
-    template = SweepConfig(pairs="plain", probes="ccs", layers="::3", zero_shot=False,
+    logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every fifth layer")
+    template = SweepConfig(pairs="plain", probes="ccs", layers="::5", zero_shot=False,
                            out=str(out / "truth_sweep_template"), **{**shared, "n": min(args.n, CONTRAST_N)})
     return sweep, truth_sweep(template, model=model)
 
@@ -96,7 +100,8 @@ def run(args: DemoConfig, model=None) -> Results:
     common = ["--model", args.model, "--seed", str(args.seed)] + (["--device", args.device] if args.device else [])
     common += ["--dtype", args.dtype] if args.dtype else []
 
-    logger.info("[1/3] truth sweep over all %d layers (cities and their negations, n=%d)", model.n_layers, args.n)
+    logger.info("[1/3] truth sweep over every third layer of %d (cities and their negations, n=%d)", model.n_layers,
+                args.n)
     sweep, contrast = truth_part(args, out, model)
     logger.info("[2/3] P(IK): does the model know what it knows?")
     from veracity.experiments.knowing import pik
@@ -146,11 +151,11 @@ def write_demo_report(out: Path, best: dict, records: list[dict], contrast: list
         ("honesty", "Honesty steering: truthful-answer rate, KL and perplexity by coefficient")))
     headline = [
         "<h2>Where does the model represent truth?</h2>",
-        "<p>Probes fitted on the training split of the city statements at every layer, scored on the held-out "
+        "<p>Probes fitted on the training split of the city statements at every third layer, scored on the held-out "
         "cities (a city's statements never sit on both sides). CCS, CRC and random read contrast pairs of a "
         "statement and its negation (\"The city of Paris is in France.\" / \"... is not in France.\"). The "
         "contrast, <b>ccs on answer-template pairs</b>, is CCS fitted on the statement followed by \"True\" or "
-        "\"False\" (on a seeded sample of at most 200 of the statements): on this model its interval includes "
+        f"\"False\" (on a seeded sample of at most {CONTRAST_N} of the statements): on this model its interval includes "
         "chance at every layer (no truth direction found), the failure the negation pairs avoid. "
         "Shaded bands: 95% percentile-bootstrap intervals over held-out statements (1000 resamples); random: the "
         "mean of 10 random directions. Layer L = residual stream after block L.</p>",
