@@ -228,6 +228,15 @@ def cmd_export(args) -> int:
     if calibration:
         logger.info("suggested coefficient %.4g (neutral-text KL <= %g nats/token on %s)", vector.coefficient,
                     calibration["kl_bound"], vector.model_id)
+        answers = calibration.get("answers")
+        if answers:
+            kept = answers["tries"][-1] if answers["coefficient"] else None
+            logger.info("  the KL bound alone allows %.4g; at %.4g greedy answers to %d plain questions are %.0f%% "
+                        "right (unsteered %.0f%%) and %.0f%% in the prompt's script (tolerance %g)",
+                        calibration.get("coefficient_kl", vector.coefficient), vector.coefficient,
+                        answers["n_questions"], 100 * (kept or answers["unsteered"])["accuracy"],
+                        100 * answers["unsteered"]["accuracy"], 100 * (kept or answers["unsteered"])["same_script"],
+                        answers["tolerance"])
     else:
         logger.info("this vector's coefficient (%g) was not calibrated on a model: run "
                     "veracity.steering.with_calibrated_coefficient(model, vector) before relying on it",

@@ -4,9 +4,14 @@ The suggested coefficient is the largest ``c`` such that adding ``c * vector`` a
 the vector's layers keeps the mean next-token KL divergence on neutral text,
 ``KL(p_unsteered || p_steered)`` averaged over every real token of :data:`NEUTRAL_TEXTS`, at or
 below :data:`KL_BOUND` nats. It is found by doubling from one residual norm's worth of the
-vector until the bound is crossed, then bisecting. That is the scale a user can hand to
-``llama.cpp --control-vector-scaled`` without breaking the model; stronger effects are a
-deliberate choice, measured by the studies.
+vector until the bound is crossed, then bisecting. A small KL alone does not keep the model
+itself: at a coefficient within the bound, greedy answers can leave the task or the language. So
+the suggestion is then checked on what a user sees (:func:`answers_kept`): greedy answers to
+:data:`ANSWER_QUESTIONS` plain capital questions must keep their accuracy within
+:data:`ANSWER_TOLERANCE` and stay in the prompt's script; the coefficient is halved until they do.
+Both figures are recorded in the vector's ``extra["coefficient_calibration"]`` and shown by
+``veracity export``. That is the scale a user can hand to ``llama.cpp --control-vector-scaled``
+without breaking the model; stronger effects are a deliberate choice, measured by the studies.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from dataclasses import replace
 import torch
 from tqdm.auto import tqdm
 
+from veracity.data import capital_questions, grade
 from veracity.hooks.extract import right_pad, run_layers, tokenize
+from veracity.hooks.generation import generate, qa_prompts
 from veracity.hooks.model import VeracityModel
 from veracity.steering.apply import steer
 from veracity.steering.vector import SteeringVector
 
-__all__ = ["KL_BOUND", "NEUTRAL_TEXTS", "calibrate_coefficient", "neutral_kl", "neutral_kl_by_text",
-           "with_calibrated_coefficient"]
+__all__ = ["ANSWER_QUESTIONS", "ANSWER_TOLERANCE", "KL_BOUND", "NEUTRAL_TEXTS", "answers_kept",
+           "calibrate_coefficient", "neutral_kl", "neutral_kl_by_text", "with_calibrated_coefficient"]
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +138,71 @@ def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound
     return low, curve
 
 
+ANSWER_QUESTIONS = 16
+"""Plain capital questions the suggested coefficient must leave answerable (a seeded sample of the built-in set)."""
+
+ANSWER_TOLERANCE = 0.1
+"""The most the share of right (and of same-script) greedy answers may fall at the suggested coefficient."""
+
+
+def _script_kept(prompt: str, answer: str) -> bool:
+    """Whether ``answer`` stays in the prompt's script: no more than 5% of its letters outside ASCII when the
+    prompt's letters are all ASCII (a heuristic for "the answer is still in the prompt's language")."""
+    letters = [ch for ch in answer if ch.isalpha()]
+    if not letters or not all(ch.isascii() for ch in prompt if ch.isalpha()):
+        return True
+    return sum(not ch.isascii() for ch in letters) <= 0.05 * len(letters)
+
+
+def answers_kept(model: VeracityModel, vector: SteeringVector, start: float, n_questions: int = ANSWER_QUESTIONS,
+                 tolerance: float = ANSWER_TOLERANCE, max_halvings: int = 6) -> tuple[float, dict]:
+    """The largest of ``start, start / 2, start / 4, ...`` at which greedy answers to plain questions keep the model.
+
+    Kept means: the share of right answers to ``n_questions`` capital questions, and the share of answers
+    in the prompt's script, each fall by at most ``tolerance`` from the unsteered model's.
+
+    Returns:
+        ``(coefficient, record)``: the coefficient (0.0 if none of the tries kept the answers) and what was
+        measured (the unsteered figures, each try, an example answer at the coefficient).
+    """
+    data = capital_questions(n_questions, seed=0)
+    prompts = qa_prompts(model, data)
+
+    def measure(c: float) -> dict:
+        with steer(model, vector, coefficient=c):
+            answers = [a[0] for a in generate(model, prompts, max_new_tokens=12, progress=False)]
+        return {"coefficient": c,
+                "accuracy": sum(grade(item, a) for item, a in zip(data.items, answers, strict=True)) / len(answers),
+                "same_script": sum(_script_kept(p, a) for p, a in zip(prompts, answers, strict=True)) / len(answers),
+                "example": answers[0]}
+
+    base, tries, c = measure(0.0), [], start
+    for _ in range(max_halvings + 1):
+        tried = measure(c)
+        tries.append(tried)
+        if tried["accuracy"] >= base["accuracy"] - tolerance and tried["same_script"] >= base["same_script"] - tolerance:
+            break
+        c /= 2
+    else:
+        c = 0.0
+    record = {"n_questions": len(data), "tolerance": tolerance, "unsteered": base, "tries": tries,
+              "coefficient": c, "measure": "greedy answers to plain capital questions: accuracy and same script"}
+    return c, record
+
+
 def with_calibrated_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound: float = KL_BOUND,
-                                texts=NEUTRAL_TEXTS) -> SteeringVector:
-    """``vector`` with ``coefficient`` set by :func:`calibrate_coefficient` and the calibration in ``extra``."""
-    coefficient, curve = calibrate_coefficient(model, vector, kl_bound, texts)
-    logger.info("suggested coefficient %.4g (neutral-text KL <= %.3g nats/token)", coefficient, kl_bound)
-    record = {"kl_bound": kl_bound, "n_texts": len(texts), "coefficient": coefficient,
-              "kl_at_coefficient": next((k for c, k in reversed(curve) if c == coefficient), None),
+                                texts=NEUTRAL_TEXTS, check_answers: bool = True) -> SteeringVector:
+    """``vector`` with ``coefficient`` set by :func:`calibrate_coefficient`, then lowered by :func:`answers_kept`
+    until greedy answers to plain questions keep their accuracy and script (``check_answers``); both
+    calibrations are recorded in ``extra["coefficient_calibration"]``."""
+    by_kl, curve = calibrate_coefficient(model, vector, kl_bound, texts)
+    record = {"kl_bound": kl_bound, "n_texts": len(texts), "coefficient_kl": by_kl,
+              "kl_at_coefficient": next((k for c, k in reversed(curve) if c == by_kl), None),
               "measure": "mean next-token KL(unsteered || steered) over real tokens of neutral text, all layers"}
+    coefficient = by_kl
+    if check_answers and by_kl > 0:
+        coefficient, record["answers"] = answers_kept(model, vector, by_kl)
+    record["coefficient"] = coefficient
+    logger.info("suggested coefficient %.4g (neutral-text KL <= %.3g nats/token at up to %.4g%s)", coefficient,
+                kl_bound, by_kl, "; greedy answers to plain questions kept" if check_answers else "")
     return replace(vector, coefficient=coefficient, extra={**vector.extra, "coefficient_calibration": record})

@@ -32,3 +32,28 @@ def test_builders_set_a_calibrated_coefficient_that_survives_export(tiny, tmp_pa
     vector = honesty_vector(model, ["the city of paris is in france .", "tokyo is in japan ."], layers=[1, 2])
     assert vector.coefficient != 1.0 and "coefficient_calibration" in vector.extra
     assert from_gguf(to_gguf(vector, tmp_path / "h.gguf")).coefficient == vector.coefficient
+
+
+def test_an_answer_that_leaves_the_prompts_script_is_caught():
+    from veracity.steering.calibrate import _script_kept
+
+    assert _script_kept("What is the capital of France?", "The capital of France is Paris.")
+    assert not _script_kept("What is the capital of France?", "L'Étoile, la Cité, la Ville…")
+    assert _script_kept("Quelle est la capitale de l'État ?", "Paris, évidemment")  # an accented prompt: no check
+
+
+def test_the_answer_check_is_recorded_and_never_raises_the_coefficient(tiny):
+    from veracity.steering.calibrate import ANSWER_TOLERANCE, answers_kept
+
+    model = tiny("llama")
+    vector = SteeringVector({1: torch.randn(64)}, model_id=model.model_id)
+    c, record = answers_kept(model, vector, 2.0, n_questions=4)
+    assert c <= 2.0 and record["coefficient"] == c and record["tolerance"] == ANSWER_TOLERANCE
+    assert record["unsteered"]["coefficient"] == 0.0 and record["tries"][0]["coefficient"] == 2.0
+    kept = record["tries"][-1]
+    assert c == 0.0 or (kept["accuracy"] >= record["unsteered"]["accuracy"] - ANSWER_TOLERANCE
+                        and kept["same_script"] >= record["unsteered"]["same_script"] - ANSWER_TOLERANCE)
+    calibrated = with_calibrated_coefficient(model, vector, texts=TEXTS)
+    calibration = calibrated.extra["coefficient_calibration"]
+    assert calibrated.coefficient == calibration["coefficient"] <= calibration["coefficient_kl"]
+    assert "answers" in calibration
