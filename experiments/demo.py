@@ -61,7 +61,7 @@ def truth_part(args, out: Path, model):
 
     Returns:
         ``(sweep, contrast)``: the sweep's :class:`Results` (every probe at every third layer, the best layer
-        per probe), and the :class:`Results` of CCS fitted on answer-template pairs (the statement + " True" / " False") at every fifth layer, on a
+        per probe), and the :class:`Results` of CCS fitted on answer-template pairs (the statement + " True" / " False") at every fifth layer up to 20, on a
         seeded sample of at most ``CONTRAST_N`` of the statements (a contrast, kept short).
     """
     from veracity.experiments.truth.truth_sweep import SweepConfig, load_sweep_data
@@ -70,7 +70,7 @@ def truth_part(args, out: Path, model):
 
     shared = dict(dataset="cities", model=args.model, n=args.n, seed=args.seed, device=args.device, dtype=args.dtype,
                   cache=args.cache)
-    config = SweepConfig(pairs="negation", layers=SWEEP_LAYERS, out=str(out / "truth_sweep"), **shared)
+    config = SweepConfig(pairs="negation", layers=SWEEP_LAYERS, zero_shot=False, out=str(out / "truth_sweep"), **shared)
     data, negated = load_sweep_data(config)
     sweep = truth_sweep(config, model=model, data=(data, negated))
     best = sweep["best"]["logistic"]
@@ -81,8 +81,8 @@ def truth_part(args, out: Path, model):
     probe.set_provenance(model_id=model.model_id, layer=best["layer"], site=SITE, layer_convention=LAYER_CONVENTION,
                          dataset=data.name, n_train=len(train))
     probe.save(out / "truth_probe")
-    logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every fifth layer")
-    template = SweepConfig(pairs="plain", probes="ccs", layers="::5", zero_shot=False,
+    logger.info("[1/3] the contrast: CCS on answer-template pairs (statement + True / False) at every fifth layer up to 20")
+    template = SweepConfig(pairs="plain", probes="ccs", layers="0:21:5", zero_shot=False,
                            out=str(out / "truth_sweep_template"), **{**shared, "n": min(args.n, CONTRAST_N)})
     return sweep, truth_sweep(template, model=model)
 
@@ -109,7 +109,7 @@ def run(args: DemoConfig, model=None) -> Results:
 
     pik_results = pik.run(parse_config(pik.Config, ["--out", str(out / "pik"), "--n-per-level", "6",
                                                         "--n-capitals", "40", "--k", "3", "--p-true",
-                                                        "plain,own_turn", *common]), model=model)
+                                                        "plain,own_turn", "--no-passages", *common]), model=model)
     logger.info("[3/3] honesty steering vector")
     honesty = honesty_steering.run(parse_config(honesty_steering.Config, [
         "--out", str(out / "honesty"), "--n-train", "24", "--n-test", "24", "--layers", "12",

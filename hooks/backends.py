@@ -113,9 +113,17 @@ class Backend:
              ) -> tuple[Float[Tensor, "b vocab"] | Float[Tensor, "b pos vocab"], Any]:
         """One step on a KV cache: the last position's logits (every new position's with
         ``all_logits``) and the updated cache."""
+        # Only the last position's logits are needed (left-padded prompts end on a real token): the LM head
+        # runs on one position per row, as Hugging Face's generate does (logits_to_keep=1).
+        keep = {} if all_logits or not self._keeps_logits else {"logits_to_keep": 1}
         out = self.hf_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                            use_cache=True, **cache_kwarg(self.hf_model, cache))
+                            use_cache=True, **cache_kwarg(self.hf_model, cache), **keep)
         return (out.logits if all_logits else out.logits[:, -1]), cache_of(out)
+
+    @property
+    def _keeps_logits(self) -> bool:
+        """Whether the model's forward takes ``logits_to_keep`` (current Hugging Face causal LMs do)."""
+        return "logits_to_keep" in inspect.signature(self.hf_model.forward).parameters
 
     def generate(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"], **options
                  ) -> Int[Tensor, "b total"]:

@@ -9,7 +9,7 @@ itself: at a coefficient within the bound, greedy answers can leave the task or 
 the suggestion is then checked on what a user sees (:func:`answers_kept`): greedy answers to
 :data:`ANSWER_QUESTIONS` plain capital questions must keep their accuracy within
 :data:`ANSWER_TOLERANCE` and stay in the prompt's script; the coefficient is halved until they do.
-Both figures are recorded in the vector's ``extra["coefficient_calibration"]`` and shown by
+(about five short generations of 12 answers: a few seconds on a CPU). Both figures are recorded in the vector's ``extra["coefficient_calibration"]`` and shown by
 ``veracity export``. That is the scale a user can hand to ``llama.cpp --control-vector-scaled``
 without breaking the model; stronger effects are a deliberate choice, measured by the studies.
 """
@@ -138,8 +138,11 @@ def calibrate_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound
     return low, curve
 
 
-ANSWER_QUESTIONS = 16
+ANSWER_QUESTIONS = 12
 """Plain capital questions the suggested coefficient must leave answerable (a seeded sample of the built-in set)."""
+
+ANSWER_TOKENS = 12
+"""Greedy tokens per answer: enough for a sentence like "The capital of the United States is Washington, D.C."."""
 
 ANSWER_TOLERANCE = 0.1
 """The most the share of right (and of same-script) greedy answers may fall at the suggested coefficient."""
@@ -170,7 +173,7 @@ def answers_kept(model: VeracityModel, vector: SteeringVector, start: float, n_q
 
     def measure(c: float) -> dict:
         with steer(model, vector, coefficient=c):
-            answers = [a[0] for a in generate(model, prompts, max_new_tokens=12, progress=False)]
+            answers = [a[0] for a in generate(model, prompts, max_new_tokens=ANSWER_TOKENS, progress=False)]
         return {"coefficient": c,
                 "accuracy": sum(grade(item, a) for item, a in zip(data.items, answers, strict=True)) / len(answers),
                 "same_script": sum(_script_kept(p, a) for p, a in zip(prompts, answers, strict=True)) / len(answers),

@@ -51,9 +51,12 @@ class Config(PIKConfig):
     Attributes:
         p_true: Comma-separated P(True) variants to score, plain always among them: plain, few_shot, own_turn,
             samples (samples is left out when --k is 0: there are no samples to show).
+        passages: Also ask the held-out capital questions after a relevant, an irrelevant and no source passage
+            (Kadavath et al.'s P(IK) with source material).
     """
 
     p_true: str = ",".join(P_TRUE_VARIANTS)
+    passages: bool = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -101,8 +104,9 @@ def run(config: Config, model=None) -> Results:
             probs[name] = p_true(model, data, graded.greedy, config.batch_size, **options)
     probs["category_prior"] = category_prior(data, correct, train)
     metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
-    logger.info("[P(IK) 4/5] P(IK) with source passages before the question")
-    passages = source_passages(model, data, head, layer, test, config)
+    logger.info("[P(IK) 4/5] P(IK) with source passages before the question%s", "" if config.passages else
+                ": left out (--no-passages)")
+    passages = source_passages(model, data, head, layer, test, config) if config.passages else {}
     logger.info("[P(IK) 5/5] the head's AUROC at every layer")
     results = study_results(
         "pik", model, config, _headline(metrics, passages, correct[test], config.seed),
