@@ -6,7 +6,7 @@ the vector's layers keeps the mean next-token KL divergence on neutral text,
 below :data:`KL_BOUND` nats. It is found by doubling from one residual norm's worth of the
 vector until the bound is crossed, then bisecting. A small KL alone does not keep the model
 itself: at a coefficient within the bound, greedy answers can leave the task or the language. So
-the suggestion is then checked on what a user sees (:func:`answers_kept`): greedy answers to
+the suggestion can then be checked on what a user sees (``check_answers=True``, :func:`answers_kept`): greedy answers to
 :data:`ANSWER_QUESTIONS` plain capital questions must keep their accuracy within
 :data:`ANSWER_TOLERANCE` and stay in the prompt's script; the coefficient is halved until they do.
 (about five short generations of 12 answers: a few seconds on a CPU). Both figures are recorded in the vector's ``extra["coefficient_calibration"]`` and shown by
@@ -148,6 +148,10 @@ ANSWER_TOLERANCE = 0.1
 """The most the share of right (and of same-script) greedy answers may fall at the suggested coefficient."""
 
 
+_UNSTEERED: dict[tuple, dict] = {}
+"""The unsteered answers' figures per model (weights fingerprint and active steering): measured once per process."""
+
+
 def _script_kept(prompt: str, answer: str) -> bool:
     """Whether ``answer`` stays in the prompt's script: no more than 5% of its letters outside ASCII when the
     prompt's letters are all ASCII (a heuristic for "the answer is still in the prompt's language")."""
@@ -158,7 +162,7 @@ def _script_kept(prompt: str, answer: str) -> bool:
 
 
 def answers_kept(model: VeracityModel, vector: SteeringVector, start: float, n_questions: int = ANSWER_QUESTIONS,
-                 tolerance: float = ANSWER_TOLERANCE, max_halvings: int = 6) -> tuple[float, dict]:
+                 tolerance: float = ANSWER_TOLERANCE, max_halvings: int = 3) -> tuple[float, dict]:
     """The largest of ``start, start / 2, start / 4, ...`` at which greedy answers to plain questions keep the model.
 
     Kept means: the share of right answers to ``n_questions`` capital questions, and the share of answers
@@ -179,7 +183,10 @@ def answers_kept(model: VeracityModel, vector: SteeringVector, start: float, n_q
                 "same_script": sum(_script_kept(p, a) for p, a in zip(prompts, answers, strict=True)) / len(answers),
                 "example": answers[0]}
 
-    base, tries, c = measure(0.0), [], start
+    key = (model.fingerprint, repr(model.engine.steering), n_questions)  # unsteered answers depend on these only
+    if key not in _UNSTEERED:
+        _UNSTEERED[key] = measure(0.0)
+    base, tries, c = _UNSTEERED[key], [], start
     for _ in range(max_halvings + 1):
         tried = measure(c)
         tries.append(tried)
@@ -194,10 +201,12 @@ def answers_kept(model: VeracityModel, vector: SteeringVector, start: float, n_q
 
 
 def with_calibrated_coefficient(model: VeracityModel, vector: SteeringVector, kl_bound: float = KL_BOUND,
-                                texts=NEUTRAL_TEXTS, check_answers: bool = True) -> SteeringVector:
-    """``vector`` with ``coefficient`` set by :func:`calibrate_coefficient`, then lowered by :func:`answers_kept`
-    until greedy answers to plain questions keep their accuracy and script (``check_answers``); both
-    calibrations are recorded in ``extra["coefficient_calibration"]``."""
+                                texts=NEUTRAL_TEXTS, check_answers: bool = False) -> SteeringVector:
+    """``vector`` with ``coefficient`` set by :func:`calibrate_coefficient`, then (``check_answers=True``) lowered
+    by :func:`answers_kept` until greedy answers to plain questions keep their accuracy and script; both
+    calibrations are recorded in ``extra["coefficient_calibration"]``. The answer check costs a few short
+    generations (about 10 s for SmolLM2 on a CPU), so the builders leave it to the caller; ``veracity run
+    honesty_steering`` (and so ``make demo``) runs it on the vector it exports."""
     by_kl, curve = calibrate_coefficient(model, vector, kl_bound, texts)
     record = {"kl_bound": kl_bound, "n_texts": len(texts), "coefficient_kl": by_kl,
               "kl_at_coefficient": next((k for c, k in reversed(curve) if c == by_kl), None),

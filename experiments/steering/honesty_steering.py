@@ -41,6 +41,7 @@ from veracity.hooks import next_token_logprobs
 from veracity.hooks.extract import right_pad, tokenize
 from veracity.probes.evaluation import mean_estimate
 from veracity.steering import steer, to_gguf
+from veracity.steering.calibrate import with_calibrated_coefficient
 from veracity.steering.honesty import honesty_pairs
 from veracity.steering.reading import pair_activations, vector_from_activations
 
@@ -161,7 +162,8 @@ def run(cfg: Config, model=None) -> Results:
     pairs = honesty_pairs(train, tok)
     pos, neg = pair_activations(model, pairs, cfg.layers, batch_size=cfg.batch_size)
     kw = dict(layers=cfg.layers, normalization=cfg.normalization, seed=cfg.seed, extra={"concept": "honesty"})
-    vector = vector_from_activations(model, pos, neg, method=cfg.method, **kw)
+    vector = with_calibrated_coefficient(model, vector_from_activations(model, pos, neg, method=cfg.method,
+                                                                        calibrate=False, **kw), check_answers=True)
     other = vector_from_activations(model, pos, neg, method="mean_diff" if cfg.method == "pca" else "pca",
                                     calibrate=False, **kw)
     cosine = {str(L): float(torch.nn.functional.cosine_similarity(vector[L], other[L], dim=0)) for L in cfg.layers}

@@ -47,13 +47,14 @@ def test_the_answer_check_is_recorded_and_never_raises_the_coefficient(tiny):
 
     model = tiny("llama")
     vector = SteeringVector({1: torch.randn(64)}, model_id=model.model_id)
-    c, record = answers_kept(model, vector, 2.0, n_questions=4)
+    c, record = answers_kept(model, vector, 2.0, n_questions=4, max_halvings=1)
     assert c <= 2.0 and record["coefficient"] == c and record["tolerance"] == ANSWER_TOLERANCE
     assert record["unsteered"]["coefficient"] == 0.0 and record["tries"][0]["coefficient"] == 2.0
     kept = record["tries"][-1]
     assert c == 0.0 or (kept["accuracy"] >= record["unsteered"]["accuracy"] - ANSWER_TOLERANCE
                         and kept["same_script"] >= record["unsteered"]["same_script"] - ANSWER_TOLERANCE)
-    calibrated = with_calibrated_coefficient(model, vector, texts=TEXTS)
+    calibrated = with_calibrated_coefficient(model, vector, texts=TEXTS, check_answers=True)
     calibration = calibrated.extra["coefficient_calibration"]
     assert calibrated.coefficient == calibration["coefficient"] <= calibration["coefficient_kl"]
-    assert "answers" in calibration
+    assert "answers" in calibration and "answers" not in with_calibrated_coefficient(
+        model, vector, texts=TEXTS).extra["coefficient_calibration"]
