@@ -195,8 +195,9 @@ def extract(
         >>> acts.shape
         torch.Size([1, 2, 576])
     """
-    if cache is not False and user_hooks(model):
-        _warn_once(model, f"the model has forward hooks registered outside veracity ({', '.join(user_hooks(model))}): "
+    hooks = user_hooks(model) if cache is not False else []
+    if hooks:
+        _warn_once(model, f"the model has forward hooks registered outside veracity ({', '.join(hooks)}): "
                           "they change what it computes, so extract computes afresh and neither reads nor writes the "
                           "cache while they are there")
         cache = False
