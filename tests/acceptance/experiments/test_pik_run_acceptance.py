@@ -1,9 +1,13 @@
-"""P(IK) experiment, acceptance: on the embedded model at a small size
-(the unit tests: tests/unit/experiments/test_pik_run.py)."""
+"""P(IK) experiment, acceptance: on the embedded model at a small size, and the same results again from
+its stated command in a fresh process (the unit tests: tests/unit/experiments/test_pik_run.py)."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+import torch
 
 from veracity.experiments.knowing.pik import main
 
@@ -11,8 +15,8 @@ from veracity.experiments.knowing.pik import main
 @pytest.mark.slow
 def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "pik"
-    results = main(["--out", str(out), "--qa-sets", "capitals", "--n-capitals", "16", "--k", "1",
-                    "--max-new-tokens", "10", "--target", "greedy", "--cache", str(tmp_path / "cache")], model=embedded)
+    argv = ["--qa-sets", "capitals", "--n-capitals", "16", "--k", "1", "--max-new-tokens", "10", "--target", "greedy"]
+    results = main([*argv, "--out", str(out), "--cache", str(tmp_path / "cache")], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["n_questions"] == 16 and saved["layer"] == 20 and saved["study"] == "pik"
     assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
@@ -37,3 +41,16 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     assert passages["relevant"]["accuracy"]["value"] >= passages["none"]["accuracy"]["value"]
     assert (out / "pik_head.safetensors").is_file() and (out / "pik_head.json").is_file()
     assert "Reliability" in (out / "report.html").read_text()
+
+    # bit-reproducible for a seed: a fresh process (another hash seed, a cold cache, the model loaded afresh) at
+    # this process's thread count gives the same answers in the same split and every figure, interval and table
+    again = tmp_path / "again"
+    env = {**os.environ, "PYTHONHASHSEED": "7", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    subprocess.run([sys.executable, "-m", "veracity", "run", "pik", *argv, "--out", str(again), "--cache",
+                    str(tmp_path / "cold_cache")], check=True, capture_output=True, env=env)
+    assert (again / "answers.jsonl").read_text() == (out / "answers.jsonl").read_text()
+    repeated = json.loads((again / "results.json").read_text())
+    for results_json in (saved, repeated):
+        for option in ("out", "cache"):
+            results_json["config"].pop(option)
+    assert repeated == saved

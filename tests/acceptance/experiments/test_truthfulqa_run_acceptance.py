@@ -20,7 +20,7 @@ def test_truthfulqa_acceptance_on_the_embedded_model(tmp_path, shared_datasets, 
     out = tmp_path / "tqa"
     argv = ["--data", str(shared_datasets / "truthfulqa" / "TruthfulQA.csv"), "--n", "16", "--layers", "9,18",
             "--n-cities", "24", "--coefficients", "0", "0.5", "--n-steer", "4", "--out", str(out)]
-    results = main(argv, model=embedded)
+    main(argv, model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "truthfulqa" and saved["model"]["id"] == "smollm2-135m"
     assert saved["config"]["n"] == 16 and saved["data"]["n_questions"] == 16
@@ -35,4 +35,3 @@ def test_truthfulqa_acceptance_on_the_embedded_model(tmp_path, shared_datasets, 
     assert len(rows) == 16 and {r["split"] for r in rows} == {"train", "test"}
     assert np.mean([r["mc1"] for r in rows]) == pytest.approx(saved["headline"]["mc1"]["value"])
     assert (out / "report.html").stat().st_size > 100_000 and (out / "probe.safetensors").exists()
-    assert main(argv, model=embedded)["headline"] == results["headline"]  # deterministic for a seed

@@ -70,9 +70,9 @@ def _computed(stderr: str) -> set[int]:
     return {int(n) for n in re.findall(r"computing chunk (\d+) of", stderr)}
 
 
-@pytest.mark.parametrize("chain", range(4))
+@pytest.mark.parametrize("chain", range(2))
 def test_writers_killed_at_random_moments_resume_to_a_bit_identical_result(setup, chain):
-    """Four chains of five SIGKILLs each (20 seeds): every kill lands after the run has written a new
+    """Two chains of five SIGKILLs each (10 seeds): every kill lands after the run has written a new
     chunk, at a random moment within the next 0.4 s; a final run completes the job."""
     script, model_dir, root, clean = setup
     out = root / f"killed-{chain}"
