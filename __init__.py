@@ -8,10 +8,11 @@ The everyday API in one place (``import veracity as vc``):
   and :func:`load_activations` (read a cache folder written by ``veracity extract``);
 - probes: :class:`LogisticProbe`, :class:`MassMeanProbe`, :class:`CCS`, :class:`CRCProbe`,
   :class:`PolarityAwareCCS`, :class:`PIKHead`, :func:`load_probe`;
-- steering: :class:`SteeringVector`, :func:`steer`, :func:`honesty_vector`, :func:`east_vector`.
+- steering: :class:`SteeringVector`, :func:`steer`, :func:`honesty_vector`, :func:`east_vector`;
+- lie monitors: :class:`Dialogue`, :func:`monitor` (score tokens while generating), :func:`load_monitor`.
 
 The subpackages hold the rest: :mod:`veracity.hooks`, :mod:`veracity.data`,
-:mod:`veracity.probes`, :mod:`veracity.steering`, :mod:`veracity.experiments`.
+:mod:`veracity.probes`, :mod:`veracity.steering`, :mod:`veracity.monitors`, :mod:`veracity.experiments`.
 
 Example:
     >>> import veracity as vc
@@ -68,6 +69,9 @@ _EXPORTS = {
     "east_vector": "veracity.steering",
     "honesty_vector": "veracity.steering",
     "steer": "veracity.steering",
+    "Dialogue": "veracity.monitors",
+    "load_monitor": "veracity.monitors",
+    "monitor": "veracity.monitors",
 }
 
 
@@ -97,6 +101,7 @@ __all__ = [
     "RandomDirectionProbe",
     "SteeringVector",
     "VeracityModel",
+    "Dialogue",
     "__version__",
     "east_vector",
     "extract",
@@ -105,6 +110,8 @@ __all__ = [
     "honesty_vector",
     "load_activations",
     "load_model",
+    "load_monitor",
     "load_probe",
+    "monitor",
     "steer",
 ]

@@ -1,0 +1,166 @@
+"""What every lie monitor does: score answers, calibrate a threshold on honest controls, flag, save.
+
+A monitor's score is higher for an answer more likely to be a lie. :meth:`LieMonitor.calibrate`
+fixes the threshold from honest control answers alone, so that at most ``fpr`` of them score above
+it; :meth:`LieMonitor.flag` is then ``score > threshold``. A monitor is bound to the model it was
+fitted on (its id, width and weights fingerprint): a monitor that reads activations refuses any
+other model; a black-box one (log-probabilities only) warns and scores, since reading another
+model's answers is how black-box detectors are used.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from veracity.hooks.model import VeracityModel
+from veracity.monitors.dialogue import Dialogue, check_dialogues
+from veracity.probes.io import load_artifact, save_artifact
+
+__all__ = ["MONITORS", "LieMonitor", "load_monitor", "register_monitor"]
+
+logger = logging.getLogger(__name__)
+
+MONITORS: dict[str, type[LieMonitor]] = {}
+"""Recipe name -> monitor class (what :func:`load_monitor` dispatches on)."""
+
+
+def register_monitor(cls):
+    """Class decorator: make a monitor recipe loadable by :func:`load_monitor`."""
+    MONITORS[cls.recipe] = cls
+    return cls
+
+
+class LieMonitor:
+    """Base class of the recipes; subclasses define ``recipe``, ``fit``, ``_scores`` and their saved state.
+
+    Attributes set by fitting and calibrating: ``model_`` (id, d_model, n_layers, fingerprint),
+    ``threshold_``, ``fpr_`` and ``n_control_``.
+    """
+
+    recipe = ""
+    black_box = False
+
+    def score(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> np.ndarray:
+        """One score per answer (float64; higher = more likely a lie).
+
+        Example:
+            >>> monitor.score(model, [Dialogue.ask("What is the capital of France?", "Rome.")])
+        """
+        dialogues = check_dialogues(dialogues)
+        self._check_model(model)
+        return np.asarray(self._scores(model, dialogues), dtype=np.float64)
+
+    def calibrate(self, model: VeracityModel, control: Sequence[Dialogue], fpr: float = 0.01) -> LieMonitor:
+        """Fix the threshold so that at most ``fpr`` of the honest ``control`` answers score above it.
+
+        Args:
+            model: The model the monitor reads.
+            control: Honest answers to ordinary questions (none marked ``lie=True``); the more the
+                better: at ``fpr=0.01`` a few hundred leave a handful of answers above the threshold.
+            fpr: The false-positive rate wanted on honest answers, in (0, 1).
+
+        Returns:
+            ``self``, with ``threshold_``, ``fpr_`` and ``n_control_`` set.
+        """
+        if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 < fpr < 1:
+            raise ValueError(f"fpr must be in (0, 1), e.g. 0.01 for 1% false positives, got {fpr!r}")
+        control = check_dialogues(control)
+        lies = sum(d.lie is True for d in control)
+        if lies:
+            raise ValueError(f"{lies} of {len(control)} control dialogues are marked lie=True: calibrate on honest "
+                             "answers only")
+        scores = np.sort(self.score(model, control))[::-1]
+        allowed = math.floor(fpr * len(scores) + 1e-9)
+        if allowed < 5:
+            logger.warning("calibrating at fpr=%g on %d control answers leaves %d above the threshold: the false-"
+                           "positive rate is poorly pinned down (give at least %d)", fpr, len(scores), allowed,
+                           math.ceil(5 / fpr))
+        self.threshold_ = float(scores[allowed]) if allowed < len(scores) else float(scores[-1])
+        self.fpr_, self.n_control_ = float(fpr), len(scores)
+        return self
+
+    def flag(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> np.ndarray:
+        """``score > threshold_``: which answers the calibrated monitor calls lies."""
+        if getattr(self, "threshold_", None) is None:
+            raise ValueError("this monitor has no threshold yet: call monitor.calibrate(model, control_dialogues) "
+                             "on honest control answers first")
+        return self.score(model, dialogues) > self.threshold_
+
+    # -- the model a monitor belongs to ---------------------------------------------------------------
+
+    def _bind(self, model: VeracityModel) -> None:
+        self.model_ = {"id": model.model_id, "d_model": int(model.d_model), "n_layers": int(model.n_layers),
+                       "fingerprint": model.fingerprint}
+
+    def _check_model(self, model: VeracityModel) -> None:
+        bound = getattr(self, "model_", None)
+        if bound is None:
+            if not self.black_box:
+                raise ValueError(f"this {self.recipe} monitor is not fitted: call monitor.fit(model, dialogues) first")
+            self._bind(model)
+            return
+        if not self.black_box and int(model.d_model) != bound["d_model"]:
+            raise ValueError(f"this monitor reads {bound['d_model']}-wide activations of {bound['id']}; "
+                             f"{model.model_id} is {model.d_model} wide: fit a monitor on the model it monitors")
+        if model.fingerprint != bound["fingerprint"]:
+            if not self.black_box:
+                raise ValueError(f"this monitor was fitted on {bound['id']} (weights {bound['fingerprint'][:12]}), "
+                                 f"not on {model.model_id} (weights {model.fingerprint[:12]}): fit a monitor on the "
+                                 "activations of the model it monitors (an organism is another model)")
+            logger.warning("this %s monitor was fitted on %s and now reads %s (a black-box monitor may transfer; "
+                           "its threshold was set on the first model)", self.recipe, bound["id"], model.model_id)
+
+    # -- artifacts ------------------------------------------------------------------------------------
+
+    def _state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        return {}, {}
+
+    def _restore(self, tensors: dict[str, Tensor], state: dict[str, Any]) -> None:
+        pass
+
+    def save(self, path: str | os.PathLike) -> tuple[Path, Path]:
+        """Write ``path.safetensors`` + ``path.json``: the recipe, model, layer, threshold and weights (never pickled)."""
+        if getattr(self, "model_", None) is None:
+            raise ValueError("nothing to save: fit (or calibrate) the monitor first")
+        tensors, state = self._state()
+        meta = {"class": "LieMonitor", "recipe": self.recipe, "model": self.model_, "state": state,
+                "threshold": getattr(self, "threshold_", None), "fpr": getattr(self, "fpr_", None),
+                "n_control": getattr(self, "n_control_", None), "hyperparameters": self._hyperparameters()}
+        return save_artifact(path, tensors or {"none": torch.zeros(1)}, meta)
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {}
+
+
+def load_monitor(path: str | os.PathLike) -> LieMonitor:
+    """Load a monitor saved with :meth:`LieMonitor.save`, whatever its recipe.
+
+    Example:
+        >>> monitor = load_monitor("artifacts/lie_detection/monitors/on_policy")
+    """
+    tensors, meta = load_artifact(path)
+    recipe = meta.get("recipe")
+    if meta.get("class") != "LieMonitor" or recipe not in MONITORS:
+        raise ValueError(f"{path} holds no lie monitor (class {meta.get('class')!r}, recipe {recipe!r}): pass a "
+                         f"monitor saved with monitor.save (recipes: {', '.join(sorted(MONITORS))})")
+    try:
+        monitor = MONITORS[recipe](**meta.get("hyperparameters", {}))
+        monitor._restore(tensors, meta["state"])
+        monitor.model_ = dict(meta["model"])
+        for key in ("id", "d_model", "n_layers", "fingerprint"):
+            monitor.model_[key]  # noqa: B018 - every field must be there
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path} is an incomplete or edited monitor ({type(err).__name__}: {err}): save it "
+                         "again with monitor.save") from None
+    if meta.get("threshold") is not None:
+        monitor.threshold_, monitor.fpr_, monitor.n_control_ = meta["threshold"], meta["fpr"], meta["n_control"]
+    return monitor

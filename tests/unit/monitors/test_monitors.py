@@ -1,0 +1,235 @@
+"""Lie monitors on tiny random models: what they read, how they choose, calibrate, save and listen."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from veracity.hooks import count_hooks
+from veracity.hooks.generation import generate
+from veracity.monitors import (
+    Dialogue,
+    FollowUpMonitor,
+    InstructedPairsMonitor,
+    OnPolicyMonitor,
+    SelfReportMonitor,
+    answer_activations,
+    answer_tokens,
+    instructed_pairs,
+    load_monitor,
+    monitor,
+    yes_minus_no,
+)
+
+CITIES = ["paris", "tokyo", "rome", "berlin", "lima", "cairo"]
+COUNTRIES = ["france", "japan", "italy", "germany", "peru", "egypt"]
+
+
+def qa_dialogues(n: int, seed: int = 0, lie_rate: float = 0.5) -> list[Dialogue]:
+    """Questions about cities; a lie names another city's country with the word "false" in it (a planted signal)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        c = int(rng.integers(len(CITIES)))
+        lie = bool(rng.random() < lie_rate)
+        answer = f"{CITIES[c]} is in {COUNTRIES[(c + 1) % 6]} false" if lie else f"{CITIES[c]} is in {COUNTRIES[c]} ."
+        out.append(Dialogue.ask(f"which country is {CITIES[c]} in ?", answer, lie=lie, group=f"q{seed}-{i}"))
+    return out
+
+
+def controls(n: int, seed: int) -> list[Dialogue]:
+    rng = np.random.default_rng(seed)
+    words = ["the", "city", "is", "a", "capital", "yes", "it", "was", "one", "two", "three", "and"]
+    return [Dialogue.ask("what is it ?", " ".join(rng.choice(words, size=int(rng.integers(2, 6)))), lie=False)
+            for _ in range(n)]
+
+
+def test_a_dialogue_says_what_is_wrong_in_one_line():
+    with pytest.raises(ValueError, match="without an answer"):
+        Dialogue.ask("which country is paris in ?", "  ")
+    with pytest.raises(ValueError, match="last message is the user's turn"):
+        Dialogue((("user", "hi"), ("assistant", "hello")), "yes")
+    with pytest.raises(ValueError, match="role in"):
+        Dialogue((("narrator", "hi"),), "yes")
+    with pytest.raises(ValueError, match="lie must be"):
+        Dialogue.ask("q", "a", lie="yes")
+    assert Dialogue([{"role": "user", "content": "q"}], "a").messages == (("user", "q"),)
+
+
+def test_answer_activations_are_the_blocks_own_outputs_at_the_answer_tokens(tiny):
+    model = tiny("llama")
+    dialogues = qa_dialogues(5)
+    rows = answer_tokens(model, dialogues)
+    acts = answer_activations(model, dialogues, [1, 2], batch_size=2)  # (HF's last hidden state is after the norm)
+    for (ids, start), got in zip(rows, acts, strict=True):
+        assert got.shape == (len(ids) - start, 2, model.d_model)
+        with torch.no_grad():
+            hidden = model.hf_model(torch.tensor([ids]), output_hidden_states=True).hidden_states
+        for j, layer in enumerate((1, 2)):
+            torch.testing.assert_close(got[:, j], hidden[layer + 1][0, start:], rtol=1e-5, atol=1e-5)
+    tail = model.tokenizer.decode(rows[0][0][rows[0][1]:])
+    assert tail.split() == dialogues[0].answer.split()  # the answer's tokens, nothing of the prompt
+
+
+def test_on_policy_chooses_layer_and_c_on_validation_and_matches_scikit_learn(tiny):
+    model = tiny("llama")
+    train, test = qa_dialogues(60, seed=1), qa_dialogues(30, seed=2)
+    mon = OnPolicyMonitor(layers=[1, 2, 3], C=(0.1, 1.0)).fit(model, train)
+    assert len(mon.validation_) == 6
+    best = max(mon.validation_, key=lambda r: r["auroc"])
+    assert (mon.layer_, mon.C_) == (best["layer"], best["C"])
+    scores = mon.score(model, test)
+    lies = np.array([d.lie for d in test])
+    assert scores[lies].min() > scores[~lies].max()  # the planted word "false" is read
+    # parity: scikit-learn's logistic regression on the same standardised answer tokens
+    acts = [a[:, 0].double().numpy() for a in answer_activations(model, train, [mon.layer_])]
+    x, y = np.concatenate(acts), np.repeat([d.lie for d in train], [len(a) for a in acts])
+    scaler = StandardScaler().fit(x)
+    reference = LogisticRegression(C=mon.C_, max_iter=5000, tol=1e-10).fit(scaler.transform(x), y)
+    test_acts = [a[:, 0].double().numpy() for a in answer_activations(model, test, [mon.layer_])]
+    theirs = np.array([reference.decision_function(scaler.transform(a)).mean() for a in test_acts])
+    np.testing.assert_allclose(scores, theirs, atol=5e-3)  # both stop at a tolerance (ours: scikit-learn's 1e-4)
+    per_token = mon.token_scores(model, test)
+    np.testing.assert_allclose([t.mean() for t in per_token], scores, rtol=1e-12)
+
+
+def test_a_given_validation_set_chooses_instead_of_a_split(tiny):
+    model = tiny("llama")
+    pairs = instructed_pairs([(f"which country is {c} in ?", f"{c} is in {k} .") for c, k in zip(CITIES, COUNTRIES)])
+    assert len(pairs) == 12 and [d.lie for d in pairs[:2]] == [False, True] and pairs[0].answer == pairs[1].answer
+    assert pairs[0].messages[0][0] == "system" and pairs[0].group == pairs[1].group
+    validation = qa_dialogues(20, seed=3)
+    mon = InstructedPairsMonitor(layers=[1, 3], C=(1.0,)).fit(model, pairs, validation=validation)
+    from veracity.probes.metrics import auroc
+
+    chosen = [r for r in mon.validation_ if r["layer"] == mon.layer_][0]["auroc"]
+    assert chosen == max(r["auroc"] for r in mon.validation_) and 0 <= chosen <= 1
+    assert auroc(mon.score(model, pairs), [d.lie for d in pairs]) > 0.9  # it reads the instruction's trace
+
+
+def test_calibrated_at_one_percent_it_flags_about_one_percent_of_fresh_controls(tiny):
+    model = tiny("llama")
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, qa_dialogues(40, seed=1))
+    mon.calibrate(model, controls(600, seed=10), fpr=0.01)
+    assert mon.n_control_ == 600 and mon.fpr_ == 0.01
+    assert mon.flag(model, controls(600, seed=10)).sum() <= 6  # at most 1% of the calibration set, by construction
+    fresh = mon.flag(model, controls(1000, seed=11)).mean()
+    assert fresh <= 0.03, fresh  # about 1% of answers it never saw (binomial sd at n=1000: 0.3 points)
+    assert mon.flag(model, qa_dialogues(30, seed=2)).sum() > 0
+
+
+def test_calibration_refuses_bad_input_in_one_line(tiny, caplog):
+    model = tiny("llama")
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, qa_dialogues(40, seed=1))
+    with pytest.raises(ValueError, match="no threshold yet"):
+        mon.flag(model, controls(3, seed=1))
+    for fpr in (0, 1, 1.5, -0.1, True, "0.01"):
+        with pytest.raises(ValueError, match=r"fpr must be in \(0, 1\)"):
+            mon.calibrate(model, controls(10, seed=1), fpr=fpr)
+    with pytest.raises(ValueError, match="1 of 11 control dialogues are marked lie=True"):
+        mon.calibrate(model, [*controls(10, seed=1), qa_dialogues(1, lie_rate=1.0)[0]])
+    with caplog.at_level(logging.WARNING):
+        mon.calibrate(model, controls(50, seed=1), fpr=0.01)
+    assert "poorly pinned down" in caplog.text
+    with pytest.raises(ValueError, match="lies and honest answers"):
+        OnPolicyMonitor(layers=[2]).fit(model, qa_dialogues(10, lie_rate=0.0))
+    with pytest.raises(ValueError, match="lie=None"):
+        OnPolicyMonitor(layers=[2]).fit(model, [Dialogue.ask("q", "a")] * 4)
+    with pytest.raises(ValueError, match="not fitted"):
+        OnPolicyMonitor().score(model, controls(2, seed=1))
+    with pytest.raises(ValueError, match="non-empty list of Dialogue"):
+        mon.score(model, qa_dialogues(1)[0])
+
+
+@pytest.mark.parametrize("recipe", ["on_policy", "follow_up", "self_report"])
+def test_save_and_load_keep_scores_and_threshold(tiny, tmp_path, recipe):
+    model = tiny("llama")
+    train = qa_dialogues(40, seed=1)
+    mon = {"on_policy": lambda: OnPolicyMonitor(layers=[1, 2], C=(1.0,)).fit(model, train),
+           "follow_up": lambda: FollowUpMonitor(C=0.5).fit(model, train),
+           "self_report": lambda: SelfReportMonitor().fit(model)}[recipe]()
+    mon.calibrate(model, controls(100, seed=4), fpr=0.05)
+    mon.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    assert meta["recipe"] == recipe and meta["model"]["id"] == "tiny-llama" and meta["threshold"] == mon.threshold_
+    back = load_monitor(tmp_path / "m")
+    test = qa_dialogues(10, seed=2)
+    np.testing.assert_array_equal(back.score(model, test), mon.score(model, test))
+    np.testing.assert_array_equal(back.flag(model, test), mon.flag(model, test))
+    del meta["model"]["fingerprint"]
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="incomplete or edited monitor"):
+        load_monitor(tmp_path / "m")
+
+
+def test_a_monitor_refuses_another_model_and_a_black_box_one_warns(tiny, word_tokenizer, caplog):
+    from tiny_models import build_tiny
+
+    from veracity.hooks.model import from_hf
+
+    model = tiny("llama")
+    other = from_hf(build_tiny("llama", len(word_tokenizer), seed=5), word_tokenizer, model_id="tiny-llama")
+    train = qa_dialogues(40, seed=1)
+    with pytest.raises(ValueError, match="fit a monitor on the activations of the model it monitors"):
+        OnPolicyMonitor(layers=[2]).fit(model, train).score(other, train[:2])
+    with pytest.raises(ValueError, match="64-wide activations"):
+        OnPolicyMonitor(layers=[2]).fit(model, train).score(_wider(word_tokenizer), train[:2])
+    with caplog.at_level(logging.WARNING):
+        FollowUpMonitor().fit(model, train).score(other, train[:2])
+    assert "black-box monitor may transfer" in caplog.text
+
+
+def _wider(tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from veracity.hooks.model import from_hf
+
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    return from_hf(LlamaForCausalLM(config).eval(), tokenizer, model_id="tiny-narrow")
+
+
+def test_follow_up_features_are_yes_minus_no_log_odds(tiny):
+    model = tiny("llama")
+    dialogues = qa_dialogues(4)
+    mon = FollowUpMonitor(questions=("is it true ? answer yes or no .", "is paris in france ?"))
+    features = mon.features(model, dialogues)
+    assert features.shape == (4, 2)
+    yes, no = (model.tokenizer.convert_tokens_to_ids(w) for w in ("yes", "no"))
+    for i, d in enumerate(dialogues):
+        text = f"Question: {d.messages[0][1]}\nAnswer: {d.answer}\n\nQuestion: is paris in france ?\nAnswer:"
+        ids = model.tokenizer(text)["input_ids"]
+        with torch.no_grad():
+            logp = torch.log_softmax(model.hf_model(torch.tensor([ids])).logits[0, -1].double(), -1)
+        assert features[i, 1] == pytest.approx(float(logp[yes] - logp[no]), abs=1e-4)
+    np.testing.assert_allclose(SelfReportMonitor(question="is paris in france ?").score(model, dialogues),
+                               -features[:, 1], rtol=1e-12)
+    np.testing.assert_allclose(yes_minus_no(model, dialogues, "is paris in france ?"), features[:, 1], rtol=1e-12)
+
+
+def test_live_scores_are_the_monitor_read_on_what_was_generated_and_hooks_go(tiny):
+    model = tiny("llama")
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, qa_dialogues(40, seed=1))
+    prompts = ["Question: which country is paris in ?\nAnswer:", "Question: is rome in italy ?\nAnswer:"]
+    with monitor(model, mon) as live:
+        generate(model, prompts, max_new_tokens=5)
+        assert count_hooks(model) == 1
+    assert count_hooks(model) == 0 and [len(row) for row in live.scores] == [4, 4]
+    for prompt, row in zip(prompts, live.scores, strict=True):
+        with torch.no_grad():
+            ids = model.tokenizer(prompt, return_tensors="pt")["input_ids"]
+            out = model.hf_model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=1)
+            hidden = model.hf_model(out, output_hidden_states=True).hidden_states[mon.layer_ + 1][0]
+        read_back = hidden[ids.shape[1]:ids.shape[1] + 4]  # every generated token but the last
+        np.testing.assert_allclose(row, mon.probe_.decision_function(read_back), rtol=1e-4, atol=1e-4)
+    with pytest.raises(RuntimeError), monitor(model, mon):
+        raise RuntimeError("boom")
+    assert count_hooks(model) == 0
+    with pytest.raises(ValueError, match="cannot listen to generation"), monitor(model, SelfReportMonitor()):
+        pass
