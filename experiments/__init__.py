@@ -25,6 +25,7 @@ STUDIES = {
     "truthfulqa": "veracity.experiments.truth.truthfulqa",
     "deception_organism": "veracity.experiments.deception.deception_organism",
     "honesty_pressure": "veracity.experiments.deception.honesty_pressure",
+    "lie_detection": "veracity.experiments.deception.lie_detection",
     "organism_steering": "veracity.experiments.deception.organism_steering",
     "belief_drift": "veracity.experiments.deception.belief_drift",
     "poisoned_training": "veracity.experiments.deception.poisoned_training",

@@ -97,8 +97,8 @@ def prompt_text(tokenizer, messages: Sequence[tuple[str, str]]) -> str:
         chat = [{"role": role, "content": content} for role, content in messages]
         return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     lines = []
-    for role, content in messages:
-        lines.append(f"{content}\n" if role == "system" else
+    for role, content in messages:  # as veracity.hooks.generation.chat_or_plain writes a conversation
+        lines.append(f"{content}\n\n" if role == "system" else
                      f"Question: {content}\n" if role == "user" else f"Answer: {content}\n\n")
     return "".join(lines) + "Answer:"
 

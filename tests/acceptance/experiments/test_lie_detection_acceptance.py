@@ -1,0 +1,33 @@
+"""lie_detection, acceptance: every monitor recipe fitted, calibrated and scored on the embedded model at a small size
+(the monitors' own tests: tests/unit/monitors/test_monitors.py)."""
+
+import json
+
+import pytest
+
+from veracity.experiments.deception import lie_detection as study
+from veracity.monitors import load_monitor
+
+
+@pytest.mark.slow
+def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded):
+    out = tmp_path / "lies"
+    results = study.main(["--n", "40", "--test-fraction", "0.5", "--pressures", "few_shot", "--n-control", "20",
+                          "--unseen", "none", "--layers", "15", "--follow-ups", "1", "--out", str(out)], model=embedded)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["study"] == "lie_detection" and saved["n_lies_test"] >= 2
+    for recipe in study.RECIPES:
+        for name in (f"auroc_pooled_{recipe}", f"recall_at_1pct_fpr_pooled_{recipe}",
+                     f"fpr_controls_held_out_{recipe}"):
+            low, high = saved["headline"][name]["ci"]
+            assert 0 <= low <= saved["headline"][name]["value"] <= high <= 1, name
+        monitor = load_monitor(out / "monitors" / recipe)
+        assert monitor.recipe == recipe and monitor.threshold_ == saved["thresholds"][recipe]
+        assert monitor.n_control_ == 10  # half of the controls calibrate, the other half check
+    assert {"auroc_pooled_baseline_prompt_only", "auroc_pooled_baseline_pressure_present"} <= set(saved["headline"])
+    assert saved["chosen"]["on_policy"]["layer"] == 15 and len(saved["chosen"]["on_policy"]["validation"]) == 3
+    assert {r["fitted_on"] for r in saved["tables"]["transfer"]} >= {"instructed_pairs", "on_policy:few_shot"}
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == results["n_test_answers"] and {r["split"] for r in rows} == {"test"}
+    assert sum(r["lie"] for r in rows) == saved["n_lies_test"]
+    assert "ROC" in (out / "report.html").read_text() or "false-positive rate" in (out / "report.html").read_text()
