@@ -27,6 +27,7 @@ from veracity.data import load_questions_csv, load_statements
 from veracity.experiments import load_results
 from veracity.hooks import continuation_logprobs, load_activations, read_job
 from veracity.hooks.errors import ModelNotFoundError
+from veracity.monitors import Dialogue, OnPolicyMonitor, SelfReportMonitor, load_monitor
 from veracity.probes import CCS, LogisticProbe, MassMeanProbe, TemperatureScaling, auroc, bootstrap_ci, load_probe
 from veracity.probes.splits import grouped_split
 from veracity.steering import export, from_gguf, from_safetensors, to_gguf
@@ -421,6 +422,26 @@ API = [
         ValueError, r"f.csv line 3: 3 fields where the header has 2; quote fields that contain commas"),
     Api("questions-csv-unterminated-quote", lambda w: load_questions_csv(w.file("qq.csv", 'question,answer\n"What is 2+2?,4\n')),
         ValueError, r"qq.csv line 2: malformed CSV"),
+    # lie monitors (veracity.monitors)
+    Api("monitor-dialogue-without-answer", lambda w: Dialogue.ask("which country is paris in ?", " "), ValueError,
+        r"without an answer.*give the assistant's answer"),
+    Api("monitor-dialogue-ends-with-answer", lambda w: Dialogue((("user", "hi"), ("assistant", "yes")), "no"),
+        ValueError, r"end the messages with \('user'"),
+    Api("monitor-fit-one-kind", lambda w: OnPolicyMonitor(layers=[1]).fit(w.model, [_lie(False)] * 4), ValueError,
+        r"needs lies and honest answers"),
+    Api("monitor-fpr-zero", lambda w: _monitor(w).calibrate(w.model, [_lie(False)] * 4, fpr=0), ValueError,
+        r"fpr must be in \(0, 1\)"),
+    Api("monitor-fpr-above-one", lambda w: _monitor(w).calibrate(w.model, [_lie(False)] * 4, fpr=1.5), ValueError,
+        r"fpr must be in \(0, 1\)"),
+    Api("monitor-controls-hold-lies", lambda w: _monitor(w).calibrate(w.model, [_lie(False), _lie(True)]), ValueError,
+        r"1 of 2 control dialogues are marked lie=True: calibrate on honest answers only"),
+    Api("monitor-flag-uncalibrated", lambda w: _monitor(w).flag(w.model, [_lie(False)]), ValueError,
+        r"no threshold yet: call monitor.calibrate"),
+    Api("monitor-other-model", lambda w: _monitor(w).score(_other_model(w), [_lie(False)]), ValueError,
+        r"fit a monitor on the activations of the model it monitors"),
+    Api("monitor-load-a-probe", lambda w: load_monitor(w.root / "logistic"), ValueError, r"holds no lie monitor"),
+    Api("monitor-generation-black-box", lambda w: _listen(w, SelfReportMonitor()), ValueError,
+        r"cannot listen to generation"),
 ]
 
 
@@ -468,6 +489,10 @@ CLI = [
     Cli("cli-extract-backend", ["extract", "--model", "{model}", "--input", "{root}/texts.txt", "--out", "{root}/o8",
                                 "--backend", "jax"], r"jax"),
     Cli("cli-run-unknown", ["run", "nosuch"], r"unknown study 'nosuch'"),
+    Cli("cli-run-lies-fpr", ["run", "lie_detection", "--fpr", "0"], r"--fpr must be in \(0, 1\)"),
+    Cli("cli-run-lies-follow-ups", ["run", "lie_detection", "--follow-ups", "99"], r"--follow-ups must be in \[1, 10\]"),
+    Cli("cli-run-lies-layers", ["run", "lie_detection", "--layers", "deep"], r"--layers must be 'auto' or comma"),
+    Cli("cli-run-lies-pressure", ["run", "lie_detection", "--pressures", "bribe"], r"unknown \['bribe'\]; choose from"),
     Cli("cli-run-sweep-n", ["run", "truth_sweep", "--dataset", "cities", "--n", "-5"], r"--n must be"),
     Cli("cli-run-polarity-n", ["run", "polarity", "--n", "-5"], r"--n must be"),
     Cli("cli-run-sweep-group-by", ["run", "truth_sweep", "--dataset", "cities", "--group-by", "capital"],
@@ -561,6 +586,26 @@ def _adapter(w: World, config: str | None, weights: bool = False, base: dict | N
     if base is not None:
         (folder / "veracity_base.json").write_text(json.dumps(base))
     return folder
+
+
+def _lie(lie: bool) -> Dialogue:
+    return Dialogue.ask("which country is paris in ?", "paris is in japan" if lie else "paris is in france", lie=lie,
+                        group="paris")
+
+
+def _monitor(w: World) -> OnPolicyMonitor:
+    dialogues = [Dialogue.ask(f"is it {i} ?", "yes it is true" if i % 2 else "no it is false", lie=bool(i % 2),
+                              group=str(i)) for i in range(12)]
+    return OnPolicyMonitor(layers=[1], C=(1.0,)).fit(w.model, dialogues)
+
+
+def _other_model(w: World):
+    return vc.from_hf(build_tiny("llama", len(w.model.tokenizer), seed=3), w.model.tokenizer, model_id="tiny-llama")
+
+
+def _listen(w: World, monitor):
+    with vc.monitor(w.model, monitor):
+        pass
 
 
 def test_the_table_holds_at_least_80_bad_inputs():
