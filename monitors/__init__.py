@@ -16,7 +16,14 @@ Example:
     >>> lie_monitor.calibrate(model, control_answers, fpr=0.01).flag(model, suspects)
 """
 
-from veracity.monitors.black_box import FOLLOW_UPS, SELF_REPORT, FollowUpMonitor, SelfReportMonitor, yes_minus_no
+from veracity.monitors.black_box import (
+    FOLLOW_UPS,
+    SELF_REPORT,
+    FollowUpMonitor,
+    SelfReportMonitor,
+    follow_up_log_odds,
+    yes_minus_no,
+)
 from veracity.monitors.dialogue import Dialogue, answer_tokens, prompt_text
 from veracity.monitors.live import LiveScores, monitor
 from veracity.monitors.monitor import MONITORS, LieMonitor, load_monitor
@@ -32,5 +39,5 @@ from veracity.monitors.reading import answer_activations
 
 __all__ = ["DECEPTIVE", "FOLLOW_UPS", "HONEST", "MONITORS", "SELF_REPORT", "AnswerProbeMonitor", "Dialogue",
            "FollowUpMonitor", "InstructedPairsMonitor", "LieMonitor", "LiveScores", "OnPolicyMonitor",
-           "SelfReportMonitor", "answer_activations", "answer_tokens", "instructed_pairs", "load_monitor", "monitor",
+           "SelfReportMonitor", "answer_activations", "answer_tokens", "follow_up_log_odds", "instructed_pairs", "load_monitor", "monitor",
            "prompt_text", "yes_minus_no"]

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from veracity.hooks.extract import right_pad, tokenize
 from veracity.hooks.logprobs import next_token_logprobs
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, check_dialogues, with_follow_up
 from veracity.monitors.monitor import LieMonitor, register_monitor
 from veracity.probes import LogisticProbe
 
-__all__ = ["FOLLOW_UPS", "SELF_REPORT", "FollowUpMonitor", "SelfReportMonitor", "yes_minus_no"]
+__all__ = ["FOLLOW_UPS", "SELF_REPORT", "FollowUpMonitor", "SelfReportMonitor", "follow_up_log_odds", "yes_minus_no"]
 
 FOLLOW_UPS = (
     # about the answer just given
@@ -63,6 +64,45 @@ def yes_minus_no(model: VeracityModel, dialogues: Sequence[Dialogue], question: 
     return (torch.logsumexp(logprobs[:, yes], dim=-1) - torch.logsumexp(logprobs[:, no], dim=-1)).double().numpy()
 
 
+def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], questions: Sequence[str]) -> np.ndarray:
+    """``(n dialogues, n questions)``: :func:`yes_minus_no` of every question, the dialogue read once per dialogue.
+
+    The conversation up to the answer is the same for every follow-up question, so it runs once on a
+    KV cache and only each question's own tokens run after it (equal to :func:`yes_minus_no` up to float
+    rounding; a model run on NDIF asks each question in full).
+    """
+    if model.engine.remote:
+        return np.stack([yes_minus_no(model, dialogues, q) for q in questions], axis=1)
+    yes = _first_tokens(model.tokenizer, ("Yes", " Yes", "yes", " yes"))
+    no = _first_tokens(model.tokenizer, ("No", " No", "no", " no"))
+    if not yes or not no or set(yes) & set(no):
+        raise ValueError(f"{model.model_id}'s tokenizer starts 'yes' and 'no' with the same token: a yes/no "
+                         "monitor cannot read it")
+    out = np.empty((len(dialogues), len(questions)))
+    for i, dialogue in enumerate(dialogues):
+        rows = tokenize(model, [with_follow_up(model.tokenizer, dialogue, q) for q in questions])
+        shared = _shared_prefix(rows) - 1  # keep at least one token of each question to run after the cache
+        prefix = torch.tensor([rows[0][:shared]], device=model.device)
+        tails, mask = right_pad([r[shared:] for r in rows], model.tokenizer.pad_token_id, model.device)
+        with torch.no_grad():
+            _, cache = model.engine.step(prefix, torch.ones_like(prefix), torch.arange(shared, device=model.device)[None])
+            cache.batch_repeat_interleave(len(rows))
+            positions = (shared + torch.arange(tails.shape[1], device=model.device)).expand(len(rows), -1)
+            full_mask = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype, device=mask.device), mask], dim=1)
+            logits, _ = model.engine.step(tails, full_mask, positions, cache, all_logits=True)
+        last = logits[torch.arange(len(rows)), mask.sum(1) - 1].float().log_softmax(-1).cpu()
+        out[i] = (torch.logsumexp(last[:, yes], -1) - torch.logsumexp(last[:, no], -1)).double().numpy()
+    return out
+
+
+def _shared_prefix(rows: list[list[int]]) -> int:
+    n = min(len(r) for r in rows)
+    for k in range(n):
+        if any(r[k] != rows[0][k] for r in rows):
+            return k
+    return n
+
+
 @register_monitor
 class FollowUpMonitor(LieMonitor):
     """Logistic regression on the yes-minus-no log-odds of fixed follow-up questions.
@@ -83,8 +123,7 @@ class FollowUpMonitor(LieMonitor):
 
     def features(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> np.ndarray:
         """``(n dialogues, n questions)``: log P(yes) - log P(no) per follow-up question."""
-        dialogues = check_dialogues(dialogues)
-        return np.stack([yes_minus_no(model, dialogues, q, self.batch_size) for q in self.questions], axis=1)
+        return follow_up_log_odds(model, check_dialogues(dialogues), self.questions)
 
     def fit(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> FollowUpMonitor:
         """Fit the logistic regression on labelled dialogues (lies and honest answers)."""

@@ -209,8 +209,11 @@ def test_follow_up_features_are_yes_minus_no_log_odds(tiny):
             logp = torch.log_softmax(model.hf_model(torch.tensor([ids])).logits[0, -1].double(), -1)
         assert features[i, 1] == pytest.approx(float(logp[yes] - logp[no]), abs=1e-4)
     np.testing.assert_allclose(SelfReportMonitor(question="is paris in france ?").score(model, dialogues),
-                               -features[:, 1], rtol=1e-12)
-    np.testing.assert_allclose(yes_minus_no(model, dialogues, "is paris in france ?"), features[:, 1], rtol=1e-12)
+                               -features[:, 1], atol=1e-4)
+    np.testing.assert_allclose(yes_minus_no(model, dialogues, "is paris in france ?"), features[:, 1], atol=1e-4)
+    # the dialogue read once on a KV cache, each question after it: the same log-odds as asking in full
+    full = np.stack([yes_minus_no(model, dialogues, q) for q in mon.questions], axis=1)
+    np.testing.assert_allclose(features, full, atol=1e-4)
 
 
 def test_live_scores_are_the_monitor_read_on_what_was_generated_and_hooks_go(tiny):
@@ -233,3 +236,15 @@ def test_live_scores_are_the_monitor_read_on_what_was_generated_and_hooks_go(tin
     assert count_hooks(model) == 0
     with pytest.raises(ValueError, match="cannot listen to generation"), monitor(model, SelfReportMonitor()):
         pass
+
+
+@pytest.mark.parametrize("arch,backend", [("llama", "hf"), ("gpt2", "hf"), ("llama", "transformer_lens"),
+                                          ("llama", "nnsight")])
+def test_follow_up_log_odds_on_a_kv_cache_equal_asking_in_full_on_every_backend(tiny, arch, backend):
+    from veracity.monitors import follow_up_log_odds
+
+    model = tiny(arch, backend)
+    dialogues = qa_dialogues(3)
+    questions = ("is it true ? answer yes or no .", "is paris in france ?", "was it a lie ?")
+    full = np.stack([yes_minus_no(model, dialogues, q) for q in questions], axis=1)
+    np.testing.assert_allclose(follow_up_log_odds(model, dialogues, questions), full, atol=1e-4)
