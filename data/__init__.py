@@ -5,6 +5,7 @@ Besides statements: contrast-pair prompts (for CCS), polarity pairs (A / not-A, 
 polarity-aware CCS), question-answer sets with graders (for P(IK)) and a TruthfulQA loader.
 """
 
+from veracity.data.calibrated_math import MATH_TASKS, calibrated_math
 from veracity.data.chat import has_chat_template
 from veracity.data.cities import city_statements, neg_city_statements
 from veracity.data.contrast import CONTRAST_TEMPLATES, ContrastTemplate, chat_prompt, contrast_pairs, question_prompts
@@ -34,6 +35,7 @@ from veracity.data.truthfulqa import TruthfulQA, TruthfulQAItem, load_truthfulqa
 __all__ = [
     "ARITHMETIC_LEVELS",
     "BUILTIN_DATASETS",
+    "MATH_TASKS",
     "CONTRAST_TEMPLATES",
     "ContrastTemplate",
     "POLARITY_KINDS",
@@ -45,6 +47,7 @@ __all__ = [
     "TruthfulQA",
     "TruthfulQAItem",
     "arithmetic_questions",
+    "calibrated_math",
     "capital_questions",
     "chat_prompt",
     "city_statements",
