@@ -33,11 +33,13 @@ MODEL ?=
 demo: setup
 	$(PY) -m veracity.experiments.demo $(if $(MODEL),--model $(MODEL))
 
-# The embedded models are converted from GGUF once, before the test workers start (not twice at once).
+# The embedded models are converted from GGUF once, before the test workers start (not twice at once);
+# the two conversions run side by side, one per core.
 MODELS := artifacts/models/.veracity-converted
 $(MODELS): | $(STAMP)
-	$(PY) -m veracity info smollm2-135m >/dev/null
-	$(PY) -m veracity info gemma3-270m >/dev/null
+	$(PY) -m veracity info smollm2-135m >/dev/null & smollm=$$!; \
+	  $(PY) -m veracity info gemma3-270m >/dev/null & gemma=$$!; \
+	  wait $$smollm && wait $$gemma
 	touch $@
 
 # The README's picture of the demo page, from the current demo (needs Chromium, as the browser test does).
