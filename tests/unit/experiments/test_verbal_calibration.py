@@ -1,0 +1,44 @@
+"""verbal_calibration: reading a stated confidence, what the adapter learns, and options that say what is wrong."""
+
+import numpy as np
+import pytest
+
+from veracity.experiments.knowing.verbal_calibration import (
+    Config,
+    answer_part,
+    calibration,
+    completion,
+    stated_confidence,
+)
+
+
+def test_the_stated_confidence_is_read_after_the_answer():
+    assert stated_confidence("12 Confidence: 70%") == 0.7
+    assert stated_confidence("The answer is 12. Confidence:100 %") == 1.0
+    assert np.isnan(stated_confidence("12, I am fairly sure"))
+    assert np.isnan(stated_confidence("12 Confidence: 250%"))
+    assert answer_part("The answer is 12. Confidence: 70%") == "The answer is 12."
+
+
+def test_the_adapter_learns_the_model_s_own_answer_then_its_target(word_tokenizer):
+    assert completion(word_tokenizer, " 12 ", 0.666) == " 12 Confidence: 67%\n"  # no chat template: plain text
+
+
+def test_calibration_counts_unparsed_and_resamples_by_question():
+    probs = np.array([0.9, 0.9, 0.1, np.nan, 0.2])
+    figures = calibration(probs, np.array([1, 1, 0, 1, 0]), np.array(["a", "b", "c", "d", "e"]), seed=0)
+    assert figures["n"] == 4 and figures["n_unparsed"] == 1
+    assert figures["ece"]["value"] == pytest.approx(0.125)  # (2 * 0.1 + 0.1 + 0.2) / 4
+    assert sum(figures["diagram"]["count"]) == 4
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"train_tasks": "add_1d,integrals"}, "unknown \\['integrals'\\]"),
+    ({"train_tasks": "add_1d", "shift_tasks": "add_1d"}, "share a sub-task"),
+    ({"targets": "oracle"}, "choose from empirical, pik"),
+    ({"layer": "deep"}, "--layer must be an int"),
+    ({"n_per_task": 2}, "--n-per-task"),
+])
+def test_options_say_what_is_wrong(options, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        Config(out=str(tmp_path), **options)
