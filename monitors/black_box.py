@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from veracity.hooks.extract import right_pad, tokenize
 from veracity.hooks.logprobs import next_token_logprobs
@@ -79,7 +80,8 @@ def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], ques
         raise ValueError(f"{model.model_id}'s tokenizer starts 'yes' and 'no' with the same token: a yes/no "
                          "monitor cannot read it")
     out = np.empty((len(dialogues), len(questions)))
-    for i, dialogue in enumerate(dialogues):
+    for i, dialogue in enumerate(tqdm(dialogues, desc="follow-up questions", unit="dialogue", leave=False,
+                                      disable=len(dialogues) <= 64)):
         rows = tokenize(model, [with_follow_up(model.tokenizer, dialogue, q) for q in questions])
         shared = _shared_prefix(rows) - 1  # keep at least one token of each question to run after the cache
         prefix = torch.tensor([rows[0][:shared]], device=model.device)

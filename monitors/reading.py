@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from veracity.hooks.extract import fit_context, right_pad, run_layers
 from veracity.hooks.model import VeracityModel
@@ -36,6 +37,7 @@ def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], laye
     fit_context(model, [ids for ids, _ in rows], None)
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
     out: list[Tensor | None] = [None] * len(rows)
+    bar = tqdm(total=len(rows), desc="answer tokens", unit="dialogue", leave=False, disable=len(rows) <= 64)
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         input_ids, mask = right_pad([rows[i][0] for i in batch], model.tokenizer.pad_token_id, model.device)
@@ -44,4 +46,6 @@ def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], laye
         for j, i in enumerate(batch):
             ids, begin = rows[i]
             out[i] = hidden[j, begin:len(ids)].to("cpu", torch.float32)
+        bar.update(len(batch))
+    bar.close()
     return out

@@ -23,6 +23,7 @@ the prompt's last token (what the prompt alone gives away) and "a pressure is pr
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -54,6 +55,8 @@ from veracity.monitors import (
 from veracity.probes import LogisticProbe
 from veracity.probes.evaluation import auroc_estimate, mean_estimate
 from veracity.probes.splits import grouped_split
+
+logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "follow_up", "self_report")
 WORDS = ("garden", "river", "window", "yellow", "planet", "music", "bridge", "orange", "silver", "forest", "candle",
@@ -203,6 +206,7 @@ def run(config: Config, model=None) -> Results:
     held = set(test_q.tolist())
     sides = ["test" if i in held else "train" for i in range(len(data))]
     kinds = config.pressure_list + (["organism"] if config.adapter else [])
+    logger.info("[lies 1/5] %d questions asked neutrally and under %s", len(data), ", ".join(kinds))
     rows = answered(model, data, kinds, sides, config)
     train = [d for d in rows if d.group.startswith("train:")]
     test = [d for d in rows if d.group.startswith("test:")]
@@ -217,14 +221,19 @@ def run(config: Config, model=None) -> Results:
             raise ValueError(f"the {name} questions gave {n_lies} lies and {len(side) - n_lies} honest answers on "
                              "known facts: the monitors need at least 2 of each; use more questions (--n), another "
                              "--pressures or a longer --max-new-tokens")
+    logger.info("[lies 2/5] %d ordinary control questions under a neutral prompt", config.n_control)
     controls = control_answers(model, config)
     calibration, fresh = controls[::2], controls[1::2]
+    logger.info("[lies 3/5] fitting %s on %d training answers", ", ".join(RECIPES), len(train))
     monitors = fit_monitors(model, train, data, train_q, config)
     scores = {}
     for name, mon in monitors.items():
+        logger.info("[lies 4/5] %s: calibrating at fpr=%g on %d controls, scoring %d held-out answers", name,
+                    config.fpr, len(calibration), len(test))
         mon.calibrate(model, calibration, fpr=config.fpr)
         scores[name] = {"test": mon.score(model, test), "fresh": mon.score(model, fresh),
                         "unseen": mon.score(model, unseen) if unseen else np.zeros(0)}
+    logger.info("[lies 5/5] the transfer matrix and the baselines")
     transfer = transfer_matrix(model, monitors, train, test, unseen, config)
     baselines = {"prompt_only": prompt_only(model, train, test, monitors["on_policy"].layer_, config),
                  "pressure_present": np.array([float(d.kind != "neutral") for d in test])}

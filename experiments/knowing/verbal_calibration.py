@@ -19,6 +19,7 @@ confidence with a frozen P(IK) head's reading of each question, per layer.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from typing import ClassVar
@@ -39,6 +40,8 @@ from veracity.hooks.convention import resolve_layers
 from veracity.hooks.generation import generate, p_true, qa_prompts
 from veracity.probes import PIKHead, bootstrap_ci, brier, ece, mce, reliability_diagram
 from veracity.probes.evaluation import estimate
+
+logger = logging.getLogger(__name__)
 
 TRAIN_TASKS = "add_1d,subtract_1d,add_2d,multiply_1d,subtract_2d,add_3d,multiply_2dx1d,multiply_2d"
 SHIFT_TASKS = "round_2d,next_in_sequence,divide_1d,square_2d,multiply_3d"
@@ -145,6 +148,7 @@ def run(config: Config, model=None) -> Results:
     data = calibrated_math(config.n_per_task, config.seed, tasks=trained_on + shifted)
     model = model or config.load_model()
     prompts = qa_prompts(model, data)
+    logger.info("[verbal 1/4] answering %d questions of %d sub-tasks", len(data), len(trained_on) + len(shifted))
     answers = [a[0] for a in generate(model, prompts, max_new_tokens=config.max_new_tokens,
                                       batch_size=config.batch_size, seed=config.seed)]
     correct = np.array([grade(item, a) for item, a in zip(data.items, answers, strict=True)])
@@ -156,23 +160,26 @@ def run(config: Config, model=None) -> Results:
     layer = round(2 * model.n_layers / 3) if config.layer == "auto" else resolve_layers([int(config.layer)],
                                                                                         model.n_layers)[0]
     every = sorted({*range(0, model.n_layers, 3), layer})
+    logger.info("[verbal 2/4] P(IK) heads at layers %s; the untrained model's verbal confidence and P(True)", every)
     acts = extract(model, prompts, layers=every, batch_size=config.batch_size, progress=False)
     heads = {lay: PIKHead(seed=config.seed).fit(acts[train, j], correct[train].astype(float))
              for j, lay in enumerate(every)}
     pik = {lay: heads[lay].predict_true(acts[:, j]) for j, lay in enumerate(every)}
     accuracy = {t: float(correct[train][tasks[train] == t].mean()) for t in trained_on}
     targets = {"empirical": np.array([accuracy.get(t, np.nan) for t in tasks]), "pik": pik[layer]}
-    base_verbal = verbal_confidence(model, data, answers, batch_size=config.batch_size, progress=False)[1]
+    base_verbal = verbal_confidence(model, data, answers, batch_size=config.batch_size)[1]
     read = {"untrained_verbal": base_verbal, "pik_head": pik[layer],
             "p_true_own_turn": p_true(model, data, answers, batch_size=config.batch_size, own_turn=True),
             "constant": np.full(len(data), correct[train].mean())}
     outcome = {name: correct for name in read}
     training, said = {}, {}
     for variant in config.target_list:
+        logger.info("[verbal 3/4] fine-tuning on %s targets (%d examples, %d epochs)", variant, len(train), config.epochs)
         completions = [completion(model.tokenizer, answers[i], targets[variant][i]) for i in train]
         losses = train_lora(model, [prompts[i] for i in train], completions, out / f"adapter_{variant}",
-                            rank=config.rank, epochs=config.epochs, lr=config.lr, seed=config.seed, progress=False)
+                            rank=config.rank, epochs=config.epochs, lr=config.lr, seed=config.seed)
         tuned = config.load_model(adapter=out / f"adapter_{variant}")
+        logger.info("[verbal 4/4] the %s-trained model answers and states its confidence", variant)
         replies = [r[0] for r in generate(tuned, prompts, max_new_tokens=config.max_new_tokens,
                                           batch_size=config.batch_size, seed=config.seed)]
         said[variant] = replies
