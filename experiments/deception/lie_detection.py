@@ -199,9 +199,9 @@ def run(config: Config, model=None) -> Results:
     """Answer, fit every monitor on training questions, calibrate on controls, score held-out lies; write the outputs."""
     out = check_writable_folder(config.out)
     data = config.load_questions()
+    if config.adapter:  # the organism answers, and is the model monitored
+        model = config.load_model(adapter=config.adapter)
     model = model or config.load_model()
-    if config.adapter:
-        model = config.load_model(adapter=config.adapter)  # the organism answers, and is the model monitored
     train_q, test_q = grouped_split(data.questions, config.test_fraction, config.seed)
     held = set(test_q.tolist())
     sides = ["test" if i in held else "train" for i in range(len(data))]
