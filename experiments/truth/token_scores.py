@@ -26,7 +26,8 @@ from veracity.hooks.convention import resolve_layers
 from veracity.hooks.extract import run_layers, tokenize
 from veracity.hooks.model import VeracityModel
 
-__all__ = ["TokenScores", "probe_layer", "score_answer", "score_ids", "score_tokens", "shown", "token_figure"]
+__all__ = ["TokenScores", "live_view", "probe_layer", "score_answer", "score_ids", "score_tokens", "shown",
+           "token_figure"]
 
 
 @dataclass
@@ -158,6 +159,31 @@ def shown(token: str) -> str:
     """A token as a cell label: newlines as ⏎, leading spaces as a middle dot."""
     token = token.replace("\n", "⏎")
     return "·" + token[1:] if token.startswith(" ") else token
+
+
+def live_view(model: VeracityModel, live, row: int, generated_ids, label: str = "") -> TokenScores:
+    """One generated row's lie scores from :func:`veracity.monitors.monitor` as a token view.
+
+    Each token read back gets ``1 / (1 + exp(score))``, the monitor's P(honest) (the view's "P(true)"
+    colour scale); the last generated token, never read back, is left out.
+
+    Args:
+        model: The model that generated.
+        live: The :class:`~veracity.monitors.LiveScores` filled during generation.
+        row: The row of the generated batch.
+        generated_ids: That row's generated token ids (without the prompt).
+        label: Row name in figures.
+
+    Example:
+        >>> token_figure([live_view(model, live, 0, new_ids[0], label="answer 0")]).show()
+    """
+    scores = np.asarray(live.scores[row], dtype=np.float64)
+    ids = [int(i) for i in generated_ids][:len(scores)]
+    if len(ids) < len(scores):
+        raise ValueError(f"row {row} has {len(scores)} scores but {len(ids)} generated tokens: pass that row's "
+                         "generated ids")
+    return TokenScores(_decode_each(model, ids), 1 / (1 + np.exp(scores)), live.layer, answer_start=0,
+                       label=label, token_ids=ids)
 
 
 def token_figure(views: list[TokenScores], width: int = 16, title: str | None = None) -> go.Figure:

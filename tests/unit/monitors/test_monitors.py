@@ -248,3 +248,19 @@ def test_follow_up_log_odds_on_a_kv_cache_equal_asking_in_full_on_every_backend(
     questions = ("is it true ? answer yes or no .", "is paris in france ?", "was it a lie ?")
     full = np.stack([yes_minus_no(model, dialogues, q) for q in questions], axis=1)
     np.testing.assert_allclose(follow_up_log_odds(model, dialogues, questions), full, atol=1e-4)
+
+
+def test_the_token_view_shows_live_scores(tiny):
+    from veracity.experiments.truth.token_scores import live_view, token_figure
+
+    model = tiny("llama")
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, qa_dialogues(40, seed=1))
+    ids = model.tokenizer(["Question: which country is paris in ?\nAnswer:"], return_tensors="pt")["input_ids"]
+    with monitor(model, mon) as live, torch.no_grad():
+        out = model.hf_model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=1)
+    view = live_view(model, live, 0, out[0, ids.shape[1]:], label="answer")
+    assert len(view.tokens) == 4 and np.all((view.scores > 0) & (view.scores < 1))
+    np.testing.assert_allclose(view.scores, 1 / (1 + np.exp(live.scores[0])))
+    assert len(token_figure([view]).data) == 1
+    with pytest.raises(ValueError, match="pass that row's generated ids"):
+        live_view(model, live, 0, out[0, ids.shape[1]:ids.shape[1] + 2])
