@@ -21,7 +21,7 @@ from veracity.hooks.extract import right_pad, tokenize
 from veracity.hooks.logprobs import next_token_logprobs
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, check_dialogues, with_follow_up
-from veracity.monitors.monitor import LieMonitor, register_monitor
+from veracity.monitors.monitor import LieMonitor, probe_from_state, probe_state, register_monitor
 from veracity.probes import LogisticProbe
 
 __all__ = ["FOLLOW_UPS", "SELF_REPORT", "FollowUpMonitor", "SelfReportMonitor", "follow_up_log_odds", "yes_minus_no"]
@@ -52,14 +52,20 @@ def _first_tokens(tokenizer, words: Sequence[str]) -> list[int]:
     return sorted(firsts - {tokenizer.unk_token_id})
 
 
-def yes_minus_no(model: VeracityModel, dialogues: Sequence[Dialogue], question: str,
-                 batch_size: int = 16) -> np.ndarray:
-    """log P(yes) - log P(no) of the reply to ``question`` asked after each answer (any casing, with or without a space)."""
+def _yes_no_ids(model: VeracityModel) -> tuple[list[int], list[int]]:
+    """The first tokens of "yes" and of "no" in any casing, with or without a space; refused if they overlap."""
     yes = _first_tokens(model.tokenizer, ("Yes", " Yes", "yes", " yes"))
     no = _first_tokens(model.tokenizer, ("No", " No", "no", " no"))
     if not yes or not no or set(yes) & set(no):
         raise ValueError(f"{model.model_id}'s tokenizer starts 'yes' and 'no' with the same token: a yes/no "
                          "monitor cannot read it")
+    return yes, no
+
+
+def yes_minus_no(model: VeracityModel, dialogues: Sequence[Dialogue], question: str,
+                 batch_size: int = 16) -> np.ndarray:
+    """log P(yes) - log P(no) of the reply to ``question`` asked after each answer (any casing, with or without a space)."""
+    yes, no = _yes_no_ids(model)
     logprobs = next_token_logprobs(model, [with_follow_up(model.tokenizer, d, question) for d in dialogues],
                                    batch_size)
     return (torch.logsumexp(logprobs[:, yes], dim=-1) - torch.logsumexp(logprobs[:, no], dim=-1)).double().numpy()
@@ -74,11 +80,7 @@ def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], ques
     """
     if model.engine.remote:
         return np.stack([yes_minus_no(model, dialogues, q) for q in questions], axis=1)
-    yes = _first_tokens(model.tokenizer, ("Yes", " Yes", "yes", " yes"))
-    no = _first_tokens(model.tokenizer, ("No", " No", "no", " no"))
-    if not yes or not no or set(yes) & set(no):
-        raise ValueError(f"{model.model_id}'s tokenizer starts 'yes' and 'no' with the same token: a yes/no "
-                         "monitor cannot read it")
+    yes, no = _yes_no_ids(model)
     out = np.empty((len(dialogues), len(questions)))
     for i, dialogue in enumerate(tqdm(dialogues, desc="follow-up questions", unit="dialogue", leave=False,
                                       disable=len(dialogues) <= 64)):
@@ -144,14 +146,11 @@ class FollowUpMonitor(LieMonitor):
         return {"questions": list(self.questions), "C": self.C, "batch_size": self.batch_size}
 
     def _state(self):
-        probe = self.probe_
-        tensors = {f"probe.{name}": getattr(probe, name) for name in probe._tensor_attrs}
-        return tensors, {"probe": {"hyperparameters": probe.get_params(deep=False), "provenance": probe.provenance,
-                                   "state": {name: getattr(probe, name) for name in probe._json_attrs}}}
+        tensors, saved = probe_state(self.probe_)
+        return tensors, {"probe": saved}
 
     def _restore(self, tensors, state):
-        probe_tensors = {name[len("probe."):]: t for name, t in tensors.items() if name.startswith("probe.")}
-        self.probe_ = LogisticProbe._from_artifact(probe_tensors, state["probe"], source="the monitor's regression")
+        self.probe_ = probe_from_state(tensors, state["probe"], "the monitor's regression")
 
 
 @register_monitor

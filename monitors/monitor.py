@@ -23,6 +23,7 @@ from torch import Tensor
 
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, check_dialogues
+from veracity.probes import LogisticProbe
 from veracity.probes.io import load_artifact, save_artifact
 
 __all__ = ["MONITORS", "LieMonitor", "load_monitor", "register_monitor"]
@@ -139,6 +140,19 @@ class LieMonitor:
 
     def _hyperparameters(self) -> dict[str, Any]:
         return {}
+
+
+def probe_state(probe: LogisticProbe) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """A fitted probe inside a monitor's artifact: its tensors under ``probe.`` and what its own save writes."""
+    tensors = {f"probe.{name}": getattr(probe, name) for name in probe._tensor_attrs}
+    return tensors, {"hyperparameters": probe.get_params(deep=False), "provenance": probe.provenance,
+                     "state": {name: getattr(probe, name) for name in probe._json_attrs}}
+
+
+def probe_from_state(tensors: dict[str, Tensor], saved: dict[str, Any], source: str) -> LogisticProbe:
+    """The probe :func:`probe_state` stored, checked as the probe's own loader checks it."""
+    mine = {name[len("probe."):]: t for name, t in tensors.items() if name.startswith("probe.")}
+    return LogisticProbe._from_artifact(mine, saved, source=source)
 
 
 def load_monitor(path: str | os.PathLike) -> LieMonitor:

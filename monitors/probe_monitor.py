@@ -19,7 +19,7 @@ from torch import Tensor
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, check_dialogues
-from veracity.monitors.monitor import LieMonitor, register_monitor
+from veracity.monitors.monitor import LieMonitor, probe_from_state, probe_state, register_monitor
 from veracity.monitors.reading import answer_activations
 from veracity.probes import LogisticProbe
 from veracity.probes.metrics import auroc
@@ -137,16 +137,12 @@ class AnswerProbeMonitor(LieMonitor):
                 "seed": self.seed, "batch_size": self.batch_size}
 
     def _state(self):
-        probe = self.probe_
-        tensors = {f"probe.{name}": getattr(probe, name) for name in probe._tensor_attrs}
-        saved = {"hyperparameters": probe.get_params(deep=False), "provenance": probe.provenance,
-                 "state": {name: getattr(probe, name) for name in probe._json_attrs}}
+        tensors, saved = probe_state(self.probe_)
         return tensors, {"layer": self.layer_, "C": self.C_, "validation": self.validation_, "probe": saved}
 
     def _restore(self, tensors, state):
         self.layer_, self.C_, self.validation_ = int(state["layer"]), float(state["C"]), list(state["validation"])
-        probe_tensors = {name[len("probe."):]: t for name, t in tensors.items() if name.startswith("probe.")}
-        self.probe_ = LogisticProbe._from_artifact(probe_tensors, state["probe"], source="the monitor's probe")
+        self.probe_ = probe_from_state(tensors, state["probe"], "the monitor's probe")
 
 
 @register_monitor
