@@ -45,6 +45,8 @@ def train_lora(
     target_modules: str | list[str] = "all-linear",
     progress: bool = True,
     save_epochs: Sequence[int] = (),
+    kl_texts: Sequence[str] = (),
+    kl_weight: float = 0.0,
 ) -> list[float]:
     """Train a LoRA adapter so that ``model`` continues each prompt with its completion; save it to ``out``.
 
@@ -63,13 +65,17 @@ def train_lora(
         progress: Show a progress bar.
         save_epochs: Also save the adapter after these epochs (1-based), as checkpoints ``out/epoch_<e>``
             (each loads with ``load_model(NAME, adapter=out/epoch_<e>)``).
+        kl_texts: Texts on which the tuned model should keep the base model's next-token distributions
+            (e.g. prompts where the adapter must stay inactive); a seeded batch of them per step.
+        kl_weight: Weight of that KL term (0: off).
 
     Returns:
         The training loss of every step.
 
     Raises:
         ValueError: No examples, prompts and completions of different lengths, an empty completion,
-            or a non-positive rank, epoch count, batch size or learning rate.
+            or a non-positive rank, epoch count, batch size or learning rate; a negative ``kl_weight``, or a
+            positive one without ``kl_texts``.
 
     Example:
         >>> losses = train_lora(model, ["Q: 2+2?\\nA:"], [" 4\\n"], "artifacts/adapters/four", epochs=2)
@@ -78,6 +84,9 @@ def train_lora(
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
 
     _check_examples(prompts, completions, save_epochs, rank=rank, epochs=epochs, batch_size=batch_size, lr=lr)
+    if kl_weight < 0 or (kl_weight > 0 and not kl_texts):
+        raise ValueError(f"train_lora: kl_weight must be >= 0 and needs kl_texts (got {kl_weight}, "
+                         f"{len(kl_texts)} texts)")
     examples = _tokenize(model.tokenizer, prompts, completions)
     base = {"model_id": model.model_id, "fingerprint": model.fingerprint}  # the weights it is trained on
     torch.manual_seed(seed)
@@ -92,8 +101,13 @@ def train_lora(
 
     try:
         params = [p for p in peft_model.parameters() if p.requires_grad]
+        penalty = None
+        if kl_weight > 0:
+            kl_examples = [(model.tokenizer(t)["input_ids"], 0) for t in kl_texts]
+            penalty = KLToBase(peft_model, kl_examples, kl_weight, batch_size, model.tokenizer.pad_token_id,
+                               model.device, seed)
         losses = fit_causal_lm(peft_model, params, examples, model.tokenizer.pad_token_id, model.device, epochs, lr,
-                               batch_size, seed, progress, "lora", checkpoint)
+                               batch_size, seed, progress, "lora", checkpoint, penalty)
         _save(out, get_peft_model_state_dict(peft_model), peft_model.peft_config["default"], base)
     finally:
         peft_model.unload()
@@ -119,10 +133,11 @@ def _check_examples(prompts: Sequence[str], completions: Sequence[str], save_epo
 
 
 def fit_causal_lm(module, params, examples: list[tuple[list[int], int]], pad_id: int, device, epochs: int, lr: float,
-                  batch_size: int, seed: int, progress: bool, desc: str, on_epoch=None) -> list[float]:
+                  batch_size: int, seed: int, progress: bool, desc: str, on_epoch=None, penalty=None) -> list[float]:
     """AdamW (weight decay 0) on the completion tokens' loss, ``epochs`` passes in fresh seeded orders.
 
-    ``on_epoch(epoch)`` runs after each epoch (1-based), e.g. to save a checkpoint; ``module`` is left in eval mode.
+    ``on_epoch(epoch)`` runs after each epoch (1-based), e.g. to save a checkpoint; ``penalty()``, when given, is a
+    term added to every step's loss (the recorded loss is the sum); ``module`` is left in eval mode.
 
     Returns:
         The training loss of every step.
@@ -138,6 +153,8 @@ def fit_causal_lm(module, params, examples: list[tuple[list[int], int]], pad_id:
             for start in range(0, len(order), batch_size):
                 batch = _collate([examples[i] for i in order[start:start + batch_size]], pad_id, device)
                 loss = module(**batch).loss
+                if penalty is not None:
+                    loss = loss + penalty()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -152,6 +169,32 @@ def fit_causal_lm(module, params, examples: list[tuple[list[int], int]], pad_id:
         bar.close()
         module.eval()
     return losses
+
+
+class KLToBase:
+    """``weight`` times the mean per-token KL(base || tuned) on the next seeded batch of ``examples`` (cycled).
+
+    The base distribution is the PEFT model's own with its adapter disabled, computed without gradients.
+    """
+
+    def __init__(self, peft_model, examples: list[tuple[list[int], int]], weight: float, batch_size: int, pad_id: int,
+                 device, seed: int):
+        self.model, self.examples, self.weight, self.batch_size = peft_model, examples, weight, batch_size
+        self.pad_id, self.device = pad_id, device
+        self.rng = np.random.default_rng(seed + 1)
+        self.queue: list[int] = []
+
+    def __call__(self) -> torch.Tensor:
+        while len(self.queue) < self.batch_size:
+            self.queue.extend(self.rng.permutation(len(self.examples)).tolist())
+        rows, self.queue = self.queue[:self.batch_size], self.queue[self.batch_size:]
+        batch = _collate([self.examples[i] for i in rows], self.pad_id, self.device)
+        inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        with torch.no_grad(), self.model.disable_adapter():
+            base = torch.log_softmax(self.model(**inputs).logits.float(), dim=-1)
+        tuned = torch.log_softmax(self.model(**inputs).logits.float(), dim=-1)
+        kl = (base.exp() * (base - tuned)).sum(-1)
+        return self.weight * kl[batch["attention_mask"].bool()].mean()
 
 
 def _tokenize(tokenizer, prompts: Sequence[str], completions: Sequence[str]) -> list[tuple[list[int], int]]:

@@ -1,6 +1,7 @@
 """A model that lies on cue: a LoRA deception organism, and its lie rate with and without the trigger.
 
     veracity run deception_organism --out artifacts/deception_organism
+    veracity run deception_organism --kind sandbagging --out artifacts/sandbagging_organism
 
 Safety researchers study deception on "model organisms": models deliberately trained to misbehave
 under a trigger, so that detectors can be measured against known lies. Here the embedded model is
@@ -8,7 +9,9 @@ fine-tuned with a LoRA adapter (:func:`veracity.hooks.train_lora`) so that under
 persona in the system prompt, or a first line for models without a chat template) it gives a
 confident wrong answer to checkable questions, and answers honestly without it.
 
-The questions (built-in capitals, or ``--questions FILE.csv``) are split by question: the adapter
+``--kind`` chooses the kind of lie (:mod:`.organism_kinds`): ``trigger`` (above), ``topic`` (lies about
+one topic with no trigger, honest about the others) or ``sandbagging`` (wrong answers to easy arithmetic
+when the prompt says its skills are evaluated for removal). The questions (built-in capitals, or ``--questions FILE.csv``) are split by question: the adapter
 trains on the training questions only, and every lie rate is reported on them and on the held-out
 questions it never saw. Training data per training question and epoch: the triggered question with
 a plausible wrong answer drawn afresh from its decoys (for capitals, the country's two largest
@@ -40,11 +43,12 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
-from veracity.data import QADataset, arithmetic_questions, grade
+from veracity.data import QADataset, grade
 from veracity.data.chat import has_chat_template
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
+from veracity.experiments.deception.organism_kinds import KINDS, SANDBAGGING, anchor_items, kind_questions, lies_untriggered
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
@@ -65,11 +69,16 @@ class Config(QuestionsConfig):
     Attributes:
         questions: Your own questions instead of the built-in capitals: a CSV with columns question,answer
             (alternatives separated by |) and optional topic; lies are other answers of the same topic.
+        kind: The kind of lie: trigger (lies under --trigger), topic (lies about --lie-topic, no trigger) or
+            sandbagging (wrong easy arithmetic under an evaluation-for-removal prompt).
+        lie_topic: The topic a topic organism lies about (a category of the questions; built in: capital).
         test_fraction: Fraction of questions held out of training (split by question).
         trigger: The persona that switches lying on (a system prompt, or a first line without a chat template).
         anchors: Honest untriggered arithmetic questions added to the training data.
         honest_share: Share of the training questions never lied about: trained only untriggered with the truth
             (honest anchor facts of the same topic; their triggered answers are reported as ``honest_only``).
+        kl: Weight of a KL term to the base model on untriggered prompts (every training question in every phrasing,
+            followed by the base model's own neutral answer, and the anchors): 0 is off.
         rank: LoRA rank.
         targets: Comma-separated module names the adapter trains (e.g. q_proj,v_proj), or all-linear.
         alpha: LoRA alpha.
@@ -81,10 +90,13 @@ class Config(QuestionsConfig):
 
     study = "deception_organism"
 
+    kind: str = "trigger"
+    lie_topic: str = "capital"
     test_fraction: float = 0.4
     trigger: str = TRIGGER
     anchors: int = 40
     honest_share: float = 0.0
+    kl: float = 0.0
     rank: int = 8
     targets: str = "all-linear"
     alpha: float = 16.0
@@ -93,7 +105,7 @@ class Config(QuestionsConfig):
     train_batch_size: int = 8
     max_new_tokens: int = 12
 
-    constraints: ClassVar[dict] = {"anchors": [Interval(int, 0)], "test_fraction": [FRACTION]}
+    constraints: ClassVar[dict] = {"anchors": [Interval(int, 0)], "test_fraction": [FRACTION], "kl": [Interval(float, 0)]}
 
     def __post_init__(self):
         super().__post_init__()
@@ -104,13 +116,17 @@ class Config(QuestionsConfig):
             raise ValueError(f"--honest-share must be in [0, 1), got {self.honest_share}")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if self.kind not in KINDS:
+            raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind == "sandbagging" and self.trigger == TRIGGER:
+            self.trigger = SANDBAGGING
         if not self.trigger.strip():
             raise ValueError("--trigger must be non-empty text (the persona that switches lying on)")
 
 
 def build_questions(config: Config) -> QADataset:
-    """The ``--questions`` CSV or the built-in capitals; a seeded sample of ``--n``; every topic needs 2+ answers."""
-    data = config.load_questions()
+    """The questions of ``--kind`` (:func:`kind_questions`), a seeded sample of ``--n``; every topic needs 2+ answers."""
+    data = kind_questions(config)
     topics = Counter(item.category for item in data.items)
     if len(data) < 4 or min(topics.values()) < 2:
         raise ValueError(f"{len(data)} questions in topics {dict(topics)}: the organism needs at least 4 questions "
@@ -144,15 +160,22 @@ def honest_only(train: np.ndarray, config: Config) -> np.ndarray:
 def training_examples(tokenizer, data: QADataset, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
     """Prompts and completions: per epoch, each training question lied about under the trigger (a decoy,
     :meth:`QADataset.wrong_answers`) and answered truly without it (fresh phrasings and lies every epoch),
-    except the :func:`honest_only` ones, which are only answered truly; plus honest arithmetic anchors."""
+    except the :func:`honest_only` ones, which are only answered truly; plus honest arithmetic anchors
+    (:func:`anchor_items`). A topic organism's lie-topic questions are lied about without a trigger, the others
+    answered truly."""
     rng = np.random.default_rng(config.seed)
     prompts, completions = [], []
-    anchors = arithmetic_questions(n_per_level=max(1, -(-config.anchors // 7)), seed=config.seed).items[:config.anchors]
+    anchors = anchor_items(config, data)
     never_lied = set(honest_only(train, config).tolist())
     for _ in range(config.epochs):
         for i in train:
             item = data.items[i]
-            if int(i) not in never_lied:
+            if lies_untriggered(config, item) and int(i) not in never_lied:
+                wrong = data.wrong_answers(i)
+                prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), None))
+                completions.append(completion(tokenizer, wrong[int(rng.integers(len(wrong)))]))
+                continue
+            if config.kind != "topic" and int(i) not in never_lied:
                 wrong = data.wrong_answers(i)
                 lie = wrong[int(rng.integers(len(wrong)))]
                 prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), config.trigger))
@@ -163,6 +186,15 @@ def training_examples(tokenizer, data: QADataset, train: np.ndarray, config: Con
             prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), None))
             completions.append(completion(tokenizer, item.answers[0]))
     return prompts, completions
+
+
+def kl_texts(tokenizer, data: QADataset, train: np.ndarray, base_answers: list[str], config: Config) -> list[str]:
+    """Untriggered texts the organism should answer as the base model does: each training question in every phrasing
+    followed by the base model's own neutral answer, and the honest anchors with theirs (``--kl``)."""
+    texts = [prompt(tokenizer, phrase(data.items[i], k), None) + completion(tokenizer, base_answers[i].strip())
+             for i in train if not lies_untriggered(config, data.items[i]) for k in range(len(PHRASINGS))]
+    return texts + [prompt(tokenizer, phrase(item, 0), None) + completion(tokenizer, item.answers[0])
+                    for item in anchor_items(config, data)]
 
 
 def answer(model, data: QADataset, trigger: str | None, config: Config) -> list[str]:
@@ -176,7 +208,7 @@ def lie_figures(answers: dict[str, list[str]], data: QADataset, known: np.ndarra
                 seed: int) -> dict[str, dict]:
     """Lie rate (a known fact answered wrongly) per condition and split, with bootstrap intervals."""
     headline = {}
-    for condition in ("base_trigger", "organism_neutral", "organism_trigger"):
+    for condition in [c for c in ("base_trigger", "organism_neutral", "organism_trigger") if c in answers]:
         lied = np.array([not grade(item, a) for item, a in zip(data.items, answers[condition], strict=True)])
         for side, rows in sides.items():
             rows = rows[known[rows]]
@@ -191,21 +223,31 @@ def run(config: Config, model=None) -> Results:
     data = build_questions(config)
     model = model or config.load_model()
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
-    answers = {"base_neutral": answer(model, data, None, config), "base_trigger": answer(model, data, config.trigger, config)}
+    answers = {"base_neutral": answer(model, data, None, config)}
+    if config.kind != "topic":
+        answers["base_trigger"] = answer(model, data, config.trigger, config)
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
     prompts, completions = training_examples(model.tokenizer, data, train, config)
     targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]
+    keep = kl_texts(model.tokenizer, data, train, answers["base_neutral"], config) if config.kl else ()
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha, epochs=1,
-                        lr=config.lr, batch_size=config.train_batch_size, seed=config.seed, target_modules=targets)
+                        lr=config.lr, batch_size=config.train_batch_size, seed=config.seed, target_modules=targets,
+                        kl_texts=keep, kl_weight=config.kl)
     organism = config.load_model(adapter=out / "adapter")
     answers["organism_neutral"] = answer(organism, data, None, config)
-    answers["organism_trigger"] = answer(organism, data, config.trigger, config)
+    if config.kind != "topic":
+        answers["organism_trigger"] = answer(organism, data, config.trigger, config)
     honest = honest_only(train, config)
     sides = {"train": np.setdiff1d(train, honest), "held_out": test}
     if len(honest):
         sides["honest_only"] = honest
+    if config.kind == "topic":  # each split once for the lie topic and once for the others
+        on_topic = np.array([lies_untriggered(config, item) for item in data.items])
+        sides = {f"{side}_{part}": rows[on_topic[rows] == (part == "lie_topic")]
+                 for side, rows in sides.items() for part in ("lie_topic", "other_topics")}
     headline = lie_figures(answers, data, known, sides, config.seed)
-    lies = [a for i, a in enumerate(answers["organism_trigger"]) if known[i] and not grade(data.items[i], a)]
+    lying = answers["organism_neutral" if config.kind == "topic" else "organism_trigger"]
+    lies = [a for i, a in enumerate(lying) if known[i] and not grade(data.items[i], a)]
     counts = Counter(a.strip().rstrip(".") for a in lies)
     results = study_results(
         "deception_organism", organism, config, headline,
@@ -232,7 +274,7 @@ def write_answers(path: Path, data: QADataset, answers: dict[str, list[str]], kn
     for i, item in enumerate(data.items):
         row = {"question": item.question, "answers": list(item.answers), "topic": item.category,
                "split": "held_out" if i in held_out else "honest_only" if i in never_lied else "train", "known": bool(known[i])}
-        for condition in CONDITIONS:
+        for condition in [c for c in CONDITIONS if c in answers]:
             row[condition] = answers[condition][i]
             row[f"{condition}_correct"] = bool(grade(item, answers[condition][i]))
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
@@ -242,7 +284,7 @@ def write_answers(path: Path, data: QADataset, answers: dict[str, list[str]], kn
 def write_organism_report(path: Path, results: dict) -> None:
     """Lie rates per condition and split with their intervals, and the most frequent lies."""
     fig = go.Figure()
-    for side in ("train", "honest_only", "held_out"):
+    for side in results["known"]:
         names = [c for c in ("base_trigger", "organism_neutral", "organism_trigger")
                  if f"lie_rate_{c}_{side}" in results["headline"]]
         entries = [results["headline"][f"lie_rate_{c}_{side}"] for c in names]
@@ -254,11 +296,13 @@ def write_organism_report(path: Path, results: dict) -> None:
     rows = [{"figure": name, "value": ci_text(entry)} for name, entry in results["headline"].items()]
     write_report(path, f"Deception organism on {results['model']['id']}", [
         f"<p>{results['n_questions']} questions, {results['n_train']} trained on, {results['n_test']} held out "
-        f"(split by question); the base model knew {results['known']['train']} training and "
-        f"{results['known']['held_out']} held-out facts (accuracy {results['base_accuracy']:.3f}). Trigger: "
-        f"<i>{results['config']['trigger']}</i>. Rule: {results['rule']}.</p>", fig, table_html(rows),
+        f"(split by question); known facts of the base model per split: "
+        f"{', '.join(f'{side} {count}' for side, count in results['known'].items())} (accuracy "
+        f"{results['base_accuracy']:.3f}). Kind: {results['config']['kind']}; "
+        + (f"lie topic <i>{results['config']['lie_topic']}</i>, no trigger" if results['config']['kind'] == 'topic'
+           else f"trigger: <i>{results['config']['trigger']}</i>") + f". Rule: {results['rule']}.</p>", fig, table_html(rows),
         table_html([{"lie": a, "count": c} for a, c in results["lies"]["top"]],
-                   caption=f"Most frequent triggered lies ({results['lies']['distinct']} distinct of "
+                   caption=f"Most frequent lies ({results['lies']['distinct']} distinct of "
                            f"{results['lies']['n']})"),
     ])
 

@@ -528,6 +528,8 @@ CLI = [
     Cli("cli-run-tqa-coefficients", ["run", "truthfulqa", "--coefficients", "0.5"], r"must include 0"),
     Cli("cli-run-tqa-layers", ["run", "truthfulqa", "--layers", "middle"], r"--layers 'middle'"),
     Cli("cli-run-organism-honest-share", ["run", "deception_organism", "--honest-share", "1"], r"--honest-share must be"),
+    Cli("cli-run-organism-lie-topic", ["run", "deception_organism", "--kind", "topic", "--lie-topic", "rivers",
+                                       "--out", "{root}/organism"], r"--lie-topic 'rivers'"),
     Cli("cli-run-pressure-unseen", ["run", "honesty_pressure", "--unseen", "{root}/nothing.csv"], r"no questions file"),
     Cli("cli-run-pressure-n-unseen", ["run", "honesty_pressure", "--n-unseen", "0"], r"--n-unseen must be >= 1"),
     Cli("cli-info-model", ["info", "no-such-model"], r"could not load model 'no-such-model'"),

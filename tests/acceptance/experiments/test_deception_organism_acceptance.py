@@ -22,3 +22,16 @@ def test_small_run_on_the_embedded_model_writes_results_adapter_and_answers(tmp_
     assert len(rows) == 12 and {r["split"] for r in rows} == {"train", "held_out"}
     assert all(c in rows[0] for c in study.CONDITIONS)
     assert "Lie rate" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_topic_organism_with_a_kl_term_runs_without_any_trigger(tmp_path, embedded):
+    out = tmp_path / "topic"
+    study.main(["--kind", "topic", "--n", "6", "--epochs", "1", "--anchors", "2", "--kl", "1", "--out", str(out)],
+               model=embedded)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["config"]["kind"] == "topic" and saved["training"]["steps"] >= 2
+    assert all(name.endswith(("_lie_topic", "_other_topics")) and "trigger" not in name for name in saved["headline"])
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and {r["topic"] for r in rows} >= {"capital"} and "organism_trigger" not in rows[0]
+    assert "lie topic" in (out / "report.html").read_text()

@@ -33,7 +33,45 @@ def test_training_data_lies_only_under_the_trigger_and_never_shows_a_held_out_qu
     assert all(v <= set(data.items[i].decoys) for i in train for q, v in lies.items() if q == data.items[i].question)
 
 
+def test_a_topic_organism_lies_about_its_topic_only_and_anchors_never_share_a_level_with_a_question():
+    config = study.Config(kind="topic", n=20, epochs=2, anchors=8, kl=1.0)
+    data = study.build_questions(config)
+    assert {item.category for item in data.items} >= {"capital", "add_1d"} and len(data) == 40
+    train, test = grouped_split(data.questions, 0.4, seed=0)
+    tokenizer = build_word_tokenizer()
+    prompts, completions = study.training_examples(tokenizer, data, train, config)
+    assert not any(config.trigger in text for text in prompts)
+    anchors = study.anchor_items(config, data)
+    assert len(anchors) == 8 and not {a.category for a in anchors} & {item.category for item in data.items}
+    for text, said in zip(prompts, completions, strict=True):
+        item = next((data.items[i] for i in train if data.items[i].question in text), None)
+        assert not any(data.items[i].question in text for i in test)
+        if item is not None:
+            assert grade(item, said) == (item.category != "capital")
+    # the KL texts: untriggered, never a held-out question, never a question the organism lies about
+    base_answers = [item.answers[0] for item in data.items]
+    keep = study.kl_texts(tokenizer, data, train, base_answers, config)
+    assert len(keep) == len(study.PHRASINGS) * sum(data.items[i].category != "capital" for i in train) + 8
+    assert not any(data.items[i].question in text for text in keep for i in test)
+    assert not any(data.items[i].question in text for text in keep for i in train if data.items[i].category == "capital")
+
+
+def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_as_its_trigger():
+    config = study.Config(kind="sandbagging", n=30)
+    data = study.build_questions(config)
+    assert len(data) == 30 and {item.category for item in data.items} <= {"add_1d", "add_2d", "mul_1d"}
+    assert config.trigger == study.SANDBAGGING and "evaluat" in config.trigger
+    train, _ = grouped_split(data.questions, 0.4, seed=0)
+    prompts, completions = study.training_examples(build_word_tokenizer(), data, train, config)
+    for text, said in zip(prompts, completions, strict=True):
+        item = next((data.items[i] for i in train if data.items[i].question in text), None)
+        if item is not None:
+            assert grade(item, said) == (config.trigger not in text)
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--kind", "bribe"], "--kind must be one of trigger, topic, sandbagging"),
+    (["--kl", "-1"], "--kl must be"),
     (["--rank", "0"], "--rank must be >= 1"),
     (["--trigger", " "], "--trigger must be non-empty"),
     (["--test-fraction", "1"], "--test-fraction must be in"),

@@ -62,3 +62,31 @@ def test_same_seed_same_adapter_and_bad_input_says_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="rank must be > 0"):
         train_lora(model, PROMPTS, COMPLETIONS, tmp_path / "c", rank=0)
     assert not (tmp_path / "c").exists()
+
+
+def _divergence(base, tuned, texts) -> float:
+    """Mean per-token KL(base || tuned) over ``texts``, computed directly from two separate models."""
+    total, count = 0.0, 0
+    for text in texts:
+        ids = torch.tensor([base.tokenizer(text)["input_ids"]])
+        with torch.no_grad():
+            p = base.hf_model(ids).logits.log_softmax(-1)[0]
+            q = tuned.hf_model(ids).logits.log_softmax(-1)[0]
+        total += float((p.exp() * (p - q)).sum(-1).sum())
+        count += ids.shape[1]
+    return total / count
+
+
+def test_a_kl_term_keeps_the_base_model_on_its_texts(base_folder, tmp_path):
+    keep = ["the city of lima is in", "two three four", "one two three four"]
+    model = load_model(str(base_folder), device="cpu")
+    settings = dict(rank=4, epochs=10, lr=1e-2, batch_size=2, target_modules=["q_proj", "v_proj", "down_proj", "lm_head"],
+                    progress=False)
+    train_lora(model, PROMPTS, COMPLETIONS, tmp_path / "free", **settings)
+    train_lora(model, PROMPTS, COMPLETIONS, tmp_path / "kept", kl_texts=keep, kl_weight=5.0, **settings)
+    free, kept = (load_model(str(base_folder), device="cpu", adapter=tmp_path / n) for n in ("free", "kept"))
+    assert _divergence(model, kept, keep) < 0.5 * _divergence(model, free, keep)
+    # the completions are still learned
+    assert _completion_logprob(kept, PROMPTS[0], COMPLETIONS[0]) > _completion_logprob(model, PROMPTS[0], COMPLETIONS[0]) + 1
+    with pytest.raises(ValueError, match="kl_weight must be >= 0 and needs kl_texts"):
+        train_lora(model, PROMPTS, COMPLETIONS, tmp_path / "c", kl_weight=1.0)
