@@ -8,7 +8,9 @@ only what its recipe reads (answer tokens, or follow-up log-probabilities) and s
   said under honest and deceptive instructions (:func:`instructed_pairs`);
 - :class:`OnPolicyMonitor` (``on_policy``): the same probe fitted on a model's own lies;
 - :class:`FollowUpMonitor` (``follow_up``): yes/no follow-up questions, black-box;
-- :class:`SelfReportMonitor` (``self_report``): the model asked whether its answer was true.
+- :class:`SelfReportMonitor` (``self_report``): the model asked whether its answer was true;
+- baselines that read the fact, not the intent: :class:`StatementMonitor` (``statement``) and
+  :class:`AnswerFormatMonitor` (``answer_format``), a truth probe at the answer's last token.
 
 Example:
     >>> from veracity.monitors import Dialogue, InstructedPairsMonitor, instructed_pairs
@@ -36,8 +38,9 @@ from veracity.monitors.probe_monitor import (
     instructed_pairs,
 )
 from veracity.monitors.reading import answer_activations
+from veracity.monitors.truth_monitor import AnswerFormatMonitor, StatementMonitor, TruthProbeMonitor
 
-__all__ = ["DECEPTIVE", "FOLLOW_UPS", "HONEST", "MONITORS", "SELF_REPORT", "AnswerProbeMonitor", "Dialogue",
-           "FollowUpMonitor", "InstructedPairsMonitor", "LieMonitor", "LiveScores", "OnPolicyMonitor",
-           "SelfReportMonitor", "answer_activations", "answer_tokens", "follow_up_log_odds", "instructed_pairs", "load_monitor", "monitor",
-           "prompt_text", "yes_minus_no"]
+__all__ = ["DECEPTIVE", "FOLLOW_UPS", "HONEST", "MONITORS", "SELF_REPORT", "AnswerFormatMonitor", "AnswerProbeMonitor",
+           "Dialogue", "FollowUpMonitor", "InstructedPairsMonitor", "LieMonitor", "LiveScores", "OnPolicyMonitor",
+           "SelfReportMonitor", "StatementMonitor", "TruthProbeMonitor", "answer_activations", "answer_tokens",
+           "follow_up_log_odds", "instructed_pairs", "load_monitor", "monitor", "prompt_text", "yes_minus_no"]

@@ -3,10 +3,15 @@
     veracity run lie_detection --out artifacts/lie_detection
     veracity run lie_detection --adapter artifacts/deception_organism/adapter   # monitor an organism
 
-The model (or, with ``--adapter``, the organism: every monitor reads the model it monitors) answers
-each question neutrally (its belief, as in MASK) and under each prompt pressure of
+The model answers each question neutrally (its belief, as in MASK) and under each prompt pressure of
 ``honesty_pressure``; a known fact answered with another answer is a lie, a right answer is honest
-(neutral answers included), an evasion is neither. Questions are split in two: the monitors
+(neutral answers included), an evasion is neither. With ``--adapter`` the organism answers and is
+the model monitored (every monitor reads the model it monitors), while the belief stays the base
+model's neutral answer; the organism's kind, trigger and lie topic are read from the
+``results.json`` of its ``deception_organism`` run (beside the adapter folder), its neutral answers
+are classified like any pressure's (a topic organism lies there), and the questions are the
+organism's (easy arithmetic for a sandbagging organism; same ``--n``, ``--seed`` and
+``--test-fraction`` give the organism's own split). Questions are split in two: the monitors
 (:mod:`veracity.monitors`) are fitted and choose their layer and regularisation on the training
 questions' answers only (``instructed_pairs`` on instructed pairs of the training questions,
 choosing on their real lies; ``on_policy`` and ``follow_up`` on their lies and honest answers;
@@ -24,20 +29,23 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
-from veracity.data import QADataset, QAItem, arithmetic_questions, grade
+from veracity.data import QADataset, QAItem, arithmetic_questions, capital_questions, grade
 from veracity.data.answers import answer_names, classify_answer
 from veracity.data.chat import has_chat_template
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception.lie_report import write_lie_report
+from veracity.experiments.deception.organism_kinds import kind_questions
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import extract
@@ -59,6 +67,7 @@ from veracity.probes.splits import grouped_split
 logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "follow_up", "self_report")
+UNSEEN = ("auto", "arithmetic", "capitals", "none")
 WORDS = ("garden", "river", "window", "yellow", "planet", "music", "bridge", "orange", "silver", "forest", "candle",
          "pencil", "mountain", "summer", "doctor", "rabbit", "island", "kitchen", "market", "letter")
 
@@ -77,7 +86,8 @@ class Config(QuestionsConfig):
         fpr: The false-positive rate each monitor is calibrated to on control answers.
         layers: Candidate layers of the probe monitors ("auto": 8 from a quarter of the depth to the last block).
         max_new_tokens: Tokens generated per answer at most.
-        unseen: A topic no monitor was fitted on, asked under the same pressures: "arithmetic" or "none".
+        unseen: A topic no monitor was fitted on, asked under the same pressures: "arithmetic", "capitals", "none"
+            or "auto" (arithmetic, or capitals where the questions are arithmetic).
         n_unseen: Questions of the unseen topic.
         follow_ups: How many of the follow_up monitor's questions to ask (the first ones of FOLLOW_UPS).
     """
@@ -92,7 +102,7 @@ class Config(QuestionsConfig):
     fpr: float = 0.01
     layers: str = "auto"
     max_new_tokens: int = 12
-    unseen: str = "arithmetic"
+    unseen: str = "auto"
     n_unseen: int = 60
     follow_ups: int = len(FOLLOW_UPS)
 
@@ -105,8 +115,8 @@ class Config(QuestionsConfig):
         unknown = [p for p in self.pressure_list if p not in PRESSURES]
         if unknown or not self.pressure_list:
             raise ValueError(f"--pressures: unknown {unknown or 'empty'}; choose from {', '.join(PRESSURES)}")
-        if self.unseen not in ("arithmetic", "none"):
-            raise ValueError(f"--unseen must be 'arithmetic' or 'none', got {self.unseen!r}")
+        if self.unseen not in UNSEEN:
+            raise ValueError(f"--unseen must be one of {', '.join(UNSEEN)}, got {self.unseen!r}")
         if self.layers != "auto" and not all(p.strip().isdigit() for p in self.layers.split(",")):
             raise ValueError(f"--layers must be 'auto' or comma-separated layer indices, got {self.layers!r}")
 
@@ -119,6 +129,31 @@ class Config(QuestionsConfig):
     def layer_spec(self):
         """``"auto"`` or the candidate layer indices."""
         return "auto" if self.layers == "auto" else [int(p) for p in self.layers.split(",")]
+
+
+def organism_record(config: Config) -> SimpleNamespace:
+    """The monitored organism's kind, trigger and lie topic, from the ``results.json`` of the ``deception_organism``
+    run that wrote ``--adapter`` (a plain ``trigger`` organism with ``--trigger`` where there is none), with this
+    study's question options: what :func:`kind_questions` needs."""
+    recorded = {}
+    if config.adapter:
+        path = Path(config.adapter).parent / "results.json"
+        if path.is_file():
+            recorded = json.loads(path.read_text()).get("config", {})
+    kind = recorded.get("kind", "trigger")
+    return SimpleNamespace(kind=kind, trigger=recorded.get("trigger", config.trigger) if config.adapter else config.trigger,
+                           lie_topic=recorded.get("lie_topic", "capital"), questions=config.questions, n=config.n,
+                           seed=config.seed, load_questions=config.load_questions)
+
+
+def unseen_topic(config: Config, data: QADataset) -> str | None:
+    """The topic no monitor is fitted on: ``--unseen``, where ``auto`` is arithmetic, or capitals where the questions
+    hold arithmetic, or none where they hold both."""
+    if config.unseen == "auto":
+        held = {"arithmetic" if item.category in EASY else "capitals" if item.category == "capital" else "other"
+                for item in data.items}
+        return next((topic for topic in ("arithmetic", "capitals") if topic not in held), None)
+    return None if config.unseen == "none" else config.unseen
 
 
 def control_questions(n: int, seed: int) -> QADataset:
@@ -153,17 +188,19 @@ def _dialogue(model, item, talk, answer: str, **known) -> Dialogue:
     return Dialogue((*messages, ("user", user_turn(item))), answer.strip() or "(no answer)", **known)
 
 
-def answered(model, data: QADataset, kinds: list[str], sides: list[str], config: Config) -> list[Dialogue]:
-    """Every question asked neutrally and under each pressure; lies and honest answers on known facts, as dialogues."""
+def answered(model, data: QADataset, kinds: list[str], sides: list[str], config: Config, believer=None) -> list[Dialogue]:
+    """Every question asked neutrally and under each pressure; lies and honest answers on known facts, as dialogues.
+
+    The belief is ``believer``'s neutral answer (the base model of an organism; default ``model`` itself, whose
+    neutral answers are then all honest); ``model``'s own neutral answers are classified like a pressure's."""
     neutral = conversations(data, None, config)
-    _, beliefs = ask(model, data, neutral, config)
+    _, beliefs = ask(believer or model, data, neutral, config)
     known = [grade(item, b) for item, b in zip(data.items, beliefs, strict=True)]
     names = answer_names(data)
-    rows = [_dialogue(model, item, talk, belief, lie=False, kind="neutral", group=f"{sides[i]}:{item.question}")
-            for i, (item, talk, belief) in enumerate(zip(data.items, neutral, beliefs, strict=True)) if known[i]]
-    for kind in kinds:
-        talks = conversations(data, kind, config)
-        _, answers = ask(model, data, talks, config)
+    rows = []
+    for kind in ["neutral", *kinds]:
+        talks = conversations(data, None if kind == "neutral" else kind, config)
+        _, answers = (None, beliefs) if kind == "neutral" and believer is None else ask(model, data, talks, config)
         for i, (item, talk, answer) in enumerate(zip(data.items, talks, answers, strict=True)):
             outcome = classify_answer(item, answer, names)
             if known[i] and outcome in ("correct", "wrong"):
@@ -198,23 +235,27 @@ def prompt_only(model, train: list[Dialogue], test: list[Dialogue], layer: int, 
 def run(config: Config, model=None) -> Results:
     """Answer, fit every monitor on training questions, calibrate on controls, score held-out lies; write the outputs."""
     out = check_writable_folder(config.out)
-    data = config.load_questions()
-    if config.adapter:  # the organism answers, and is the model monitored
-        model = config.load_model(adapter=config.adapter)
+    organism = organism_record(config)
+    config = replace(config, trigger=organism.trigger)  # the organism's own trigger, recorded in results.json
+    data = kind_questions(organism)
     model = model or config.load_model()
+    believer = None
+    if config.adapter:  # the organism answers and is the model monitored; the base model holds the belief
+        model, believer = config.load_model(adapter=config.adapter), model
     train_q, test_q = grouped_split(data.questions, config.test_fraction, config.seed)
     held = set(test_q.tolist())
     sides = ["test" if i in held else "train" for i in range(len(data))]
-    kinds = config.pressure_list + (["organism"] if config.adapter else [])
+    kinds = config.pressure_list + (["organism"] if config.adapter and organism.kind != "topic" else [])
     logger.info("[lies 1/5] %d questions asked neutrally and under %s", len(data), ", ".join(kinds))
-    rows = answered(model, data, kinds, sides, config)
+    rows = answered(model, data, kinds, sides, config, believer)
     train = [d for d in rows if d.group.startswith("train:")]
     test = [d for d in rows if d.group.startswith("test:")]
     unseen = []
-    if config.unseen == "arithmetic":
-        sums = arithmetic_questions(n_per_level=-(-config.n_unseen // len(EASY)), seed=config.seed,
-                                    levels=EASY).sample(config.n_unseen, config.seed)
-        unseen = answered(model, sums, kinds, ["unseen"] * len(sums), config)
+    topic = unseen_topic(config, data)
+    if topic:
+        others = (arithmetic_questions(n_per_level=-(-config.n_unseen // len(EASY)), seed=config.seed, levels=EASY)
+                  if topic == "arithmetic" else capital_questions()).sample(config.n_unseen, config.seed)
+        unseen = answered(model, others, kinds, ["unseen"] * len(others), config, believer)
     for name, side in (("training", train), ("held-out", test)):
         n_lies = sum(d.lie for d in side)
         if n_lies < 2 or len(side) - n_lies < 2:
@@ -252,7 +293,7 @@ def run(config: Config, model=None) -> Results:
 def transfer_matrix(model, monitors: dict, train, test, unseen, config: Config) -> list[dict]:
     """AUROC within each held-out kind (and on the unseen topic) of monitors fitted on one kind, or on instructed pairs."""
     fitted = {"instructed_pairs": monitors["instructed_pairs"]}
-    for kind in dict.fromkeys(d.kind for d in train if d.kind != "neutral"):
+    for kind in dict.fromkeys(d.kind for d in train if d.kind != "neutral" or d.lie):
         mine = [d for d in train if d.kind in (kind, "neutral")]
         if len({d.lie for d in mine}) == 2 and sum(d.lie for d in mine) >= 4:
             fitted[f"on_policy:{kind}"] = OnPolicyMonitor(layers=config.layer_spec, seed=config.seed,
@@ -264,7 +305,7 @@ def transfer_matrix(model, monitors: dict, train, test, unseen, config: Config) 
     for source, mon in fitted.items():
         for target, rows in targets.items():
             lies = np.array([d.lie for d in rows])
-            if target == "neutral" or lies.all() or not lies.any():
+            if lies.all() or not lies.any():
                 continue
             entry = auroc_estimate(mon.score(model, rows), lies.astype(int), config.seed)
             table.append({"fitted_on": source, "scored_on": target, "auroc": entry["value"], "ci": entry["ci"]})
@@ -277,7 +318,7 @@ def summarise(model, config, data, rows, train, test, unseen, monitors, scores, 
     groups = np.array([d.group for d in test])
     kinds = np.array([d.kind for d in test])
     headline, offsets, roc = {}, [], {}
-    for kind in dict.fromkeys(d.kind for d in rows if d.kind != "neutral"):
+    for kind in dict.fromkeys(d.kind for d in rows if d.kind != "neutral" or config.adapter):
         mine = [d for d in rows if d.kind == kind]
         headline[f"lie_rate_{kind}"] = mean_estimate([float(d.lie) for d in mine], config.seed)
     for name, mon in monitors.items():

@@ -19,6 +19,7 @@ from veracity.monitors import (
     InstructedPairsMonitor,
     OnPolicyMonitor,
     SelfReportMonitor,
+    StatementMonitor,
     answer_activations,
     answer_tokens,
     instructed_pairs,
@@ -147,13 +148,30 @@ def test_calibration_refuses_bad_input_in_one_line(tiny, caplog):
         mon.score(model, qa_dialogues(1)[0])
 
 
-@pytest.mark.parametrize("recipe", ["on_policy", "follow_up", "self_report"])
+def test_a_statement_monitor_is_minus_its_truth_probe_at_the_answers_last_token(tiny):
+    model = tiny("llama")
+    statements = [f"{c} is in {COUNTRIES[(i + k) % 6]} ." for k in (0, 1) for i, c in enumerate(CITIES)] * 3
+    true = [int(k == 0) for k in (0, 1) for _ in CITIES] * 3
+    mon = StatementMonitor(layer=2, C=0.5).fit(model, statements, true)
+    test = qa_dialogues(8, seed=3)
+    rows = answer_tokens(model, test)
+    with torch.no_grad():
+        last = torch.stack([model.hf_model(torch.tensor([ids]), output_hidden_states=True).hidden_states[3][0, -1]
+                            for ids, _ in rows])
+    np.testing.assert_allclose(mon.score(model, test), -np.asarray(mon.probe_.decision_function(last)), atol=1e-5)
+    with pytest.raises(ValueError, match="both true"):
+        StatementMonitor().fit(model, statements[:6], true[:6])
+
+
+@pytest.mark.parametrize("recipe", ["on_policy", "follow_up", "self_report", "statement"])
 def test_save_and_load_keep_scores_and_threshold(tiny, tmp_path, recipe):
     model = tiny("llama")
     train = qa_dialogues(40, seed=1)
     mon = {"on_policy": lambda: OnPolicyMonitor(layers=[1, 2], C=(1.0,)).fit(model, train),
            "follow_up": lambda: FollowUpMonitor(C=0.5).fit(model, train),
-           "self_report": lambda: SelfReportMonitor().fit(model)}[recipe]()
+           "self_report": lambda: SelfReportMonitor().fit(model),
+           "statement": lambda: StatementMonitor(layer=1).fit(model, [d.answer for d in train],
+                                                              [int(not d.lie) for d in train])}[recipe]()
     mon.calibrate(model, controls(100, seed=4), fpr=0.05)
     mon.save(tmp_path / "m")
     meta = json.loads((tmp_path / "m.json").read_text())
