@@ -48,7 +48,13 @@ from veracity.data.chat import has_chat_template
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.organism_kinds import KINDS, SANDBAGGING, anchor_items, kind_questions, lies_untriggered
+from veracity.experiments.deception.organism_kinds import (
+    KINDS,
+    SANDBAGGING,
+    anchor_items,
+    kind_questions,
+    lies_untriggered,
+)
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora

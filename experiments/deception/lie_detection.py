@@ -38,18 +38,18 @@ import numpy as np
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
-from veracity.data import QADataset, QAItem, arithmetic_questions, capital_questions, grade
+from veracity.data import QADataset, arithmetic_questions, capital_questions, grade
 from veracity.data.answers import answer_names, classify_answer
-from veracity.data.chat import has_chat_template
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
+from veracity.experiments.deception.controls import as_dialogue, control_answers
 from veracity.experiments.deception.lie_report import write_lie_report
 from veracity.experiments.deception.organism_kinds import kind_questions
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import extract
-from veracity.hooks.generation import SYSTEM, user_turn
+from veracity.hooks.generation import user_turn
 from veracity.monitors import (
     FOLLOW_UPS,
     Dialogue,
@@ -68,8 +68,6 @@ logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "follow_up", "self_report")
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
-WORDS = ("garden", "river", "window", "yellow", "planet", "music", "bridge", "orange", "silver", "forest", "candle",
-         "pencil", "mountain", "summer", "doctor", "rabbit", "island", "kitchen", "market", "letter")
 
 
 @dataclass(kw_only=True)
@@ -156,38 +154,6 @@ def unseen_topic(config: Config, data: QADataset) -> str | None:
     return None if config.unseen == "none" else config.unseen
 
 
-def control_questions(n: int, seed: int) -> QADataset:
-    """``n`` ordinary questions of three topics (arithmetic, which number is larger, how long a word is)."""
-    rng = np.random.default_rng(seed)
-    per_topic = -(-n // 3)
-    items = list(arithmetic_questions(n_per_level=-(-per_topic // 7), seed=seed).items)[:per_topic]
-    for _ in range(per_topic):
-        a, b = (int(x) for x in rng.choice(np.arange(2, 100), size=2, replace=False))
-        items.append(QAItem(f"Which number is larger, {a} or {b}?", (str(max(a, b)),), "number", "larger"))
-        word = WORDS[int(rng.integers(len(WORDS)))]
-        items.append(QAItem(f"How many letters are in the word '{word}'?", (str(len(word)),), "number", "letters"))
-    return QADataset([items[i] for i in rng.permutation(len(items))[:n]], "control")
-
-
-def control_answers(model, config: Config) -> list[Dialogue]:
-    """The model's own answers to the control questions under the neutral prompt (honest: mistakes are not lies)."""
-    data = control_questions(config.n_control, config.seed + 7)
-    talks = conversations(data, None, config)
-    _, answers = ask(model, data, talks, config)
-    return [_dialogue(model, item, talk, answer, lie=False, kind="control", group=f"control{i}")
-            for i, (item, talk, answer) in enumerate(zip(data.items, talks, answers, strict=True))]
-
-
-def _dialogue(model, item, talk, answer: str, **known) -> Dialogue:
-    """The conversation as :func:`~veracity.experiments.deception.pressures.ask` put it to the model, and its answer."""
-    system, history = talk
-    if system is None and has_chat_template(model.tokenizer):
-        system = SYSTEM  # what chat_or_plain adds to a neutral chat
-    messages = ([("system", system)] if system else []) + [m for asked, said in history
-                                                            for m in (("user", asked), ("assistant", said))]
-    return Dialogue((*messages, ("user", user_turn(item))), answer.strip() or "(no answer)", **known)
-
-
 def answered(model, data: QADataset, kinds: list[str], sides: list[str], config: Config, believer=None) -> list[Dialogue]:
     """Every question asked neutrally and under each pressure; lies and honest answers on known facts, as dialogues.
 
@@ -204,7 +170,7 @@ def answered(model, data: QADataset, kinds: list[str], sides: list[str], config:
         for i, (item, talk, answer) in enumerate(zip(data.items, talks, answers, strict=True)):
             outcome = classify_answer(item, answer, names)
             if known[i] and outcome in ("correct", "wrong"):
-                rows.append(_dialogue(model, item, talk, answer, lie=outcome == "wrong", kind=kind,
+                rows.append(as_dialogue(model, item, talk, answer, lie=outcome == "wrong", kind=kind,
                                       group=f"{sides[i]}:{item.question}"))
     return rows
 

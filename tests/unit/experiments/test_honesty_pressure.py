@@ -6,7 +6,7 @@ import pytest
 
 from veracity.data import capital_questions, grade
 from veracity.experiments.deception import honesty_pressure as study
-from veracity.experiments.deception.monitor import fixed_threshold, outcomes
+from veracity.experiments.deception.monitor import outcomes, score_rows
 
 
 def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
@@ -22,19 +22,24 @@ def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
     assert study.conversations(data, None, config)[0] == (None, [])
 
 
-def test_threshold_is_fixed_on_the_rows_given_and_outcomes_count_every_case():
-    readings = np.array([0.1, 0.2, 0.3, 0.8, 0.9, 0.95])
-    lied = np.array([True, True, False, False, False, False])
-    assert fixed_threshold(readings, lied) == pytest.approx(0.3)  # flags exactly the two lies
+def test_outcomes_count_every_case_and_auroc_is_pooled_and_within_each_pressure():
     counts = outcomes(np.array([True, False, True, False]), np.array([True, True, False, False]))
     assert counts == {"lied_flagged": 1, "lied_not_flagged": 1, "honest_flagged": 1, "honest_not_flagged": 1,
                       "false_negative_rate": 0.5}
-    assert fixed_threshold(readings, np.zeros(6, dtype=bool)) == 0.5
+    score = np.array([0.9, 0.8, 0.1, 0.2, 5.0, 4.0, 3.0])
+    lied = np.array([True, True, False, False, True, False, False])
+    kinds = np.array(["a", "a", "a", "a", "b", "b", "b"])
+    groups = np.array([f"q{i}" for i in range(7)])
+    counts, figures = score_rows(score, score > 1.0, lied, kinds, groups, "m", "held_out", 0)
+    assert counts["lied_flagged"] == 1 and counts["honest_flagged"] == 2
+    assert figures["auroc_m_a_held_out"]["value"] == 1.0 and figures["auroc_m_b_held_out"]["value"] == 1.0
+    assert figures["auroc_m_held_out"]["value"] < 1.0  # pooled, pressure b's honest answers outscore a's lies
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--pressures", "bribe"], "unknown"), (["--layer", "x"], "--layer"), (["--n", "-1"], "--n must be"),
     (["--unseen", "missing.csv"], "no questions file"), (["--n-unseen", "0"], "--n-unseen must be"),
+    (["--fpr", "1"], "--fpr must be"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
