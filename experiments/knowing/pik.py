@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from veracity.data import QADataset, grade
+from veracity.data import QADataset
 from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import (
     PIKConfig,
@@ -31,12 +31,13 @@ from veracity.experiments.knowing.pik_parts import (
     training_target,
     write_answers,
 )
+from veracity.experiments.knowing.pik_passages import mixed_head, source_passages
 from veracity.experiments.knowing.pik_report import write_pik_report
 from veracity.experiments.results import Results, study_results
-from veracity.hooks import LAYER_CONVENTION, SITE, extract
-from veracity.hooks.generation import chat_or_plain, generate, p_true, user_turn
+from veracity.hooks import LAYER_CONVENTION, SITE
+from veracity.hooks.generation import p_true
 from veracity.probes import PIKHead, auroc
-from veracity.probes.evaluation import auroc_estimate, estimate, mean_estimate
+from veracity.probes.evaluation import estimate, mean_estimate
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ class Config(PIKConfig):
         p_true: Comma-separated P(True) variants to score, plain always among them: plain, few_shot, own_turn,
             samples (samples is left out when --k is 0: there are no samples to show).
         passages: Also ask the held-out capital questions after a relevant, an irrelevant and no source passage
-            (Kadavath et al.'s P(IK) with source material).
+            (Kadavath et al.'s P(IK) with source material), read by the head and by one trained on a mix of bare and
+            passage-prefixed training questions (:mod:`.pik_passages`).
     """
 
     p_true: str = ",".join(P_TRUE_VARIANTS)
@@ -106,7 +108,10 @@ def run(config: Config, model=None) -> Results:
     metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
     logger.info("[P(IK) 4/5] P(IK) with source passages before the question%s", "" if config.passages else
                 ": left out (--no-passages)")
-    passages = source_passages(model, data, head, layer, test, config) if config.passages else {}
+    passages = {}
+    if config.passages:
+        heads = {"": head, "mixed": mixed_head(model, data, acts[:, layer], target, train, layer, config)}
+        passages = source_passages(model, data, {k: h for k, h in heads.items() if h is not None}, layer, test, config)
     logger.info("[P(IK) 5/5] the head's AUROC at every layer")
     results = study_results(
         "pik", model, config, _headline(metrics, passages, correct[test], config.seed),
@@ -133,50 +138,10 @@ def _headline(metrics: dict, passages: dict, correct_test: np.ndarray, seed: int
     headline["accuracy_held_out"] = mean_estimate(correct_test, seed)
     for condition, entry in passages.items():
         headline[f"mean_p_ik_passage_{condition}"] = entry["mean_p_ik"]
+        if "mean_p_ik_mixed" in entry:
+            headline[f"mean_p_ik_mixed_head_passage_{condition}"] = entry["mean_p_ik_mixed"]
         headline[f"accuracy_passage_{condition}"] = entry["accuracy"]
     return headline
-
-
-PASSAGE = "{capital} is the capital city of {country}, where its national government sits."
-"""A relevant passage for a capital question (it states the answer); an irrelevant one names another country's."""
-
-
-def source_passages(model, data: QADataset, head: PIKHead, layer: int, test: np.ndarray, config) -> dict:
-    """P(IK) with a relevant passage, an irrelevant one (control) and none, on the held-out capital questions.
-
-    Kadavath et al. (2022) saw P(IK) rise when the passage that holds the answer is in context. Here
-    each held-out capital question is asked again with a one-sentence passage before it: about its
-    own country (relevant; it states the answer) or about another held-out country (irrelevant).
-    The model answers greedily; the P(IK) head, trained without passages, reads the prompt.
-
-    Returns:
-        Per condition: ``n``, accuracy, mean P(IK) and its AUROC against correctness (bootstrap
-        intervals); empty when no held-out question is a capital question.
-    """
-    rows = [i for i in test.tolist() if data.items[i].category == "capital"]
-    if len(rows) < 4:
-        return {}
-    items = [data.items[i] for i in rows]
-    countries = [item.echo.removeprefix("of ") for item in items]
-    others = np.roll(np.arange(len(items)), 1 + len(items) // 2)  # another held-out country, never the same
-    passages = {"none": [""] * len(items),
-                "relevant": [PASSAGE.format(capital=it.answers[0], country=c) for it, c in zip(items, countries)],
-                "irrelevant": [PASSAGE.format(capital=items[j].answers[0], country=countries[j]) for j in others]}
-    out = {}
-    for condition, texts in passages.items():
-        prompts = [chat_or_plain(model.tokenizer, f"{text}\n\n{user_turn(it)}" if text else user_turn(it))
-                   for text, it in zip(texts, items)]
-        answers = [r[0] for r in generate(model, prompts, max_new_tokens=config.max_new_tokens,
-                                          batch_size=config.batch_size, progress=False)]
-        correct = np.array([grade(it, a) for it, a in zip(items, answers)], dtype=np.int64)
-        p_ik = head.predict_true(extract(model, prompts, layers=[layer], batch_size=config.batch_size,
-                                         progress=False)[:, 0])
-        out[condition] = {"n": len(items), "accuracy": mean_estimate(correct, config.seed),
-                          "mean_p_ik": mean_estimate(p_ik, config.seed),
-                          "auroc": auroc_estimate(p_ik, correct, config.seed) if 0 < correct.sum() < len(correct) else None,
-                          "example_prompt_user_turn": f"{texts[0]}\n\n{user_turn(items[0])}".strip()}
-        logger.info("passage %-10s accuracy %.3f  mean P(IK) %.3f", condition, correct.mean(), p_ik.mean())
-    return out
 
 
 def answer_format(answer: str) -> str:

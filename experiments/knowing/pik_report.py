@@ -91,6 +91,9 @@ def _passage_table(passages: dict | None) -> str:
     if not passages:
         return ""
     rows = [{"passage": name, "n": v["n"], "accuracy": ci_text(v["accuracy"]),
-             "mean P(IK)": ci_text(v["mean_p_ik"]), "AUROC": ci_text(v["auroc"])} for name, v in passages.items()]
-    return table_html(rows, caption="P(IK) with source material (held-out capital questions; head trained without "
-                                    "passages)")
+             "mean P(IK), head trained bare": ci_text(v["mean_p_ik"]), "AUROC, bare": ci_text(v["auroc"]),
+             **({"mean P(IK), head trained on a mix": ci_text(v["mean_p_ik_mixed"]),
+                 "AUROC, mix": ci_text(v["auroc_mixed"])} if "mean_p_ik_mixed" in v else {})}
+            for name, v in passages.items()]
+    return table_html(rows, caption="P(IK) with source material (held-out capital questions; one head trained on bare "
+                                    "questions, one on training questions bare and with passages)")

@@ -20,7 +20,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     saved = json.loads((out / "results.json").read_text())
     assert saved["n_questions"] == 16 and saved["layer"] == 20 and saved["study"] == "pik"
     assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
-            "mean_p_ik_passage_relevant", "mean_p_ik_passage_none"} <= set(saved["headline"])
+            "mean_p_ik_passage_relevant", "mean_p_ik_passage_none", "mean_p_ik_mixed_head_passage_relevant"} <= set(saved["headline"])
     assert 0 < saved["accuracy_greedy"] < 1
     for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "p_true_own_turn", "category_prior"):
         metrics = saved["metrics"][name]

@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from veracity.data import QADataset, QAItem
 from veracity.experiments.knowing.pik_parts import NotEnoughOutcomes, PIKConfig, category_prior, split, training_target
@@ -94,3 +95,29 @@ def test_shared_prefill_decoding_matches_hf_generate(tiny, arch):
     assert again == (greedy, samples)
     hot = greedy_and_samples(model, prompts, k=8, max_new_tokens=5, temperature=50.0, progress=False)[1]
     assert len({s for row in hot for s in row}) > 3  # a high temperature really samples
+
+
+def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_head_trains_on_training_rows_only(
+        tiny, monkeypatch):
+    from veracity.data import capital_questions
+    from veracity.experiments.knowing import pik_passages
+
+    model = tiny("llama")
+    data = capital_questions(n=12, seed=0)
+    rows = [0, 1, 2, 3, 4]
+    prompts = pik_passages.passage_prompts(model, data, rows)
+    for k, i in enumerate(rows):
+        item = data.items[i]
+        assert item.question in prompts["none"][k] and "capital city" not in prompts["none"][k]
+        assert f"{item.answers[0]} is the capital city of" in prompts["relevant"][k]
+        assert item.answers[0] not in prompts["irrelevant"][k]
+        assert any(f"{data.items[j].answers[0]} is the capital" in prompts["irrelevant"][k] for j in rows if j != i)
+    config = PIKConfig(max_new_tokens=2, batch_size=4)
+    train = np.arange(8)
+    acts = torch.randn(12, model.d_model)
+    target = np.array([1.0, 0.0] * 6)
+    seen, original = [], pik_passages.extract  # record which texts the head reads (the real extract runs)
+    monkeypatch.setattr(pik_passages, "extract", lambda m, texts, **kw: (seen.extend(texts), original(m, texts, **kw))[1])
+    head = pik_passages.mixed_head(model, data, acts, target, train, 1, config)
+    assert head is not None and len(seen) == 2 * len(train)
+    assert not any(data.items[i].question in text for text in seen for i in range(8, 12))
