@@ -20,6 +20,7 @@ STUDIES = {
     "pik_cross": "veracity.experiments.knowing.pik_cross",
     "calibration_gap": "veracity.experiments.knowing.calibration_gap",
     "verbal_calibration": "veracity.experiments.knowing.verbal_calibration",
+    "behavioural_calibration": "veracity.experiments.knowing.behavioural_calibration",
     "polarity": "veracity.experiments.truth.polarity",
     "transfer": "veracity.experiments.truth.transfer",
     "token_view": "veracity.experiments.truth.token_view",

@@ -1,4 +1,5 @@
-"""Ordinary control answers a lie monitor is calibrated on, and pressured answers as monitor dialogues.
+"""Ordinary control answers a lie monitor is calibrated on, pressured answers as monitor dialogues, and the
+answer-format truth probe's training texts.
 
 A control answer is the model's own answer to an ordinary question (arithmetic, which number is
 larger, how many letters a word has) under a neutral prompt: honest by construction (a mistake is
@@ -13,11 +14,11 @@ import numpy as np
 
 from veracity.data import QADataset, QAItem, arithmetic_questions
 from veracity.data.chat import has_chat_template
-from veracity.experiments.deception.pressures import ask, conversations
-from veracity.hooks.generation import SYSTEM, user_turn
+from veracity.experiments.deception.pressures import ask, conversations, wrong_answer
+from veracity.hooks.generation import SYSTEM, chat_or_plain, user_turn
 from veracity.monitors import Dialogue
 
-__all__ = ["WORDS", "as_dialogue", "control_answers", "control_questions"]
+__all__ = ["WORDS", "answer_format_texts", "as_dialogue", "control_answers", "control_questions"]
 
 WORDS = ("garden", "river", "window", "yellow", "planet", "music", "bridge", "orange", "silver", "forest", "candle",
          "pencil", "mountain", "summer", "doctor", "rabbit", "island", "kitchen", "market", "letter")
@@ -53,3 +54,14 @@ def as_dialogue(model, item, talk, answer: str, **known) -> Dialogue:
     messages = ([("system", system)] if system else []) + [m for asked, said in history
                                                             for m in (("user", asked), ("assistant", said))]
     return Dialogue((*messages, ("user", user_turn(item))), answer.strip() or "(no answer)", **known)
+
+
+def answer_format_texts(model, data: QADataset, train: np.ndarray, seed: int) -> tuple[list[str], list[int]]:
+    """The training questions, each followed by its true answer (1) or another answer of its topic (0)."""
+    rng = np.random.default_rng(seed + 1)
+    texts, labels = [], []
+    for i in train:
+        prompt = chat_or_plain(model.tokenizer, user_turn(data.items[i]))
+        texts += [prompt + data.items[i].answers[0], prompt + wrong_answer(data, int(i), rng)]
+        labels += [1, 0]
+    return texts, labels

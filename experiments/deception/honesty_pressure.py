@@ -54,13 +54,12 @@ from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.controls import as_dialogue, control_answers
+from veracity.experiments.deception.controls import answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.monitor import score_rows
-from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations, wrong_answer
+from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks.convention import resolve_layers
-from veracity.hooks.generation import chat_or_plain, user_turn
 from veracity.monitors import AnswerFormatMonitor, SelfReportMonitor, StatementMonitor
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
@@ -117,17 +116,6 @@ class Config(QuestionsConfig):
     def pressure_list(self) -> list[str]:
         """The requested prompt pressures."""
         return [p.strip() for p in self.pressures.split(",") if p.strip()]
-
-
-def answer_format_texts(model, data: QADataset, train: np.ndarray, seed: int) -> tuple[list[str], list[int]]:
-    """The training questions, each followed by its true answer (1) or another answer of its topic (0)."""
-    rng = np.random.default_rng(seed + 1)
-    texts, labels = [], []
-    for i in train:
-        prompt = chat_or_plain(model.tokenizer, user_turn(data.items[i]))
-        texts += [prompt + data.items[i].answers[0], prompt + wrong_answer(data, int(i), rng)]
-        labels += [1, 0]
-    return texts, labels
 
 
 def fit_monitors(speaker, data: QADataset, train: np.ndarray, layer: int, config: Config) -> tuple[dict, dict]:

@@ -43,8 +43,7 @@ from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.controls import as_dialogue, control_answers
-from veracity.experiments.deception.honesty_pressure import answer_format_texts
+from veracity.experiments.deception.controls import answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.lie_report import summarise, write_lie_report
 from veracity.experiments.deception.organism_kinds import kind_questions
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations

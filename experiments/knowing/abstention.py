@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,25 +33,21 @@ import numpy as np
 import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
-from veracity.data import grade
 from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import (
     PIKConfig,
     answer_split_and_fit,
 )
+from veracity.experiments.knowing.targets import gate, penalty, prompted_run, scores
 from veracity.experiments.knowing.verbal_confidence import verbal_confidence
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
-from veracity.hooks.generation import INSTRUCTIONS, chat_or_plain, generate, p_true
+from veracity.hooks.generation import p_true
 from veracity.probes.evaluation import ci_text, mean_estimate
 
 logger = logging.getLogger(__name__)
 
 GATES = ("never", "p_ik", "p_true", "verbal", "oracle")
-ABSTAIN = re.compile(r"\b(i don'?t know|i do not know|not sure|unsure|cannot answer|can'?t answer|no idea|idk)\b",
-                     re.IGNORECASE)
-TARGET_PROMPT = ("{question} {instruction} Answer only if you are more than {percent}% confident: a right answer "
-                 "earns 1 point, a wrong answer costs {penalty:g} points, and \"I don't know\" earns 0 points.")
 
 
 @dataclass(kw_only=True)
@@ -75,50 +70,6 @@ class Config(PIKConfig):
         super().__post_init__()
         if not self.targets or any(not 0 <= t < 1 for t in self.targets):
             raise ValueError(f"--targets must be numbers in [0, 1), got {self.targets}")
-
-
-def penalty(t: float) -> float:
-    """What a wrong answer costs at confidence target ``t``: ``t / (1 - t)``."""
-    return t / (1 - t)
-
-
-def scores(correct: np.ndarray, answered: np.ndarray, t: float) -> np.ndarray:
-    """Per question: +1 right and answered, ``-t/(1-t)`` wrong and answered, 0 abstained."""
-    return np.where(answered, np.where(correct == 1, 1.0, -penalty(t)), 0.0)
-
-
-def gate(confidence: np.ndarray, correct: np.ndarray, name: str, t: float) -> np.ndarray:
-    """Answer/abstain per question: answer when ``confidence > t`` (NaN: no usable confidence, answer)."""
-    if name == "never":
-        return np.ones(len(correct), dtype=bool)
-    if name == "oracle":
-        return correct == 1
-    return ~(confidence <= t)  # NaN compares False: the answer stands
-
-
-def target_prompts(model, data, t: float) -> list[str]:
-    """Each question with the target stated (:data:`TARGET_PROMPT`), chat-formatted."""
-    return [chat_or_plain(model.tokenizer, TARGET_PROMPT.format(
-        question=item.question, instruction=INSTRUCTIONS[item.kind], percent=round(100 * t), penalty=penalty(t)))
-        for item in data.items]
-
-
-def prompted_run(model, data, rows: np.ndarray, config: Config) -> list[dict]:
-    """Per target: the model's answers with the target in the prompt, graded, abstentions counted."""
-    subset = data.subset(rows)
-    out = []
-    for t in config.targets:
-        replies = [r[0] for r in generate(model, target_prompts(model, subset, t), max_new_tokens=config.max_new_tokens,
-                                          batch_size=config.batch_size, seed=config.seed)]
-        abstained = np.array([bool(ABSTAIN.search(r)) for r in replies])
-        correct = np.array([grade(item, r) for item, r in zip(subset.items, replies)], dtype=np.int64)
-        correct[abstained] = 0
-        per_question = scores(correct, ~abstained, t)
-        out.append({"target": t, "replies": replies, "abstained": abstained, "correct": correct,
-                    "score": per_question})
-        logger.info("target %.2f stated: abstained on %.0f%%, score %.3f", t, 100 * abstained.mean(),
-                    per_question.mean())
-    return out
 
 
 def run(config: Config, model=None) -> Results:

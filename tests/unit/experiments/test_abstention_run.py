@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veracity.experiments.knowing.abstention import ABSTAIN, Config, gate, penalty, scores
+from veracity.experiments.knowing.abstention import Config
+from veracity.experiments.knowing.targets import ABSTAIN, gate, penalty, scores
 
 
 def test_scoring_rule_pays_exactly_when_confidence_beats_the_target():

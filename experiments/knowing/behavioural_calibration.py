@@ -1,0 +1,181 @@
+"""Behavioural calibration, trained: answer only when the chance of being right exceeds the stated target.
+
+    veracity run behavioural_calibration --out artifacts/behavioural_calibration
+
+"Why Language Models Hallucinate" (Kalai et al. 2025) proposes stating a confidence target t in the
+prompt (a right answer scores +1, a wrong one -t/(1-t), "I don't know" 0) and asks for behavioural
+calibration: answer exactly when the chance of being right exceeds t. Told a target, the untrained
+model never abstains (``veracity run abstention``). Here a LoRA adapter is trained on the training
+questions, each under every ``--train-targets`` t in the target prompt of ``abstention``: the
+completion is the question's answer when the model's own chance of being right on it (its greedy
+answer and ``--k`` samples, graded) exceeds t, and "I don't know." otherwise. On the held-out
+questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
+expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
+told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
+training questions) and always answering. Writes ``results.json``, ``answers.jsonl``, ``adapter/``
+and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import plotly.graph_objects as go
+
+from veracity.atomic import atomic_write_text
+from veracity.constraints import Interval
+from veracity.data.chat import has_chat_template
+from veracity.experiments.cli import study_main
+from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, training_target
+from veracity.experiments.knowing.targets import gate, prompted_run, scores, target_prompts
+from veracity.experiments.report import table_html, write_report
+from veracity.experiments.results import Results, study_results
+from veracity.hooks import train_lora
+from veracity.probes.evaluation import ci_text, mean_estimate
+
+logger = logging.getLogger(__name__)
+
+ABSTAIN_REPLY = "I don't know."
+METHODS = ("trained", "untrained", "p_ik_gate", "always_answer")
+
+
+@dataclass(kw_only=True)
+class Config(PIKConfig):
+    """Settings of the behavioural-calibration study. Every option of ``veracity run pik``, plus:
+
+    Attributes:
+        targets: Confidence targets t in [0, 1) of the evaluation: a wrong answer costs t/(1-t), "I don't know" 0.
+        train_targets: Confidence targets t in [0, 1) stated in the training prompts (each training question under
+            each).
+        rank: LoRA rank.
+        alpha: LoRA alpha.
+        epochs: Passes over the training examples.
+        lr: LoRA learning rate.
+        train_batch_size: Examples per optimiser step.
+    """
+
+    study = "behavioural_calibration"
+
+    targets: list[float] = field(default_factory=lambda: [0.0, 0.5, 0.75, 0.9])
+    train_targets: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9])
+    rank: int = 8
+    alpha: float = 16.0
+    epochs: int = 2
+    lr: float = 1e-3
+    train_batch_size: int = 8
+
+    constraints: ClassVar[dict] = {"rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
+                                   "train_batch_size": [Interval(int, 1)],
+                                   "lr": [Interval(float, 0, closed="neither")]}
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("targets", "train_targets"):
+            values = getattr(self, name)
+            if not values or any(not 0 <= t < 1 for t in values):
+                raise ValueError(f"--{name.replace('_', '-')} must be numbers in [0, 1), got {values}")
+        if self.k < 1:
+            raise ValueError("--k must be >= 1: the chance of being right is read from the model's own samples")
+
+
+def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
+    """Each training question under each training target: its answer where ``chance`` exceeds t, else abstain."""
+    end = (model.tokenizer.eos_token or "") if has_chat_template(model.tokenizer) else "\n"
+    prompts, completions = [], []
+    for t in config.train_targets:
+        subset = data.subset(train)
+        prompts += target_prompts(model, subset, t)
+        completions += [f"{item.answers[0] if chance[i] > t else ABSTAIN_REPLY}{end}"
+                        for i, item in zip(train.tolist(), subset.items)]
+    return prompts, completions
+
+
+def _figures(answered: np.ndarray, correct: np.ndarray, t: float, seed: int) -> dict:
+    """Abstention rate, accuracy when answering (None without answers) and expected score, with intervals."""
+    return {"abstention_rate": mean_estimate((~answered).astype(float), seed),
+            "accuracy_when_answering": mean_estimate(correct[answered].astype(float), seed) if answered.any() else None,
+            "expected_score": mean_estimate(scores(correct, answered, t), seed)}
+
+
+def run(config: Config, model=None) -> Results:
+    """Sample, train the adapter, score every method at every target on held-out questions; write the outputs."""
+    out = Path(config.out)
+    model = model or config.load_model()
+    data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
+    chance = training_target(graded, "mixed")  # greedy answer and samples, graded: the chance of being right
+    prompts, completions = training_examples(model, data, chance, train, config)
+    logger.info("training on %d examples (%.0f%% abstentions)", len(prompts),
+                100 * np.mean([c.startswith(ABSTAIN_REPLY) for c in completions]))
+    losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha,
+                        epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size, seed=config.seed)
+    tuned = config.load_model(adapter=out / "adapter")
+    told = {"trained": prompted_run(tuned, data, test, config), "untrained": prompted_run(model, data, test, config)}
+    p_ik, correct = head.predict_true(acts)[test], graded.correct[test]
+    headline, table = {}, []
+    for j, t in enumerate(config.targets):
+        rows = {name: (~told[name][j]["abstained"], told[name][j]["correct"]) for name in told}
+        rows["p_ik_gate"] = (gate(p_ik, correct, "p_ik", t), correct)
+        rows["always_answer"] = (np.ones(len(test), dtype=bool), correct)
+        for name, (answered, right) in rows.items():
+            figures = _figures(answered, right, t, config.seed)
+            headline.update({f"{key}_{name}_t{t:g}": value for key, value in figures.items() if value is not None})
+            table.append({"method": name, "target": t, **figures})
+    results = study_results(
+        "behavioural_calibration", tuned, config, headline, tables={"methods": table}, layer=layer,
+        n_questions=len(data), n_train=len(train), n_test=len(test), accuracy_test=float(correct.mean()),
+        training={"examples": len(prompts), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
+                  "abstain_share": float(np.mean([c.startswith(ABSTAIN_REPLY) for c in completions]))},
+        rule="trained to answer when its chance of being right (greedy answer and samples, graded) exceeds the stated "
+             "t, else \"I don't know.\"; score +1 right, -t/(1-t) wrong, 0 abstained; held-out questions")
+    results.write(out)
+    _write_answers(out / "answers.jsonl", data, test, told, config.targets)
+    write_behaviour_report(out / "report.html", results)
+    return results
+
+
+def _write_answers(path: Path, data, test: np.ndarray, told: dict, targets) -> None:
+    lines = []
+    for j, i in enumerate(test.tolist()):
+        row = {"question": data.items[i].question, "references": list(data.items[i].answers),
+               **{f"{name}_t{t:g}": told[name][k]["replies"][j] for name in told for k, t in enumerate(targets)}}
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    atomic_write_text(path, "".join(lines))
+
+
+def write_behaviour_report(path: Path, results: dict) -> None:
+    """Expected score against the target per method (95% intervals), then the table."""
+    fig = go.Figure()
+    rows = results.tables["methods"]
+    for name in METHODS:
+        mine = [r for r in rows if r["method"] == name]
+        fig.add_scatter(x=[r["target"] for r in mine], y=[r["expected_score"]["value"] for r in mine],
+                        mode="lines+markers", name=name, error_y={
+                            "type": "data", "symmetric": False,
+                            "array": [r["expected_score"]["ci"][1] - r["expected_score"]["value"] for r in mine],
+                            "arrayminus": [r["expected_score"]["value"] - r["expected_score"]["ci"][0] for r in mine]})
+    fig.add_hline(y=0, line_dash="dash", line_color="grey", annotation_text="always abstain")
+    fig.update_layout(title="Expected score per held-out question against the stated confidence target", height=480,
+                      xaxis_title="confidence target t (a wrong answer costs t/(1-t))", yaxis_title="expected score")
+    shown = [{"method": r["method"], "target": r["target"], "abstention rate": ci_text(r["abstention_rate"]),
+              "accuracy when answering": ci_text(r["accuracy_when_answering"]),
+              "expected score": ci_text(r["expected_score"])} for r in rows]
+    write_report(path, f"Behavioural calibration on {results['model']['id']}", [
+        fig, f"<p>{results['n_test']} held-out questions of {results['n_questions']} (greedy accuracy "
+             f"{results['accuracy_test']:.3f}); {results['training']['examples']} training examples, "
+             f"{100 * results['training']['abstain_share']:.0f}% of them abstentions. Rule: {results['rule']}.</p>",
+        table_html(shown),
+    ])
+
+
+def main(argv=None, model=None) -> Results:
+    """Command-line entry point; returns the :class:`Results`."""
+    return study_main(Config, run, argv, model=model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""behavioural_calibration, acceptance: on the embedded model at a small size
+(the unit tests: tests/unit/experiments/test_behavioural_calibration.py)."""
+
+import json
+
+import pytest
+
+from veracity.experiments.knowing import behavioural_calibration as study
+
+
+@pytest.mark.slow
+def test_small_run_trains_an_adapter_and_scores_every_method_at_every_target(tmp_path, embedded):
+    out = tmp_path / "behaviour"
+    study.main(["--qa-sets", "capitals", "--n-capitals", "16", "--k", "1", "--epochs", "1", "--targets", "0", "0.75",
+                "--train-targets", "0", "0.75", "--max-new-tokens", "8", "--out", str(out)], model=embedded)
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["study"] == "behavioural_calibration" and saved["model"]["id"].endswith("+adapter:adapter")
+    head = saved["headline"]
+    for method in study.METHODS:
+        for t in ("0", "0.75"):
+            assert f"expected_score_{method}_t{t}" in head and f"abstention_rate_{method}_t{t}" in head
+    assert head["abstention_rate_always_answer_t0"]["value"] == 0
+    assert head["expected_score_always_answer_t0"]["value"] == pytest.approx(saved["accuracy_test"])
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == saved["n_test"] and {"trained_t0.75", "untrained_t0"} <= set(rows[0])
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
+    assert "Behavioural calibration" in (out / "report.html").read_text()

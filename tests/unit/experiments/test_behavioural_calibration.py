@@ -1,0 +1,31 @@
+"""behavioural_calibration: its training targets (answer exactly where the chance of being right exceeds t)."""
+
+import numpy as np
+import pytest
+
+from veracity.data import capital_questions
+from veracity.experiments.knowing import behavioural_calibration as study
+
+
+def test_each_training_question_is_answered_under_a_target_exactly_when_its_chance_exceeds_it(tiny):
+    data = capital_questions(n=10, seed=0)
+    chance = np.linspace(0, 1, 10)
+    train = np.array([0, 3, 5, 9])
+    config = study.Config(train_targets=[0.0, 0.5], out="")
+    prompts, completions = study.training_examples(tiny("llama"), data, chance, train, config)
+    assert len(prompts) == len(completions) == 2 * len(train)
+    for k, (t, i) in enumerate((t, i) for t in (0.0, 0.5) for i in train):
+        assert data.items[i].question in prompts[k] and f"more than {round(100 * t)}%" in prompts[k]
+        expected = data.items[i].answers[0] if chance[i] > t else study.ABSTAIN_REPLY
+        assert completions[k].strip() == expected
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train-targets", "1"], "--train-targets must be numbers in [0, 1)"),
+    (["--targets", "-0.1"], "--targets must be numbers in [0, 1)"),
+    (["--k", "0", "--target", "greedy"], "--k must be >= 1"),
+])
+def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        study.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
