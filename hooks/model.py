@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,7 +233,7 @@ def load_model(
     backend: str = "hf",
     device: str | None = None,
     dtype: str | torch.dtype | None = None,
-    adapter: str | os.PathLike | None = None,
+    adapter: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     remote: bool | str = False,
 ) -> VeracityModel:
     """Load a causal LM (optionally with a LoRA adapter merged in) and wrap it for the chosen backend.
@@ -247,6 +248,8 @@ def load_model(
         adapter: A folder holding a peft LoRA adapter (``adapter_config.json`` and
             ``adapter_model.safetensors``) trained on this model: its weights are merged into the
             model's own, so every backend, extraction and steering see the fine-tuned model exactly.
+            A list merges several in order, each trained on the model the ones before it made (e.g. a
+            confession adapter trained on a deception organism: ``[organism, confession]``).
         remote: With ``backend="nnsight"``: ``True`` runs every forward pass on NDIF (the National
             Deep Inference Fabric), which hosts the weights: ``name_or_path`` is a hub name NDIF
             serves, only its config and tokenizer come here, and an API key must be set
@@ -279,10 +282,11 @@ def load_model(
         return model
     device = check_device(device or default_device())
     torch_dtype = _resolve_dtype(dtype, device)
-    adapter_dir = check_adapter(adapter) if adapter is not None else None
+    stack = [] if adapter is None else [adapter] if isinstance(adapter, (str, os.PathLike)) else list(adapter)
+    adapter_dirs = [check_adapter(a) for a in stack]
     hf_model, tokenizer, source = _load_hf(str(name_or_path), device, torch_dtype)
     model_id = str(name_or_path)
-    if adapter_dir is not None:
+    for adapter_dir in adapter_dirs:
         check_adapter_fits(hf_model, adapter_dir, weights_fingerprint(hf_model))
         hf_model = merge_adapter(hf_model, adapter_dir)
         model_id, source = f"{model_id}+adapter:{adapter_dir.name}", f"{source} + LoRA {adapter_dir.resolve()}"

@@ -123,3 +123,25 @@ def test_a_foreign_adapter_without_a_record_is_checked_tensor_by_tensor(folders,
     with pytest.raises(ValueError, match=r"holds base_model.model.transformer.h.0.attn.c_attn.lora_A.weight, which "
                                          r"names no module of this model"):
         load_model(root / "base", device="cpu", adapter=tmp_path / "gpt2_lora")
+
+
+def test_adapters_stack_in_order_each_on_the_model_the_ones_before_made(folders, tmp_path):
+    from veracity.hooks import train_lora
+
+    root, _, _ = folders
+    first = load_model(root / "base", device="cpu", adapter=root / "lora")
+    train_lora(first, ["tokyo is in"], [" japan"], tmp_path / "second", epochs=2, lr=1e-2, target_modules=["q_proj"],
+               progress=False)
+    stacked = load_model(root / "base", device="cpu", adapter=[root / "lora", tmp_path / "second"])
+    assert stacked.model_id.endswith("+adapter:lora+adapter:second")
+    # the second adapter merged by hand into the first model gives the same activations
+    from veracity.hooks.adapters import merge_adapter
+
+    by_hand = load_model(root / "base", device="cpu", adapter=root / "lora")
+    by_hand.hf_model = merge_adapter(by_hand.hf_model, tmp_path / "second")
+    torch.testing.assert_close(extract(stacked, TEXTS, layers="all", progress=False),
+                               extract(by_hand, TEXTS, layers="all", progress=False))
+    assert not torch.equal(extract(stacked, TEXTS, layers="all", progress=False),
+                           extract(first, TEXTS, layers="all", progress=False))
+    with pytest.raises(ValueError, match="not on this model"):  # the second alone does not fit the base
+        load_model(root / "base", device="cpu", adapter=tmp_path / "second")
