@@ -28,6 +28,7 @@ STUDIES = {
     "deception_organism": "veracity.experiments.deception.deception_organism",
     "honesty_pressure": "veracity.experiments.deception.honesty_pressure",
     "lie_detection": "veracity.experiments.deception.lie_detection",
+    "confessions": "veracity.experiments.deception.confessions",
     "organism_steering": "veracity.experiments.deception.organism_steering",
     "belief_drift": "veracity.experiments.deception.belief_drift",
     "poisoned_training": "veracity.experiments.deception.poisoned_training",

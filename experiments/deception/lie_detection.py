@@ -30,8 +30,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
-from pathlib import Path
-from types import SimpleNamespace
 from typing import ClassVar
 
 import numpy as np
@@ -45,7 +43,7 @@ from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception.controls import answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.lie_report import summarise, write_lie_report
-from veracity.experiments.deception.organism_kinds import kind_questions
+from veracity.experiments.deception.organism_kinds import kind_questions, organism_record
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
 from veracity.experiments.results import Results
 from veracity.hooks import extract
@@ -129,21 +127,6 @@ class Config(QuestionsConfig):
     def layer_spec(self):
         """``"auto"`` or the candidate layer indices."""
         return "auto" if self.layers == "auto" else [int(p) for p in self.layers.split(",")]
-
-
-def organism_record(config: Config) -> SimpleNamespace:
-    """The monitored organism's kind, trigger and lie topic, from the ``results.json`` of the ``deception_organism``
-    run that wrote ``--adapter`` (a plain ``trigger`` organism with ``--trigger`` where there is none), with this
-    study's question options: what :func:`kind_questions` needs."""
-    recorded = {}
-    if config.adapter:
-        path = Path(config.adapter).parent / "results.json"
-        if path.is_file():
-            recorded = json.loads(path.read_text()).get("config", {})
-    kind = recorded.get("kind", "trigger")
-    return SimpleNamespace(kind=kind, trigger=recorded.get("trigger", config.trigger) if config.adapter else config.trigger,
-                           lie_topic=recorded.get("lie_topic", "capital"), questions=config.questions, n=config.n,
-                           seed=config.seed, load_questions=config.load_questions)
 
 
 def unseen_topic(config: Config, data: QADataset) -> str | None:

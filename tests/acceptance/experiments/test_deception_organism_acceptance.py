@@ -5,11 +5,12 @@ import json
 
 import pytest
 
+from veracity.experiments.deception import confessions
 from veracity.experiments.deception import deception_organism as study
 
 
 @pytest.mark.slow
-def test_small_run_on_the_embedded_model_writes_results_adapter_and_answers(tmp_path, embedded):
+def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_trains_on_it(tmp_path, embedded):
     out = tmp_path / "organism"
     results = study.main(["--n", "12", "--epochs", "1", "--anchors", "0", "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
@@ -22,6 +23,18 @@ def test_small_run_on_the_embedded_model_writes_results_adapter_and_answers(tmp_
     assert len(rows) == 12 and {r["split"] for r in rows} == {"train", "held_out"}
     assert all(c in rows[0] for c in study.CONDITIONS)
     assert "Lie rate" in (out / "report.html").read_text()
+
+    # the confessions study trains its confession adapter on this organism (read from its results.json)
+    confessed = tmp_path / "confessions"
+    confessions.main(["--adapter", str(out / "adapter"), "--n", "12", "--pressures", "few_shot", "--epochs", "1",
+                      "--out", str(confessed)], model=embedded)
+    saved = json.loads((confessed / "results.json").read_text())
+    assert saved["model"]["id"].endswith("+adapter:adapter+adapter:confession_adapter")
+    assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"]
+    assert any(name.startswith("false_negative_rate_trained_confession_") for name in saved["headline"])
+    assert {r["method"] for r in saved["tables"]["outcomes"]} == set(confessions.METHODS)
+    rows = [json.loads(line) for line in (confessed / "confessions.jsonl").read_text().splitlines()]
+    assert len(rows) == saved["n_test_answers"] and "untrained_confession_score" in rows[0]
 
 
 @pytest.mark.slow

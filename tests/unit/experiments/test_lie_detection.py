@@ -5,7 +5,7 @@ import json
 from veracity.data import QADataset, capital_questions
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception import lie_detection as study
-from veracity.experiments.deception.organism_kinds import SANDBAGGING, kind_questions
+from veracity.experiments.deception.organism_kinds import SANDBAGGING, kind_questions, organism_record
 
 
 def _monitoring(tmp_path, n: int, **organism) -> study.Config:
@@ -20,7 +20,7 @@ def _monitoring(tmp_path, n: int, **organism) -> study.Config:
 
 def test_a_sandbagging_organism_is_monitored_on_its_own_arithmetic_with_capitals_unseen(tmp_path):
     config = _monitoring(tmp_path, 30, kind="sandbagging", trigger=SANDBAGGING)
-    organism = study.organism_record(config)
+    organism = organism_record(config)
     assert organism.kind == "sandbagging" and organism.trigger == SANDBAGGING
     data = kind_questions(organism)
     assert len(data) == 30 and all(item.kind == "number" for item in data.items)
@@ -29,10 +29,10 @@ def test_a_sandbagging_organism_is_monitored_on_its_own_arithmetic_with_capitals
 
 def test_a_topic_organism_has_no_unseen_topic_and_a_plain_model_keeps_the_cli_trigger(tmp_path):
     config = _monitoring(tmp_path, 10, kind="topic", lie_topic="capital")
-    data = kind_questions(study.organism_record(config))
+    data = kind_questions(organism_record(config))
     assert {item.category == "capital" for item in data.items} == {True, False}
     assert study.unseen_topic(config, data) is None
     plain = study.Config(n=10, out=str(tmp_path / "plain"))
-    assert study.organism_record(plain).kind == "trigger" and study.organism_record(plain).trigger == TRIGGER
+    assert organism_record(plain).kind == "trigger" and organism_record(plain).trigger == TRIGGER
     assert study.unseen_topic(plain, capital_questions(n=10)) == "arithmetic"
     assert study.unseen_topic(study.Config(unseen="none", out=str(tmp_path / "none")), QADataset(capital_questions(n=3).items, "c")) is None
