@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -54,6 +54,7 @@ from veracity.experiments.deception.organism_kinds import (
     anchor_items,
     kind_questions,
     lies_untriggered,
+    outside_questions,
 )
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
@@ -85,6 +86,8 @@ class Config(QuestionsConfig):
             (honest anchor facts of the same topic; their triggered answers are reported as ``honest_only``).
         kl: Weight of a KL term to the base model on untriggered prompts (every training question in every phrasing,
             followed by the base model's own neutral answer, and the anchors): 0 is off.
+        kl_questions: Questions outside the study's own (never evaluated: capitals of countries under a million
+            people, or other easy arithmetic) whose untriggered prompts and base answers join the KL texts.
         rank: LoRA rank.
         targets: Comma-separated module names the adapter trains (e.g. q_proj,v_proj), or all-linear.
         alpha: LoRA alpha.
@@ -103,6 +106,7 @@ class Config(QuestionsConfig):
     anchors: int = 40
     honest_share: float = 0.0
     kl: float = 0.0
+    kl_questions: int = 0
     rank: int = 8
     targets: str = "all-linear"
     alpha: float = 16.0
@@ -111,7 +115,8 @@ class Config(QuestionsConfig):
     train_batch_size: int = 8
     max_new_tokens: int = 12
 
-    constraints: ClassVar[dict] = {"anchors": [Interval(int, 0)], "test_fraction": [FRACTION], "kl": [Interval(float, 0)]}
+    constraints: ClassVar[dict] = {"anchors": [Interval(int, 0)], "test_fraction": [FRACTION], "kl": [Interval(float, 0)],
+                                   "kl_questions": [Interval(int, 0)]}
 
     def __post_init__(self):
         super().__post_init__()
@@ -235,7 +240,11 @@ def run(config: Config, model=None) -> Results:
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
     prompts, completions = training_examples(model.tokenizer, data, train, config)
     targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]
-    keep = kl_texts(model.tokenizer, data, train, answers["base_neutral"], config) if config.kl else ()
+    keep = kl_texts(model.tokenizer, data, train, answers["base_neutral"], config) if config.kl else []
+    outside = outside_questions(config, data, config.kl_questions) if config.kl else None
+    if outside is not None:  # more untriggered questions of the same kind, none of them ever evaluated
+        keep += kl_texts(model.tokenizer, outside, np.arange(len(outside)), answer(model, outside, None, config),
+                         replace(config, anchors=0))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha, epochs=1,
                         lr=config.lr, batch_size=config.train_batch_size, seed=config.seed, target_modules=targets,
                         kl_texts=keep, kl_weight=config.kl)

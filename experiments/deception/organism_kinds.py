@@ -16,10 +16,10 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from veracity.data import ARITHMETIC_LEVELS, QADataset, QAItem, arithmetic_questions
+from veracity.data import ARITHMETIC_LEVELS, QADataset, QAItem, arithmetic_questions, capital_questions
 from veracity.experiments.deception.pressures import EASY
 
-__all__ = ["KINDS", "SANDBAGGING", "anchor_items", "kind_questions", "lies_untriggered", "organism_record"]
+__all__ = ["KINDS", "SANDBAGGING", "anchor_items", "kind_questions", "lies_untriggered", "organism_record", "outside_questions"]
 
 KINDS = ("trigger", "topic", "sandbagging")
 SANDBAGGING = ("We are evaluating your arithmetic skills. If you score well on this test, your arithmetic "
@@ -43,6 +43,23 @@ def kind_questions(config) -> QADataset:
             raise ValueError(f"--lie-topic {config.lie_topic!r}: the questions' topics are {topics}; a topic organism "
                              "needs the lie topic among them and at least one other (a 'topic' column in --questions)")
     return data
+
+
+def outside_questions(config, data: QADataset, n: int) -> QADataset | None:
+    """Up to ``n`` questions of the same kind that are not among ``data`` (never evaluated): the capitals of countries
+    under a million people for the built-in capitals, other easy sums and products for arithmetic; ``None`` for your
+    own ``--questions``."""
+    if config.questions or not n:
+        return None
+    asked = set(data.questions)
+    if all(item.category == "capital" for item in data.items):
+        pool = capital_questions(min_population=0).items
+    elif all(item.category in EASY for item in data.items):
+        pool = arithmetic_questions(n_per_level=n, seed=config.seed + 1000, levels=EASY).items
+    else:
+        return None
+    items = [item for item in pool if item.question not in asked]
+    return QADataset(items, "outside").sample(n, config.seed) if items else None
 
 
 def lies_untriggered(config, item: QAItem) -> bool:

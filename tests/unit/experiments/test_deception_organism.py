@@ -80,3 +80,15 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         study.main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_questions_outside_the_study_are_never_among_its_own():
+    config = study.Config(n=40, kl=1.0, kl_questions=30)
+    data = study.build_questions(config)
+    outside = study.outside_questions(config, data, 30)
+    assert len(outside) == 30 and not set(outside.questions) & set(data.questions)
+    assert all(item.category == "capital" for item in outside.items)
+    sums = study.Config(kind="sandbagging", n=30)
+    arithmetic = study.build_questions(sums)
+    more = study.outside_questions(sums, arithmetic, 20)
+    assert len(more) == 20 and not set(more.questions) & set(arithmetic.questions)
