@@ -18,8 +18,10 @@ from veracity.experiments.deception.pressures import ask, conversations, wrong_a
 from veracity.hooks.generation import SYSTEM, chat_or_plain, user_turn
 from veracity.monitors import Dialogue
 
-__all__ = ["WORDS", "answer_format_texts", "as_dialogue", "control_answers", "control_questions"]
+__all__ = ["STATEMENTS", "WORDS", "answer_format_texts", "as_dialogue", "control_answers", "control_questions"]
 
+STATEMENTS = 300
+"""How many of the built-in city statements (a seeded sample) the ``statement`` truth-probe baseline is fitted on."""
 WORDS = ("garden", "river", "window", "yellow", "planet", "music", "bridge", "orange", "silver", "forest", "candle",
          "pencil", "mountain", "summer", "doctor", "rabbit", "island", "kitchen", "market", "letter")
 

@@ -54,7 +54,7 @@ from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.controls import answer_format_texts, as_dialogue, control_answers
+from veracity.experiments.deception.controls import STATEMENTS, answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.monitor import score_rows
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
 from veracity.experiments.report import table_html, write_report
@@ -124,7 +124,7 @@ def fit_monitors(speaker, data: QADataset, train: np.ndarray, layer: int, config
     Returns:
         ``(monitors by name, false-positive rate each reaches on the held-back half of the controls)``.
     """
-    cities = load_statements("cities")
+    cities = load_statements("cities").sample(STATEMENTS, config.seed)
     texts, labels = answer_format_texts(speaker, data, train, config.seed)
     monitors = {
         "statement": StatementMonitor(layer, C=0.1, batch_size=config.batch_size).fit(speaker, cities.statements,

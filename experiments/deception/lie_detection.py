@@ -41,7 +41,7 @@ from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.controls import answer_format_texts, as_dialogue, control_answers
+from veracity.experiments.deception.controls import STATEMENTS, answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.lie_report import summarise, write_lie_report
 from veracity.experiments.deception.organism_kinds import kind_questions, organism_record
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
@@ -164,7 +164,7 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
     """Every recipe fitted on the training questions alone."""
     pairs = instructed_pairs([(user_turn(data.items[i]), data.items[i].answers[0]) for i in train_questions])
     layers = config.layer_spec
-    truth_layer, cities = round(2 * model.n_layers / 3), load_statements("cities")
+    truth_layer, cities = round(2 * model.n_layers / 3), load_statements("cities").sample(STATEMENTS, config.seed)
     return {
         "instructed_pairs": InstructedPairsMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size)
         .fit(model, pairs, validation=train),
