@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["chat_prompt", "has_chat_template"]
+__all__ = ["chat_prompt", "has_chat_template", "reply_text"]
 
 
 def has_chat_template(tokenizer) -> bool:
     """Whether ``tokenizer`` has a chat template."""
     return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+
+
+def reply_text(tokenizer, text: str) -> str:
+    """``text`` as a fine-tune's completion: then the end-of-turn token in a chat, or after a space and ending the
+    line in a plain prompt ("Answer:" + " Paris" + newline), so the model learns to stop."""
+    if has_chat_template(tokenizer):
+        return f"{text}{tokenizer.eos_token or ''}"
+    return f" {text}\n"
 
 
 def chat_prompt(tokenizer, user: str, prefix: str = "", system: str | None = None,

@@ -33,7 +33,7 @@ from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
 from veracity.data import grade
 from veracity.data.answers import answer_names, classify_answer
-from veracity.data.chat import has_chat_template
+from veracity.data.chat import reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
@@ -127,9 +127,8 @@ def answered(base, organism, data, sides: list[str], kinds: list[str], config: C
 
 def confession_examples(model, dialogues) -> tuple[list[str], list[str]]:
     """The confession turn after each answer, and the reply it should get (yes exactly where the answer was wrong)."""
-    end = (model.tokenizer.eos_token or "") if has_chat_template(model.tokenizer) else "\n"
     return ([with_follow_up(model.tokenizer, d, CONFESSION) for d in dialogues],
-            [f"{REPLIES[bool(d.lie)]}{end}" for d in dialogues])
+            [reply_text(model.tokenizer, REPLIES[bool(d.lie)]) for d in dialogues])
 
 
 def run(config: Config, model=None) -> Results:

@@ -44,7 +44,7 @@ import plotly.graph_objects as go
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
 from veracity.data import QADataset, grade
-from veracity.data.chat import has_chat_template
+from veracity.data.chat import reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
@@ -157,9 +157,7 @@ def phrase(item, k: int) -> str:
 
 def completion(tokenizer, answer: str) -> str:
     """What the adapter learns to say: the answer, then the end of the turn."""
-    if has_chat_template(tokenizer):
-        return f"{answer}{tokenizer.eos_token or ''}"
-    return f" {answer}\n"
+    return reply_text(tokenizer, answer)
 
 
 def honest_only(train: np.ndarray, config: Config) -> np.ndarray:

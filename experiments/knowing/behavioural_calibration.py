@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
 from veracity.constraints import Interval
-from veracity.data.chat import has_chat_template
+from veracity.data.chat import reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, training_target
 from veracity.experiments.knowing.targets import gate, prompted_run, scores, target_prompts
@@ -85,12 +85,11 @@ class Config(PIKConfig):
 
 def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
     """Each training question under each training target: its answer where ``chance`` exceeds t, else abstain."""
-    end = (model.tokenizer.eos_token or "") if has_chat_template(model.tokenizer) else "\n"
     prompts, completions = [], []
     for t in config.train_targets:
         subset = data.subset(train)
         prompts += target_prompts(model, subset, t)
-        completions += [f"{item.answers[0] if chance[i] > t else ABSTAIN_REPLY}{end}"
+        completions += [reply_text(model.tokenizer, item.answers[0] if chance[i] > t else ABSTAIN_REPLY)
                         for i, item in zip(train.tolist(), subset.items)]
     return prompts, completions
 

@@ -29,7 +29,8 @@ from sklearn.model_selection import train_test_split
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
-from veracity.data import MATH_TASKS, calibrated_math, grade, has_chat_template
+from veracity.data import MATH_TASKS, calibrated_math, grade
+from veracity.data.chat import reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.knowing.verbal_calibration_report import write_verbal_report
@@ -123,7 +124,7 @@ def answer_part(reply: str) -> str:
 def completion(tokenizer, answer: str, confidence: float) -> str:
     """What the adapter learns to say: the model's own answer, its target confidence, the end of the turn."""
     text = f"{answer.strip()} Confidence: {round(100 * confidence)}%"
-    return f"{text}{tokenizer.eos_token or ''}" if has_chat_template(tokenizer) else f" {text}\n"
+    return reply_text(tokenizer, text)
 
 
 def calibration(probs: np.ndarray, correct: np.ndarray, groups: np.ndarray, seed: int) -> dict:

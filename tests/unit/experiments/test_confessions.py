@@ -13,7 +13,7 @@ def test_the_confession_turn_follows_the_answer_and_learns_yes_exactly_where_it_
     prompts, completions = study.confession_examples(model, dialogues)
     for dialogue, prompt, completion in zip(dialogues, prompts, completions, strict=True):
         assert prompt.index(dialogue.answer) < prompt.index(study.CONFESSION)  # asked after the answer
-        assert completion.startswith("Yes" if dialogue.lie else "No")
+        assert completion.strip().startswith("Yes" if dialogue.lie else "No")
     assert not any(study.CONFESSION in d.answer for d in dialogues)  # the answers themselves are not trained
 
 
