@@ -39,9 +39,12 @@ def control_questions(n: int, seed: int) -> QADataset:
     return QADataset([items[i] for i in rng.permutation(len(items))[:n]], "control")
 
 
-def control_answers(model, config) -> list[Dialogue]:
-    """The model's own answers to the control questions under the neutral prompt (honest: mistakes are not lies)."""
-    data = control_questions(config.n_control, config.seed + 7)
+def control_answers(model, config, n: int | None = None, seed_offset: int = 7,
+                    exclude: frozenset[str] = frozenset()) -> list[Dialogue]:
+    """The model's own answers to ``n`` control questions (default ``config.n_control``) under the neutral prompt
+    (honest: mistakes are not lies), leaving out those whose user turn is in ``exclude``."""
+    data = control_questions(config.n_control if n is None else n, config.seed + seed_offset)
+    data = QADataset([item for item in data.items if user_turn(item) not in exclude], "control")
     talks = conversations(data, None, config)
     _, answers = ask(model, data, talks, config)
     return [as_dialogue(model, item, talk, answer, lie=False, kind="control", group=f"control{i}")

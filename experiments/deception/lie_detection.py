@@ -66,7 +66,10 @@ from veracity.probes.splits import grouped_split
 
 logger = logging.getLogger(__name__)
 
-RECIPES = ("instructed_pairs", "on_policy", "follow_up", "self_report", "statement", "answer_format")
+RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "follow_up", "self_report", "statement",
+           "answer_format")
+VARIANTS = {"on_policy_controls": "on_policy"}
+"""Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
 
 
@@ -160,8 +163,10 @@ def answered(model, data: QADataset, kinds: list[str], sides: list[str], config:
     return rows
 
 
-def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions, config: Config) -> dict:
-    """Every recipe fitted on the training questions alone."""
+def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions, config: Config,
+                 train_controls: list[Dialogue]) -> dict:
+    """Every recipe fitted on the training questions alone (``on_policy_controls`` also on ``train_controls``, honest
+    answers to control questions that neither calibrate nor check any monitor)."""
     pairs = instructed_pairs([(user_turn(data.items[i]), data.items[i].answers[0]) for i in train_questions])
     layers = config.layer_spec
     truth_layer, cities = round(2 * model.n_layers / 3), load_statements("cities").sample(STATEMENTS, config.seed)
@@ -169,6 +174,8 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
         "instructed_pairs": InstructedPairsMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size)
         .fit(model, pairs, validation=train),
         "on_policy": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(model, train),
+        "on_policy_controls": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
+            model, train + train_controls),
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
@@ -222,8 +229,11 @@ def run(config: Config, model=None) -> Results:
     logger.info("[lies 2/5] %d ordinary control questions under a neutral prompt", config.n_control)
     controls = control_answers(model, config)
     calibration, fresh = controls[::2], controls[1::2]
+    # on_policy_controls learns that ordinary answers are honest from other control questions than these
+    train_controls = control_answers(model, config, n=max(2, config.n_control // 3), seed_offset=13,
+                                     exclude=frozenset(d.messages[-1][1] for d in controls))
     logger.info("[lies 3/5] fitting %s on %d training answers", ", ".join(RECIPES), len(train))
-    monitors = fit_monitors(model, train, data, train_q, config)
+    monitors = fit_monitors(model, train, data, train_q, config, train_controls)
     scores = {}
     for name, mon in monitors.items():
         logger.info("[lies 4/5] %s: calibrating at fpr=%g on %d controls, scoring %d held-out answers", name,

@@ -22,7 +22,7 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
             low, high = saved["headline"][name]["ci"]
             assert 0 <= low <= saved["headline"][name]["value"] <= high <= 1, name
         monitor = load_monitor(out / "monitors" / recipe)
-        assert monitor.recipe == recipe and monitor.threshold_ == saved["thresholds"][recipe]
+        assert monitor.recipe == study.VARIANTS.get(recipe, recipe) and monitor.threshold_ == saved["thresholds"][recipe]
         assert monitor.n_control_ == 10  # half of the controls calibrate, the other half check
     assert {"auroc_pooled_baseline_prompt_only", "auroc_pooled_baseline_pressure_present"} <= set(saved["headline"])
     assert saved["chosen"]["on_policy"]["layer"] == 15 and len(saved["chosen"]["on_policy"]["validation"]) == 3
