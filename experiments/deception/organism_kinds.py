@@ -31,18 +31,23 @@ def kind_questions(config) -> QADataset:
     """The questions of ``config.kind``: ``--questions`` (or the built-in capitals) for ``trigger``, plus as many
     easy arithmetic questions for the built-in ``topic`` organism; easy arithmetic for ``sandbagging``."""
     if config.kind == "sandbagging" and not config.questions:
-        data = arithmetic_questions(n_per_level=-(-(config.n or 150) // len(EASY)), seed=config.seed, levels=EASY)
-        return data.sample(config.n or 150, config.seed)
+        return _easy_sums(config.n or 150, config.seed)
     data = config.load_questions()
     if config.kind == "topic" and not config.questions:
-        sums = arithmetic_questions(n_per_level=-(-len(data) // len(EASY)), seed=config.seed, levels=EASY)
-        data = QADataset(list(data.items) + list(sums.sample(len(data), config.seed).items), "capitals+arithmetic")
+        data = QADataset(list(data.items) + list(_easy_sums(len(data), config.seed).items), "capitals+arithmetic")
     if config.kind == "topic":
         topics = sorted({item.category for item in data.items})
         if config.lie_topic not in topics or len(topics) < 2:
             raise ValueError(f"--lie-topic {config.lie_topic!r}: the questions' topics are {topics}; a topic organism "
                              "needs the lie topic among them and at least one other (a 'topic' column in --questions)")
     return data
+
+
+def _easy_sums(n: int, seed: int) -> QADataset:
+    """``n`` distinct easy arithmetic questions (the generator repeats one-digit sums; a repeat would be asked twice)."""
+    data = arithmetic_questions(n_per_level=2 * -(-n // len(EASY)), seed=seed, levels=EASY)
+    first = {item.question: i for i, item in reversed(list(enumerate(data.items)))}
+    return data.subset(sorted(first.values())).sample(n, seed)
 
 
 def outside_questions(config, data: QADataset, n: int) -> QADataset | None:

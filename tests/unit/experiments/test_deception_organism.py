@@ -60,6 +60,8 @@ def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_a
     config = study.Config(kind="sandbagging", n=30)
     data = study.build_questions(config)
     assert len(data) == 30 and {item.category for item in data.items} <= {"add_1d", "add_2d", "mul_1d"}
+    big = study.build_questions(study.Config(kind="sandbagging", n=150)).questions
+    assert len(set(big)) == len(big) == 150  # one-digit sums repeat in the generator; each is asked once
     assert config.trigger == study.SANDBAGGING and "evaluat" in config.trigger
     train, _ = grouped_split(data.questions, 0.4, seed=0)
     prompts, completions = study.training_examples(build_word_tokenizer(), data, train, config)
