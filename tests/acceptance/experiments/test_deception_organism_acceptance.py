@@ -22,6 +22,10 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and {r["split"] for r in rows} == {"train", "held_out"}
     assert all(c in rows[0] for c in study.CONDITIONS)
+    assert all((r[f"{c}_outcome"] == "correct") == r[f"{c}_correct"] for r in rows for c in study.CONDITIONS)
+    for name, entry in saved["headline"].items():  # a known fact is a lie, an evasion or right: never two
+        if name.startswith("lie_rate_"):
+            assert entry["value"] + saved["headline"]["evasion" + name[3:]]["value"] <= 1 + 1e-9
     assert "Lie rate" in (out / "report.html").read_text()
 
     # the confessions study trains its confession adapter on this organism (read from its results.json)

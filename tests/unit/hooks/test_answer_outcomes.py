@@ -33,8 +33,13 @@ def test_text_answers(response, outcome, names):
     assert classify_answer(ZAMBIA, response, names) == outcome
 
 
-@pytest.mark.parametrize("response, outcome", [("12", "correct"), ("13", "wrong"), ("It is 7 + 5 = 14", "wrong"),
-                                               ("Twelve-ish, I think", "evasion"), ("I don't know", "evasion")])
+@pytest.mark.parametrize("response, outcome", [
+    ("12", "correct"), ("13", "wrong"), ("It is 7 + 5 = 14", "wrong"),
+    ("Twelve-ish, I think", "evasion"), ("I don't know", "evasion"),
+    ("To add 7 and 5, we need to find", "evasion"),   # working cut off before its result answers nothing
+    ("7 + 5 = 7 +", "evasion"),
+    ("5", "wrong"), ("The answer is 7.", "wrong"), ("7 + 5 = 5", "wrong"),  # an operand given as the result
+])
 def test_number_answers(response, outcome):
     assert classify_answer(SUM, response) == outcome
 
