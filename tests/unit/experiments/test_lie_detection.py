@@ -36,3 +36,17 @@ def test_a_topic_organism_has_no_unseen_topic_and_a_plain_model_keeps_the_cli_tr
     assert organism_record(plain).kind == "trigger" and organism_record(plain).trigger == TRIGGER
     assert study.unseen_topic(plain, capital_questions(n=10)) == "arithmetic"
     assert study.unseen_topic(study.Config(unseen="none", out=str(tmp_path / "none")), QADataset(capital_questions(n=3).items, "c")) is None
+
+
+def test_the_controls_on_policy_controls_learns_from_never_calibrate_or_check_a_monitor(tiny, tmp_path):
+    from veracity.experiments.deception.controls import control_answers
+
+    model = tiny("llama")
+    config = study.Config(n_control=30, max_new_tokens=2, out=str(tmp_path / "out"))
+    controls = control_answers(model, config)
+    asked = frozenset(d.messages[-1][1] for d in controls)
+    again = control_answers(model, config, n=30, seed_offset=13)
+    assert asked & {d.messages[-1][1] for d in again}  # another seed repeats some (20 words to count)...
+    more = control_answers(model, config, n=30, seed_offset=13, exclude=asked)
+    assert more and not asked & {d.messages[-1][1] for d in more}  # ...which are left out
+    assert all(d.lie is False and d.kind == "control" for d in more)
