@@ -26,7 +26,7 @@ from veracity.monitors.dialogue import Dialogue, check_dialogues
 from veracity.probes import LogisticProbe
 from veracity.probes.io import load_artifact, save_artifact
 
-__all__ = ["MONITORS", "LieMonitor", "load_monitor", "register_monitor"]
+__all__ = ["MONITORS", "LieMonitor", "load_monitor", "register_monitor", "threshold_at_fpr"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,13 +79,8 @@ class LieMonitor:
         if lies:
             raise ValueError(f"{lies} of {len(control)} control dialogues are marked lie=True: calibrate on honest "
                              "answers only")
-        scores = np.sort(self.score(model, control))[::-1]
-        allowed = math.floor(fpr * len(scores) + 1e-9)
-        if allowed < 5:
-            logger.warning("calibrating at fpr=%g on %d control answers leaves %d above the threshold: the false-"
-                           "positive rate is poorly pinned down (give at least %d)", fpr, len(scores), allowed,
-                           math.ceil(5 / fpr))
-        self.threshold_ = float(scores[allowed]) if allowed < len(scores) else float(scores[-1])
+        scores = self.score(model, control)
+        self.threshold_ = threshold_at_fpr(scores, fpr)
         self.fpr_, self.n_control_ = float(fpr), len(scores)
         return self
 
@@ -178,3 +173,14 @@ def load_monitor(path: str | os.PathLike) -> LieMonitor:
     if meta.get("threshold") is not None:
         monitor.threshold_, monitor.fpr_, monitor.n_control_ = meta["threshold"], meta["fpr"], meta["n_control"]
     return monitor
+
+
+def threshold_at_fpr(scores, fpr: float) -> float:
+    """The threshold that leaves at most ``fpr`` of honest ``scores`` above it (``score > threshold`` flags)."""
+    scores = np.sort(np.asarray(scores, dtype=float))[::-1]
+    allowed = math.floor(fpr * len(scores) + 1e-9)
+    if allowed < 5:
+        logger.warning("calibrating at fpr=%g on %d honest answers leaves %d above the threshold: the false-"
+                       "positive rate is poorly pinned down (give at least %d)", fpr, len(scores), allowed,
+                       math.ceil(5 / fpr))
+    return float(scores[allowed]) if allowed < len(scores) else float(scores[-1])

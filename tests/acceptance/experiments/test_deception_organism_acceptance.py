@@ -37,6 +37,7 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"]
     assert any(name.startswith("false_negative_rate_trained_confession_") for name in saved["headline"])
     assert {r["method"] for r in saved["tables"]["outcomes"]} == set(confessions.METHODS)
+    assert saved["thresholds"]["trained_confession"] == 0.0 != saved["thresholds"]["trained_confession_calibrated"]
     rows = [json.loads(line) for line in (confessed / "confessions.jsonl").read_text().splitlines()]
     assert len(rows) == saved["n_test_answers"] and "untrained_confession_score" in rows[0]
 

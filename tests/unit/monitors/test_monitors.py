@@ -125,6 +125,14 @@ def test_calibrated_at_one_percent_it_flags_about_one_percent_of_fresh_controls(
     assert mon.flag(model, qa_dialogues(30, seed=2)).sum() > 0
 
 
+def test_the_threshold_at_an_fpr_leaves_that_share_of_honest_scores_above_it():
+    from veracity.monitors.monitor import threshold_at_fpr
+
+    scores = np.random.default_rng(0).permutation(200).astype(float)
+    for fpr in (0.01, 0.05, 0.2):
+        assert (scores > threshold_at_fpr(scores, fpr)).sum() == round(fpr * 200)
+
+
 def test_calibration_refuses_bad_input_in_one_line(tiny, caplog):
     model = tiny("llama")
     mon = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, qa_dialogues(40, seed=1))
