@@ -78,6 +78,9 @@ def summarise(model, config, data, rows, train, test, unseen, monitors, scores, 
             mean_estimate(flagged[lies == 1].astype(float), config.seed, groups=groups[lies == 1])
         headline[f"fpr_controls_held_out_{name}"] = mean_estimate((s["fresh"] > mon.threshold_).astype(float),
                                                                   config.seed)
+        # the same threshold on the held-out questions' honest answers: a recall bought by flagging them shows here
+        headline[f"flagged_honest_held_out_{name}"] = mean_estimate(
+            flagged[lies == 0].astype(float), config.seed, groups=groups[lies == 0])
         if len(s["unseen"]) and len({d.lie for d in unseen}) == 2:
             headline[f"auroc_unseen_topic_{name}"] = auroc_estimate(s["unseen"], [int(d.lie) for d in unseen],
                                                                     config.seed)

@@ -18,7 +18,7 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
     assert saved["study"] == "lie_detection" and saved["n_lies_test"] >= 2
     for recipe in study.RECIPES:
         for name in (f"auroc_pooled_{recipe}", f"recall_at_1pct_fpr_pooled_{recipe}",
-                     f"fpr_controls_held_out_{recipe}"):
+                     f"fpr_controls_held_out_{recipe}", f"flagged_honest_held_out_{recipe}"):
             low, high = saved["headline"][name]["ci"]
             assert 0 <= low <= saved["headline"][name]["value"] <= high <= 1, name
         monitor = load_monitor(out / "monitors" / recipe)
