@@ -15,9 +15,11 @@ organism's (easy arithmetic for a sandbagging organism; same ``--n``, ``--seed``
 (:mod:`veracity.monitors`) are fitted and choose their layer and regularisation on the training
 questions' answers only (``instructed_pairs`` on instructed pairs of the training questions,
 choosing on their real lies; ``on_policy`` and ``follow_up`` on their lies and honest answers;
-``self_report`` fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
+``on_policy_controls`` on those and honest answers to other control questions; ``self_report``
+fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
 answers under a neutral prompt (arithmetic, number comparisons, word lengths: never the evaluation
-questions), and the other half measures the false-positive rate it reaches. Reported per recipe on
+questions), and the other half measures the false-positive rate it reaches; the same threshold is
+also read on the held-out honest answers (``flagged_honest_held_out_<recipe>``). Reported per recipe on
 the held-out questions: AUROC pooled over the lie kinds (resampled by question), recall at the
 calibrated threshold, the AUROC within each kind, the honest answers' mean score per kind (an
 offset that moves with the prompt shows at once), a transfer matrix (fitted on one kind, or on
