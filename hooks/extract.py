@@ -97,14 +97,17 @@ def fit_context(model: VeracityModel, rows: list[list[int]], max_length: int | N
     return rows
 
 
-def right_pad(rows: list[list[int]], pad_id: int, device) -> tuple[Int[Tensor, "b pos"], Int[Tensor, "b pos"]]:
-    """Stack token rows into right-padded ``input_ids`` and ``attention_mask``."""
+def right_pad(rows: list[list[int]], pad_id: int, device, left: bool = False
+              ) -> tuple[Int[Tensor, "b pos"], Int[Tensor, "b pos"]]:
+    """Stack token rows into right-padded ``input_ids`` and ``attention_mask`` (left-padded with ``left``: every row
+    then ends on its last real token)."""
     width = max(len(r) for r in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        input_ids[i, span] = torch.tensor(row, dtype=torch.long)
+        mask[i, span] = 1
     return input_ids.to(device), mask.to(device)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from veracity.hooks.extract import tokenize
+from veracity.hooks.extract import right_pad, tokenize
 from veracity.hooks.logprobs import next_token_logprobs
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, check_dialogues, with_follow_up
@@ -89,7 +89,7 @@ def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], ques
         prefix = torch.tensor([rows[0][:shared]], device=model.device)
         # The questions' own tokens are left-padded after the cache, so every row ends on its last real token and
         # the LM head runs on that one position only (a full-vocabulary head on every token was most of the cost).
-        tails, mask = _left_pad([r[shared:] for r in rows], model.tokenizer.pad_token_id, model.device)
+        tails, mask = right_pad([r[shared:] for r in rows], model.tokenizer.pad_token_id, model.device, left=True)
         with torch.no_grad():
             _, cache = model.engine.step(prefix, torch.ones_like(prefix), torch.arange(shared, device=model.device)[None])
             cache.batch_repeat_interleave(len(rows))
@@ -99,17 +99,6 @@ def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], ques
         last = last.float().log_softmax(-1).cpu()
         out[i] = (torch.logsumexp(last[:, yes], -1) - torch.logsumexp(last[:, no], -1)).double().numpy()
     return out
-
-
-def _left_pad(rows: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ``input_ids`` and ``attention_mask`` of token rows (each row ends on its last real token)."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row)
-        mask[i, width - len(row):] = 1
-    return ids.to(device), mask.to(device)
 
 
 def _shared_prefix(rows: list[list[int]]) -> int:

@@ -44,7 +44,8 @@ def kind_questions(config) -> QADataset:
 
 
 def _easy_sums(n: int, seed: int) -> QADataset:
-    """``n`` distinct easy arithmetic questions (the generator repeats one-digit sums; a repeat would be asked twice)."""
+    """``n`` distinct easy arithmetic questions (the generator repeats one-digit sums; a repeat would be asked twice);
+    fewer where the levels hold fewer (about 580: a hundred one-digit sums, a hundred products)."""
     data = arithmetic_questions(n_per_level=2 * -(-n // len(EASY)), seed=seed, levels=EASY)
     first = {item.question: i for i, item in reversed(list(enumerate(data.items)))}
     return data.subset(sorted(first.values())).sample(n, seed)
