@@ -60,28 +60,49 @@ class LieMonitor:
         self._check_model(model)
         return np.asarray(self._scores(model, dialogues), dtype=np.float64)
 
-    def calibrate(self, model: VeracityModel, control: Sequence[Dialogue], fpr: float = 0.01) -> LieMonitor:
+    def calibrate(self, model: VeracityModel, control: Sequence[Dialogue], fpr: float = 0.01,
+                  in_topic: Sequence[Dialogue] | None = None, in_topic_fpr: float = 0.05) -> LieMonitor:
         """Fix the threshold so that at most ``fpr`` of the honest ``control`` answers score above it.
+
+        A threshold set on ordinary chat alone can flag most honest answers of the topic being watched
+        (its answers sit further from chat than the controls do). Pass ``in_topic``, honest answers to
+        questions of that topic that the monitor was not fitted on, and the threshold is the larger of
+        the two: at most ``fpr`` of the controls and at most ``in_topic_fpr`` of ``in_topic`` above it.
 
         Args:
             model: The model the monitor reads.
             control: Honest answers to ordinary questions (none marked ``lie=True``); the more the
                 better: at ``fpr=0.01`` a few hundred leave a handful of answers above the threshold.
             fpr: The false-positive rate wanted on honest answers, in (0, 1).
+            in_topic: Honest answers of the watched topic, held out from fitting (optional).
+            in_topic_fpr: The false-positive rate allowed on ``in_topic``, in (0, 1).
 
         Returns:
-            ``self``, with ``threshold_``, ``fpr_`` and ``n_control_`` set.
+            ``self``, with ``threshold_``, ``fpr_`` and ``n_control_`` set (and ``in_topic_fpr_``,
+            ``n_in_topic_`` with ``in_topic``).
+
+        Example:
+            >>> monitor.calibrate(model, chat_answers, fpr=0.01, in_topic=honest_capitals, in_topic_fpr=0.05)
         """
-        if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 < fpr < 1:
-            raise ValueError(f"fpr must be in (0, 1), e.g. 0.01 for 1% false positives, got {fpr!r}")
-        control = check_dialogues(control)
-        lies = sum(d.lie is True for d in control)
-        if lies:
-            raise ValueError(f"{lies} of {len(control)} control dialogues are marked lie=True: calibrate on honest "
-                             "answers only")
-        scores = self.score(model, control)
+        for name, value in (("fpr", fpr), ("in_topic_fpr", in_topic_fpr)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ValueError(f"{name} must be in (0, 1), e.g. 0.01 for 1% false positives, got {value!r}")
+        groups = {"control": check_dialogues(control)}
+        if in_topic is not None:
+            groups["in_topic"] = check_dialogues(in_topic)
+        for name, rows in groups.items():
+            lies = sum(d.lie is True for d in rows)
+            if lies:
+                raise ValueError(f"{lies} of {len(rows)} {name} dialogues are marked lie=True: calibrate on honest "
+                                 "answers only")
+        scores = self.score(model, groups["control"])
         self.threshold_ = threshold_at_fpr(scores, fpr)
         self.fpr_, self.n_control_ = float(fpr), len(scores)
+        self.in_topic_fpr_, self.n_in_topic_ = None, 0
+        if in_topic is not None:
+            topic_scores = self.score(model, groups["in_topic"])
+            self.threshold_ = max(self.threshold_, threshold_at_fpr(topic_scores, in_topic_fpr))
+            self.in_topic_fpr_, self.n_in_topic_ = float(in_topic_fpr), len(topic_scores)
         return self
 
     def flag(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> np.ndarray:
@@ -130,7 +151,8 @@ class LieMonitor:
         tensors, state = self._state()
         meta = {"class": "LieMonitor", "recipe": self.recipe, "model": self.model_, "state": state,
                 "threshold": getattr(self, "threshold_", None), "fpr": getattr(self, "fpr_", None),
-                "n_control": getattr(self, "n_control_", None), "hyperparameters": self._hyperparameters()}
+                "n_control": getattr(self, "n_control_", None), "in_topic_fpr": getattr(self, "in_topic_fpr_", None),
+                "n_in_topic": getattr(self, "n_in_topic_", 0), "hyperparameters": self._hyperparameters()}
         return save_artifact(path, tensors or {"none": torch.zeros(1)}, meta)
 
     def _hyperparameters(self) -> dict[str, Any]:
@@ -172,6 +194,7 @@ def load_monitor(path: str | os.PathLike) -> LieMonitor:
                          "again with monitor.save") from None
     if meta.get("threshold") is not None:
         monitor.threshold_, monitor.fpr_, monitor.n_control_ = meta["threshold"], meta["fpr"], meta["n_control"]
+        monitor.in_topic_fpr_, monitor.n_in_topic_ = meta.get("in_topic_fpr"), meta.get("n_in_topic", 0)
     return monitor
 
 

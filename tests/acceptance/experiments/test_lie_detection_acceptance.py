@@ -24,6 +24,9 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
         monitor = load_monitor(out / "monitors" / recipe)
         assert monitor.recipe == study.VARIANTS.get(recipe, recipe) and monitor.threshold_ == saved["thresholds"][recipe]
         assert monitor.n_control_ == 10  # half of the controls calibrate, the other half check
+    in_topic = load_monitor(out / "monitors" / "on_policy_in_topic")  # also calibrated on training questions' answers
+    assert in_topic.n_in_topic_ == saved["n_in_topic_calibration"]["on_policy_in_topic"] > 0
+    assert in_topic.in_topic_fpr_ == 0.05
     assert {"auroc_pooled_baseline_prompt_only", "auroc_pooled_baseline_pressure_present"} <= set(saved["headline"])
     assert saved["chosen"]["on_policy"]["layer"] == 15 and len(saved["chosen"]["on_policy"]["validation"]) == 3
     assert {r["fitted_on"] for r in saved["tables"]["transfer"]} >= {"instructed_pairs", "on_policy:few_shot"}

@@ -125,6 +125,24 @@ def test_calibrated_at_one_percent_it_flags_about_one_percent_of_fresh_controls(
     assert mon.flag(model, qa_dialogues(30, seed=2)).sum() > 0
 
 
+def test_in_topic_calibration_caps_the_flags_on_both_honest_sets(tiny, tmp_path):
+    model = tiny("llama")
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, qa_dialogues(40, seed=1))
+    chat = controls(200, seed=10)
+    topic = [d for d in qa_dialogues(200, seed=5) if not d.lie]
+    alone = mon.calibrate(model, chat, fpr=0.01).threshold_
+    mon.calibrate(model, chat, fpr=0.01, in_topic=topic, in_topic_fpr=0.05)
+    assert mon.n_in_topic_ == len(topic) and mon.in_topic_fpr_ == 0.05 and mon.threshold_ >= alone
+    assert mon.flag(model, chat).mean() <= 0.01 and mon.flag(model, topic).mean() <= 0.05
+    mon.save(tmp_path / "m")
+    back = load_monitor(tmp_path / "m")
+    assert (back.threshold_, back.in_topic_fpr_, back.n_in_topic_) == (mon.threshold_, 0.05, len(topic))
+    with pytest.raises(ValueError, match=r"in_topic_fpr must be in \(0, 1\)"):
+        mon.calibrate(model, chat, in_topic=topic, in_topic_fpr=1.0)
+    with pytest.raises(ValueError, match="1 of 1 in_topic dialogues are marked lie=True"):
+        mon.calibrate(model, chat, in_topic=qa_dialogues(1, lie_rate=1.0))
+
+
 def test_the_threshold_at_an_fpr_leaves_that_share_of_honest_scores_above_it():
     from veracity.monitors.monitor import threshold_at_fpr
 
