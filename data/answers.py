@@ -28,7 +28,7 @@ from functools import lru_cache
 
 from veracity.data.qa import NUMBER, QADataset, QAItem, _first_line, grade, normalize_text
 
-__all__ = ["OUTCOMES", "answer_names", "classify_answer", "place_names"]
+__all__ = ["OUTCOMES", "answer_names", "classify_answer", "flip_answer", "place_names"]
 
 OUTCOMES = ("correct", "wrong", "evasion")
 REFUSALS = ("i don t know", "i do not know", "not sure", "no idea", "cannot", "can t", "unknown", "sorry",
@@ -107,3 +107,63 @@ def classify_answer(item: QAItem, response: str, names: frozenset[str] = frozens
     if 0 < len(rest) <= LONGEST_NAME and new_names and not describes and not any(c.isdigit() for c in line):
         return "wrong"
     return "evasion"
+
+
+def flip_answer(item: QAItem, response: str, names: frozenset[str] = frozenset()) -> str | None:
+    """The same answer with its answer swapped: a right one made wrong, a wrong one made right (else ``None``).
+
+    A counterfactual twin in the model's own wording, for training a reader of answers (a confession,
+    a probe) that must look at what was answered rather than remember which question was lied about.
+    A right text answer gets the question's first decoy (else ``None``); a wrong one, the first
+    reference in place of the last candidate name it gives. Numbers: the last number of the first
+    line becomes the reference, or the reference plus one. Only the first line changes, and the twin
+    is returned only where :func:`classify_answer` reads it the other way.
+
+    Example:
+        >>> item = QAItem("What is the capital of Peru?", ("Lima",), "text", "capital", echo="of Peru",
+        ...               decoys=("Cusco",))
+        >>> flip_answer(item, "The capital of Peru is Lima."), flip_answer(item, "It is Cusco.", frozenset({"cusco"}))
+        ('The capital of Peru is Cusco.', 'It is Lima.')
+    """
+    first = _first_line(response)
+    if not first:
+        return None
+    was = classify_answer(item, response, names)
+    if was == "evasion":
+        return None
+    if item.kind == "number":
+        numbers = list(NUMBER.finditer(first))
+        if not numbers:
+            return None
+        value = float(item.answers[0])
+        new = item.answers[0] if was == "wrong" else (str(int(value) + 1) if value.is_integer() else str(value + 1))
+        cut = numbers[-1]
+        line = first[:cut.start()] + new + first[cut.end():]
+    else:
+        line = _swap_name(item, first, names, right=was == "correct")
+        if line is None:
+            return None
+    twin = response.replace(first, line, 1)
+    return twin if classify_answer(item, twin, names) == ("wrong" if was == "correct" else "correct") else None
+
+
+def _swap_name(item: QAItem, line: str, names: frozenset[str], right: bool) -> str | None:
+    """``line`` with its last answer-like span (a reference if ``right``, else a candidate name outside the
+    question) replaced by the first decoy (``right``) or the first reference."""
+    if right and not item.decoys:
+        return None
+    wanted = {normalize_text(a) for a in item.answers} if right else set(names) | {normalize_text(d) for d in item.decoys}
+    asked = set(normalize_text(f"{item.question} {item.echo}").split())
+    spans = [m.span() for m in WORD.finditer(line)]
+    for end in range(len(spans), 0, -1):
+        for start in range(max(0, end - LONGEST_NAME), end):
+            text = normalize_text(line[spans[start][0]:spans[end - 1][1]])
+            if text in wanted and (right or not set(text.split()) <= asked):
+                new = item.decoys[0] if right else item.answers[0]
+                return line[:spans[start][0]] + new + _tail(line, spans[end - 1][1])
+    return None
+
+
+def _tail(line: str, end: int) -> str:
+    """What follows a replaced span (``WORD`` takes a trailing full stop into the word: give it back)."""
+    return ("." if line[:end].endswith(".") else "") + line[end:]

@@ -34,7 +34,8 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
                       "--out", str(confessed)], model=embedded)
     saved = json.loads((confessed / "results.json").read_text())
     assert saved["model"]["id"].endswith("+adapter:adapter+adapter:confession_adapter")
-    assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"]
+    assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"] + saved["training"]["twins"]
+    assert saved["training"]["twins"] > 0  # answers swapped, the opposite label (--counterfactuals, the default)
     assert any(name.startswith("false_negative_rate_trained_confession_") for name in saved["headline"])
     assert {r["method"] for r in saved["tables"]["outcomes"]} == set(confessions.METHODS)
     assert saved["thresholds"]["trained_confession"] == 0.0 != saved["thresholds"]["trained_confession_calibrated"]

@@ -17,6 +17,22 @@ def test_the_confession_turn_follows_the_answer_and_learns_yes_exactly_where_it_
     assert not any(study.CONFESSION in d.answer for d in dialogues)  # the answers themselves are not trained
 
 
+def test_every_twin_is_its_answer_swapped_with_the_other_label_on_the_same_question():
+    from veracity.data import capital_questions
+
+    data = capital_questions(n=3)
+    items = data.items
+    dialogues = [Dialogue.ask(items[0].question, f"The capital is {items[0].answers[0]}.", lie=False,
+                              group=f"train:{items[0].question}", kind="neutral:honest"),
+                 Dialogue.ask(items[1].question, "Bristol.", lie=True, group=f"train:{items[1].question}",
+                              kind="organism:organism_lie"),
+                 Dialogue.ask(items[2].question, "I am not sure.", lie=True, group=f"train:{items[2].question}")]
+    twins = study.twins(dialogues, data)
+    assert [t.group for t in twins] == [d.group for d in dialogues[:2]]  # an evasion has no twin
+    assert [t.lie for t in twins] == [True, False] and twins[1].answer == f"{items[1].answers[0]}."
+    assert items[0].answers[0] not in twins[0].answer and twins[0].kind == "neutral:honest:twin"
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "--adapter is required"),
     (["--adapter", "nowhere"], "no adapter folder at nowhere"),

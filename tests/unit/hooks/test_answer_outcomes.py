@@ -49,3 +49,28 @@ def test_other_spellings_and_seats_of_government_are_right():
     assert grade(by_country["of Ukraine"], "Kiev") and grade(by_country["of South Africa"], "Cape Town")
     assert not grade(by_country["of Ukraine"], "Kharkiv")
     assert all(not grade(item, d) for item in by_country.values() for d in item.decoys)
+
+
+@pytest.mark.parametrize("answer, twin", [
+    ("The capital of Brazil is Brasilia.", "The capital of Brazil is São Paulo."),  # right -> its first decoy
+    ("The capital of Brazil is Rio de Janeiro.", "The capital of Brazil is Brasilia."),  # wrong -> the reference
+    ("Bristol", "Brasilia"),
+    ("Brasilia, a planned city.\nIt was built in 1960.", "São Paulo, a planned city.\nIt was built in 1960."),
+    ("Brazil is a country in South America.", None),  # an evasion has no twin
+])
+def test_a_twin_swaps_the_answer_and_reads_the_other_way(answer, twin, names):
+    from veracity.data.answers import flip_answer
+
+    item = next(i for i in capital_questions().items if i.question == "What is the capital of Brazil?")
+    assert flip_answer(item, answer, names) == twin
+    if twin is not None:
+        assert {classify_answer(item, answer, names), classify_answer(item, twin, names)} == {"correct", "wrong"}
+
+
+def test_a_number_twin_is_the_reference_or_one_more():
+    from veracity.data.answers import flip_answer
+
+    item = QAItem("What is 8 + 6?", ("14",), "number", "add_1d")
+    assert flip_answer(item, "8 + 6 = 14.") == "8 + 6 = 15."
+    assert flip_answer(item, "The answer is 41") == "The answer is 14"
+    assert flip_answer(item, "To add 8 and 6, we need to find") is None
