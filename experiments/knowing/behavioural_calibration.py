@@ -8,7 +8,10 @@ calibration: answer exactly when the chance of being right exceeds t. Told a tar
 model never abstains (``veracity run abstention``). Here a LoRA adapter is trained on the training
 questions, each under every ``--train-targets`` t in the target prompt of ``abstention``: the
 completion is the question's answer when the model's own chance of being right on it (its greedy
-answer and ``--k`` samples, graded) exceeds t, and "I don't know." otherwise. On the held-out
+answer and ``--k`` samples, graded) exceeds t, and "I don't know." otherwise; at t = 0 every
+question is answered (a wrong answer costs nothing there, so abstaining never scores more, and a
+question none of the model's tries got right may still be right: trained to abstain there, the
+first version abstained on 97% of questions even at t = 0). On the held-out
 questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
 expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
 told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
@@ -84,12 +87,14 @@ class Config(PIKConfig):
 
 
 def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
-    """Each training question under each training target: its answer where ``chance`` exceeds t, else abstain."""
+    """Each training question under each training target: its answer where ``chance`` exceeds t (always at t = 0,
+    where a wrong answer costs nothing), else abstain."""
     prompts, completions = [], []
     for t in config.train_targets:
         subset = data.subset(train)
         prompts += target_prompts(model, subset, t)
-        completions += [reply_text(model.tokenizer, item.answers[0] if chance[i] > t else ABSTAIN_REPLY)
+        completions += [reply_text(model.tokenizer, item.answers[0] if chance[i] > t or t == 0
+                                   else ABSTAIN_REPLY)
                         for i, item in zip(train.tolist(), subset.items)]
     return prompts, completions
 

@@ -1,4 +1,5 @@
-"""behavioural_calibration: its training targets (answer exactly where the chance of being right exceeds t)."""
+"""behavioural_calibration: its training targets (answer exactly where the chance of being right exceeds t, and
+always at t = 0)."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from veracity.experiments.knowing import behavioural_calibration as study
 
 
 def test_each_training_question_is_answered_under_a_target_exactly_when_its_chance_exceeds_it(tiny):
+    # chance[0] is 0: answered at t = 0 (a wrong answer costs nothing), abstained at t = 0.5
     data = capital_questions(n=10, seed=0)
     chance = np.linspace(0, 1, 10)
     train = np.array([0, 3, 5, 9])
@@ -16,8 +18,10 @@ def test_each_training_question_is_answered_under_a_target_exactly_when_its_chan
     assert len(prompts) == len(completions) == 2 * len(train)
     for k, (t, i) in enumerate((t, i) for t in (0.0, 0.5) for i in train):
         assert data.items[i].question in prompts[k] and f"more than {round(100 * t)}%" in prompts[k]
-        expected = data.items[i].answers[0] if chance[i] > t else study.ABSTAIN_REPLY
+        expected = data.items[i].answers[0] if chance[i] > t or t == 0 else study.ABSTAIN_REPLY
         assert completions[k].strip() == expected
+    assert completions[0].strip() == data.items[0].answers[0]  # chance 0, t = 0: answered
+    assert completions[len(train)].strip() == study.ABSTAIN_REPLY  # chance 0, t = 0.5: abstained
 
 
 @pytest.mark.parametrize("argv, message", [
