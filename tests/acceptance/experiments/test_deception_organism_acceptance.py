@@ -31,11 +31,11 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     # the confessions study trains its confession adapter on this organism (read from its results.json)
     confessed = tmp_path / "confessions"
     confessions.main(["--adapter", str(out / "adapter"), "--n", "12", "--pressures", "instruction", "--epochs", "1",
-                      "--out", str(confessed)], model=embedded)
+                      "--counterfactuals", "--out", str(confessed)], model=embedded)
     saved = json.loads((confessed / "results.json").read_text())
     assert saved["model"]["id"].endswith("+adapter:adapter+adapter:confession_adapter")
     assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"] + saved["training"]["twins"]
-    assert saved["training"]["twins"] > 0  # answers swapped, the opposite label (--counterfactuals, the default)
+    assert saved["training"]["twins"] > 0  # answers swapped, the opposite label (--counterfactuals)
     assert any(name.startswith("false_negative_rate_trained_confession_") for name in saved["headline"])
     assert {r["method"] for r in saved["tables"]["outcomes"]} == set(confessions.METHODS)
     assert saved["thresholds"]["trained_confession"] == 0.0 != saved["thresholds"]["trained_confession_calibrated"]
