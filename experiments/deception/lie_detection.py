@@ -10,8 +10,8 @@ the model monitored (every monitor reads the model it monitors), while the belie
 model's neutral answer; the organism's kind, trigger and lie topic are read from the
 ``results.json`` of its ``deception_organism`` run (beside the adapter folder), its neutral answers
 are classified like any pressure's (a topic organism lies there), and the questions are the
-organism's (easy arithmetic for a sandbagging organism; same ``--n``, ``--seed`` and
-``--test-fraction`` give the organism's own split). Questions are split in two: the monitors
+organism's (easy arithmetic for a sandbagging organism; the organism's own ``--n``, ``--seed`` and
+``--test-fraction`` give its split, and other values are refused). Questions are split in two: the monitors
 (:mod:`veracity.monitors`) are fitted and choose their layer and regularisation on the training
 questions' answers only (``instructed_pairs`` on instructed pairs of the training questions,
 choosing on their real lies; ``on_policy`` and ``follow_up`` on their lies and honest answers;

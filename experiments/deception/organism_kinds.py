@@ -83,6 +83,10 @@ def anchor_items(config, data: QADataset) -> list[QAItem]:
     return list(items[:config.anchors])
 
 
+SPLIT_KEYS = ("questions", "n", "seed", "test_fraction")
+"""The options that fix an organism's questions and split: a study of the organism must use the organism's own."""
+
+
 def organism_record(config) -> SimpleNamespace:
     """An organism's kind, trigger and lie topic, from the ``results.json`` of the ``deception_organism`` run that
     wrote ``config.adapter`` (a plain ``trigger`` organism with ``config.trigger`` where there is none), with the
@@ -92,6 +96,12 @@ def organism_record(config) -> SimpleNamespace:
         path = Path(config.adapter).parent / "results.json"
         if path.is_file():
             recorded = json.loads(path.read_text()).get("config", {})
+        for key in SPLIT_KEYS:  # another split would hold out questions the organism was trained on
+            if key in recorded and hasattr(config, key) and getattr(config, key) != recorded[key]:
+                flag = f"--{key.replace('_', '-')}"
+                raise ValueError(f"{flag} {getattr(config, key)!r} differs from the organism's ({recorded[key]!r}, in "
+                                 f"{path}): its training questions could be held out here; pass {flag} "
+                                 f"{recorded[key]!r}")
     kind = recorded.get("kind", "trigger")
     return SimpleNamespace(kind=kind, trigger=recorded.get("trigger", config.trigger) if config.adapter else config.trigger,
                            lie_topic=recorded.get("lie_topic", "capital"), questions=config.questions, n=config.n,

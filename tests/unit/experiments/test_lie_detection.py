@@ -2,18 +2,20 @@
 
 import json
 
+import pytest
+
 from veracity.data import QADataset, capital_questions
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception import lie_detection as study
 from veracity.experiments.deception.organism_kinds import SANDBAGGING, kind_questions, organism_record
 
 
-def _monitoring(tmp_path, n: int, **organism) -> study.Config:
+def _monitoring(tmp_path, size: int, /, **organism) -> study.Config:
     """A config that monitors an organism whose deception_organism run recorded ``organism`` (its adapter folder is
     not read here, so an empty one stands in after the config's own adapter check)."""
     (tmp_path / "adapter").mkdir()
     (tmp_path / "results.json").write_text(json.dumps({"study": "deception_organism", "config": organism}))
-    config = study.Config(n=n, out=str(tmp_path / "out"))
+    config = study.Config(n=size, out=str(tmp_path / "out"))
     config.adapter = str(tmp_path / "adapter")
     return config
 
@@ -50,3 +52,12 @@ def test_the_controls_on_policy_controls_learns_from_never_calibrate_or_check_a_
     more = control_answers(model, config, n=30, seed_offset=13, exclude=asked)
     assert more and not asked & {d.messages[-1][1] for d in more}  # ...which are left out
     assert all(d.lie is False and d.kind == "control" for d in more)
+
+
+def test_another_split_than_the_organisms_is_refused_before_any_model_loads(tmp_path):
+    config = _monitoring(tmp_path, 10, kind="trigger", trigger=TRIGGER, n=30, seed=0, test_fraction=0.4)
+    with pytest.raises(ValueError, match=r"--n 10 differs from the organism's \(30, in .*results.json\): its "
+                                         r"training questions could be held out here; pass --n 30"):
+        organism_record(config)
+    config.n = 30
+    assert organism_record(config).n == 30
