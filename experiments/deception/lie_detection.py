@@ -187,10 +187,10 @@ def in_topic_split(train: list[Dialogue], config: Config) -> tuple[list[Dialogue
 
 
 def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions, config: Config,
-                 train_controls: list[Dialogue]) -> dict:
+                 train_controls: list[Dialogue], in_topic_fit: list[Dialogue]) -> dict:
     """Every recipe fitted on the training questions alone (``on_policy_controls`` also on ``train_controls``, honest
-    answers to control questions that neither calibrate nor check any monitor; ``on_policy_in_topic`` on the part of
-    the training questions that :func:`in_topic_split` keeps for fitting)."""
+    answers to control questions that neither calibrate nor check any monitor; ``on_policy_in_topic`` on
+    ``in_topic_fit``, the part of the training answers that :func:`in_topic_split` keeps for fitting)."""
     pairs = instructed_pairs([(user_turn(data.items[i]), data.items[i].answers[0]) for i in train_questions])
     layers = config.layer_spec
     truth_layer, cities = round(2 * model.n_layers / 3), load_statements("cities").sample(STATEMENTS, config.seed)
@@ -201,7 +201,7 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
         "on_policy_controls": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
             model, train + train_controls),
         "on_policy_in_topic": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
-            model, in_topic_split(train, config)[0]),
+            model, in_topic_fit),
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
@@ -259,13 +259,14 @@ def run(config: Config, model=None) -> Results:
     train_controls = control_answers(model, config, n=max(2, config.n_control // 3), seed_offset=13,
                                      exclude=frozenset(d.messages[-1][1] for d in controls))
     logger.info("[lies 3/5] fitting %s on %d training answers", ", ".join(RECIPES), len(train))
-    monitors = fit_monitors(model, train, data, train_q, config, train_controls)
+    in_topic_fit, in_topic = in_topic_split(train, config)
+    monitors = fit_monitors(model, train, data, train_q, config, train_controls, in_topic_fit)
     scores = {}
     for name, mon in monitors.items():
         logger.info("[lies 4/5] %s: calibrating at fpr=%g on %d controls, scoring %d held-out answers", name,
                     config.fpr, len(calibration), len(test))
         mon.calibrate(model, calibration, fpr=config.fpr, **(
-            {"in_topic": in_topic_split(train, config)[1], "in_topic_fpr": config.in_topic_fpr}
+            {"in_topic": in_topic, "in_topic_fpr": config.in_topic_fpr}
             if name == "on_policy_in_topic" else {}))
         scores[name] = {"test": mon.score(model, test), "fresh": mon.score(model, fresh),
                         "unseen": mon.score(model, unseen) if unseen else np.zeros(0)}

@@ -1,6 +1,7 @@
 """lie_detection: which organism it monitors (read from the organism's own results.json) and which topic is unseen."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -61,3 +62,15 @@ def test_another_split_than_the_organisms_is_refused_before_any_model_loads(tmp_
         organism_record(config)
     config.n = 30
     assert organism_record(config).n == 30
+
+
+def test_the_in_topic_answers_that_calibrate_are_honest_and_never_fitted_on(tmp_path):
+    from veracity.monitors import Dialogue
+
+    train = [Dialogue.ask(f"q{q}", f"a{k}", lie=k == 0, group=f"train:q{q}") for q in range(20) for k in range(3)]
+    config = study.Config(out=str(tmp_path / "out"))
+    fit, honest = study.in_topic_split(train, config)
+    assert {d.group for d in fit}.isdisjoint(d.group for d in honest) and not any(d.lie for d in honest)
+    assert len({d.group for d in honest}) == 6 and {d.lie for d in fit} == {True, False}  # 30% of 20 questions
+    with pytest.raises(ValueError, match="leaves on_policy_in_topic 0 lies to fit on"):
+        study.in_topic_split([replace(d, lie=False) for d in train], config)
