@@ -152,13 +152,13 @@ def _swap_name(item: QAItem, line: str, names: frozenset[str], right: bool) -> s
     question) replaced by the first decoy (``right``) or the first reference."""
     if right and not item.decoys:
         return None
-    wanted = {normalize_text(a) for a in item.answers} if right else set(names) | {normalize_text(d) for d in item.decoys}
+    wanted = {normalize_text(a) for a in (item.answers if right else item.decoys)}
     asked = set(normalize_text(f"{item.question} {item.echo}").split())
     spans = [m.span() for m in WORD.finditer(line)]
     for end in range(len(spans), 0, -1):
         for start in range(max(0, end - LONGEST_NAME), end):
             text = normalize_text(line[spans[start][0]:spans[end - 1][1]])
-            if text in wanted and (right or not set(text.split()) <= asked):
+            if (text in wanted or not right and text in names) and (right or not set(text.split()) <= asked):
                 new = item.decoys[0] if right else item.answers[0]
                 return line[:spans[start][0]] + new + _tail(line, spans[end - 1][1])
     return None
