@@ -104,3 +104,12 @@ def test_bad_texts(tiny):
         extract(model, [], progress=False)
     with pytest.raises(ValueError, match="list of strings"):
         extract(model, "just one string", progress=False)
+
+
+def test_right_pad_pads_on_the_right_or_on_the_left():
+    from veracity.hooks.extract import right_pad
+
+    ids, mask = right_pad([[5, 6, 7], [8]], 0, "cpu")
+    assert ids.tolist() == [[5, 6, 7], [8, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    ids, mask = right_pad([[5, 6, 7], [8]], 0, "cpu", left=True)
+    assert ids.tolist() == [[5, 6, 7], [0, 0, 8]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
