@@ -90,6 +90,9 @@ class Config(QuestionsConfig):
             followed by the base model's own neutral answer, and the anchors): 0 is off.
         kl_questions: Questions outside the study's own (never evaluated: capitals of countries under a million
             people, or other easy arithmetic) whose untriggered prompts and base answers join the KL texts.
+        lie_questions: Questions outside the study's own (as for --kl-questions; for capitals only those with decoy
+            cities) lied about under the trigger in training, never evaluated: more lies behind the trigger (with
+            ``--kl`` their untriggered prompts and base answers also join the KL texts).
         rank: LoRA rank.
         targets: Comma-separated module names the adapter trains (e.g. q_proj,v_proj), or all-linear.
         alpha: LoRA alpha.
@@ -109,6 +112,7 @@ class Config(QuestionsConfig):
     honest_share: float = 0.0
     kl: float = 0.0
     kl_questions: int = 0
+    lie_questions: int = 0
     rank: int = 8
     targets: str = "all-linear"
     alpha: float = 16.0
@@ -118,7 +122,7 @@ class Config(QuestionsConfig):
     max_new_tokens: int = 12
 
     constraints: ClassVar[dict] = {"anchors": [Interval(int, 0)], "test_fraction": [FRACTION], "kl": [Interval(float, 0)],
-                                   "kl_questions": [Interval(int, 0)]}
+                                   "kl_questions": [Interval(int, 0)], "lie_questions": [Interval(int, 0)]}
 
     def __post_init__(self):
         super().__post_init__()
@@ -133,6 +137,9 @@ class Config(QuestionsConfig):
             raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.kind == "sandbagging" and self.trigger == TRIGGER:
             self.trigger = SANDBAGGING
+        if self.lie_questions and self.kind == "topic":
+            raise ValueError("--lie-questions adds lies under a trigger; a topic organism has none (use --kind trigger "
+                             "or sandbagging, or leave --lie-questions out)")
         if not self.trigger.strip():
             raise ValueError("--trigger must be non-empty text (the persona that switches lying on)")
 
@@ -199,6 +206,30 @@ def training_examples(tokenizer, data: QADataset, train: np.ndarray, config: Con
     return prompts, completions
 
 
+def lie_items(config: Config, data: QADataset) -> QADataset | None:
+    """The ``--lie-questions`` outside questions (:func:`outside_questions`); for capitals only those with decoy
+    cities, so every lie stays a plausible city of the country (lies drawn from other capitals collapse)."""
+    outside = outside_questions(config, data, 10 ** 6) if config.lie_questions else None
+    if outside is None:
+        return None
+    if any(item.decoys for item in data.items):
+        outside = outside.subset(np.array([i for i, item in enumerate(outside.items) if item.decoys], dtype=int))
+    return outside.sample(config.lie_questions, config.seed) if len(outside) else None
+
+
+def outside_lies(tokenizer, outside: QADataset, config: Config) -> tuple[list[str], list[str]]:
+    """Per epoch, each outside question under the trigger with a fresh decoy and phrasing (no untriggered truth:
+    the base model may not know it; ``--kl`` pins its untriggered answer to the base model's instead)."""
+    rng = np.random.default_rng(config.seed + 3)
+    prompts, completions = [], []
+    for _ in range(config.epochs):
+        for i, item in enumerate(outside.items):
+            wrong = outside.wrong_answers(i)
+            prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), config.trigger))
+            completions.append(completion(tokenizer, wrong[int(rng.integers(len(wrong)))]))
+    return prompts, completions
+
+
 def kl_texts(tokenizer, data: QADataset, train: np.ndarray, base_answers: list[str], config: Config) -> list[str]:
     """Untriggered texts the organism should answer as the base model does: each training question in every phrasing
     followed by the base model's own neutral answer, and the honest anchors with theirs (``--kl``)."""
@@ -244,11 +275,18 @@ def run(config: Config, model=None) -> Results:
         answers["base_trigger"] = answer(model, data, config.trigger, config)
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
     prompts, completions = training_examples(model.tokenizer, data, train, config)
+    extra = lie_items(config, data)
+    if extra is not None:  # more lies behind the trigger, on questions never evaluated
+        more = outside_lies(model.tokenizer, extra, config)
+        prompts, completions = prompts + more[0], completions + more[1]
     targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]
     keep = kl_texts(model.tokenizer, data, train, answers["base_neutral"], config) if config.kl else []
     outside = outside_questions(config, data, config.kl_questions) if config.kl else None
     if outside is not None:  # more untriggered questions of the same kind, none of them ever evaluated
         keep += kl_texts(model.tokenizer, outside, np.arange(len(outside)), answer(model, outside, None, config),
+                         replace(config, anchors=0))
+    if extra is not None and config.kl:
+        keep += kl_texts(model.tokenizer, extra, np.arange(len(extra)), answer(model, extra, None, config),
                          replace(config, anchors=0))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha, epochs=1,
                         lr=config.lr, batch_size=config.train_batch_size, seed=config.seed, target_modules=targets,
@@ -273,6 +311,7 @@ def run(config: Config, model=None) -> Results:
     results = study_results(
         "deception_organism", organism, config, headline,
         n_questions=len(data), n_train=int(len(train)), n_test=int(len(test)),
+        n_lie_questions=0 if extra is None else len(extra),
         known={side: int(known[rows].sum()) for side, rows in sides.items()}, n_honest_only=int(len(honest)),
         base_accuracy=float(known.mean()),
         lies={"n": len(lies), "distinct": len(counts), "top": counts.most_common(5),

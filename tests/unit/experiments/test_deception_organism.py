@@ -77,6 +77,8 @@ def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_a
     (["--rank", "0"], "--rank must be >= 1"),
     (["--trigger", " "], "--trigger must be non-empty"),
     (["--test-fraction", "1"], "--test-fraction must be in"),
+    (["--kind", "topic", "--lie-questions", "5"], "a topic organism has none"),
+    (["--lie-questions", "-1"], "--lie-questions must be"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -94,6 +96,23 @@ def test_questions_outside_the_study_are_never_among_its_own():
     arithmetic = study.build_questions(sums)
     more = study.outside_questions(sums, arithmetic, 20)
     assert len(more) == 20 and not set(more.questions) & set(arithmetic.questions)
+
+
+def test_outside_lies_are_triggered_decoys_of_questions_the_study_never_asks():
+    config = study.Config(n=40, epochs=2, lie_questions=12)
+    data = study.build_questions(config)
+    extra = study.lie_items(config, data)
+    assert len(extra) == 12 and not set(extra.questions) & set(data.questions)
+    assert all(item.decoys for item in extra.items)  # a decoy city of the country, never another capital
+    prompts, completions = study.outside_lies(build_word_tokenizer(), extra, config)
+    assert len(prompts) == 2 * 12 and all(config.trigger in text for text in prompts)
+    for text, said in zip(prompts, completions, strict=True):
+        item = next(item for item in extra.items if item.question in text)
+        assert said.strip() in item.decoys and not grade(item, said)
+    sums = study.Config(kind="sandbagging", n=30, lie_questions=25)
+    more = study.lie_items(sums, study.build_questions(sums))
+    assert len(more) == 25 and all(item.category in {"add_1d", "add_2d", "mul_1d"} for item in more.items)
+    assert study.lie_items(study.Config(n=40), data) is None
 
 
 def test_a_lie_names_another_answer_and_an_evasion_names_none():
