@@ -12,9 +12,11 @@ from veracity.experiments.deception import deception_organism as study
 @pytest.mark.slow
 def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_trains_on_it(tmp_path, embedded):
     out = tmp_path / "organism"
-    results = study.main(["--n", "12", "--epochs", "1", "--anchors", "0", "--out", str(out)], model=embedded)
+    results = study.main(["--n", "12", "--epochs", "1", "--anchors", "0", "--lie-questions", "4", "--out", str(out)],
+                         model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "deception_organism" and saved["model"]["id"].endswith("+adapter:adapter")
+    assert saved["n_lie_questions"] == 4 and saved["training"]["examples"] == 2 * saved["n_train"] + 4
     assert saved["headline"] == json.loads(json.dumps(results["headline"]))
     for entry in saved["headline"].values():
         assert set(entry) == {"value", "ci"} and entry["ci"][0] <= entry["value"] <= entry["ci"][1]
