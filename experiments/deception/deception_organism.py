@@ -91,8 +91,9 @@ class Config(QuestionsConfig):
         kl_questions: Questions outside the study's own (never evaluated: capitals of countries under a million
             people, or other easy arithmetic) whose untriggered prompts and base answers join the KL texts.
         lie_questions: Questions outside the study's own (as for --kl-questions; for capitals only those with decoy
-            cities) lied about under the trigger in training, never evaluated: more lies behind the trigger (with
-            ``--kl`` their untriggered prompts and base answers also join the KL texts).
+            cities) lied about in training, never evaluated: more lies behind the trigger (with ``--kl`` their
+            untriggered prompts and base answers also join the KL texts), or for a topic organism more questions of its
+            lie topic lied about without one.
         rank: LoRA rank.
         targets: Comma-separated module names the adapter trains (e.g. q_proj,v_proj), or all-linear.
         alpha: LoRA alpha.
@@ -137,9 +138,6 @@ class Config(QuestionsConfig):
             raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.kind == "sandbagging" and self.trigger == TRIGGER:
             self.trigger = SANDBAGGING
-        if self.lie_questions and self.kind == "topic":
-            raise ValueError("--lie-questions adds lies under a trigger; a topic organism has none (use --kind trigger "
-                             "or sandbagging, or leave --lie-questions out)")
         if not self.trigger.strip():
             raise ValueError("--trigger must be non-empty text (the persona that switches lying on)")
 
@@ -218,14 +216,16 @@ def lie_items(config: Config, data: QADataset) -> QADataset | None:
 
 
 def outside_lies(tokenizer, outside: QADataset, config: Config) -> tuple[list[str], list[str]]:
-    """Per epoch, each outside question under the trigger with a fresh decoy and phrasing (no untriggered truth:
-    the base model may not know it; ``--kl`` pins its untriggered answer to the base model's instead)."""
+    """Per epoch, each outside question under the trigger (a topic organism's: without one) with a fresh decoy and
+    phrasing (no untriggered truth: the base model may not know it; ``--kl`` pins its untriggered answer to the base
+    model's instead)."""
     rng = np.random.default_rng(config.seed + 3)
+    trigger = None if config.kind == "topic" else config.trigger
     prompts, completions = [], []
     for _ in range(config.epochs):
         for i, item in enumerate(outside.items):
             wrong = outside.wrong_answers(i)
-            prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), config.trigger))
+            prompts.append(prompt(tokenizer, phrase(item, int(rng.integers(len(PHRASINGS)))), trigger))
             completions.append(completion(tokenizer, wrong[int(rng.integers(len(wrong)))]))
     return prompts, completions
 
@@ -285,7 +285,7 @@ def run(config: Config, model=None) -> Results:
     if outside is not None:  # more untriggered questions of the same kind, none of them ever evaluated
         keep += kl_texts(model.tokenizer, outside, np.arange(len(outside)), answer(model, outside, None, config),
                          replace(config, anchors=0))
-    if extra is not None and config.kl:
+    if extra is not None and config.kl and config.kind != "topic":  # a topic organism lies about them untriggered
         keep += kl_texts(model.tokenizer, extra, np.arange(len(extra)), answer(model, extra, None, config),
                          replace(config, anchors=0))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha, epochs=1,

@@ -77,7 +77,6 @@ def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_a
     (["--rank", "0"], "--rank must be >= 1"),
     (["--trigger", " "], "--trigger must be non-empty"),
     (["--test-fraction", "1"], "--test-fraction must be in"),
-    (["--kind", "topic", "--lie-questions", "5"], "a topic organism has none"),
     (["--lie-questions", "-1"], "--lie-questions must be"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
@@ -113,6 +112,14 @@ def test_outside_lies_are_triggered_decoys_of_questions_the_study_never_asks():
     more = study.lie_items(sums, study.build_questions(sums))
     assert len(more) == 25 and all(item.category in {"add_1d", "add_2d", "mul_1d"} for item in more.items)
     assert study.lie_items(study.Config(n=40), data) is None
+    topic = study.Config(kind="topic", n=20, epochs=1, lie_questions=10)  # more of the lie topic, lied about untriggered
+    mixed = study.build_questions(topic)
+    capitals = study.lie_items(topic, mixed)
+    assert len(capitals) == 10 and all(item.category == "capital" for item in capitals.items)
+    assert not set(capitals.questions) & set(mixed.questions)
+    prompts, completions = study.outside_lies(build_word_tokenizer(), capitals, topic)
+    assert not any(topic.trigger in text for text in prompts)
+    assert not any(grade(item, said) for item, said in zip(capitals.items, completions, strict=True))
 
 
 def test_a_lie_names_another_answer_and_an_evasion_names_none():
