@@ -207,10 +207,13 @@ def training_examples(tokenizer, data: QADataset, train: np.ndarray, config: Con
 def lie_items(config: Config, data: QADataset) -> QADataset | None:
     """The ``--lie-questions`` outside questions (:func:`outside_questions`); for capitals only those with decoy
     cities, so every lie stays a plausible city of the country (lies drawn from other capitals collapse)."""
-    outside = outside_questions(config, data, 10 ** 6) if config.lie_questions else None
+    if not config.lie_questions:
+        return None
+    decoys = any(item.decoys for item in data.items)  # then the whole pool (a few dozen capitals), filtered below
+    outside = outside_questions(config, data, len(data) + 1000 if decoys else config.lie_questions)
     if outside is None:
         return None
-    if any(item.decoys for item in data.items):
+    if decoys:
         outside = outside.subset(np.array([i for i, item in enumerate(outside.items) if item.decoys], dtype=int))
     return outside.sample(config.lie_questions, config.seed) if len(outside) else None
 
