@@ -209,6 +209,8 @@ def lie_items(config: Config, data: QADataset) -> QADataset | None:
     cities, so every lie stays a plausible city of the country (lies drawn from other capitals collapse)."""
     if not config.lie_questions:
         return None
+    if config.kind == "topic":  # more questions of the lie topic only
+        data = data.subset([i for i, item in enumerate(data.items) if lies_untriggered(config, item)])
     decoys = any(item.decoys for item in data.items)  # then the whole pool (a few dozen capitals), filtered below
     outside = outside_questions(config, data, len(data) + 1000 if decoys else config.lie_questions)
     if outside is None:

@@ -53,14 +53,12 @@ def _easy_sums(n: int, seed: int) -> QADataset:
 
 def outside_questions(config, data: QADataset, n: int) -> QADataset | None:
     """Up to ``n`` questions of the same kind that are not among ``data`` (never evaluated): the capitals of countries
-    under a million people for the built-in capitals (a topic organism's lie topic among them), other easy sums and
-    products for arithmetic; ``None`` for your own ``--questions``."""
+    under a million people for the built-in capitals, other easy sums and products for arithmetic; ``None`` for your
+    own ``--questions``."""
     if config.questions or not n:
         return None
     asked = set(data.questions)
-    if config.kind == "topic" and config.lie_topic == "capital":  # more of the lie topic only
-        pool = capital_questions(min_population=0).items
-    elif all(item.category == "capital" for item in data.items):
+    if all(item.category == "capital" for item in data.items):
         pool = capital_questions(min_population=0).items
     elif all(item.category in EASY for item in data.items):
         pool = arithmetic_questions(n_per_level=n, seed=config.seed + 1000, levels=EASY).items
