@@ -138,6 +138,12 @@ class Config(QuestionsConfig):
             raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.kind == "sandbagging" and self.trigger == TRIGGER:
             self.trigger = SANDBAGGING
+        if self.kl_questions and not self.kl:
+            raise ValueError("--kl-questions adds texts to the KL term: give it a weight with --kl W, or leave "
+                             "--kl-questions out")
+        if (self.kl_questions or self.lie_questions) and self.questions:
+            raise ValueError("--kl-questions and --lie-questions draw from the built-in questions; with --questions "
+                             "add those questions to your CSV instead")
         if not self.trigger.strip():
             raise ValueError("--trigger must be non-empty text (the persona that switches lying on)")
 

@@ -78,11 +78,20 @@ def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_a
     (["--trigger", " "], "--trigger must be non-empty"),
     (["--test-fraction", "1"], "--test-fraction must be in"),
     (["--lie-questions", "-1"], "--lie-questions must be"),
+    (["--kl-questions", "5"], "give it a weight with --kl W"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         study.main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_outside_questions_with_your_own_questions_are_refused_in_one_line(tmp_path, capsys):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("question,answer,topic\nWho wrote Hamlet?,Shakespeare,author\nWho wrote Emma?,Austen,author\n")
+    with pytest.raises(SystemExit) as exit_info:
+        study.main(["--questions", str(mine), "--lie-questions", "5"])
+    assert exit_info.value.code == 2 and "add those questions to your CSV instead" in capsys.readouterr().err
 
 
 def test_questions_outside_the_study_are_never_among_its_own():
