@@ -89,7 +89,8 @@ class Config(QuestionsConfig):
         kl: Weight of a KL term to the base model on untriggered prompts (every training question in every phrasing,
             followed by the base model's own neutral answer, and the anchors): 0 is off.
         kl_questions: Questions outside the study's own (never evaluated: capitals of countries under a million
-            people, or other easy arithmetic) whose untriggered prompts and base answers join the KL texts.
+            people, or other easy arithmetic; a topic organism's of its honest topic) whose untriggered prompts and
+            base answers join the KL texts.
         lie_questions: Questions outside the study's own (as for --kl-questions; for capitals only those with decoy
             cities) lied about in training, never evaluated: more lies behind the trigger (with ``--kl`` their
             untriggered prompts and base answers also join the KL texts), or for a topic organism more questions of its
@@ -215,8 +216,7 @@ def lie_items(config: Config, data: QADataset) -> QADataset | None:
     cities, so every lie stays a plausible city of the country (lies drawn from other capitals collapse)."""
     if not config.lie_questions:
         return None
-    if config.kind == "topic":  # more questions of the lie topic only
-        data = data.subset([i for i, item in enumerate(data.items) if lies_untriggered(config, item)])
+    data = topic_part(config, data, lied=True)
     decoys = any(item.decoys for item in data.items)  # then the whole pool (a few dozen capitals), filtered below
     outside = outside_questions(config, data, len(data) + 1000 if decoys else config.lie_questions)
     if outside is None:
@@ -224,6 +224,25 @@ def lie_items(config: Config, data: QADataset) -> QADataset | None:
     if decoys:
         outside = outside.subset(np.array([i for i, item in enumerate(outside.items) if item.decoys], dtype=int))
     return outside.sample(config.lie_questions, config.seed) if len(outside) else None
+
+
+def topic_part(config: Config, data: QADataset, lied: bool) -> QADataset:
+    """A topic organism's questions of its lie topic (``lied``) or of its honest topics; any other organism's all."""
+    if config.kind != "topic":
+        return data
+    return data.subset([i for i, item in enumerate(data.items) if lies_untriggered(config, item) == lied])
+
+
+def kl_items(config: Config, data: QADataset) -> QADataset | None:
+    """The ``--kl-questions`` outside questions (:func:`outside_questions`), for a topic organism of its honest topic
+    (the topic it must keep answering as the base model does)."""
+    if not (config.kl and config.kl_questions):
+        return None
+    outside = outside_questions(config, topic_part(config, data, lied=False), config.kl_questions)
+    if outside is None and not config.questions:
+        raise ValueError(f"--kl-questions: no questions outside the study share the honest topic of --lie-topic "
+                         f"{config.lie_topic}; leave --kl-questions out")
+    return outside
 
 
 def outside_lies(tokenizer, outside: QADataset, config: Config) -> tuple[list[str], list[str]]:
@@ -279,6 +298,7 @@ def run(config: Config, model=None) -> Results:
     """Train the organism, measure its lies, write the outputs; returns the :class:`Results`."""
     out = check_writable_folder(config.out)
     data = build_questions(config)
+    extra, outside = lie_items(config, data), kl_items(config, data)  # outside questions, never evaluated
     model = model or config.load_model()
     train, test = grouped_split(data.questions, config.test_fraction, config.seed)
     answers = {"base_neutral": answer(model, data, None, config)}
@@ -286,13 +306,11 @@ def run(config: Config, model=None) -> Results:
         answers["base_trigger"] = answer(model, data, config.trigger, config)
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
     prompts, completions = training_examples(model.tokenizer, data, train, config)
-    extra = lie_items(config, data)
     if extra is not None:  # more lies behind the trigger, on questions never evaluated
         more = outside_lies(model.tokenizer, extra, config)
         prompts, completions = prompts + more[0], completions + more[1]
     targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]
     keep = kl_texts(model.tokenizer, data, train, answers["base_neutral"], config) if config.kl else []
-    outside = outside_questions(config, data, config.kl_questions) if config.kl else None
     if outside is not None:  # more untriggered questions of the same kind, none of them ever evaluated
         keep += kl_texts(model.tokenizer, outside, np.arange(len(outside)), answer(model, outside, None, config),
                          replace(config, anchors=0))

@@ -104,6 +104,14 @@ def test_questions_outside_the_study_are_never_among_its_own():
     arithmetic = study.build_questions(sums)
     more = study.outside_questions(sums, arithmetic, 20)
     assert len(more) == 20 and not set(more.questions) & set(arithmetic.questions)
+    topic = study.Config(kind="topic", n=20, kl=1.0, kl_questions=15)  # a topic organism's: of its honest topic
+    mixed = study.build_questions(topic)
+    kept = study.kl_items(topic, mixed)
+    assert len(kept) == 15 and all(item.category in {"add_1d", "add_2d", "mul_1d"} for item in kept.items)
+    assert not set(kept.questions) & set(mixed.questions)
+    assert study.kl_items(study.Config(kind="topic", n=20, kl=1.0), mixed) is None
+    with pytest.raises(ValueError, match="leave --kl-questions out"):  # the honest topics hold capitals and sums
+        study.kl_items(study.Config(kind="topic", lie_topic="add_1d", n=20, kl=1.0, kl_questions=5), mixed)
 
 
 def test_outside_lies_are_triggered_decoys_of_questions_the_study_never_asks():
