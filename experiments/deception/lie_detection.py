@@ -52,6 +52,7 @@ from veracity.experiments.deception.organism_kinds import kind_questions, organi
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
 from veracity.experiments.results import Results
 from veracity.hooks import extract
+from veracity.hooks.convention import resolve_layers
 from veracity.hooks.generation import user_turn
 from veracity.monitors import (
     FOLLOW_UPS,
@@ -229,6 +230,8 @@ def run(config: Config, model=None) -> Results:
     config = replace(config, trigger=organism.trigger)  # the organism's own trigger, recorded in results.json
     data = kind_questions(organism)
     model = model or config.load_model()
+    if config.layer_spec != "auto":  # before any answer is generated
+        resolve_layers(config.layer_spec, model.n_layers, model.model_id)
     believer = None
     if config.adapter:  # the organism answers and is the model monitored; the base model holds the belief
         model, believer = config.load_model(adapter=config.adapter), model

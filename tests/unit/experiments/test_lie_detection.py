@@ -74,3 +74,12 @@ def test_the_in_topic_answers_that_calibrate_are_honest_and_never_fitted_on(tmp_
     assert len({d.group for d in honest}) == 6 and {d.lie for d in fit} == {True, False}  # 30% of 20 questions
     with pytest.raises(ValueError, match="leaves on_policy_in_topic 0 lies to fit on"):
         study.in_topic_split([replace(d, lie=False) for d in train], config)
+
+
+def test_a_layer_the_model_lacks_is_refused_before_any_answer_is_generated(tiny, tmp_path, monkeypatch, capsys):
+    model = tiny("llama")
+    monkeypatch.setattr(study.Config, "load_model", lambda self, **_: model)
+    monkeypatch.setattr(study, "answered", lambda *a, **k: pytest.fail("answers were generated"))
+    with pytest.raises(SystemExit) as done:
+        study.main(["--layers", "2,9", "--n", "5", "--out", str(tmp_path / "out")])
+    assert done.value.code == 2 and "layer 9 is out of range for tiny-llama" in capsys.readouterr().err
