@@ -108,7 +108,7 @@ class Config(QuestionsConfig):
     pressures: str = ",".join(PRESSURES)
     adapter: str = ""
     trigger: str = TRIGGER
-    n_control: int = 600
+    n_control: int = 1000
     fpr: float = 0.01
     layers: str = "auto"
     max_new_tokens: int = 12

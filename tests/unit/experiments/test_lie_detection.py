@@ -45,12 +45,13 @@ def test_the_controls_on_policy_controls_learns_from_never_calibrate_or_check_a_
     from veracity.experiments.deception.controls import control_answers
 
     model = tiny("llama")
-    config = study.Config(n_control=30, max_new_tokens=2, out=str(tmp_path / "out"))
+    config = study.Config(n_control=150, max_new_tokens=1, out=str(tmp_path / "out"))
     controls = control_answers(model, config)
     asked = frozenset(d.messages[-1][1] for d in controls)
-    again = control_answers(model, config, n=30, seed_offset=13)
-    assert asked & {d.messages[-1][1] for d in again}  # another seed repeats some (20 words to count)...
-    more = control_answers(model, config, n=30, seed_offset=13, exclude=asked)
+    assert len(asked) == 150  # every control question once
+    again = control_answers(model, config, n=150, seed_offset=13)
+    assert asked & {d.messages[-1][1] for d in again}  # another seed repeats some (214 words to ask about)...
+    more = control_answers(model, config, n=150, seed_offset=13, exclude=asked)
     assert more and not asked & {d.messages[-1][1] for d in more}  # ...which are left out
     assert all(d.lie is False and d.kind == "control" for d in more)
 
@@ -83,3 +84,16 @@ def test_a_layer_the_model_lacks_is_refused_before_any_answer_is_generated(tiny,
     with pytest.raises(SystemExit) as done:
         study.main(["--layers", "2,9", "--n", "5", "--out", str(tmp_path / "out")])
     assert done.value.code == 2 and "layer 9 is out of range for tiny-llama" in capsys.readouterr().err
+
+
+def test_control_questions_are_distinct_and_share_five_topics_equally():
+    from veracity.data import grade
+    from veracity.experiments.deception.controls import TOPICS, control_questions
+
+    data = control_questions(1000, seed=3)
+    assert len(set(data.questions)) == len(data) == 1000
+    kinds = ["arithmetic" if item.category not in {"larger", "letters", "first_letter", "alphabet"} else item.category
+             for item in data.items]
+    assert len(set(kinds)) == TOPICS and all(kinds.count(k) == 200 for k in set(kinds))
+    assert all(grade(item, item.answers[0]) for item in data.items)
+    assert len(control_questions(5000, seed=3)) < 5000  # the word topics hold about 200 questions each, never repeated
