@@ -64,7 +64,7 @@ class Config(StudyConfig):
         rank: LoRA rank.
         epochs: Passes over the training examples.
         lr: LoRA learning rate.
-        max_new_tokens: Tokens generated per answer at most.
+        max_new_tokens: Tokens generated per answer at most (the trained model gets room for its confidence too).
     """
 
     study = "verbal_calibration"
@@ -127,6 +127,15 @@ def completion(tokenizer, answer: str, confidence: float) -> str:
     return reply_text(tokenizer, text)
 
 
+def reply_budget(tokenizer, max_new_tokens: int) -> int:
+    """Tokens the trained model may generate: its training completions are the model's own answers (cut at
+    ``max_new_tokens``) followed by the stated confidence, so it gets room for both (and two tokens of slack, since an
+    answer re-tokenised after decoding can come out longer); at ``max_new_tokens`` alone an answer that ran to the
+    limit would be cut before its confidence."""
+    suffix = tokenizer(completion(tokenizer, "", 1.0), add_special_tokens=False)["input_ids"]
+    return max_new_tokens + len(suffix) + 2
+
+
 def calibration(probs: np.ndarray, correct: np.ndarray, groups: np.ndarray, seed: int) -> dict:
     """ECE, MCE and Brier of ``probs`` against correctness, each with a question-resampled 95% interval."""
     keep = np.isfinite(probs)
@@ -181,7 +190,8 @@ def run(config: Config, model=None) -> Results:
                             rank=config.rank, epochs=config.epochs, lr=config.lr, seed=config.seed)
         tuned = config.load_model(adapter=out / f"adapter_{variant}")
         logger.info("[verbal 4/4] the %s-trained model answers and states its confidence", variant)
-        replies = [r[0] for r in generate(tuned, prompts, max_new_tokens=config.max_new_tokens,
+        replies = [r[0] for r in generate(tuned, prompts, max_new_tokens=reply_budget(model.tokenizer,
+                                                                                      config.max_new_tokens),
                                           batch_size=config.batch_size, seed=config.seed)]
         said[variant] = replies
         read[f"trained_verbal_{variant}"] = np.array([stated_confidence(r) for r in replies])

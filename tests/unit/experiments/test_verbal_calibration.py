@@ -8,6 +8,7 @@ from veracity.experiments.knowing.verbal_calibration import (
     answer_part,
     calibration,
     completion,
+    reply_budget,
     stated_confidence,
 )
 
@@ -22,6 +23,11 @@ def test_the_stated_confidence_is_read_after_the_answer():
 
 def test_the_adapter_learns_the_model_s_own_answer_then_its_target(word_tokenizer):
     assert completion(word_tokenizer, " 12 ", 0.666) == " 12 Confidence: 67%\n"  # no chat template: plain text
+
+
+def test_the_trained_model_has_room_to_state_its_confidence_after_an_answer_that_ran_to_the_limit(word_tokenizer):
+    said = word_tokenizer(completion(word_tokenizer, "", 1.0), add_special_tokens=False)["input_ids"]
+    assert reply_budget(word_tokenizer, 24) >= 24 + len(said) > 24
 
 
 def test_calibration_counts_unparsed_and_resamples_by_question():
