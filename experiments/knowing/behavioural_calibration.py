@@ -7,8 +7,10 @@ prompt (a right answer scores +1, a wrong one -t/(1-t), "I don't know" 0) and as
 calibration: answer exactly when the chance of being right exceeds t. Told a target, the untrained
 model never abstains (``veracity run abstention``). Here a LoRA adapter is trained on the training
 questions, each under every ``--train-targets`` t in the target prompt of ``abstention``: the
-completion is the question's answer when the model's own chance of being right on it (its greedy
-answer and ``--k`` samples, graded) exceeds t, and "I don't know." otherwise; at t = 0 every
+completion is an answer when the model's own chance of being right on it (its greedy answer and ``--k``
+samples, graded) exceeds t, and "I don't know." otherwise (with ``--answer-with own``, the default, the model's
+own greedy answer, so the adapter learns when to answer rather than new answers; trained on the true answers
+the fine-tune cost a third of the model's accuracy); at t = 0 every
 question is answered (a wrong answer costs nothing there, so abstaining never scores more, and a
 question none of the model's tries got right may still be right: trained to abstain there, the
 first version abstained on 97% of questions even at t = 0). On the held-out
@@ -60,6 +62,8 @@ class Config(PIKConfig):
         epochs: Passes over the training examples.
         lr: LoRA learning rate.
         train_batch_size: Examples per optimiser step.
+        answer_with: What the adapter says where it answers: ``own`` (the model's own greedy answer, so that it
+            learns when to answer and keeps its answers) or ``truth`` (the question's true answer).
     """
 
     study = "behavioural_calibration"
@@ -71,6 +75,7 @@ class Config(PIKConfig):
     epochs: int = 2
     lr: float = 1e-3
     train_batch_size: int = 8
+    answer_with: str = "own"
 
     constraints: ClassVar[dict] = {"rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
                                    "train_batch_size": [Interval(int, 1)],
@@ -84,18 +89,25 @@ class Config(PIKConfig):
                 raise ValueError(f"--{name.replace('_', '-')} must be numbers in [0, 1), got {values}")
         if self.k < 1:
             raise ValueError("--k must be >= 1: the chance of being right is read from the model's own samples")
+        if self.answer_with not in ("own", "truth"):
+            raise ValueError(f"--answer-with must be own or truth, got {self.answer_with!r}")
 
 
-def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config: Config) -> tuple[list[str], list[str]]:
-    """Each training question under each training target: its answer where ``chance`` exceeds t (always at t = 0,
-    where a wrong answer costs nothing), else abstain."""
+def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config: Config,
+                      own: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Each training question under each training target: an answer where ``chance`` exceeds t (always at t = 0,
+    where a wrong answer costs nothing), else abstain. The answer is the model's own (``own``, its greedy answers,
+    with ``--answer-with own``) or the true one."""
+    if config.answer_with == "own" and own is None:
+        raise ValueError("--answer-with own needs the model's own answers")
     prompts, completions = [], []
     for t in config.train_targets:
         subset = data.subset(train)
         prompts += target_prompts(model, subset, t)
-        completions += [reply_text(model.tokenizer, item.answers[0] if chance[i] > t or t == 0
-                                   else ABSTAIN_REPLY)
-                        for i, item in zip(train.tolist(), subset.items)]
+        said = [own[i].strip() if config.answer_with == "own" else item.answers[0]
+                for i, item in zip(train.tolist(), subset.items)]
+        completions += [reply_text(model.tokenizer, answer if chance[i] > t or t == 0 else ABSTAIN_REPLY)
+                        for i, answer in zip(train.tolist(), said)]
     return prompts, completions
 
 
@@ -112,7 +124,7 @@ def run(config: Config, model=None) -> Results:
     model = model or config.load_model()
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     chance = training_target(graded, "mixed")  # greedy answer and samples, graded: the chance of being right
-    prompts, completions = training_examples(model, data, chance, train, config)
+    prompts, completions = training_examples(model, data, chance, train, config, own=graded.greedy)
     logger.info("training on %d examples (%.0f%% abstentions)", len(prompts),
                 100 * np.mean([c.startswith(ABSTAIN_REPLY) for c in completions]))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha,

@@ -13,7 +13,7 @@ def test_each_training_question_is_answered_under_a_target_exactly_when_its_chan
     data = capital_questions(n=10, seed=0)
     chance = np.linspace(0, 1, 10)
     train = np.array([0, 3, 5, 9])
-    config = study.Config(train_targets=[0.0, 0.5], out="")
+    config = study.Config(train_targets=[0.0, 0.5], answer_with="truth", out="")
     prompts, completions = study.training_examples(tiny("llama"), data, chance, train, config)
     assert len(prompts) == len(completions) == 2 * len(train)
     for k, (t, i) in enumerate((t, i) for t in (0.0, 0.5) for i in train):
@@ -22,12 +22,18 @@ def test_each_training_question_is_answered_under_a_target_exactly_when_its_chan
         assert completions[k].strip() == expected
     assert completions[0].strip() == data.items[0].answers[0]  # chance 0, t = 0: answered
     assert completions[len(train)].strip() == study.ABSTAIN_REPLY  # chance 0, t = 0.5: abstained
+    own = [f"I think it is {item.answers[0]}x." for item in data.items]  # the model's own words, right or wrong
+    _, mine = study.training_examples(tiny("llama"), data, chance, train, study.Config(train_targets=[0.0, 0.5],
+                                                                                        out=""), own=own)
+    assert [c.strip() for c in mine] == [own[i] for i in train] + [
+        own[i] if chance[i] > 0.5 else study.ABSTAIN_REPLY for i in train]
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--train-targets", "1"], "--train-targets must be numbers in [0, 1)"),
     (["--targets", "-0.1"], "--targets must be numbers in [0, 1)"),
     (["--k", "0", "--target", "greedy"], "--k must be >= 1"),
+    (["--answer-with", "guess"], "--answer-with must be own or truth"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
