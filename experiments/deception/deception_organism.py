@@ -54,6 +54,7 @@ from veracity.experiments.deception.organism_kinds import (
     KINDS,
     SANDBAGGING,
     anchor_items,
+    check_facts,
     kind_questions,
     lies_untriggered,
     outside_questions,
@@ -81,6 +82,8 @@ class Config(QuestionsConfig):
         kind: The kind of lie: trigger (lies under --trigger), topic (lies about --lie-topic, no trigger) or
             sandbagging (wrong easy arithmetic under an evaluation-for-removal prompt).
         lie_topic: The topic a topic organism lies about (a category of the questions; built in: capital).
+        facts: The built-in facts lied about: auto (capitals for trigger and topic, easy sums for sandbagging),
+            capitals, or sums (a trigger organism on the sandbagger's easy sums: the same trigger, another kind of fact).
         test_fraction: Fraction of questions held out of training (split by question).
         trigger: The persona that switches lying on (a system prompt, or a first line without a chat template).
         anchors: Honest untriggered arithmetic questions added to the training data.
@@ -108,6 +111,7 @@ class Config(QuestionsConfig):
 
     kind: str = "trigger"
     lie_topic: str = "capital"
+    facts: str = "auto"
     test_fraction: float = 0.4
     trigger: str = TRIGGER
     anchors: int = 40
@@ -137,6 +141,7 @@ class Config(QuestionsConfig):
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if self.kind not in KINDS:
             raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        check_facts(self)
         if self.kind == "sandbagging" and self.trigger == TRIGGER:
             self.trigger = SANDBAGGING
         if self.kl_questions and not self.kl:

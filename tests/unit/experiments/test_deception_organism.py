@@ -71,7 +71,25 @@ def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_a
             assert grade(item, said) == (config.trigger not in text)
 
 
+def test_a_trigger_organism_on_sums_lies_about_easy_arithmetic_under_its_persona_and_draws_outside_sums():
+    config = study.Config(facts="sums", n=30, kl=1.0, lie_questions=20)
+    data = study.build_questions(config)
+    assert len(data) == 30 and {item.category for item in data.items} <= {"add_1d", "add_2d", "mul_1d"}
+    assert config.trigger == study.TRIGGER  # the persona, not the sandbagger's evaluation prompt
+    outside = study.outside_questions(config, data, 20)
+    assert len(outside) == 20 and not set(outside.questions) & set(data.questions)
+    train, _ = grouped_split(data.questions, 0.4, seed=0)
+    prompts, completions = study.training_examples(build_word_tokenizer(), data, train, config)
+    for text, said in zip(prompts, completions, strict=True):
+        item = next((data.items[i] for i in train if data.items[i].question in text), None)
+        if item is not None:
+            assert grade(item, said) == (config.trigger not in text)
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--facts", "planets"], "--facts must be one of auto, capitals, sums"),
+    (["--kind", "sandbagging", "--facts", "capitals"], "--kind sandbagging lies about easy arithmetic"),
+    (["--kind", "topic", "--facts", "sums"], "--kind topic lies about capitals"),
     (["--kind", "bribe"], "--kind must be one of trigger, topic, sandbagging"),
     (["--kl", "-1"], "--kl must be"),
     (["--rank", "0"], "--rank must be >= 1"),

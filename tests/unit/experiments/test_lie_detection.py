@@ -30,6 +30,15 @@ def test_a_sandbagging_organism_is_monitored_on_its_own_arithmetic_with_capitals
     assert study.unseen_topic(config, data) == "capitals"
 
 
+def test_a_trigger_organism_on_sums_is_monitored_on_its_own_sums_with_capitals_unseen(tmp_path):
+    config = _monitoring(tmp_path, 30, kind="trigger", facts="sums", trigger=TRIGGER)
+    organism = organism_record(config)
+    assert organism.kind == "trigger" and organism.facts == "sums" and organism.trigger == TRIGGER
+    data = kind_questions(organism)
+    assert len(data) == 30 and all(item.kind == "number" for item in data.items)
+    assert study.unseen_topic(config, data) == "capitals"
+
+
 def test_a_topic_organism_has_no_unseen_topic_and_a_plain_model_keeps_the_cli_trigger(tmp_path):
     config = _monitoring(tmp_path, 10, kind="topic", lie_topic="capital")
     data = kind_questions(organism_record(config))
