@@ -108,10 +108,12 @@ def run(config: Config, model=None) -> Results:
     metrics = {name: evaluate(p[test], correct[test], config.seed) for name, p in probs.items()}
     logger.info("[P(IK) 4/5] P(IK) with source passages before the question%s", "" if config.passages else
                 ": left out (--no-passages)")
-    passages = {}
+    passages, selection = {}, None
     if config.passages:
-        heads = {"": head, "mixed": mixed_head(model, data, acts[:, layer], target, train, layer, config)}
-        passages = source_passages(model, data, {k: h for k, h in heads.items() if h is not None}, layer, test, config)
+        mixed = mixed_head(model, data, acts[:, layer], target, correct, train, layer, config)
+        heads = {"": head, **({"mixed": mixed[0]} if mixed else {})}
+        passages = source_passages(model, data, heads, layer, test, config)
+        selection = {"chosen": mixed[0].weight_decay, "cross_validation": mixed[1]} if mixed else None
     logger.info("[P(IK) 5/5] the head's AUROC at every layer")
     results = study_results(
         "pik", model, config, _headline(metrics, passages, correct[test], config.seed),
@@ -122,7 +124,8 @@ def run(config: Config, model=None) -> Results:
         accuracy_by_category=_by_category(data, correct, graded.soft), metrics=metrics,
         auroc_within_category=_within_category(data, probs, correct, test),
         metric_note="held-out split; label = greedy answer correct; AUROC CI = 1000-sample percentile bootstrap",
-        p_true_confounds=p_true_confounds(graded.greedy, correct, probs, test), source_passages=passages)
+        p_true_confounds=p_true_confounds(graded.greedy, correct, probs, test), source_passages=passages,
+        mixed_head_weight_decay=selection)
     out = Path(config.out)
     results.write(out)
     columns = {"samples": graded.samples, "fraction_correct": graded.soft, **probs}

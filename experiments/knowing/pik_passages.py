@@ -6,9 +6,12 @@ it: about its own country (relevant; it states the answer) or about another held
 (irrelevant, the same length and form). A head trained on bare questions reads a passage-prefixed
 prompt as out of distribution: its P(IK) collapses with either passage (docs/results.md), so the
 passage's presence, not what it says, moves the reading. The repair trains a second head on a
-mix: the training questions bare and with a relevant and an irrelevant passage (another training
-country), each labelled by whether the model's greedy answer in that condition was right. Only
-training questions ever train a head; the held-out ones are read in all three conditions by both.
+mix: the training questions bare, and each training capital question after relevant passages in
+three wordings and after irrelevant passages about four other training countries, each labelled
+by whether the model's greedy answer in that condition was right. Its weight decay is chosen by
+5-fold cross-validation over the training capital questions (grouped by question), on the mean of
+its AUROC within the three conditions. Only training questions ever train or choose a head; the
+held-out ones are read in all three conditions (the first wording, one irrelevant passage) by both.
 """
 
 from __future__ import annotations
@@ -21,15 +24,21 @@ import torch
 from veracity.data import QADataset, grade
 from veracity.hooks import extract
 from veracity.hooks.generation import chat_or_plain, generate, user_turn
-from veracity.probes import PIKHead
+from veracity.probes import PIKHead, auroc
 from veracity.probes.evaluation import auroc_estimate, mean_estimate
 
-__all__ = ["PASSAGE", "mixed_head", "source_passages"]
+__all__ = ["PASSAGE", "choose_weight_decay", "mixed_head", "source_passages"]
 
 logger = logging.getLogger(__name__)
 
 PASSAGE = "{capital} is the capital city of {country}, where its national government sits."
 """A relevant passage for a capital question (it states the answer); an irrelevant one names another country's."""
+TRAINING_WORDINGS = (PASSAGE, "The capital of {country} is {capital}.", "{country}'s government sits in its capital, {capital}.")
+"""The relevant passage's wordings the mixed head trains on (held-out questions are read with the first)."""
+IRRELEVANT_PER_QUESTION = 4
+"""Irrelevant passages (other training countries) each training question is asked after."""
+WEIGHT_DECAYS = (0.01, 0.1, 1.0)
+"""The mixed head's weight decays, one chosen by cross-validation over the training capital questions."""
 CONDITIONS = ("none", "relevant", "irrelevant")
 
 
@@ -37,14 +46,22 @@ def _capitals(data: QADataset, rows) -> list[int]:
     return [i for i in np.asarray(rows).tolist() if data.items[i].category == "capital"]
 
 
-def passage_prompts(model, data: QADataset, rows: list[int]) -> dict[str, list[str]]:
-    """Each question's chat prompt with no passage, its own country's, and another country's of ``rows``."""
+def passage_prompts(model, data: QADataset, rows: list[int], training: bool = False) -> dict[str, list[str]]:
+    """Each question's chat prompt with no passage, its own country's (``relevant``), and another country's of
+    ``rows`` (``irrelevant``); with ``training`` also ``relevant_1``, ``relevant_2`` (the other wordings) and
+    ``irrelevant_1`` ... (other countries), no ``none``."""
     items = [data.items[i] for i in rows]
     countries = [item.echo.removeprefix("of ") for item in items]
-    others = np.roll(np.arange(len(items)), 1 + len(items) // 2)  # another country of the same rows, never the same
-    texts = {"none": [""] * len(items),
-             "relevant": [PASSAGE.format(capital=it.answers[0], country=c) for it, c in zip(items, countries)],
-             "irrelevant": [PASSAGE.format(capital=items[j].answers[0], country=countries[j]) for j in others]}
+    n = len(items)
+    shifts = [1 + (n // 2 + k) % (n - 1) for k in range(IRRELEVANT_PER_QUESTION if training else 1)]  # in 1 .. n-1
+    texts = {} if training else {"none": [""] * n}
+    for k, wording in enumerate(TRAINING_WORDINGS if training else TRAINING_WORDINGS[:1]):
+        texts["relevant" + (f"_{k}" if k else "")] = [wording.format(capital=it.answers[0], country=c)
+                                                    for it, c in zip(items, countries)]
+    for k, shift in enumerate(shifts):  # another country of the same rows, never the question's own
+        others = np.roll(np.arange(n), shift)
+        texts["irrelevant" + (f"_{k}" if k else "")] = [PASSAGE.format(capital=items[j].answers[0], country=countries[j])
+                                                      for j in others]
     return {condition: [chat_or_plain(model.tokenizer, f"{t}\n\n{user_turn(it)}" if t else user_turn(it))
                         for t, it in zip(passages, items)] for condition, passages in texts.items()}
 
@@ -55,20 +72,67 @@ def _answered(model, data: QADataset, rows: list[int], prompts: list[str], confi
     return np.array([grade(data.items[i], a) for i, a in zip(rows, answers)], dtype=np.int64)
 
 
-def mixed_head(model, data: QADataset, acts, target: np.ndarray, train: np.ndarray, layer: int, config) -> PIKHead | None:
-    """A P(IK) head fitted on the training questions bare (``acts`` at ``layer``, ``target``) and, for the training
-    capital questions, with a relevant and an irrelevant passage (labelled by the greedy answer's grade there);
-    ``None`` with fewer than 4 training capital questions."""
+def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.ndarray, train: np.ndarray, layer: int,
+               config) -> tuple[PIKHead, list[dict]] | None:
+    """A P(IK) head fitted on the training questions bare (``acts`` at ``layer``, ``target``; ``correct``: the greedy
+    grades, which its cross-validation reads bare questions against) and, for the training
+    capital questions, after relevant passages in each wording and irrelevant ones (each labelled by the greedy
+    answer's grade there), its weight decay chosen by :func:`choose_weight_decay`; ``None`` with fewer than 5
+    training capital questions.
+
+    Returns:
+        ``(head, selection)``: the head fitted on every training row, and the cross-validation's rows.
+    """
     rows = _capitals(data, train)
-    if len(rows) < 4:
+    if len(rows) < 5:
         return None
-    prompts = passage_prompts(model, data, rows)
-    x, y = [acts[train]], [target[train]]
-    for condition in ("relevant", "irrelevant"):
-        y.append(_answered(model, data, rows, prompts[condition], config).astype(np.float64))
-        x.append(extract(model, prompts[condition], layers=[layer], batch_size=config.batch_size, progress=False)[:, 0])
-    head = PIKHead(hidden=config.hidden or None, weight_decay=config.weight_decay, seed=config.seed)
-    return head.fit(torch.cat(x), np.concatenate(y))
+    prompts = passage_prompts(model, data, rows, training=True)
+    graded = {c: _answered(model, data, rows, p, config).astype(np.float64) for c, p in prompts.items()}
+    passage_acts = {c: extract(model, p, layers=[layer], batch_size=config.batch_size, progress=False)[:, 0]
+                    for c, p in prompts.items()}
+    position = {int(q): k for k, q in enumerate(rows)}
+    bare = np.array([i for i in np.asarray(train).tolist() if i not in position])  # the other training questions
+
+    def fit(keep: np.ndarray, weight_decay: float) -> PIKHead:
+        questions = np.concatenate([bare, np.asarray(rows)[keep]]).astype(np.int64)
+        x = [acts[questions], *(passage_acts[c][keep] for c in prompts)]
+        y = [target[questions], *(graded[c][keep] for c in prompts)]
+        head = PIKHead(hidden=config.hidden or None, weight_decay=weight_decay, seed=config.seed)
+        return head.fit(torch.cat(x), np.concatenate(y))
+
+    weight_decay, selection = choose_weight_decay(fit, acts[rows], correct[rows], passage_acts, graded, config.seed)
+    return fit(np.arange(len(rows)), weight_decay), selection
+
+
+def choose_weight_decay(fit, bare_acts, bare_correct: np.ndarray, passage_acts: dict, graded: dict, seed: int,
+                        folds: int = 5) -> tuple[float, list[dict]]:
+    """The weight decay of :data:`WEIGHT_DECAYS` whose head ranks best inside each condition on held-out folds of the
+    training capital questions: ``fit(keep, weight_decay)`` fits on the questions ``keep`` (positions), and each
+    fold's questions are read bare, after the first relevant wording and after the first irrelevant passage; the
+    criterion is the mean of the three pooled AUROCs (ties: the first, smallest decay).
+
+    Returns:
+        ``(weight_decay, rows)``: the chosen decay, and per decay the AUROC in each condition.
+    """
+    n = len(bare_correct)
+    parts = np.array_split(np.random.default_rng(seed).permutation(n), min(folds, n))
+    labels = {"none": np.asarray(bare_correct), "relevant": graded["relevant"],
+              "irrelevant": graded["irrelevant"]}
+    reads = {"none": bare_acts, "relevant": passage_acts["relevant"], "irrelevant": passage_acts["irrelevant"]}
+    rows = []
+    for weight_decay in WEIGHT_DECAYS:
+        scores = {c: np.zeros(n) for c in CONDITIONS}
+        for part in parts:
+            head = fit(np.setdiff1d(np.arange(n), part), weight_decay)
+            for c in CONDITIONS:
+                scores[c][part] = np.asarray(head.predict_true(reads[c][part]), dtype=np.float64)
+        row = {"weight_decay": weight_decay, **{f"auroc_{c}": (auroc(scores[c], labels[c])
+                                                             if 0 < labels[c].sum() < n else None) for c in CONDITIONS}}
+        known = [v for k, v in row.items() if k.startswith("auroc_") and v is not None]
+        row["mean_auroc"] = float(np.mean(known)) if known else 0.5
+        rows.append(row)
+    best = max(rows, key=lambda r: r["mean_auroc"])  # max keeps the first of equals
+    return best["weight_decay"], rows
 
 
 def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: int, test: np.ndarray, config) -> dict:

@@ -66,7 +66,7 @@ def write_pik_report(path: str | Path, results: dict, probs: dict[str, np.ndarra
                    ("category", "n", "p_ik", "p_true"),
                    caption="Held-out AUROC within a category (difficulty held fixed; small n)"),
         _confound_table(results.get("p_true_confounds")),
-        _passage_table(results.get("source_passages")),
+        _passage_table(results.get("source_passages"), results.get("mixed_head_weight_decay")),
         histogram_figure(hists, "Scores of correct and wrong answers (held-out)", "probability"),
         metric_by_layer_figure(layer_rows, "auroc", "P(IK) AUROC by layer (exploratory; the layer above was fixed "
                                "in advance)"),
@@ -86,8 +86,9 @@ def _confound_table(confounds: dict | None) -> str:
                               f"Spearman of length in words vs correct: {confounds['words_vs_correct_spearman']})")
 
 
-def _passage_table(passages: dict | None) -> str:
-    """Accuracy, mean P(IK) and its AUROC with a relevant passage, an irrelevant one and none."""
+def _passage_table(passages: dict | None, selection: dict | None = None) -> str:
+    """Accuracy, mean P(IK) and its AUROC with a relevant passage, an irrelevant one and none (and the mixed head's
+    weight decay, chosen by cross-validation on training questions)."""
     if not passages:
         return ""
     rows = [{"passage": name, "n": v["n"], "accuracy": ci_text(v["accuracy"]),
@@ -95,5 +96,7 @@ def _passage_table(passages: dict | None) -> str:
              **({"mean P(IK), head trained on a mix": ci_text(v["mean_p_ik_mixed"]),
                  "AUROC, mix": ci_text(v["auroc_mixed"])} if "mean_p_ik_mixed" in v else {})}
             for name, v in passages.items()]
+    chosen = (f"; the mix's weight decay {selection['chosen']:g}, chosen by cross-validation on the training capitals"
+              if selection else "")
     return table_html(rows, caption="P(IK) with source material (held-out capital questions; one head trained on bare "
-                                    "questions, one on training questions bare and with passages)")
+                                    f"questions, one on training questions bare and with passages{chosen})")

@@ -39,6 +39,8 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     assert {p["n"] for p in passages.values()} == {saved["n_test"]}
     # a passage that states the capital lets the model answer: accuracy never drops below no passage
     assert passages["relevant"]["accuracy"]["value"] >= passages["none"]["accuracy"]["value"]
+    selection = saved["mixed_head_weight_decay"]  # chosen on the training capitals' folds, by the rule it states
+    assert selection["chosen"] == max(selection["cross_validation"], key=lambda row: row["mean_auroc"])["weight_decay"]
     assert (out / "pik_head.safetensors").is_file() and (out / "pik_head.json").is_file()
     assert "Reliability" in (out / "report.html").read_text()
 

@@ -118,6 +118,16 @@ def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_head_tra
     target = np.array([1.0, 0.0] * 6)
     seen, original = [], pik_passages.extract  # record which texts the head reads (the real extract runs)
     monkeypatch.setattr(pik_passages, "extract", lambda m, texts, **kw: (seen.extend(texts), original(m, texts, **kw))[1])
-    head = pik_passages.mixed_head(model, data, acts, target, train, 1, config)
-    assert head is not None and len(seen) == 2 * len(train)
+    training = pik_passages.passage_prompts(model, data, list(range(8)), training=True)
+    assert len(training) == len(pik_passages.TRAINING_WORDINGS) + pik_passages.IRRELEVANT_PER_QUESTION
+    for k, i in enumerate(range(8)):  # every irrelevant passage names another training country, each a different one
+        named = [j for j in range(8) for c in training if c.startswith("irrelevant")
+                 if f"{data.items[j].answers[0]} is the capital city" in training[c][k]]
+        assert i not in named and len(set(named)) == pik_passages.IRRELEVANT_PER_QUESTION
+    correct = np.array([1, 0, 0, 1] * 3)
+    head, selection = pik_passages.mixed_head(model, data, acts, target, correct, train, 1, config)
+    assert len(seen) == len(training) * len(train)
     assert not any(data.items[i].question in text for text in seen for i in range(8, 12))
+    assert [row["weight_decay"] for row in selection] == list(pik_passages.WEIGHT_DECAYS)
+    best = max(selection, key=lambda row: row["mean_auroc"])
+    assert head.weight_decay == best["weight_decay"]
