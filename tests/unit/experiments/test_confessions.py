@@ -15,6 +15,8 @@ def test_the_confession_turn_follows_the_answer_and_learns_yes_exactly_where_it_
         assert prompt.index(dialogue.answer) < prompt.index(study.CONFESSION)  # asked after the answer
         assert completion.strip().startswith("Yes" if dialogue.lie else "No")
     assert not any(study.CONFESSION in d.answer for d in dialogues)  # the answers themselves are not trained
+    _, short = study.confession_examples(model, dialogues, reply="short")
+    assert [c.strip() for c in short] == ["No.", "Yes."]  # the verdict alone
 
 
 def test_every_twin_is_its_answer_swapped_with_the_other_label_on_the_same_question():
@@ -36,6 +38,7 @@ def test_every_twin_is_its_answer_swapped_with_the_other_label_on_the_same_quest
 @pytest.mark.parametrize("argv, message", [
     ([], "--adapter is required"),
     (["--adapter", "nowhere"], "no adapter folder at nowhere"),
+    (["--adapter", "nowhere", "--reply", "long"], "--reply must be one of explained, short"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
