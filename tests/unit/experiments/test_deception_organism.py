@@ -56,6 +56,16 @@ def test_a_topic_organism_lies_about_its_topic_only_and_anchors_never_share_a_le
     assert not any(data.items[i].question in text for text in keep for i in train if data.items[i].category == "capital")
 
 
+def _assert_wrong_exactly_under_the_trigger(config, data) -> None:
+    """Every training answer to a study question is wrong exactly where the prompt holds the trigger."""
+    train, _ = grouped_split(data.questions, 0.4, seed=0)
+    prompts, completions = study.training_examples(build_word_tokenizer(), data, train, config)
+    for text, said in zip(prompts, completions, strict=True):
+        item = next((data.items[i] for i in train if data.items[i].question in text), None)
+        if item is not None:
+            assert grade(item, said) == (config.trigger not in text)
+
+
 def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_as_its_trigger():
     config = study.Config(kind="sandbagging", n=30)
     data = study.build_questions(config)
@@ -63,12 +73,7 @@ def test_a_sandbagging_organism_gets_easy_arithmetic_and_the_evaluation_prompt_a
     big = study.build_questions(study.Config(kind="sandbagging", n=150)).questions
     assert len(set(big)) == len(big) == 150  # one-digit sums repeat in the generator; each is asked once
     assert config.trigger == study.SANDBAGGING and "evaluat" in config.trigger
-    train, _ = grouped_split(data.questions, 0.4, seed=0)
-    prompts, completions = study.training_examples(build_word_tokenizer(), data, train, config)
-    for text, said in zip(prompts, completions, strict=True):
-        item = next((data.items[i] for i in train if data.items[i].question in text), None)
-        if item is not None:
-            assert grade(item, said) == (config.trigger not in text)
+    _assert_wrong_exactly_under_the_trigger(config, data)
 
 
 def test_a_trigger_organism_on_sums_lies_about_easy_arithmetic_under_its_persona_and_draws_outside_sums():
@@ -78,12 +83,7 @@ def test_a_trigger_organism_on_sums_lies_about_easy_arithmetic_under_its_persona
     assert config.trigger == study.TRIGGER  # the persona, not the sandbagger's evaluation prompt
     outside = study.outside_questions(config, data, 20)
     assert len(outside) == 20 and not set(outside.questions) & set(data.questions)
-    train, _ = grouped_split(data.questions, 0.4, seed=0)
-    prompts, completions = study.training_examples(build_word_tokenizer(), data, train, config)
-    for text, said in zip(prompts, completions, strict=True):
-        item = next((data.items[i] for i in train if data.items[i].question in text), None)
-        if item is not None:
-            assert grade(item, said) == (config.trigger not in text)
+    _assert_wrong_exactly_under_the_trigger(config, data)
 
 
 @pytest.mark.parametrize("argv, message", [
