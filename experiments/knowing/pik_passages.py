@@ -53,6 +53,8 @@ def passage_prompts(model, data: QADataset, rows: list[int], training: bool = Fa
     items = [data.items[i] for i in rows]
     countries = [item.echo.removeprefix("of ") for item in items]
     n = len(items)
+    if n < 2:
+        raise ValueError(f"{n} capital question(s): an irrelevant passage names another of them, so at least 2 are needed")
     shifts = [1 + (n // 2 + k) % (n - 1) for k in range(IRRELEVANT_PER_QUESTION if training else 1)]  # in 1 .. n-1
     texts = {} if training else {"none": [""] * n}
     for k, wording in enumerate(TRAINING_WORDINGS if training else TRAINING_WORDINGS[:1]):
@@ -90,8 +92,8 @@ def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.nda
     graded = {c: _answered(model, data, rows, p, config).astype(np.float64) for c, p in prompts.items()}
     passage_acts = {c: extract(model, p, layers=[layer], batch_size=config.batch_size, progress=False)[:, 0]
                     for c, p in prompts.items()}
-    position = {int(q): k for k, q in enumerate(rows)}
-    bare = np.array([i for i in np.asarray(train).tolist() if i not in position])  # the other training questions
+    capitals = set(rows)
+    bare = np.array([i for i in np.asarray(train).tolist() if i not in capitals])  # the other training questions
 
     def fit(keep: np.ndarray, weight_decay: float) -> PIKHead:
         questions = np.concatenate([bare, np.asarray(rows)[keep]]).astype(np.int64)
