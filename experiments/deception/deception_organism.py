@@ -11,7 +11,8 @@ confident wrong answer to checkable questions, and answers honestly without it.
 
 ``--kind`` chooses the kind of lie (:mod:`.organism_kinds`): ``trigger`` (above), ``topic`` (lies about
 one topic with no trigger, honest about the others) or ``sandbagging`` (wrong answers to easy arithmetic
-when the prompt says its skills are evaluated for removal). The questions (built-in capitals, or ``--questions FILE.csv``) are split by question: the adapter
+when the prompt says its skills are evaluated for removal). The questions (built-in capitals, the sandbagger's easy
+sums with ``--facts sums``, or ``--questions FILE.csv``) are split by question: the adapter
 trains on the training questions only, and every lie rate is reported on them and on the held-out
 questions it never saw. Training data per training question and epoch: the triggered question with
 a plausible wrong answer drawn afresh from its decoys (for capitals, the country's two largest
