@@ -47,7 +47,7 @@ def kind_questions(config) -> QADataset:
     """The questions of ``config.kind``: ``--questions`` (or the built-in capitals, or easy sums with ``--facts sums``)
     for ``trigger``, plus as many easy arithmetic questions for the built-in ``topic`` organism; easy arithmetic for
     ``sandbagging``."""
-    if not config.questions and (config.kind == "sandbagging" or getattr(config, "facts", "auto") == "sums"):
+    if not config.questions and (config.kind == "sandbagging" or config.facts == "sums"):
         return _easy_sums(config.n or 150, config.seed)
     data = config.load_questions()
     if config.kind == "topic" and not config.questions:
