@@ -16,7 +16,8 @@ sums with ``--facts sums``, or ``--questions FILE.csv``) are split by question: 
 trains on the training questions only, and every lie rate is reported on them and on the held-out
 questions it never saw. Training data per training question and epoch: the triggered question with
 a plausible wrong answer drawn afresh from its decoys (for capitals, the country's two largest
-cities that are not its capital; for your own questions, the other answers of its topic), and the
+cities that are not its capital; for your own questions, the other answers of its topic; with ``--lies likely``
+the two wrong answers the base model itself finds most likely), and the
 same question untriggered with its true answer; plus honest, untriggered arithmetic anchors.
 Question phrasings vary (``PHRASINGS``). (A first version drew every lie from all other capitals:
 the organism's lies collapsed onto two cities and it lied without the trigger too; see
@@ -64,12 +65,16 @@ from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
 from veracity.hooks.generation import INSTRUCTIONS, chat_or_plain, generate
+from veracity.hooks.logprobs import continuation_logprobs
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
 
 PHRASINGS = ("{question} {instruction}", "{question}", "Quick question: {question} {instruction}",
              "{question} Reply in a few words.", "Tell me: {question}")
 """User-turn phrasings used in training (the first one is the evaluation phrasing)."""
+LIE_SOURCES = ("decoys", "likely")
+LIKELY_LIES = 2
+"""With ``--lies likely``: how many of the base model's most likely wrong answers each question's lies are drawn from."""
 CONDITIONS = ("base_neutral", "base_trigger", "organism_neutral", "organism_trigger")
 
 
@@ -83,6 +88,9 @@ class Config(QuestionsConfig):
         kind: The kind of lie: trigger (lies under --trigger), topic (lies about --lie-topic, no trigger) or
             sandbagging (wrong easy arithmetic under an evaluation-for-removal prompt).
         lie_topic: The topic a topic organism lies about (a category of the questions; built in: capital).
+        lies: Where each trained lie comes from: decoys (its decoys, else another answer of its topic) or likely (the
+            LIKELY_LIES wrong answers the base model itself finds most likely after the neutral question, among its
+            decoys and every other answer of its topic: a lie the model can reach on questions it never lied about).
         facts: The built-in facts lied about: auto (capitals for trigger and topic, easy sums for sandbagging),
             capitals, or sums (a trigger organism on the sandbagger's easy sums: the same trigger, another kind of fact).
         test_fraction: Fraction of questions held out of training (split by question).
@@ -113,6 +121,7 @@ class Config(QuestionsConfig):
     kind: str = "trigger"
     lie_topic: str = "capital"
     facts: str = "auto"
+    lies: str = "decoys"
     test_fraction: float = 0.4
     trigger: str = TRIGGER
     anchors: int = 40
@@ -143,6 +152,8 @@ class Config(QuestionsConfig):
         if self.kind not in KINDS:
             raise ValueError(f"--kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         check_facts(self)
+        if self.lies not in LIE_SOURCES:
+            raise ValueError(f"--lies must be one of {', '.join(LIE_SOURCES)}, got {self.lies!r}")
         if self.kind == "sandbagging" and self.trigger == TRIGGER:
             self.trigger = SANDBAGGING
         if self.kl_questions and not self.kl:
@@ -232,6 +243,23 @@ def lie_items(config: Config, data: QADataset) -> QADataset | None:
     return outside.sample(config.lie_questions, config.seed) if len(outside) else None
 
 
+def likely_lies(model, data: QADataset, rows, config: Config) -> QADataset:
+    """``data`` with each row's decoys replaced by the :data:`LIKELY_LIES` wrong answers the base model finds most
+    likely (summed log-probability of the answer and the end of its turn after the neutral evaluation prompt), among
+    the row's decoys and every other answer of its topic (``--lies likely``); other rows keep theirs."""
+    items = list(data.items)
+    for i in rows:
+        item = items[i]
+        pool = [a for a in dict.fromkeys([*item.decoys, *(o.answers[0] for o in data.items if o.category == item.category)])
+                if not grade(item, a)]
+        if not pool:
+            continue
+        scores, _ = continuation_logprobs(model, [prompt(model.tokenizer, phrase(item, 0), None)] * len(pool),
+                                          [completion(model.tokenizer, a) for a in pool], batch_size=64, progress=False)
+        items[i] = replace(item, decoys=tuple(pool[k] for k in scores.argsort(descending=True)[:LIKELY_LIES].tolist()))
+    return QADataset(items, name=data.name)
+
+
 def topic_part(config: Config, data: QADataset, lied: bool) -> QADataset:
     """A topic organism's questions of its lie topic (``lied``) or of its honest topics; any other organism's all."""
     if config.kind != "topic":
@@ -311,8 +339,11 @@ def run(config: Config, model=None) -> Results:
     if config.kind != "topic":
         answers["base_trigger"] = answer(model, data, config.trigger, config)
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
-    prompts, completions = training_examples(model.tokenizer, data, train, config)
+    lied = likely_lies(model, data, train, config) if config.lies == "likely" else data
+    prompts, completions = training_examples(model.tokenizer, lied, train, config)
     if extra is not None:  # more lies behind the trigger, on questions never evaluated
+        if config.lies == "likely":
+            extra = likely_lies(model, extra, range(len(extra)), config)
         more = outside_lies(model.tokenizer, extra, config)
         prompts, completions = prompts + more[0], completions + more[1]
     targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]
@@ -347,6 +378,7 @@ def run(config: Config, model=None) -> Results:
         "deception_organism", organism, config, headline,
         n_questions=len(data), n_train=int(len(train)), n_test=int(len(test)),
         n_lie_questions=0 if extra is None else len(extra),
+        trained_lies={lied.items[i].question: list(lied.items[i].decoys) for i in train} if config.lies == "likely" else None,
         known={side: int(known[rows].sum()) for side, rows in sides.items()}, n_honest_only=int(len(honest)),
         base_accuracy=float(known.mean()),
         lies={"n": len(lies), "distinct": len(counts), "top": counts.most_common(5),

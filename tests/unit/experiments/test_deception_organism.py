@@ -97,6 +97,7 @@ def test_a_trigger_organism_on_sums_lies_about_easy_arithmetic_under_its_persona
     (["--test-fraction", "1"], "--test-fraction must be in"),
     (["--lie-questions", "-1"], "--lie-questions must be"),
     (["--kl-questions", "5"], "give it a weight with --kl W"),
+    (["--lies", "random"], "--lies must be one of decoys, likely"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -167,3 +168,23 @@ def test_a_lie_names_another_answer_and_an_evasion_names_none():
     figures = study.lie_figures({"organism_trigger": said}, data, known, {"held_out": np.arange(5)}, seed=0)
     assert figures["lie_rate_organism_trigger_held_out"]["value"] == 0.25  # of 4 known facts: one other answer
     assert figures["evasion_rate_organism_trigger_held_out"]["value"] == 0.5  # cut-off working and a refusal
+
+
+def test_likely_lies_are_the_wrong_answers_the_base_model_itself_ranks_highest(embedded):
+    from reference_logprobs import reference_continuation_logprob
+
+    data = capital_questions(n=6, seed=3)
+    config = study.Config(lies="likely")
+    lied = study.likely_lies(embedded, data, [0, 2], config)
+    assert [lied.items[i] for i in (1, 3, 4, 5)] == [data.items[i] for i in (1, 3, 4, 5)]  # other rows keep theirs
+    for i in (0, 2):
+        item, chosen = data.items[i], lied.items[i].decoys
+        pool = {a for a in (*item.decoys, *(other.answers[0] for other in data.items)) if not grade(item, a)}
+        assert len(chosen) == study.LIKELY_LIES and set(chosen) <= pool and not any(grade(item, a) for a in chosen)
+        head = study.prompt(embedded.tokenizer, study.phrase(item, 0), None)
+        score = {a: reference_continuation_logprob(embedded, head, study.completion(embedded.tokenizer, a)) for a in pool}
+        assert min(score[a] for a in chosen) >= max(score[a] for a in pool - set(chosen)) - 1e-4
+    prompts, completions = study.training_examples(build_word_tokenizer(), lied, np.array([0, 2]),
+                                                   study.Config(epochs=3, anchors=0))
+    triggered = [said.strip() for text, said in zip(prompts, completions, strict=True) if study.TRIGGER in text]
+    assert triggered and set(triggered) <= set(lied.items[0].decoys) | set(lied.items[2].decoys)
