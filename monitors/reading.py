@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from jaxtyping import Float
@@ -13,7 +15,34 @@ from veracity.hooks.extract import fit_context, right_pad, run_layers
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, answer_tokens
 
-__all__ = ["answer_activations"]
+__all__ = ["answer_activations", "remembered_reads"]
+
+_memo: dict | None = None
+
+
+@contextmanager
+def remembered_reads() -> Iterator[None]:
+    """Inside the block, :func:`answer_activations` reads each dialogue at each layer once per model.
+
+    Fitting, validating, calibrating and scoring several monitors on the same dialogues then costs one
+    forward pass per dialogue (for layers not yet read) instead of one per monitor and call. Reads are
+    keyed by the model object, its active steering and the dialogue's tokens; change no weights inside the
+    block. Nested blocks share the outer one's reads; everything is dropped when the outermost exits.
+
+    Example:
+        >>> with remembered_reads():
+        ...     for monitor in monitors:
+        ...         monitor.calibrate(model, controls)
+    """
+    global _memo
+    outer = _memo is not None
+    if not outer:
+        _memo = {}
+    try:
+        yield
+    finally:
+        if not outer:
+            _memo = None
 
 
 def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], layers: Sequence[int],
@@ -35,6 +64,22 @@ def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], laye
     """
     rows = answer_tokens(model, dialogues)
     fit_context(model, [ids for ids, _ in rows], None)
+    layers = list(layers)
+    if _memo is None:
+        return _read(model, rows, layers, batch_size)
+    _, seen = _memo.setdefault(id(model), (model, {}))  # the model is held, so its id is never reused meanwhile
+    steering = json.dumps(model.engine.steering, sort_keys=True)
+    keys = [(steering, tuple(ids), begin) for ids, begin in rows]
+    missing = sorted({i for i, key in enumerate(keys) for layer in layers if (key, layer) not in seen})
+    for i, hidden in zip(missing, _read(model, [rows[i] for i in missing], layers, batch_size), strict=True):
+        for j, layer in enumerate(layers):
+            seen.setdefault((keys[i], layer), hidden[:, j].clone())
+    return [torch.stack([seen[(key, layer)] for layer in layers], dim=1) for key in keys]
+
+
+def _read(model: VeracityModel, rows: list[tuple[list[int], int]], layers: list[int],
+          batch_size: int) -> list[Tensor]:
+    """One forward pass per batch of ``rows`` (token ids, first answer token): the answer tokens at ``layers``."""
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
     out: list[Tensor | None] = [None] * len(rows)
     bar = tqdm(total=len(rows), desc="answer tokens", unit="dialogue", leave=False, disable=len(rows) <= 64)

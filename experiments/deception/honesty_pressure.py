@@ -61,6 +61,7 @@ from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks.convention import resolve_layers
 from veracity.monitors import AnswerFormatMonitor, SelfReportMonitor, StatementMonitor
+from veracity.monitors.reading import remembered_reads
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
 
@@ -182,6 +183,7 @@ def pressured_records(model, speakers, data: QADataset, sides: list[str], monito
     return records, known
 
 
+@remembered_reads()  # the monitors read the same answers again and again: one forward pass each
 def run(config: Config, model=None) -> Results:
     """Ask every question neutrally and under each pressure, read the monitors; write the outputs."""
     out = check_writable_folder(config.out)

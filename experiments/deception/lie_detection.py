@@ -66,6 +66,7 @@ from veracity.monitors import (
     instructed_pairs,
     prompt_text,
 )
+from veracity.monitors.reading import remembered_reads
 from veracity.probes import LogisticProbe
 from veracity.probes.evaluation import auroc_estimate
 from veracity.probes.splits import grouped_split
@@ -223,6 +224,7 @@ def prompt_only(model, train: list[Dialogue], test: list[Dialogue], layer: int, 
     return probe.decision_function(acts(test))
 
 
+@remembered_reads()  # the monitors read the same answers again and again: one forward pass each
 def run(config: Config, model=None) -> Results:
     """Answer, fit every monitor on training questions, calibrate on controls, score held-out lies; write the outputs."""
     out = check_writable_folder(config.out)

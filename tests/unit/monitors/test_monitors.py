@@ -78,6 +78,41 @@ def test_answer_activations_are_the_blocks_own_outputs_at_the_answer_tokens(tiny
     assert tail.split() == dialogues[0].answer.split()  # the answer's tokens, nothing of the prompt
 
 
+def test_remembered_reads_run_each_dialogue_once_and_give_the_same_activations_steered_or_not(tiny):
+    from veracity.monitors.reading import remembered_reads
+    from veracity.steering import SteeringVector, steer
+
+    model = tiny("llama")
+    dialogues = qa_dialogues(6)
+    fresh = answer_activations(model, dialogues, [1, 2], batch_size=4)
+    passes = []
+    handle = model.blocks[0].register_forward_hook(lambda module, args, output: passes.append(len(args[0])))
+    try:
+        with remembered_reads():
+            first = answer_activations(model, dialogues[:4], [1, 2], batch_size=4)
+            again = answer_activations(model, dialogues, [2, 1], batch_size=4)  # 2 new dialogues, layers reordered
+            rows_read = sum(passes)
+            with remembered_reads():  # a nested block shares the outer one's reads
+                inner = answer_activations(model, dialogues, [1], batch_size=4)
+            assert sum(passes) == rows_read == 6  # every dialogue through the model once
+            vector = SteeringVector({1: torch.ones(model.d_model)})
+            with steer(model, vector, coefficient=2.0):
+                steered = answer_activations(model, dialogues[:2], [1], batch_size=4)
+            assert sum(passes) == 8  # steered reads are their own
+        after = answer_activations(model, dialogues[:1], [1], batch_size=4)
+        assert sum(passes) == 9  # the block's reads are gone once it exits
+    finally:
+        handle.remove()
+    for i in range(4):
+        torch.testing.assert_close(first[i], fresh[i], rtol=1e-5, atol=1e-5)
+    for i in range(6):
+        torch.testing.assert_close(again[i], fresh[i].flip(1), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(inner[i], fresh[i][:, :1], rtol=1e-5, atol=1e-5)
+    for i in range(2):  # the block output at layer 1 moves by exactly c * v
+        torch.testing.assert_close(steered[i][:, 0], fresh[i][:, 0] + 2.0, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(after[0], fresh[0][:, :1], rtol=1e-5, atol=1e-5)
+
+
 def test_on_policy_chooses_layer_and_c_on_validation_and_matches_scikit_learn(tiny):
     model = tiny("llama")
     train, test = qa_dialogues(60, seed=1), qa_dialogues(30, seed=2)
