@@ -15,10 +15,10 @@ from veracity.experiments.knowing.pik import main
 @pytest.mark.slow
 def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     out = tmp_path / "pik"
-    argv = ["--qa-sets", "capitals", "--n-capitals", "16", "--k", "1", "--max-new-tokens", "10", "--target", "greedy"]
+    argv = ["--qa-sets", "capitals", "--n-capitals", "12", "--k", "1", "--max-new-tokens", "10", "--target", "greedy"]
     results = main([*argv, "--out", str(out), "--cache", str(tmp_path / "cache")], model=embedded)
     saved = json.loads((out / "results.json").read_text())
-    assert saved["n_questions"] == 16 and saved["layer"] == 20 and saved["study"] == "pik"
+    assert saved["n_questions"] == 12 and saved["layer"] == 20 and saved["study"] == "pik"
     assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
             "mean_p_ik_passage_relevant", "mean_p_ik_passage_none", "mean_p_ik_mixed_head_passage_relevant"} <= set(saved["headline"])
     assert 0 < saved["accuracy_greedy"] < 1
@@ -30,7 +30,7 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     assert set(saved["auroc_within_category"]) <= {"capital"}
     assert len(saved["tables"]["per_layer_auroc"]) == 30 and results["n_test"] == saved["n_test"]
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
-    assert len(rows) == 16 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])
+    assert len(rows) == 12 and {"greedy", "correct", "samples", "p_ik", "p_true", "split"} <= set(rows[0])
     confounds = saved["p_true_confounds"]
     assert {"p_true", "p_true_few_shot", "p_true_samples"} <= set(confounds)
     assert sum(f["n"] for f in confounds["formats"].values()) == saved["n_test"]
