@@ -23,6 +23,8 @@ def test_the_stated_confidence_is_read_after_the_answer():
 
 def test_the_adapter_learns_the_model_s_own_answer_then_its_target(word_tokenizer):
     assert completion(word_tokenizer, " 12 ", 0.666) == " 12 Confidence: 67%\n"  # no chat template: plain text
+    # a base model's answer runs on past its first line: the confidence follows the first line, as the graders read it
+    assert completion(word_tokenizer, " 14\nAnswer: 14 + 6 = 20\nAnswer:", 0.5) == " 14 Confidence: 50%\n"
 
 
 def test_the_trained_model_has_room_to_state_its_confidence_after_an_answer_that_ran_to_the_limit(word_tokenizer):
