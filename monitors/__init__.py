@@ -37,10 +37,10 @@ from veracity.monitors.probe_monitor import (
     OnPolicyMonitor,
     instructed_pairs,
 )
-from veracity.monitors.reading import answer_activations
+from veracity.monitors.reading import answer_activations, remembered_reads
 from veracity.monitors.truth_monitor import AnswerFormatMonitor, StatementMonitor, TruthProbeMonitor
 
 __all__ = ["DECEPTIVE", "FOLLOW_UPS", "HONEST", "MONITORS", "SELF_REPORT", "AnswerFormatMonitor", "AnswerProbeMonitor",
            "Dialogue", "FollowUpMonitor", "InstructedPairsMonitor", "LieMonitor", "LiveScores", "OnPolicyMonitor",
            "SelfReportMonitor", "StatementMonitor", "TruthProbeMonitor", "answer_activations", "answer_tokens",
-           "follow_up_log_odds", "instructed_pairs", "load_monitor", "monitor", "prompt_text", "yes_minus_no"]
+           "follow_up_log_odds", "instructed_pairs", "load_monitor", "monitor", "prompt_text", "remembered_reads", "yes_minus_no"]

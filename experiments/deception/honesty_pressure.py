@@ -60,8 +60,7 @@ from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conve
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks.convention import resolve_layers
-from veracity.monitors import AnswerFormatMonitor, SelfReportMonitor, StatementMonitor
-from veracity.monitors.reading import remembered_reads
+from veracity.monitors import AnswerFormatMonitor, SelfReportMonitor, StatementMonitor, remembered_reads
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
 

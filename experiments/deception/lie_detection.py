@@ -65,8 +65,8 @@ from veracity.monitors import (
     StatementMonitor,
     instructed_pairs,
     prompt_text,
+    remembered_reads,
 )
-from veracity.monitors.reading import remembered_reads
 from veracity.probes import LogisticProbe
 from veracity.probes.evaluation import auroc_estimate
 from veracity.probes.splits import grouped_split

@@ -79,7 +79,7 @@ def test_answer_activations_are_the_blocks_own_outputs_at_the_answer_tokens(tiny
 
 
 def test_remembered_reads_run_each_dialogue_once_and_give_the_same_activations_steered_or_not(tiny):
-    from veracity.monitors.reading import remembered_reads
+    from veracity.monitors import remembered_reads
     from veracity.steering import SteeringVector, steer
 
     model = tiny("llama")
