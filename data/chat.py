@@ -20,6 +20,14 @@ def reply_text(tokenizer, text: str) -> str:
     return f" {text}\n"
 
 
+def own_answer(tokenizer, text: str) -> str:
+    """A model's own answer as a fine-tune's target: stripped, and without a chat template its first line only (what
+    the graders read): a base model runs on past its answer ("14\nAnswer: 14 + 6 = 20 ..."), and training on the
+    run-on would teach it to run on."""
+    text = text.strip()
+    return text if has_chat_template(tokenizer) else text.split("\n")[0].strip()
+
+
 def chat_prompt(tokenizer, user: str, prefix: str = "", system: str | None = None,
                 history: Sequence[tuple[str, str]] = ()) -> str:
     """``user`` as the last chat turn in the tokenizer's chat template, ending at the assistant's reply.

@@ -34,7 +34,7 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
 from veracity.constraints import Interval
-from veracity.data.chat import reply_text
+from veracity.data.chat import own_answer, reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, training_target
 from veracity.experiments.knowing.targets import gate, prompted_run, scores, target_prompts
@@ -97,14 +97,14 @@ def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config
                       own: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Each training question under each training target: an answer where ``chance`` exceeds t (always at t = 0,
     where a wrong answer costs nothing), else abstain. The answer is the model's own (``own``, its greedy answers,
-    with ``--answer-with own``) or the true one."""
+    with ``--answer-with own``; :func:`own_answer`: without a chat template the first line) or the true one."""
     if config.answer_with == "own" and own is None:
         raise ValueError("--answer-with own needs the model's own answers")
     prompts, completions = [], []
     for t in config.train_targets:
         subset = data.subset(train)
         prompts += target_prompts(model, subset, t)
-        said = [own[i].strip() if config.answer_with == "own" else item.answers[0]
+        said = [own_answer(model.tokenizer, own[i]) if config.answer_with == "own" else item.answers[0]
                 for i, item in zip(train.tolist(), subset.items)]
         completions += [reply_text(model.tokenizer, answer if chance[i] > t or t == 0 else ABSTAIN_REPLY)
                         for i, answer in zip(train.tolist(), said)]

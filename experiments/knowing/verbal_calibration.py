@@ -30,7 +30,7 @@ from sklearn.model_selection import train_test_split
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
 from veracity.data import MATH_TASKS, calibrated_math, grade
-from veracity.data.chat import has_chat_template, reply_text
+from veracity.data.chat import own_answer, reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
 from veracity.experiments.knowing.verbal_calibration_report import write_verbal_report
@@ -122,13 +122,9 @@ def answer_part(reply: str) -> str:
 
 
 def completion(tokenizer, answer: str, confidence: float) -> str:
-    """What the adapter learns to say: the model's own answer, its target confidence, the end of the turn. Without a
-    chat template the answer is its first line (what the graders read): a base model runs on past its answer ("14\n
-    Answer: 14 + 6 = 20 ..."), and a confidence after the run-on would teach it to run on."""
-    answer = answer.strip()
-    if not has_chat_template(tokenizer):
-        answer = answer.split("\n")[0].strip()
-    text = f"{answer} Confidence: {round(100 * confidence)}%"
+    """What the adapter learns to say: the model's own answer (:func:`own_answer`: without a chat template its first
+    line), its target confidence, the end of the turn."""
+    text = f"{own_answer(tokenizer, answer)} Confidence: {round(100 * confidence)}%"
     return reply_text(tokenizer, text)
 
 

@@ -27,6 +27,10 @@ def test_each_training_question_is_answered_under_a_target_exactly_when_its_chan
                                                                                         out=""), own=own)
     assert [c.strip() for c in mine] == [own[i] for i in train] + [
         own[i] if chance[i] > 0.5 else study.ABSTAIN_REPLY for i in train]
+    run_on = [f"{words}\nQuestion: and the capital of Peru?" for words in own]  # a base model runs on past its answer
+    _, first_lines = study.training_examples(tiny("llama"), data, chance, train, study.Config(train_targets=[0.0],
+                                                                                              out=""), own=run_on)
+    assert [c.strip() for c in first_lines] == [own[i] for i in train]  # no chat template: the answer's first line
 
 
 @pytest.mark.parametrize("argv, message", [
