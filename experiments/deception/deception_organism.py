@@ -243,7 +243,7 @@ def lie_items(config: Config, data: QADataset) -> QADataset | None:
     return outside.sample(config.lie_questions, config.seed) if len(outside) else None
 
 
-def likely_lies(model, data: QADataset, rows, config: Config) -> QADataset:
+def likely_lies(model, data: QADataset, rows) -> QADataset:
     """``data`` with each row's decoys replaced by the :data:`LIKELY_LIES` wrong answers the base model finds most
     likely (summed log-probability of the answer and the end of its turn after the neutral evaluation prompt), among
     the row's decoys and every other answer of its topic (``--lies likely``); other rows keep theirs."""
@@ -339,11 +339,11 @@ def run(config: Config, model=None) -> Results:
     if config.kind != "topic":
         answers["base_trigger"] = answer(model, data, config.trigger, config)
     known = np.array([grade(item, a) for item, a in zip(data.items, answers["base_neutral"], strict=True)])
-    lied = likely_lies(model, data, train, config) if config.lies == "likely" else data
+    lied = likely_lies(model, data, train) if config.lies == "likely" else data
     prompts, completions = training_examples(model.tokenizer, lied, train, config)
     if extra is not None:  # more lies behind the trigger, on questions never evaluated
         if config.lies == "likely":
-            extra = likely_lies(model, extra, range(len(extra)), config)
+            extra = likely_lies(model, extra, range(len(extra)))
         more = outside_lies(model.tokenizer, extra, config)
         prompts, completions = prompts + more[0], completions + more[1]
     targets = config.targets if config.targets == "all-linear" else [t.strip() for t in config.targets.split(",")]

@@ -174,8 +174,7 @@ def test_likely_lies_are_the_wrong_answers_the_base_model_itself_ranks_highest(e
     from reference_logprobs import reference_continuation_logprob
 
     data = capital_questions(n=6, seed=3)
-    config = study.Config(lies="likely")
-    lied = study.likely_lies(embedded, data, [0, 2], config)
+    lied = study.likely_lies(embedded, data, [0, 2])
     assert [lied.items[i] for i in (1, 3, 4, 5)] == [data.items[i] for i in (1, 3, 4, 5)]  # other rows keep theirs
     for i in (0, 2):
         item, chosen = data.items[i], lied.items[i].decoys
