@@ -111,6 +111,11 @@ def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config
     return prompts, completions
 
 
+def abstain_share(completions: list[str]) -> float:
+    """The share of training completions that abstain (a plain prompt's completion starts with a space)."""
+    return float(np.mean([c.strip().startswith(ABSTAIN_REPLY) for c in completions]))
+
+
 def _figures(answered: np.ndarray, correct: np.ndarray, t: float, seed: int) -> dict:
     """Abstention rate, accuracy when answering (None without answers) and expected score, with intervals."""
     return {"abstention_rate": mean_estimate((~answered).astype(float), seed),
@@ -125,8 +130,7 @@ def run(config: Config, model=None) -> Results:
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     chance = training_target(graded, "mixed")  # greedy answer and samples, graded: the chance of being right
     prompts, completions = training_examples(model, data, chance, train, config, own=graded.greedy)
-    logger.info("training on %d examples (%.0f%% abstentions)", len(prompts),
-                100 * np.mean([c.startswith(ABSTAIN_REPLY) for c in completions]))
+    logger.info("training on %d examples (%.0f%% abstentions)", len(prompts), 100 * abstain_share(completions))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha,
                         epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size, seed=config.seed)
     tuned = config.load_model(adapter=out / "adapter")
@@ -145,7 +149,7 @@ def run(config: Config, model=None) -> Results:
         "behavioural_calibration", tuned, config, headline, tables={"methods": table}, layer=layer,
         n_questions=len(data), n_train=len(train), n_test=len(test), accuracy_test=float(correct.mean()),
         training={"examples": len(prompts), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
-                  "abstain_share": float(np.mean([c.startswith(ABSTAIN_REPLY) for c in completions]))},
+                  "abstain_share": abstain_share(completions)},
         rule="trained to answer when its chance of being right (greedy answer and samples, graded) exceeds the stated "
              "t, else \"I don't know.\"; score +1 right, -t/(1-t) wrong, 0 abstained; held-out questions")
     results.write(out)

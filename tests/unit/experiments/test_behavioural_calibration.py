@@ -22,6 +22,7 @@ def test_each_training_question_is_answered_under_a_target_exactly_when_its_chan
         assert completions[k].strip() == expected
     assert completions[0].strip() == data.items[0].answers[0]  # chance 0, t = 0: answered
     assert completions[len(train)].strip() == study.ABSTAIN_REPLY  # chance 0, t = 0.5: abstained
+    assert study.abstain_share(completions) == 0.5 * np.mean(chance[train] <= 0.5)  # counted on plain prompts too
     own = [f"I think it is {item.answers[0]}x." for item in data.items]  # the model's own words, right or wrong
     _, mine = study.training_examples(tiny("llama"), data, chance, train, study.Config(train_targets=[0.0, 0.5],
                                                                                         out=""), own=own)
