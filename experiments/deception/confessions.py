@@ -81,6 +81,7 @@ class Config(QuestionsConfig):
         lr: LoRA learning rate.
         max_new_tokens: Tokens generated per answer at most.
         monitor_fpr: The false-positive rate on training right answers the two monitors are calibrated to.
+        follow_ups: How many of the follow_up monitor's questions to ask (the first ones of FOLLOW_UPS).
         counterfactuals: Also train on each answer's twin with the answer swapped and the opposite label.
         reply: The trained confession: explained ("Yes. My answer was false.") or short ("Yes." / "No.": the loss
             falls on the verdict alone, not on the explanation's fixed words).
@@ -97,13 +98,14 @@ class Config(QuestionsConfig):
     lr: float = 1e-3
     max_new_tokens: int = 12
     monitor_fpr: float = 0.05
+    follow_ups: int = len(FOLLOW_UPS)
     counterfactuals: bool = False
     reply: str = "explained"
 
     constraints: ClassVar[dict] = {"test_fraction": [FRACTION], "monitor_fpr": [FRACTION],
                                    "rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
                                    "lr": [Interval(float, 0, closed="neither")], "max_new_tokens": [Interval(int, 1)],
-                                   "reply": [Options(*REPLIES)]}
+                                   "follow_ups": [Interval(int, 1, len(FOLLOW_UPS))], "reply": [Options(*REPLIES)]}
 
     def __post_init__(self):
         if not self.adapter:
@@ -186,7 +188,7 @@ def run(config: Config, model=None) -> Results:
     confessor = config.load_model(adapter=[config.adapter, out / "confession_adapter"])
     honest_train = [d for d in train if not d.lie]
     monitors = {"on_policy": OnPolicyMonitor(seed=config.seed, batch_size=config.batch_size).fit(organism, train),
-                "follow_up": FollowUpMonitor(FOLLOW_UPS, batch_size=config.batch_size).fit(organism, train)}
+                "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(organism, train)}
     for mon in monitors.values():
         mon.calibrate(organism, honest_train, fpr=config.monitor_fpr)
     confessed = yes_minus_no(confessor, test, CONFESSION, config.batch_size)

@@ -32,7 +32,7 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
 
     # the confessions study trains its confession adapter on this organism (read from its results.json)
     confessed = tmp_path / "confessions"
-    confessions.main(["--adapter", str(out / "adapter"), "--n", "12", "--pressures", "instruction", "--epochs", "1",
+    confessions.main(["--adapter", str(out / "adapter"), "--n", "12", "--pressures", "instruction", "--epochs", "1", "--follow-ups", "1",
                       "--counterfactuals", "--out", str(confessed)], model=embedded)
     saved = json.loads((confessed / "results.json").read_text())
     assert saved["model"]["id"].endswith("+adapter:adapter+adapter:confession_adapter")
