@@ -31,6 +31,10 @@ EASY = ["add_1d", "add_2d", "mul_1d"]
 def wrong_answer(data: QADataset, i: int, rng: np.random.Generator) -> str:
     """A seeded draw from :meth:`QADataset.wrong_answers`."""
     pool = data.wrong_answers(i)
+    if not pool:
+        item = data.items[i]
+        raise ValueError(f"{item.question!r} has no wrong answer to show: no other question of its category "
+                         f"({item.category}) has an answer that is wrong for it; use more questions (--n, --n-unseen)")
     return pool[int(rng.integers(len(pool)))]
 
 

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from veracity.data import capital_questions, grade
+from veracity.data import arithmetic_questions, capital_questions, grade
 from veracity.experiments.deception import honesty_pressure as study
 from veracity.experiments.deception.monitor import outcomes, score_rows
 
@@ -20,6 +20,12 @@ def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
             assert j != i and not grade(data.items[j], said)
     assert study.conversations(data, "organism", config)[0] == (config.trigger, [])
     assert study.conversations(data, None, config)[0] == (None, [])
+
+
+def test_a_few_shot_question_alone_in_its_category_gets_a_clear_error():
+    data = arithmetic_questions(n_per_level=1, seed=0, levels=["add_1d", "add_2d"])
+    with pytest.raises(ValueError, match="has no wrong answer to show.*use more questions"):
+        study.conversations(data, "few_shot", study.Config())
 
 
 def test_outcomes_count_every_case_and_auroc_is_pooled_and_within_each_pressure():
