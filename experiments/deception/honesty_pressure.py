@@ -56,7 +56,7 @@ from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception.controls import STATEMENTS, answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.monitor import score_rows
-from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
+from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, check_conversations, conversations
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks.convention import resolve_layers
@@ -188,6 +188,7 @@ def run(config: Config, model=None) -> Results:
     out = check_writable_folder(config.out)
     data = config.load_questions()
     unseen = unseen_questions(config)
+    check_conversations([d for d in (data, unseen) if d is not None], config.pressure_list, config)
     model = model or config.load_model()
     organism = config.load_model(adapter=config.adapter) if config.adapter else None  # before any model work
     layer = round(2 * model.n_layers / 3) if config.layer == "auto" else resolve_layers(int(config.layer),

@@ -49,7 +49,7 @@ from veracity.experiments.deception import TRIGGER
 from veracity.experiments.deception.controls import STATEMENTS, answer_format_texts, as_dialogue, control_answers
 from veracity.experiments.deception.lie_report import summarise, write_lie_report
 from veracity.experiments.deception.organism_kinds import kind_questions, organism_record
-from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, conversations
+from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, check_conversations, conversations
 from veracity.experiments.results import Results
 from veracity.hooks import extract
 from veracity.hooks.convention import resolve_layers
@@ -231,6 +231,12 @@ def run(config: Config, model=None) -> Results:
     organism = organism_record(config)
     config = replace(config, trigger=organism.trigger)  # the organism's own trigger, recorded in results.json
     data = kind_questions(organism)
+    topic = unseen_topic(config, data)
+    others = None
+    if topic:
+        others = (arithmetic_questions(n_per_level=-(-config.n_unseen // len(EASY)), seed=config.seed, levels=EASY)
+                  if topic == "arithmetic" else capital_questions()).sample(config.n_unseen, config.seed)
+    check_conversations([d for d in (data, others) if d is not None], config.pressure_list, config)  # before any model
     model = model or config.load_model()
     if config.layer_spec != "auto":  # before any answer is generated
         resolve_layers(config.layer_spec, model.n_layers, model.model_id)
@@ -246,10 +252,7 @@ def run(config: Config, model=None) -> Results:
     train = [d for d in rows if d.group.startswith("train:")]
     test = [d for d in rows if d.group.startswith("test:")]
     unseen = []
-    topic = unseen_topic(config, data)
-    if topic:
-        others = (arithmetic_questions(n_per_level=-(-config.n_unseen // len(EASY)), seed=config.seed, levels=EASY)
-                  if topic == "arithmetic" else capital_questions()).sample(config.n_unseen, config.seed)
+    if others is not None:
         unseen = answered(model, others, kinds, ["unseen"] * len(others), config, believer)
     for name, side in (("training", train), ("held-out", test)):
         n_lies = sum(d.lie for d in side)

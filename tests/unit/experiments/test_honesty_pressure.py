@@ -51,3 +51,20 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         study.main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["honesty_pressure", "lie_detection"])
+def test_questions_that_cannot_show_few_shot_wrong_answers_are_refused_before_any_model_loads(
+        name, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    module = importlib.import_module(f"veracity.experiments.deception.{name}")
+    csv = tmp_path / "q.csv"
+    csv.write_text("question,answer,topic\nWho wrote Hamlet?,Shakespeare,books\nWhat is 2 + 2?,4,sums\n"
+                   "What colour is the sky?,blue,colours\n")
+    monkeypatch.setattr(module.Config, "load_model", lambda self, **_: pytest.fail("a model was loaded"))
+    with pytest.raises(SystemExit) as done:
+        module.main(["--questions", str(csv), "--pressures", "few_shot", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "has no wrong answer to show" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
