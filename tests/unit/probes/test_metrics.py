@@ -131,3 +131,32 @@ def test_group_bootstrap_resamples_whole_groups():
     assert naive.high - naive.low < 0.7 * (grouped.high - grouped.low)
     with pytest.raises(ValueError, match="one id per example"):
         bootstrap_ci(accuracy, p, y, groups=np.arange(3))
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("n", [7, 51, 400])
+def test_auroc_bootstrap_computed_at_once_equals_the_loop_resample_by_resample(n, grouped):
+    """bootstrap_ci(auroc, ...) takes a vectorised path; the loop over resamples (any other callable) is its
+    reference: the same draws, each resample's AUROC equal, ties and one-class resamples (small n) included."""
+    gen = np.random.default_rng(n)
+    y = (gen.random(n) > 0.7).astype(int)
+    y[:2] = [0, 1]
+    scores = np.round(gen.normal(size=n) + y, 1)  # ties
+    groups = gen.integers(0, max(2, n // 3), n) if grouped else None
+    fast = bootstrap_ci(auroc, scores, y, n_boot=500, seed=5, groups=groups)
+    loop = bootstrap_ci(lambda s, t: auroc(s, t), scores, y, n_boot=500, seed=5, groups=groups)
+    assert fast.estimate == loop.estimate
+    assert fast.low == pytest.approx(loop.low, abs=1e-12) and fast.high == pytest.approx(loop.high, abs=1e-12)
+    from veracity.probes.metrics import _bootstrap_aurocs, _group_members
+
+    members = _group_members(groups, n) if grouped else None
+    rng = np.random.default_rng(5)
+    values = _bootstrap_aurocs(scores.astype(float), y.astype(float), rng, 500, members, block=64)
+    reference = []
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        idx = (rng.integers(0, n, n) if members is None
+               else np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))]))
+        if 0 < y[idx].sum() < len(idx):
+            reference.append(roc_auc_score(y[idx], scores[idx]))
+    np.testing.assert_allclose(values, reference, rtol=0, atol=1e-12)
