@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veracity.probes.metrics import auroc, bootstrap_ci, brier, ece
+from veracity.probes.metrics import auroc, bootstrap_ci, brier, ece, sample_mean
 
 __all__ = ["N_BOOT", "auroc_estimate", "best_layer_headline", "best_layers", "ci_text", "estimate", "held_out_metrics", "mean_estimate"]
 
@@ -65,14 +65,10 @@ def ci_text(entry: dict | None) -> str:
     return f"{entry['value']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
 
 
-def _mean(values: np.ndarray, _labels: np.ndarray) -> float:
-    return float(np.mean(values))
-
-
 def mean_estimate(values, seed: int, groups=None) -> dict:
     """The mean of ``values`` with its bootstrap interval (whole ``groups`` resampled when given)."""
     values = np.asarray(values, dtype=np.float64)
-    return estimate(*bootstrap_ci(_mean, values, np.zeros_like(values), n_boot=N_BOOT, seed=seed, groups=groups))
+    return estimate(*bootstrap_ci(sample_mean, values, np.zeros_like(values), n_boot=N_BOOT, seed=seed, groups=groups))
 
 
 def auroc_estimate(scores, labels, seed: int, groups=None) -> dict:

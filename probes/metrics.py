@@ -29,7 +29,7 @@ from veracity.probes.validation import Array, check_binary_labels, check_soft_la
 
 __all__ = [
     "ConfidenceInterval", "ReliabilityDiagram", "accuracy", "auroc", "bootstrap_accuracy_auroc", "bootstrap_ci", "brier",
-    "ece", "mce", "reliability_diagram",
+    "ece", "mce", "reliability_diagram", "sample_mean",
 ]
 
 logger = logging.getLogger(__name__)
@@ -266,14 +266,17 @@ def bootstrap_ci(
         raise ValueError(f"probs has {p.size} entries but labels has {y.size}")
     rng = np.random.default_rng(seed)
     members = _group_members(groups, p.size) if groups is not None else None
+    if metric is sample_mean:  # computed for every resample at once, from the loop's own draws
+        return _interval(sample_mean(p), _bootstrap_means(p, _resample_weights(p.size, members, rng, int(n_boot))),
+                         int(n_boot), alpha)
     if metric is auroc:
         try:
             estimate = auroc(p, y)
         except ValueError:
             pass  # one class or labels other than 0/1: the loop below fails as it always has
         else:
-            values = _bootstrap_aurocs(p, y, rng, int(n_boot), members)
-            return _interval(estimate, values, int(n_boot), alpha)
+            weights = _resample_weights(p.size, members, rng, int(n_boot))
+            return _interval(estimate, _bootstrap_aurocs(p, y, weights), int(n_boot), alpha)
     values = []
     for _ in range(int(n_boot)):
         if members is None:
@@ -297,36 +300,55 @@ def _interval(estimate: float | None, values, n_boot: int, alpha: float) -> Conf
     return ConfidenceInterval(float(estimate), float(low), float(high))
 
 
-def _bootstrap_aurocs(scores: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n_boot: int,
-                      members: list[np.ndarray] | None, block: int = 256) -> np.ndarray:
-    """AUROC of each resample :func:`bootstrap_ci`'s loop would draw (the same draws from ``rng``), computed at once.
+def sample_mean(values: Float[Array, " n"], _labels: Real[Array, " n"] | None = None) -> float:
+    """The mean of ``values`` (labels ignored): :func:`bootstrap_ci`'s metric for a rate or a mean score.
 
-    A resample is a multiplicity per row (how often it was drawn, or its group was); its AUROC is the weighted
-    Mann-Whitney statistic: per positive row, the weight of negatives scoring below it plus half of those tied with
-    it, over the product of the two classes' weights. Resamples holding one class are skipped, as the loop skips
-    them. Computed ``block`` resamples at a time, so memory stays at a few arrays of ``block x n``.
+    Example:
+        >>> bootstrap_ci(sample_mean, [0, 1, 1, 1], [0, 0, 0, 0], n_boot=200).estimate
+        0.75
     """
-    n = scores.size
-    width = n if members is None else len(members)  # what one resample draws: rows, or groups
+    return float(np.mean(_vector(values, "values")))
+
+
+def _resample_weights(n: int, members: list[np.ndarray] | None, rng: np.random.Generator, n_boot: int,
+                      block: int = 256):
+    """Yield ``(m, n)`` arrays of how often each row is drawn, ``block`` resamples at a time: the draws
+    :func:`bootstrap_ci`'s loop makes from ``rng`` (rows, or whole groups), one call per resample as there."""
+    width = n if members is None else len(members)
     if members is not None:
         row_group = np.empty(n, dtype=np.int64)
         for g, rows in enumerate(members):
             row_group[rows] = g
+    for first in range(0, n_boot, block):
+        m = min(block, n_boot - first)
+        draws = np.stack([rng.integers(0, width, width) for _ in range(m)])
+        counts = np.bincount((draws + width * np.arange(m)[:, None]).ravel(), minlength=m * width).reshape(m, width)
+        yield (counts if members is None else counts[:, row_group]).astype(np.float64)
+
+
+def _bootstrap_means(values: np.ndarray, weights) -> np.ndarray:
+    """The weighted mean of ``values`` per resample: :func:`sample_mean` of each resample, at once."""
+    return np.concatenate([(w @ values) / w.sum(axis=1) for w in weights])
+
+
+def _bootstrap_aurocs(scores: np.ndarray, labels: np.ndarray, weights) -> np.ndarray:
+    """AUROC of each resample, at once; resamples holding one class are skipped, as the loop skips them.
+
+    A resample is a multiplicity per row; its AUROC is the weighted Mann-Whitney statistic: per positive row, the
+    weight of negatives scoring below it plus half of those tied with it, over the product of the classes' weights.
+    """
     order = np.argsort(scores, kind="stable")
     ranked = scores[order]
     positive = labels[order] == 1
     starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # each run of tied scores
-    run = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n]))
+    run = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, scores.size]))
     out = []
-    for first in range(0, n_boot, block):
-        m = min(block, n_boot - first)
-        chunk = np.stack([rng.integers(0, width, width) for _ in range(m)])  # the loop's draws, one call each
-        counts = np.bincount((chunk + width * np.arange(m)[:, None]).ravel(), minlength=m * width).reshape(m, width)
-        weight = (counts if members is None else counts[:, row_group])[:, order].astype(np.float64)
-        neg = np.where(positive, 0.0, weight)
-        pos = np.where(positive, weight, 0.0)
+    for w in weights:
+        w = w[:, order]
+        neg = np.where(positive, 0.0, w)
+        pos = np.where(positive, w, 0.0)
         per_run = np.add.reduceat(neg, starts, axis=1)  # negatives' weight in each run of ties
-        run_start = np.concatenate([np.zeros((m, 1)), np.cumsum(per_run, axis=1)[:, :-1]], axis=1)
+        run_start = np.concatenate([np.zeros((w.shape[0], 1)), np.cumsum(per_run, axis=1)[:, :-1]], axis=1)
         wins = (pos * (run_start[:, run] + 0.5 * per_run[:, run])).sum(axis=1)
         n1, n0 = pos.sum(axis=1), neg.sum(axis=1)
         ok = (n1 > 0) & (n0 > 0)

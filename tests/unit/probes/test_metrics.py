@@ -147,11 +147,11 @@ def test_auroc_bootstrap_computed_at_once_equals_the_loop_resample_by_resample(n
     loop = bootstrap_ci(lambda s, t: auroc(s, t), scores, y, n_boot=500, seed=5, groups=groups)
     assert fast.estimate == loop.estimate
     assert fast.low == pytest.approx(loop.low, abs=1e-12) and fast.high == pytest.approx(loop.high, abs=1e-12)
-    from veracity.probes.metrics import _bootstrap_aurocs, _group_members
+    from veracity.probes.metrics import _bootstrap_aurocs, _group_members, _resample_weights
 
     members = _group_members(groups, n) if grouped else None
-    rng = np.random.default_rng(5)
-    values = _bootstrap_aurocs(scores.astype(float), y.astype(float), rng, 500, members, block=64)
+    weights = _resample_weights(n, members, np.random.default_rng(5), 500, block=64)
+    values = _bootstrap_aurocs(scores.astype(float), y.astype(float), weights)
     reference = []
     rng = np.random.default_rng(5)
     for _ in range(500):
@@ -160,3 +160,16 @@ def test_auroc_bootstrap_computed_at_once_equals_the_loop_resample_by_resample(n
         if 0 < y[idx].sum() < len(idx):
             reference.append(roc_auc_score(y[idx], scores[idx]))
     np.testing.assert_allclose(values, reference, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_mean_bootstrap_computed_at_once_equals_the_loop(grouped):
+    from veracity.probes.metrics import sample_mean
+
+    gen = np.random.default_rng(1)
+    values = (gen.random(90) > 0.6).astype(float)
+    groups = gen.integers(0, 30, 90) if grouped else None
+    fast = bootstrap_ci(sample_mean, values, np.zeros(90), n_boot=400, seed=2, groups=groups)
+    loop = bootstrap_ci(lambda v, _: float(np.mean(v)), values, np.zeros(90), n_boot=400, seed=2, groups=groups)
+    assert fast.estimate == loop.estimate
+    assert fast.low == pytest.approx(loop.low, abs=1e-12) and fast.high == pytest.approx(loop.high, abs=1e-12)
