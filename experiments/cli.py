@@ -184,6 +184,10 @@ def study_main(config_cls, run, argv=None, **models):
         >>> def main(argv=None, model=None):
         ...     return study_main(Config, run, argv, model=model)
     """
+    import shutil
+    from pathlib import Path
+
+    from veracity.hooks.answer_store import resumable_answers
     from veracity.probes.evaluation import ci_text
 
     module = run.__module__
@@ -193,8 +197,10 @@ def study_main(config_cls, run, argv=None, **models):
     doc = sys.modules[run.__module__].__doc__ or config_cls.__doc__ or ""
     config = parse_config(config_cls, argv, description=doc.strip().splitlines()[0])
     script_logging()
-    with one_line_errors(module):
+    resume = Path(config.out) / ".resume"  # greedy answers kept batch by batch until the outputs are written
+    with one_line_errors(module), resumable_answers(resume):
         results = run(config, **models)
+    shutil.rmtree(resume, ignore_errors=True)
     log = logging.getLogger(module)
     width = max(map(len, results.headline), default=0)
     for name, entry in results.headline.items():

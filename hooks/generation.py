@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from veracity.data import QADataset, chat_prompt, grade
+from veracity.hooks.answer_store import answer_store
 from veracity.hooks.logprobs import token_probability
 
 __all__ = ["GradedAnswers", "answer_and_grade", "chat_or_plain", "followup_prompts", "generate", "greedy_and_samples",
@@ -100,16 +101,25 @@ def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_sample
     per_prompt = num_samples if sample else 1
     options = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0} if sample else {"do_sample": False}
     torch.manual_seed(seed)
+    # Greedy answers inside resumable_answers(...) are kept per batch: an interrupted run generates only the rest.
+    store = None if sample else answer_store(model, prompts, {"max_new_tokens": max_new_tokens}, batch_size)
     out: list[list[str]] = []
     bar = tqdm(total=len(prompts), desc="sample" if sample else "greedy", disable=not progress, leave=False)
     with left_padding(tok), torch.no_grad():
-        for start in range(0, len(prompts), batch_size):
+        for index, start in enumerate(range(0, len(prompts), batch_size)):
+            if store is not None and (kept := store.read(index)) is not None:
+                out += kept
+                bar.update(len(kept))
+                continue
             batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
             batch = {k: v.to(model.device) for k, v in batch.items()}
             ids = model.engine.generate(batch["input_ids"], batch["attention_mask"], max_new_tokens=max_new_tokens,
                                          num_return_sequences=per_prompt, pad_token_id=tok.pad_token_id, **options)
             texts = tok.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-            out += [[t.strip() for t in texts[i : i + per_prompt]] for i in range(0, len(texts), per_prompt)]
+            answers = [[t.strip() for t in texts[i : i + per_prompt]] for i in range(0, len(texts), per_prompt)]
+            if store is not None:
+                store.write(index, answers)
+            out += answers
             bar.update(len(batch["input_ids"]))
     bar.close()
     return out
