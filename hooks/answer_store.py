@@ -65,8 +65,9 @@ class AnswerStore:
     def rows(self, index: int) -> int:
         return min(self.batch_size, self.n_prompts - index * self.batch_size)
 
-    def read(self, index: int) -> list[list[str]] | None:
-        """Batch ``index``'s answers if its file is there and verifies; ``None`` (a bad file deleted) otherwise."""
+    def read(self, index: int) -> dict | None:
+        """Batch ``index``'s record (``answers``, and ``state`` where one was kept) if its file is there and
+        verifies; ``None`` (a bad file deleted) otherwise."""
         path = self.path(index)
         if not path.is_file():
             return None
@@ -75,20 +76,22 @@ class AnswerStore:
             answers = record["answers"]
             problem = ("it belongs to another job" if record.get("job_key") != self.key
                        else "it sits in another slot" if record.get("index") != index
-                       else "its digest does not match" if record.get("sha256") != _digest(answers)
+                       else "its digest does not match" if record.get("sha256") != _digest([answers, record.get("state")])
                        else f"it holds {len(answers)} answers, not {self.rows(index)}"
                        if len(answers) != self.rows(index) else None)
         except (ValueError, KeyError, TypeError, OSError) as err:
             problem = f"it cannot be read ({type(err).__name__})"
         if problem is None:
-            return answers
+            return record
         logger.warning("answer file %s is corrupt (%s): generating that batch again", path, problem)
         path.unlink(missing_ok=True)
         return None
 
-    def write(self, index: int, answers: list[list[str]]) -> None:
-        """Store batch ``index``'s answers atomically, bound to this job and slot."""
-        record = {"job_key": self.key, "index": index, "sha256": _digest(answers), "answers": answers}
+    def write(self, index: int, answers: list[list[str]], state: str | None = None) -> None:
+        """Store batch ``index``'s answers (and the random state after it, for sampling) atomically, bound to this
+        job and slot."""
+        record = {"job_key": self.key, "index": index, "sha256": _digest([answers, state]), "answers": answers,
+                  "state": state}
         atomic_write_bytes(self.path(index), json.dumps(record).encode())
 
 

@@ -6,6 +6,7 @@ Generation is batched with left padding (the tokenizer's side is restored afterw
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -108,8 +109,8 @@ def generate(model, prompts: Sequence[str], max_new_tokens: int = 16, num_sample
     with left_padding(tok), torch.no_grad():
         for index, start in enumerate(range(0, len(prompts), batch_size)):
             if store is not None and (kept := store.read(index)) is not None:
-                out += kept
-                bar.update(len(kept))
+                out += kept["answers"]
+                bar.update(len(kept["answers"]))
                 continue
             batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
             batch = {k: v.to(model.device) for k, v in batch.items()}
@@ -185,18 +186,29 @@ def greedy_and_samples(model, prompts: Sequence[str], k: int = 4, max_new_tokens
     """
     tok = model.tokenizer
     generator = torch.Generator().manual_seed(seed)
+    # Inside resumable_answers(...) each batch is kept with the sampler's state after it: a resumed run draws on
+    # from there, so its samples equal an uninterrupted run's.
+    store = answer_store(model, prompts, {"k": k, "max_new_tokens": max_new_tokens, "temperature": temperature,
+                                          "seed": seed, "sampler": "greedy_and_samples"}, batch_size)
     greedy, samples = [], []
     bar = tqdm(total=len(prompts), desc="answer", disable=not progress, leave=False)
     with left_padding(tok), torch.no_grad():
-        for start in range(0, len(prompts), batch_size):
-            batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
-            batch = {key: v.to(model.device) for key, v in batch.items()}
-            ids = _greedy_and_samples(model, batch, k, max_new_tokens, temperature, generator)
-            texts = [t.strip() for t in tok.batch_decode(ids, skip_special_tokens=True)]
-            for i in range(0, len(texts), k + 1):
-                greedy.append(texts[i])
-                samples.append(texts[i + 1 : i + k + 1])
-            bar.update(len(batch["input_ids"]))
+        for index, start in enumerate(range(0, len(prompts), batch_size)):
+            if store is not None and (kept := store.read(index)) is not None and kept["state"]:
+                rows = kept["answers"]
+                generator.set_state(torch.frombuffer(bytearray(base64.b64decode(kept["state"])), dtype=torch.uint8))
+            else:
+                batch = tok(list(prompts[start : start + batch_size]), return_tensors="pt", padding=True)
+                batch = {key: v.to(model.device) for key, v in batch.items()}
+                ids = _greedy_and_samples(model, batch, k, max_new_tokens, temperature, generator)
+                texts = [t.strip() for t in tok.batch_decode(ids, skip_special_tokens=True)]
+                rows = [texts[i : i + k + 1] for i in range(0, len(texts), k + 1)]
+                if store is not None:
+                    store.write(index, rows, base64.b64encode(generator.get_state().numpy().tobytes()).decode())
+            for row in rows:
+                greedy.append(row[0])
+                samples.append(row[1:])
+            bar.update(len(rows))
     bar.close()
     return greedy, samples
 

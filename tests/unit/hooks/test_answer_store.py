@@ -121,3 +121,28 @@ def test_a_study_keeps_its_answers_until_its_outputs_are_written(tiny, tmp_path)
     calls = _counting(model)
     study_main(Config, run, ["--out", str(out)], model=model)
     assert not calls and not (out / ".resume").exists()  # read back, then removed with the outputs written
+
+
+def test_greedy_and_samples_resume_from_the_samplers_state_after_each_kept_batch(tiny, tmp_path, monkeypatch):
+    from veracity.hooks import generation
+
+    model = tiny("llama")
+    options = {"k": 3, "max_new_tokens": 4, "batch_size": 2, "seed": 5, "progress": False}
+    whole = generation.greedy_and_samples(model, PROMPTS, **options)
+    real, calls = generation._greedy_and_samples, []
+
+    def counted(*args, stop_after=None):
+        if stop_after is not None and len(calls) == stop_after:
+            raise Interrupted
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(generation, "_greedy_and_samples", lambda *a: counted(*a, stop_after=2))
+    with resumable_answers(tmp_path), pytest.raises(Interrupted):
+        generation.greedy_and_samples(model, PROMPTS, **options)
+    calls.clear()
+    monkeypatch.setattr(generation, "_greedy_and_samples", counted)
+    with resumable_answers(tmp_path):
+        resumed = generation.greedy_and_samples(model, PROMPTS, **options)
+    assert len(calls) == 3 and resumed == whole  # the samples too: the sampler went on from batch 2's state
+    assert len({row for rows in whole[1] for row in rows}) > len(PROMPTS)  # they are samples, not one answer
