@@ -46,14 +46,15 @@ $(MODELS): | $(STAMP)
 report-png: demo $(BROWSER)
 	$(PY) tests/render.py artifacts/demo/report.html docs/report.png
 
-# Two workers, one torch thread each (two threads per worker on two busy cores are much slower).
+# Two workers, one torch thread each (two threads per worker on two busy cores are much slower), handed one test
+# at a time, the longest first (tests/conftest.py), so that neither waits idle on the other's last long test.
 test: setup $(BROWSER) $(MODELS)
 	$(VENV)/bin/ruff check .
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist load --maxschedchunk 1
 
 # The unit tier alone (tiny random models; a few rows of the bad-input table load the embedded model): about 2 minutes.
 test-unit: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist worksteal tests/unit
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs -n 2 --dist load --maxschedchunk 1 tests/unit
 
 lint: setup
 	$(VENV)/bin/ruff check .

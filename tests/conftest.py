@@ -18,7 +18,28 @@ def pytest_addoption(parser):
     parser.addoption("--write-golden", action="store_true", help="with --reference: rewrite the stored figures")
 
 
+# The longest test modules (pytest --durations), run first: two workers handed one test at a time
+# (make test: --dist load --maxschedchunk 1) then finish together instead of one waiting on the other's last long test.
+HEAVIEST_FIRST = (
+    "test_lie_detection_acceptance", "test_deception_organism_acceptance", "test_pik_run_acceptance",
+    "test_honesty_pressure_acceptance", "test_verbal_calibration_acceptance", "test_truthfulqa_run_acceptance",
+    "test_abstention_run_acceptance", "test_ccs_burns_parity", "test_behavioural_calibration_acceptance",
+    "test_cache_processes", "test_pik_cross_run_acceptance", "test_steering_experiments_acceptance",
+    "test_calibration_gap_acceptance", "test_readme_acceptance", "test_organism_steering_acceptance",
+    "test_belief_drift_acceptance", "test_poisoned_training_acceptance", "test_notebook_acceptance", "test_torchrun",
+    "test_polarity_run_acceptance",
+)
+
+
+def _run_order(item) -> int:
+    module = item.path.stem
+    if module in HEAVIEST_FIRST:
+        return HEAVIEST_FIRST.index(module)
+    return len(HEAVIEST_FIRST) + ("slow" not in item.keywords)  # then the other embedded-model tests, then the rest
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_run_order)  # stable: each group keeps its collected order
     if config.getoption("--reference"):
         return
     skip = pytest.mark.skip(reason="recomputes a stored reference (minutes): run with pytest --reference")
