@@ -266,9 +266,8 @@ def bootstrap_ci(
         raise ValueError(f"probs has {p.size} entries but labels has {y.size}")
     rng = np.random.default_rng(seed)
     members = _group_members(groups, p.size) if groups is not None else None
-    if metric is sample_mean:  # computed for every resample at once, from the loop's own draws
-        return _interval(sample_mean(p), _bootstrap_means(p, _resample_weights(p.size, members, rng, int(n_boot))),
-                         int(n_boot), alpha)
+    if metric is sample_mean and members is not None:  # by group: every resample at once, from the loop's own draws
+        return _interval(sample_mean(p), _bootstrap_means(p, members, rng, int(n_boot)), int(n_boot), alpha)
     if metric is auroc:
         try:
             estimate = auroc(p, y)
@@ -310,25 +309,33 @@ def sample_mean(values: Float[Array, " n"], _labels: Real[Array, " n"] | None = 
     return float(np.mean(_vector(values, "values")))
 
 
+def _resample_draws(width: int, rng: np.random.Generator, n_boot: int, block: int = 256):
+    """Yield ``(m, width)`` arrays of the indices :func:`bootstrap_ci`'s loop draws from ``rng`` (rows, or groups),
+    ``block`` resamples at a time, one call per resample as there."""
+    for first in range(0, n_boot, block):
+        yield np.stack([rng.integers(0, width, width) for _ in range(min(block, n_boot - first))])
+
+
 def _resample_weights(n: int, members: list[np.ndarray] | None, rng: np.random.Generator, n_boot: int,
                       block: int = 256):
-    """Yield ``(m, n)`` arrays of how often each row is drawn, ``block`` resamples at a time: the draws
-    :func:`bootstrap_ci`'s loop makes from ``rng`` (rows, or whole groups), one call per resample as there."""
+    """Yield ``(m, n)`` arrays of how often each row is drawn (its group, when ``members`` are given) per resample."""
     width = n if members is None else len(members)
     if members is not None:
         row_group = np.empty(n, dtype=np.int64)
         for g, rows in enumerate(members):
             row_group[rows] = g
-    for first in range(0, n_boot, block):
-        m = min(block, n_boot - first)
-        draws = np.stack([rng.integers(0, width, width) for _ in range(m)])
+    for draws in _resample_draws(width, rng, n_boot, block):
+        m = draws.shape[0]
         counts = np.bincount((draws + width * np.arange(m)[:, None]).ravel(), minlength=m * width).reshape(m, width)
         yield (counts if members is None else counts[:, row_group]).astype(np.float64)
 
 
-def _bootstrap_means(values: np.ndarray, weights) -> np.ndarray:
-    """The weighted mean of ``values`` per resample: :func:`sample_mean` of each resample, at once."""
-    return np.concatenate([(w @ values) / w.sum(axis=1) for w in weights])
+def _bootstrap_means(values: np.ndarray, members: list[np.ndarray], rng: np.random.Generator,
+                     n_boot: int) -> np.ndarray:
+    """:func:`sample_mean` of each group resample, at once: the mean weighted by how often each row was drawn.
+    (Without groups the loop is as fast: ``python -m benchmarks.bootstrap``.)"""
+    return np.concatenate([(w @ values) / w.sum(axis=1)
+                           for w in _resample_weights(values.size, members, rng, n_boot)])
 
 
 def _bootstrap_aurocs(scores: np.ndarray, labels: np.ndarray, weights) -> np.ndarray:
