@@ -388,15 +388,11 @@ def bootstrap_accuracy_auroc(
     p = _vector(probs, "probs")
     y = check_binary_labels(labels, n=p.size, name="labels").numpy()
     idx = np.random.default_rng(seed).integers(0, p.size, (int(n_boot), p.size))
-    ps, ys = p[idx], y[idx]
-    accs = ((ps > 0.5) == ys).mean(axis=1)
-    n1 = ys.sum(axis=1)
-    n0 = ys.shape[1] - n1
-    ok = (n1 > 0) & (n0 > 0)
-    ranks = rankdata(ps[ok], axis=1)
-    aurocs = ((ranks * ys[ok]).sum(axis=1) - n1[ok] * (n1[ok] + 1) / 2) / (n1[ok] * n0[ok])
+    accs = ((p > 0.5) == y)[idx].mean(axis=1)
     q = [alpha / 2, 1 - alpha / 2]
     out = {"accuracy": ConfidenceInterval(accuracy(p, y), *map(float, np.quantile(accs, q)))}
-    if ok.any():
-        out["auroc"] = ConfidenceInterval(auroc(p, y), *map(float, np.quantile(aurocs, q)))
+    try:  # bootstrap_ci computes AUROC for every resample at once, from the same draws
+        out["auroc"] = bootstrap_ci(auroc, p, y, n_boot=n_boot, alpha=alpha, seed=seed)
+    except ValueError:  # no resample holds both classes
+        pass
     return out
