@@ -120,6 +120,8 @@ def answer_tokens(model: VeracityModel, dialogues: Sequence[Dialogue]) -> list[t
     for i, (prompt, answer) in enumerate(zip(prompts, answers, strict=True)):
         if not answer:
             raise ValueError(f"dialogue {i}'s answer {dialogues[i].answer!r} tokenises to nothing: give a real answer")
+        if not prompt:
+            raise ValueError(f"dialogue {i}'s prompt tokenises to nothing: give the question it answers")
         rows.append((list(prompt) + list(answer), len(prompt)))
     return rows
 

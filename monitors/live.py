@@ -4,7 +4,10 @@ Inside ``with monitor(model, lie_monitor) as live:``, every decoding step's resi
 monitor's layer is scored as it passes (a hook, removed on exit): ``live.scores[row]`` holds one
 score per generated token the model has read back. A token is read back on the step after it is
 generated, so the last generated token of a row has no score (scoring it would take a second pass).
-Only a monitor that reads activations (:class:`~veracity.monitors.AnswerProbeMonitor`) can listen.
+Only a monitor that reads activations (:class:`~veracity.monitors.AnswerProbeMonitor`) can listen. A
+``contrast`` monitor takes each row's baseline from the prompt's pass, at its last position (the
+prompt's last token when the batch is padded on the left, as :func:`veracity.hooks.generation.generate`
+pads it).
 """
 
 from __future__ import annotations
@@ -57,15 +60,16 @@ def monitor(model: VeracityModel, lie_monitor: LieMonitor) -> Iterator[LiveScore
                          "reads activations (instructed_pairs or on_policy)")
     lie_monitor._check_model(model)
     live = LiveScores(layer=lie_monitor.layer_)
-    probe = lie_monitor.probe_
+    probe, baseline = lie_monitor.probe_, [0.0]
 
     @veracity_hook
     def hook(_module, _args, output):
-        hidden = hidden_of(output)
+        hidden = hidden_of(output).detach()
         if hidden.shape[1] != 1:  # the prompt's pass (or a new batch): start the rows afresh
             live.scores[:] = [[] for _ in range(hidden.shape[0])]
+            baseline[0] = hidden[:, -1].to("cpu", torch.float32) if lie_monitor.contrast else 0.0
             return
-        logits = probe.decision_function(hidden[:, 0].detach().to("cpu", torch.float32))
+        logits = probe.decision_function(hidden[:, 0].to("cpu", torch.float32) - baseline[0])
         for row, value in zip(live.scores, np.asarray(logits, dtype=np.float64), strict=True):
             row.append(float(value))
 

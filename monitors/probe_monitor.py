@@ -4,7 +4,10 @@
 under an honest and under a deceptive instruction (:func:`instructed_pairs`); ``on_policy`` fits it
 on a model's own lies and honest answers. Both choose their layer and regularisation on held-out
 dialogues (given as ``validation``, e.g. real lies of training questions, or else a split of the
-training dialogues grouped by question) and never read the prompt's tokens.
+training dialogues grouped by question) and never read the prompt's tokens, except, with
+``contrast=True``, its last token as a baseline: each answer token is then read as its difference
+from that token, so what the prompt alone moves along the probe's direction (a system prompt, a
+persona, few-shot examples) is taken off every answer token's score.
 """
 
 from __future__ import annotations
@@ -61,14 +64,16 @@ class AnswerProbeMonitor(LieMonitor):
         validation_fraction: Share of the training groups held out to choose when no ``validation`` is given.
         seed: Seed of that split.
         batch_size: Dialogues per forward pass.
+        contrast: Read each answer token minus the prompt's last token (the token before the answer), so
+            that a prompt's own offset along the probe's direction cancels: ``w . (x_token - x_prompt)``.
     """
 
     recipe = "answer_probe"
 
     def __init__(self, layers: Any = "auto", C: Sequence[float] = (0.01, 0.1, 1.0), validation_fraction: float = 0.25,
-                 seed: int = 0, batch_size: int = 16):
+                 seed: int = 0, batch_size: int = 16, contrast: bool = False):
         self.layers, self.C, self.validation_fraction = layers, tuple(float(c) for c in C), validation_fraction
-        self.seed, self.batch_size = seed, batch_size
+        self.seed, self.batch_size, self.contrast = seed, batch_size, bool(contrast)
         if not self.C or min(self.C) <= 0:
             raise ValueError(f"C must be one or more positive numbers, got {C!r}")
 
@@ -94,7 +99,7 @@ class AnswerProbeMonitor(LieMonitor):
         """
         dialogues = check_dialogues(dialogues, labelled=True)
         layers = self._candidate_layers(model)
-        acts = answer_activations(model, dialogues, layers, self.batch_size)
+        acts = self._answer_reads(model, dialogues, layers)
         labels = np.array([d.lie for d in dialogues], dtype=np.int64)
         if validation is None:
             groups = np.array([d.group or f"row{i}" for i, d in enumerate(dialogues)])
@@ -103,7 +108,7 @@ class AnswerProbeMonitor(LieMonitor):
         else:
             validation = check_dialogues(validation, labelled=True)
             train = np.arange(len(dialogues))
-            val_acts = answer_activations(model, validation, layers, self.batch_size)
+            val_acts = self._answer_reads(model, validation, layers)
             val_labels = np.array([d.lie for d in validation], dtype=np.int64)
         self.validation_ = []
         for j, layer in enumerate(layers):
@@ -129,12 +134,18 @@ class AnswerProbeMonitor(LieMonitor):
                 for a in self._read(model, dialogues)]
 
     def _read(self, model, dialogues) -> list[Tensor]:
-        return answer_activations(model, dialogues, [self.layer_], self.batch_size)
+        return self._answer_reads(model, dialogues, [self.layer_])
+
+    def _answer_reads(self, model, dialogues, layers) -> list[Tensor]:
+        """What the probe reads per dialogue: the answer tokens, or with ``contrast`` their difference from the
+        prompt's last token."""
+        acts = answer_activations(model, dialogues, layers, self.batch_size, prompt_token=self.contrast)
+        return [a[1:] - a[:1] for a in acts] if self.contrast else acts
 
     def _hyperparameters(self) -> dict[str, Any]:
         layers = self.layers if isinstance(self.layers, (str, int)) else list(self.layers)
         return {"layers": layers, "C": list(self.C), "validation_fraction": self.validation_fraction,
-                "seed": self.seed, "batch_size": self.batch_size}
+                "seed": self.seed, "batch_size": self.batch_size, "contrast": self.contrast}
 
     def _state(self):
         tensors, saved = probe_state(self.probe_)

@@ -46,7 +46,7 @@ def remembered_reads() -> Iterator[None]:
 
 
 def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], layers: Sequence[int],
-                       batch_size: int = 16) -> list[Float[Tensor, "token layer d_model"]]:
+                       batch_size: int = 16, prompt_token: bool = False) -> list[Float[Tensor, "token layer d_model"]]:
     """One tensor per dialogue: the residual stream after each of ``layers`` at each answer token.
 
     Args:
@@ -54,9 +54,11 @@ def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], laye
         dialogues: The dialogues to read.
         layers: Block indices (already resolved: 0 .. n_layers - 1).
         batch_size: Dialogues per forward pass (grouped by length, longest first).
+        prompt_token: Also the prompt's last token (the one before the answer), as the first row.
 
     Returns:
-        Float32 CPU tensors ``(answer tokens, len(layers), d_model)``, in the dialogues' order.
+        Float32 CPU tensors ``(answer tokens, len(layers), d_model)`` (one more row first with
+        ``prompt_token``), in the dialogues' order.
 
     Example:
         >>> acts = answer_activations(model, [Dialogue.ask("2 + 2?", "4.")], layers=[12])
@@ -64,9 +66,9 @@ def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], laye
     """
     rows = answer_tokens(model, dialogues)
     fit_context(model, [ids for ids, _ in rows], None)
-    layers = list(layers)
+    layers, first = list(layers), 0 if prompt_token else 1  # reads start at the prompt's last token
     if _memo is None:
-        return _read(model, rows, layers, batch_size)
+        return [hidden[first:] for hidden in _read(model, rows, layers, batch_size)]
     _, seen = _memo.setdefault(id(model), (model, {}))  # the model is held, so its id is never reused meanwhile
     steering = json.dumps(model.engine.steering, sort_keys=True)
     keys = [(steering, tuple(ids), begin) for ids, begin in rows]
@@ -74,12 +76,13 @@ def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], laye
     for i, hidden in zip(missing, _read(model, [rows[i] for i in missing], layers, batch_size), strict=True):
         for j, layer in enumerate(layers):
             seen.setdefault((keys[i], layer), hidden[:, j].clone())
-    return [torch.stack([seen[(key, layer)] for layer in layers], dim=1) for key in keys]
+    return [torch.stack([seen[(key, layer)][first:] for layer in layers], dim=1) for key in keys]
 
 
 def _read(model: VeracityModel, rows: list[tuple[list[int], int]], layers: list[int],
           batch_size: int) -> list[Tensor]:
-    """One forward pass per batch of ``rows`` (token ids, first answer token): the answer tokens at ``layers``."""
+    """One forward pass per batch of ``rows`` (token ids, first answer token): the prompt's last token and the
+    answer tokens at ``layers``."""
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
     out: list[Tensor | None] = [None] * len(rows)
     bar = tqdm(total=len(rows), desc="answer tokens", unit="dialogue", leave=False, disable=len(rows) <= 64)
@@ -90,7 +93,7 @@ def _read(model: VeracityModel, rows: list[tuple[list[int], int]], layers: list[
         hidden = torch.stack([store[layer] for layer in layers], dim=2)  # (batch, pos, layer, d_model)
         for j, i in enumerate(batch):
             ids, begin = rows[i]
-            out[i] = hidden[j, begin:len(ids)].to("cpu", torch.float32)
+            out[i] = hidden[j, begin - 1:len(ids)].to("cpu", torch.float32)
         bar.update(len(batch))
     bar.close()
     return out

@@ -16,12 +16,13 @@ organism's (easy arithmetic for a sandbagging organism; the organism's own ``--n
 questions' answers only (``instructed_pairs`` on instructed pairs of the training questions,
 choosing on their real lies; ``on_policy`` and ``follow_up`` on their lies and honest answers;
 ``on_policy_controls`` on those and honest answers to other control questions; ``on_policy_in_topic``
-on the answers to ``1 - --in-topic-fraction`` of the training questions; ``self_report``
+on the answers to ``1 - --in-topic-fraction`` of the training questions; ``on_policy_contrast`` as
+``on_policy_in_topic``, each answer token read minus the prompt's last token; ``self_report``
 fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
 answers under a neutral prompt (arithmetic, number comparisons, word lengths: never the evaluation
 questions), and the other half measures the false-positive rate it reaches; ``on_policy_in_topic``
 is also calibrated at ``--in-topic-fpr`` on the honest answers to the training questions it was not
-fitted on (the watched topic: its threshold is the larger of the two). Every threshold is
+fitted on (the watched topic: its threshold is the larger of the two), and so is ``on_policy_contrast``. Every threshold is
 also read on the held-out honest answers (``flagged_honest_held_out_<recipe>``). Reported per recipe on
 the held-out questions: AUROC pooled over the lie kinds (resampled by question), recall at the
 calibrated threshold, the AUROC within each kind, the honest answers' mean score per kind (an
@@ -73,10 +74,12 @@ from veracity.probes.splits import grouped_split
 
 logger = logging.getLogger(__name__)
 
-RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "follow_up", "self_report",
-           "statement", "answer_format")
-VARIANTS = {"on_policy_controls": "on_policy", "on_policy_in_topic": "on_policy"}
+RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
+           "follow_up", "self_report", "statement", "answer_format")
+VARIANTS = {"on_policy_controls": "on_policy", "on_policy_in_topic": "on_policy", "on_policy_contrast": "on_policy"}
 """Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
+IN_TOPIC = ("on_policy_in_topic", "on_policy_contrast")
+"""Recipes fitted on part of the training answers and also calibrated on the honest answers to the rest."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
 
 
@@ -204,6 +207,8 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
             model, train + train_controls),
         "on_policy_in_topic": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
             model, in_topic_fit),
+        "on_policy_contrast": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size,
+                                              contrast=True).fit(model, in_topic_fit),
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
@@ -275,7 +280,7 @@ def run(config: Config, model=None) -> Results:
                     config.fpr, len(calibration), len(test))
         mon.calibrate(model, calibration, fpr=config.fpr, **(
             {"in_topic": in_topic, "in_topic_fpr": config.in_topic_fpr}
-            if name == "on_policy_in_topic" else {}))
+            if name in IN_TOPIC else {}))
         scores[name] = {"test": mon.score(model, test), "fresh": mon.score(model, fresh),
                         "unseen": mon.score(model, unseen) if unseen else np.zeros(0)}
     logger.info("[lies 5/5] the transfer matrix and the baselines")

@@ -135,6 +135,34 @@ def test_on_policy_chooses_layer_and_c_on_validation_and_matches_scikit_learn(ti
     np.testing.assert_allclose([t.mean() for t in per_token], scores, rtol=1e-12)
 
 
+def test_a_contrast_monitor_reads_each_answer_token_minus_the_prompts_last_token(tiny, tmp_path):
+    from veracity.monitors import remembered_reads
+
+    model = tiny("llama")
+    train, test = qa_dialogues(60, seed=1), qa_dialogues(12, seed=2)
+    rows = answer_tokens(model, test)
+    with_prompt = answer_activations(model, test, [1, 2], batch_size=5, prompt_token=True)
+    with remembered_reads():  # remembered reads keep the prompt's token too, asked for or not
+        plain = answer_activations(model, test, [1, 2], batch_size=5)
+        again = answer_activations(model, test, [2], batch_size=5, prompt_token=True)
+    for (ids, start), both, alone, second in zip(rows, with_prompt, plain, again, strict=True):
+        with torch.no_grad():
+            hidden = model.hf_model(torch.tensor([ids]), output_hidden_states=True).hidden_states
+        torch.testing.assert_close(both[:, 1], hidden[3][0, start - 1:], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(alone, both[1:])
+        torch.testing.assert_close(second[:, 0], both[:, 1])
+    mon = OnPolicyMonitor(layers=[1, 2], C=(0.1, 1.0), contrast=True).fit(model, train)
+    contrasted = [a[1:, 0] - a[:1, 0] for a in answer_activations(model, test, [mon.layer_], prompt_token=True)]
+    np.testing.assert_allclose(mon.score(model, test),
+                               [np.mean(mon.probe_.decision_function(a)) for a in contrasted], rtol=1e-6, atol=1e-6)
+    plain_probe = OnPolicyMonitor(layers=[mon.layer_], C=(mon.C_,)).fit(model, train)
+    assert not np.allclose(plain_probe.score(model, test), mon.score(model, test))  # another reading than on_policy's
+    mon.calibrate(model, controls(100, seed=4), fpr=0.05).save(tmp_path / "m")
+    back = load_monitor(tmp_path / "m")
+    assert back.contrast and back.recipe == "on_policy"
+    np.testing.assert_array_equal(back.score(model, test), mon.score(model, test))
+
+
 def test_a_given_validation_set_chooses_instead_of_a_split(tiny):
     model = tiny("llama")
     pairs = instructed_pairs([(f"which country is {c} in ?", f"{c} is in {k} .") for c, k in zip(CITIES, COUNTRIES)])
@@ -315,6 +343,22 @@ def test_live_scores_are_the_monitor_read_on_what_was_generated_and_hooks_go(tin
     assert count_hooks(model) == 0
     with pytest.raises(ValueError, match="cannot listen to generation"), monitor(model, SelfReportMonitor()):
         pass
+
+
+def test_live_scores_of_a_contrast_monitor_take_the_prompts_last_token_off(tiny):
+    model = tiny("llama")
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,), contrast=True).fit(model, qa_dialogues(40, seed=1))
+    prompts = ["Question: which country is paris in ?\nAnswer:", "Question: is rome in italy ?\nAnswer:"]
+    with monitor(model, mon) as live:
+        generate(model, prompts, max_new_tokens=5)  # two prompts of other lengths: padded on the left
+    assert [len(row) for row in live.scores] == [4, 4]
+    for prompt, row in zip(prompts, live.scores, strict=True):
+        with torch.no_grad():
+            ids = model.tokenizer(prompt, return_tensors="pt")["input_ids"]
+            out = model.hf_model.generate(ids, max_new_tokens=5, do_sample=False, pad_token_id=1)
+            hidden = model.hf_model(out, output_hidden_states=True).hidden_states[mon.layer_ + 1][0]
+        read_back = hidden[ids.shape[1]:ids.shape[1] + 4] - hidden[ids.shape[1] - 1]
+        np.testing.assert_allclose(row, mon.probe_.decision_function(read_back), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("arch,backend", [("llama", "hf"), ("gpt2", "hf"), ("llama", "transformer_lens"),
