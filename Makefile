@@ -36,10 +36,9 @@ demo: setup
 # The embedded models are converted from GGUF once, before the test workers start (not twice at once);
 # the two conversions run side by side, one per core.
 MODELS := artifacts/models/.veracity-converted
+CONVERT = $(PY) -c 'import sys; from veracity.hooks.embedded import embedded_model_dir; embedded_model_dir(sys.argv[1])'
 $(MODELS): | $(STAMP)
-	$(PY) -m veracity info smollm2-135m >/dev/null & smollm=$$!; \
-	  $(PY) -m veracity info gemma3-270m >/dev/null & gemma=$$!; \
-	  wait $$smollm && wait $$gemma
+	$(CONVERT) smollm2-135m & smollm=$$!; $(CONVERT) gemma3-270m & gemma=$$!; wait $$smollm && wait $$gemma
 	touch $@
 
 # The README's picture of the demo page, from the current demo (needs Chromium, as the browser test does).

@@ -21,7 +21,8 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,9 @@ def embedded_model_dir(name: str = "smollm2-135m") -> Path:
     logger.info("converting %s to safetensors once (20 s to a few minutes) -> %s", source.name, target)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    with _one_gguf_parse():
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+        model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
     # The weights are de-quantised to float32 already; drop the GGUF marker so they serialise.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -154,3 +156,32 @@ def embedded_model_dir(name: str = "smollm2-135m") -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+@contextmanager
+def _one_gguf_parse() -> Iterator[None]:
+    """Inside the block, each GGUF file is parsed once.
+
+    Transformers parses a GGUF's metadata afresh for the tokenizer, the config and the weights; each
+    parse walks every entry of the vocabulary (262k tokens in Gemma 3: about 8 s each on one core).
+    The reader only reads (a memory map of the file), so the conversion shares one per file. The
+    module's ``GGUFReader`` is swapped for the block's length (one conversion, single-threaded).
+    """
+    try:
+        import gguf
+    except ImportError:  # transformers then refuses the GGUF itself, with its own message
+        yield
+        return
+    original, readers = gguf.GGUFReader, {}
+
+    def shared_reader(path, *args, **kwargs):
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = original(path, *args, **kwargs)
+        return readers[key]
+
+    gguf.GGUFReader = shared_reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original

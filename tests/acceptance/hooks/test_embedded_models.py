@@ -64,3 +64,20 @@ def test_steering_shifts_the_block_output_by_exactly_c_v(name, backend):
     # compare h + c*v with the steered stream (entries reach 1e3-1e4, so not differences)
     torch.testing.assert_close(shifted[real], plain[real] + 3.0 * vector[layer])
     assert count_hooks(model) == before
+
+
+def test_a_conversion_parses_each_gguf_once_and_puts_the_reader_back():
+    import gguf
+
+    from veracity.hooks.embedded import _one_gguf_parse, gguf_path
+
+    path = gguf_path("smollm2-135m")
+    original = gguf.GGUFReader
+    with _one_gguf_parse():
+        first = gguf.GGUFReader(path)
+        assert gguf.GGUFReader(str(path)) is first  # the tokenizer, the config and the weights share one parse
+        assert first.fields["general.architecture"].contents() == "llama"
+    assert gguf.GGUFReader is original
+    with pytest.raises(RuntimeError), _one_gguf_parse():
+        raise RuntimeError("interrupted")
+    assert gguf.GGUFReader is original
