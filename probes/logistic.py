@@ -62,29 +62,36 @@ class LogisticProbe(BaseProbe):
         self.max_iter = max_iter
         self.tol = tol
 
-    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"]) -> LogisticProbe:
+    def fit(self, X: Float[Array, "n d_model"], y: Real[Array, " n"],
+            sample_weight: Real[Array, " n"] | None = None) -> LogisticProbe:
         """Fit on activations ``X: (n, d_model)`` and labels ``y`` (1 = true, 0 = false).
 
         Args:
             X: Training activations.
             y: 0/1 labels, both classes present.
+            sample_weight: Each example's weight, as scikit-learn's: a weight of 2 counts the example
+                twice, in the loss and in the standardisation's mean and spread; default 1 each.
 
         Returns:
             ``self``.
         """
         self._check_params()
         if is_view(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported on an on-disk view: load the rows into memory "
+                                 "(view.load()) or fit without weights")
             return self._fit_view(X, y)
         x, labels = self._check_fit_input(X, y)
+        weight = None if sample_weight is None else _check_weights(sample_weight, len(labels))
         if self.standardize:
-            self.mean_, self.scale_ = fit_standardizer(x)
+            self.mean_, self.scale_ = fit_standardizer(x, weight)
         else:
             self.mean_, self.scale_ = torch.zeros(x.shape[1]), torch.ones(x.shape[1])
         self.mean_, self.scale_ = self.mean_.double(), self.scale_.double()
         z = (x - self.mean_) / self.scale_
         l2 = 1.0 / (self.C * x.shape[0])
         self.coef_, self.intercept_, self.n_iter_ = fit_logistic(
-            z, labels, l2=l2, max_iter=self.max_iter, tol=self.tol, device=self.device
+            z, labels, l2=l2, max_iter=self.max_iter, tol=self.tol, device=self.device, sample_weight=weight
         )
         logger.info("LogisticProbe fit: n=%d d_model=%d in %d L-BFGS iterations",
                     x.shape[0], x.shape[1], self.n_iter_)
@@ -113,3 +120,16 @@ class LogisticProbe(BaseProbe):
 
     def _logits(self, x: Tensor) -> Tensor:
         return ((x - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+
+
+def _check_weights(sample_weight, n: int) -> Tensor:
+    """``sample_weight`` as float64, one finite non-negative weight per example, not all zero."""
+    try:
+        weight = (to_numpy(sample_weight) if isinstance(sample_weight, Tensor)
+                  else np.asarray(sample_weight, dtype=np.float64))
+    except (TypeError, ValueError):
+        weight = np.full(1, np.nan)
+    if weight.shape != (n,) or not np.isfinite(weight).all() or (weight < 0).any() or weight.sum() <= 0:
+        raise ValueError(f"sample_weight must hold one finite, non-negative weight per example ({n}), not all zero; "
+                         f"got shape {weight.shape}")
+    return torch.from_numpy(weight)

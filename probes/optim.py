@@ -84,6 +84,7 @@ def fit_device(device: str | torch.device | None) -> torch.device:
 def fit_logistic(
     x: Float[Tensor, "n d"], y: Float[Tensor, " n"], l2: float, max_iter: int = 1000,
     tol: float = 1e-8, fit_intercept: bool = True, device: str | torch.device | None = "cpu",
+    sample_weight: Float[Tensor, " n"] | None = None,
 ) -> tuple[Float[Tensor, " d"], Float[Tensor, ""], int]:
     """L2-regularised logistic regression on (possibly soft) targets.
 
@@ -91,6 +92,8 @@ def fit_logistic(
         x: Features (converted to float64).
         y: Targets in [0, 1].
         l2: Penalty on ``w`` relative to the mean loss; 0 for none.
+        sample_weight: Each row's weight in the loss (the mean loss is then ``sum_i w_i loss_i / n``,
+            scikit-learn's ``sample_weight`` up to the factor ``n``); default 1 each.
         max_iter: Maximum L-BFGS iterations.
         tol: Gradient tolerance on the mean-loss objective.
         fit_intercept: Learn an unpenalised intercept ``b`` (else ``b = 0``).
@@ -103,14 +106,15 @@ def fit_logistic(
         >>> w, b, _ = fit_logistic(torch.randn(50, 3), torch.randint(0, 2, (50,)).double(), l2=0.01)
     """
     x, y = x.to(torch.float64), y.to(torch.float64)
-    return fit_logistic_pieces(lambda: [(x, y)], x.shape[1], y.numel(), l2, max_iter, tol, fit_intercept, device)
+    piece = (x, y) if sample_weight is None else (x, y, sample_weight.to(torch.float64))
+    return fit_logistic_pieces(lambda: [piece], x.shape[1], y.numel(), l2, max_iter, tol, fit_intercept, device)
 
 
 def fit_logistic_pieces(
     pieces: Callable[[], Iterable[tuple[Tensor, Tensor]]], d: int, n: int, l2: float, max_iter: int = 1000,
     tol: float = 1e-8, fit_intercept: bool = True, device: str | torch.device | None = "cpu",
 ) -> tuple[Float[Tensor, " d"], Float[Tensor, ""], int]:
-    """:func:`fit_logistic` over data given in pieces (``pieces()`` yields ``(x, y)`` row blocks).
+    """:func:`fit_logistic` over data given in pieces (``pieces()`` yields ``(x, y)`` or ``(x, y, weight)`` row blocks).
 
     The loss and its analytic gradient are summed piece by piece in torch (one piece in memory at a
     time, moved to ``device``); SciPy's L-BFGS-B (the optimiser behind scikit-learn's ``lbfgs``)
@@ -125,11 +129,16 @@ def fit_logistic_pieces(
         loss = torch.zeros((), dtype=torch.float64, device=device)
         grad_w = torch.zeros(d, dtype=torch.float64, device=device)
         grad_b = torch.zeros((), dtype=torch.float64, device=device)
-        for x, y in pieces():
+        for x, y, *weight in pieces():
             x, y = x.to(device, torch.float64), y.to(device, torch.float64)
             logits = x @ w + b
-            loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
             residual = torch.sigmoid(logits) - y
+            if weight:
+                weight = weight[0].to(device, torch.float64)
+                loss += (weight * F.binary_cross_entropy_with_logits(logits, y, reduction="none")).sum()
+                residual = residual * weight
+            else:
+                loss += F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
             grad_w += residual @ x
             grad_b += residual.sum()
         loss = loss / n + 0.5 * l2 * (w @ w)

@@ -18,12 +18,14 @@ per-feature standard deviation (Burns et al. 2022); or leave the activations alo
 
 
 def fit_standardizer(
-    x: Float[Tensor, "n d_model"],
+    x: Float[Tensor, "n d_model"], weight: Float[Tensor, " n"] | None = None,
 ) -> tuple[Float[Tensor, " d_model"], Float[Tensor, " d_model"]]:
     """Per-feature mean and standard deviation (ddof=0, like scikit-learn's ``StandardScaler``).
 
     Args:
         x: Training activations.
+        weight: Per-row weights (as ``StandardScaler.fit(x, sample_weight=)``: a weight of 2 counts
+            the row twice, 0 leaves it out); default 1 each.
 
     Returns:
         ``(mean, scale)``; standardise with ``(x - mean) / scale``.
@@ -31,9 +33,16 @@ def fit_standardizer(
     Example:
         >>> mean, scale = fit_standardizer(torch.randn(10, 4))
     """
-    mean = x.mean(dim=0)
-    scale = x.std(dim=0, correction=0)
-    return mean, torch.where(scale > 0, scale, torch.ones_like(scale))
+    if weight is None:
+        mean = x.mean(dim=0)
+        scale = x.std(dim=0, correction=0)
+        return mean, torch.where(scale > 0, scale, torch.ones_like(scale))
+    share = (weight / weight.sum()).to(x.dtype)
+    mean = share @ x
+    scale = (share @ (x - mean) ** 2).sqrt()
+    kept = x[weight > 0]  # a feature constant over the rows that count has no spread, rounding aside
+    constant = kept.max(dim=0).values == kept.min(dim=0).values
+    return mean, torch.where((scale > 0) & ~constant, scale, torch.ones_like(scale))
 
 
 def fit_pair_normalizer(

@@ -17,12 +17,14 @@ questions' answers only (``instructed_pairs`` on instructed pairs of the trainin
 choosing on their real lies; ``on_policy`` and ``follow_up`` on their lies and honest answers;
 ``on_policy_controls`` on those and honest answers to other control questions; ``on_policy_in_topic``
 on the answers to ``1 - --in-topic-fraction`` of the training questions; ``on_policy_contrast`` as
-``on_policy_in_topic``, each answer token read minus the prompt's last token; ``self_report``
+``on_policy_in_topic``, each answer token read minus the prompt's last token; ``on_policy_balanced`` as
+``on_policy_in_topic``, lies and honest answers weighted equally within each pressure; ``self_report``
 fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
 answers under a neutral prompt (arithmetic, number comparisons, word lengths: never the evaluation
 questions), and the other half measures the false-positive rate it reaches; ``on_policy_in_topic``
 is also calibrated at ``--in-topic-fpr`` on the honest answers to the training questions it was not
-fitted on (the watched topic: its threshold is the larger of the two), and so is ``on_policy_contrast``. Every threshold is
+fitted on (the watched topic: its threshold is the larger of the two), and so are ``on_policy_contrast`` and
+``on_policy_balanced``. Every threshold is
 also read on the held-out honest answers (``flagged_honest_held_out_<recipe>``). Reported per recipe on
 the held-out questions: AUROC pooled over the lie kinds (resampled by question), recall at the
 calibrated threshold, the AUROC within each kind, the honest answers' mean score per kind (an
@@ -75,10 +77,11 @@ from veracity.probes.splits import grouped_split
 logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
-           "follow_up", "self_report", "statement", "answer_format")
-VARIANTS = {"on_policy_controls": "on_policy", "on_policy_in_topic": "on_policy", "on_policy_contrast": "on_policy"}
+           "on_policy_balanced", "follow_up", "self_report", "statement", "answer_format")
+VARIANTS = {"on_policy_controls": "on_policy", "on_policy_in_topic": "on_policy", "on_policy_contrast": "on_policy",
+            "on_policy_balanced": "on_policy"}
 """Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
-IN_TOPIC = ("on_policy_in_topic", "on_policy_contrast")
+IN_TOPIC = ("on_policy_in_topic", "on_policy_contrast", "on_policy_balanced")
 """Recipes fitted on part of the training answers and also calibrated on the honest answers to the rest."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
 
@@ -209,6 +212,8 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
             model, in_topic_fit),
         "on_policy_contrast": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size,
                                               contrast=True).fit(model, in_topic_fit),
+        "on_policy_balanced": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size,
+                                              balance="kind").fit(model, in_topic_fit),
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth

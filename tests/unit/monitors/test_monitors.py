@@ -163,6 +163,40 @@ def test_a_contrast_monitor_reads_each_answer_token_minus_the_prompts_last_token
     np.testing.assert_array_equal(back.score(model, test), mon.score(model, test))
 
 
+def test_a_kind_balanced_monitor_weighs_lies_and_honest_answers_alike_within_each_kind(tiny):
+    from veracity.monitors.probe_monitor import kind_weights
+
+    model = tiny("llama")
+    train = []  # two prompts: under "pressed" most answers are lies, under "plain" few are
+    for kind, rate, seed in (("pressed", 0.8, 1), ("plain", 0.2, 2)):
+        train += [Dialogue.ask(d.messages[-1][1], d.answer, lie=d.lie, group=f"{kind}{d.group}", kind=kind)
+                  for d in qa_dialogues(30, seed=seed, lie_rate=rate)]
+    weights = kind_weights(train)
+    kinds, lies = np.array([d.kind for d in train]), np.array([d.lie for d in train])
+    for kind in ("pressed", "plain"):
+        mine = kinds == kind
+        assert weights[mine & lies].sum() == pytest.approx(weights[mine & ~lies].sum()) == pytest.approx(mine.sum() / 2)
+    assert weights.sum() == pytest.approx(len(train))
+    assert np.all(kind_weights([*train[:3], Dialogue.ask("q", "a", lie=False, kind="alone")])[-1:] == 1)
+    mon = OnPolicyMonitor(layers=[2], C=(1.0,), balance="kind").fit(model, train)
+    # parity: scikit-learn's logistic regression on the standardised tokens, each weighted as its answer
+    acts = [a[:, 0].double().numpy() for a in answer_activations(model, train, [2])]
+    x, counts = np.concatenate(acts), [len(a) for a in acts]
+    token_weights = np.repeat(weights, counts)
+    token_weights = token_weights * len(x) / token_weights.sum()
+    scaler = StandardScaler().fit(x, sample_weight=token_weights)
+    reference = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(
+        scaler.transform(x), np.repeat(lies, counts), sample_weight=token_weights)
+    test = qa_dialogues(10, seed=3)
+    test_acts = [a[:, 0].double().numpy() for a in answer_activations(model, test, [2])]
+    theirs = np.array([reference.decision_function(scaler.transform(a)).mean() for a in test_acts])
+    np.testing.assert_allclose(mon.score(model, test), theirs, atol=5e-3)
+    plain = OnPolicyMonitor(layers=[2], C=(1.0,)).fit(model, train)
+    assert np.abs(plain.score(model, test) - mon.score(model, test)).max() > 1e-2  # the weights change the fit
+    with pytest.raises(ValueError, match="balance must be None or 'kind'"):
+        OnPolicyMonitor(balance="pressure")
+
+
 def test_a_given_validation_set_chooses_instead_of_a_split(tiny):
     model = tiny("llama")
     pairs = instructed_pairs([(f"which country is {c} in ?", f"{c} is in {k} .") for c, k in zip(CITIES, COUNTRIES)])

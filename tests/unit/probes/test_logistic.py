@@ -35,6 +35,22 @@ def test_matches_sklearn_without_standardization(acts):
                                atol=1e-5, rtol=0)
 
 
+def test_sample_weights_match_sklearns_and_bad_weights_fail_in_one_line(acts):
+    x, y = acts.X.double().numpy(), acts.y.numpy()
+    weights = np.random.default_rng(0).uniform(0.1, 3.0, len(y))
+    probe = LogisticProbe(C=0.5, tol=1e-8).fit(acts.X, acts.y, sample_weight=weights)
+    scaler = StandardScaler().fit(x, sample_weight=weights)  # a weight of 2 counts the row twice here too
+    ref = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(scaler.transform(x), y, sample_weight=weights)
+    torch.testing.assert_close(probe.coef_, torch.from_numpy(ref.coef_[0]), atol=1e-4, rtol=1e-4)
+    unweighted = LogisticProbe(C=0.5, tol=1e-8).fit(acts.X, acts.y)
+    assert not torch.allclose(unweighted.coef_, probe.coef_, atol=1e-3)
+    same = LogisticProbe(C=0.5, tol=1e-8).fit(acts.X, acts.y, sample_weight=torch.ones(len(y)))
+    torch.testing.assert_close(same.coef_, unweighted.coef_)
+    for bad in (weights[:-1], -weights, np.zeros(len(y)), np.full(len(y), np.nan), ["a"] * len(y)):
+        with pytest.raises(ValueError, match="one finite, non-negative weight per example"):
+            LogisticProbe().fit(acts.X, acts.y, sample_weight=bad)
+
+
 def test_default_tolerance_is_near_the_optimum(acts):
     """At the default (scikit-learn's) tolerance, held-out probabilities are within 5e-3 of the optimum's
     and every held-out label is the same."""
