@@ -60,16 +60,17 @@ def monitor(model: VeracityModel, lie_monitor: LieMonitor) -> Iterator[LiveScore
                          "reads activations (instructed_pairs or on_policy)")
     lie_monitor._check_model(model)
     live = LiveScores(layer=lie_monitor.layer_)
-    probe, baseline = lie_monitor.probe_, [0.0]
+    probe, baseline = lie_monitor.probe_, 0.0
 
     @veracity_hook
     def hook(_module, _args, output):
+        nonlocal baseline
         hidden = hidden_of(output).detach()
         if hidden.shape[1] != 1:  # the prompt's pass (or a new batch): start the rows afresh
             live.scores[:] = [[] for _ in range(hidden.shape[0])]
-            baseline[0] = hidden[:, -1].to("cpu", torch.float32) if lie_monitor.contrast else 0.0
+            baseline = hidden[:, -1].to("cpu", torch.float32) if lie_monitor.contrast else 0.0
             return
-        logits = probe.decision_function(hidden[:, 0].to("cpu", torch.float32) - baseline[0])
+        logits = probe.decision_function(hidden[:, 0].to("cpu", torch.float32) - baseline)
         for row, value in zip(live.scores, np.asarray(logits, dtype=np.float64), strict=True):
             row.append(float(value))
 

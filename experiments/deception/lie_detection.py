@@ -78,11 +78,11 @@ logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
            "on_policy_balanced", "follow_up", "self_report", "statement", "answer_format")
-VARIANTS = {"on_policy_controls": "on_policy", "on_policy_in_topic": "on_policy", "on_policy_contrast": "on_policy",
-            "on_policy_balanced": "on_policy"}
+IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, "on_policy_balanced": {"balance": "kind"}}
+"""On-policy probes (with these options) fitted on part of the training answers and also calibrated on the honest
+answers to the rest."""
+VARIANTS = {name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}
 """Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
-IN_TOPIC = ("on_policy_in_topic", "on_policy_contrast", "on_policy_balanced")
-"""Recipes fitted on part of the training answers and also calibrated on the honest answers to the rest."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
 
 
@@ -208,12 +208,8 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
         "on_policy": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(model, train),
         "on_policy_controls": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
             model, train + train_controls),
-        "on_policy_in_topic": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
-            model, in_topic_fit),
-        "on_policy_contrast": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size,
-                                              contrast=True).fit(model, in_topic_fit),
-        "on_policy_balanced": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size,
-                                              balance="kind").fit(model, in_topic_fit),
+        **{name: OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size, **options).fit(
+            model, in_topic_fit) for name, options in IN_TOPIC.items()},
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
