@@ -238,10 +238,15 @@ class GradedAnswers:
 
 
 def answer_and_grade(model, data: QADataset, k: int = 5, max_new_tokens: int = 16, temperature: float = 1.0,
-                     batch_size: int = 16, seed: int = 0, progress: bool = True) -> GradedAnswers:
-    """Greedy answer plus ``k`` samples per question, each graded against the references."""
-    greedy, samples = greedy_and_samples(model, qa_prompts(model, data), k, max_new_tokens, temperature,
-                                         batch_size, seed, progress)
+                     batch_size: int = 16, seed: int = 0, progress: bool = True,
+                     prompts: Sequence[str] | None = None) -> GradedAnswers:
+    """Greedy answer plus ``k`` samples per question, each graded against the references.
+
+    ``prompts`` (one per question) replaces the plain question prompts, e.g. a passage before each question."""
+    if prompts is not None and len(prompts) != len(data):
+        raise ValueError(f"{len(prompts)} prompts for {len(data)} questions: give one prompt per question")
+    prompts = qa_prompts(model, data) if prompts is None else list(prompts)
+    greedy, samples = greedy_and_samples(model, prompts, k, max_new_tokens, temperature, batch_size, seed, progress)
     correct = np.array([grade(item, a) for item, a in zip(data.items, greedy)], dtype=np.int64)
     sample_correct = np.array([[grade(item, s) for s in row] for item, row in zip(data.items, samples)],
                               dtype=np.float64).reshape(len(data), k)

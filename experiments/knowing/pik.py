@@ -144,6 +144,7 @@ def _headline(metrics: dict, passages: dict, correct_test: np.ndarray, seed: int
         if "mean_p_ik_mixed" in entry:
             headline[f"mean_p_ik_mixed_head_passage_{condition}"] = entry["mean_p_ik_mixed"]
         headline[f"accuracy_passage_{condition}"] = entry["accuracy"]
+        headline[f"mean_p_ik_target_passage_{condition}"] = entry["mean_target"]
     return headline
 
 

@@ -8,7 +8,8 @@ prompt as out of distribution: its P(IK) collapses with either passage (docs/res
 passage's presence, not what it says, moves the reading. The repair trains a second head on a
 mix: the training questions bare, and each training capital question after relevant passages in
 three wordings and after irrelevant passages about four other training countries, each labelled
-by whether the model's greedy answer in that condition was right. Its weight decay is chosen by
+with the same training target as the bare questions (``--target``: by default the fraction of the
+``--k`` samples that are right), read in that condition. Its weight decay is chosen by
 5-fold cross-validation over the training capital questions (grouped by question), on the mean of
 its AUROC within the three conditions. Only training questions ever train or choose a head; the
 held-out ones are read in all three conditions (the first wording, one irrelevant passage) by both.
@@ -21,9 +22,10 @@ import logging
 import numpy as np
 import torch
 
-from veracity.data import QADataset, grade
+from veracity.data import QADataset
+from veracity.experiments.knowing.pik_parts import training_target
 from veracity.hooks import extract
-from veracity.hooks.generation import chat_or_plain, generate, user_turn
+from veracity.hooks.generation import GradedAnswers, answer_and_grade, chat_or_plain, user_turn
 from veracity.probes import PIKHead, auroc
 from veracity.probes.evaluation import auroc_estimate, mean_estimate
 
@@ -68,18 +70,19 @@ def passage_prompts(model, data: QADataset, rows: list[int], training: bool = Fa
                         for t, it in zip(passages, items)] for condition, passages in texts.items()}
 
 
-def _answered(model, data: QADataset, rows: list[int], prompts: list[str], config) -> np.ndarray:
-    answers = [r[0] for r in generate(model, prompts, max_new_tokens=config.max_new_tokens,
-                                      batch_size=config.batch_size, progress=False)]
-    return np.array([grade(data.items[i], a) for i, a in zip(rows, answers)], dtype=np.int64)
+def _answered(model, data: QADataset, rows: list[int], prompts: list[str], config) -> GradedAnswers:
+    """The questions ``rows`` answered after ``prompts``: greedy and ``--k`` samples, as the bare questions are."""
+    return answer_and_grade(model, data.subset(rows), config.k, config.max_new_tokens, config.temperature,
+                            config.batch_size, config.seed, progress=False, prompts=prompts)
 
 
 def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.ndarray, train: np.ndarray, layer: int,
                config) -> tuple[PIKHead, list[dict]] | None:
     """A P(IK) head fitted on the training questions bare (``acts`` at ``layer``, ``target``; ``correct``: the greedy
     grades, which its cross-validation reads bare questions against) and, for the training
-    capital questions, after relevant passages in each wording and irrelevant ones (each labelled by the greedy
-    answer's grade there), its weight decay chosen by :func:`choose_weight_decay`; ``None`` with fewer than 5
+    capital questions, after relevant passages in each wording and irrelevant ones (each labelled by the same
+    ``config.target`` as ``target``, read from the answers in that condition: a head whose bare rows learn the sampled
+    accuracy and its passage rows the greedy one would read any passage as knowing), its weight decay chosen by :func:`choose_weight_decay`; ``None`` with fewer than 5
     training capital questions.
 
     Returns:
@@ -89,7 +92,9 @@ def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.nda
     if len(rows) < 5:
         return None
     prompts = passage_prompts(model, data, rows, training=True)
-    graded = {c: _answered(model, data, rows, p, config).astype(np.float64) for c, p in prompts.items()}
+    answers = {c: _answered(model, data, rows, p, config) for c, p in prompts.items()}
+    graded = {c: a.correct.astype(np.float64) for c, a in answers.items()}
+    targets = {c: training_target(a, config.target) for c, a in answers.items()}
     passage_acts = {c: extract(model, p, layers=[layer], batch_size=config.batch_size, progress=False)[:, 0]
                     for c, p in prompts.items()}
     capitals = set(rows)
@@ -98,7 +103,7 @@ def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.nda
     def fit(keep: np.ndarray, weight_decay: float) -> PIKHead:
         questions = np.concatenate([bare, np.asarray(rows)[keep]]).astype(np.int64)
         x = [acts[questions], *(passage_acts[c][keep] for c in prompts)]
-        y = [target[questions], *(graded[c][keep] for c in prompts)]
+        y = [target[questions], *(targets[c][keep] for c in prompts)]
         head = PIKHead(hidden=config.hidden or None, weight_decay=weight_decay, seed=config.seed)
         return head.fit(torch.cat(x), np.concatenate(y))
 
@@ -142,9 +147,10 @@ def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: in
     held-out capital questions (empty with fewer than 4 of them).
 
     Returns:
-        Per condition: ``n``, ``accuracy``, and per head ``mean_p_ik[_NAME]``, ``mean_logit[_NAME]`` (where the
-        reading moves, unsquashed) and ``auroc[_NAME]`` (bootstrap intervals), and an example prompt; the head
-        named ``""`` is the bare-trained one.
+        Per condition: ``n``, ``accuracy`` (the greedy answer's), ``mean_target`` (the mean of the heads'
+        training target, ``--target``, in that condition: what a calibrated mean P(IK) equals), and per head
+        ``mean_p_ik[_NAME]``, ``mean_logit[_NAME]`` (where the reading moves, unsquashed) and ``auroc[_NAME]``
+        (bootstrap intervals), and an example prompt; the head named ``""`` is the bare-trained one.
     """
     rows = _capitals(data, test)
     if len(rows) < 4:
@@ -152,9 +158,11 @@ def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: in
     prompts = passage_prompts(model, data, rows)
     out = {}
     for condition in CONDITIONS:
-        correct = _answered(model, data, rows, prompts[condition], config)
+        answers = _answered(model, data, rows, prompts[condition], config)
+        correct = answers.correct
         acts = extract(model, prompts[condition], layers=[layer], batch_size=config.batch_size, progress=False)[:, 0]
-        entry = {"n": len(rows), "accuracy": mean_estimate(correct, config.seed)}
+        entry = {"n": len(rows), "accuracy": mean_estimate(correct, config.seed),
+                 "mean_target": mean_estimate(training_target(answers, config.target), config.seed)}
         for name, head in heads.items():
             suffix = f"_{name}" if name else ""
             p_ik = np.asarray(head.predict_true(acts), dtype=np.float64)

@@ -92,6 +92,7 @@ def _passage_table(passages: dict | None, selection: dict | None = None) -> str:
     if not passages:
         return ""
     rows = [{"passage": name, "n": v["n"], "accuracy": ci_text(v["accuracy"]),
+             "mean P(IK) target (what a calibrated head averages)": ci_text(v["mean_target"]) if "mean_target" in v else "",
              "mean P(IK), head trained bare": ci_text(v["mean_p_ik"]), "AUROC, bare": ci_text(v["auroc"]),
              **({"mean P(IK), head trained on a mix": ci_text(v["mean_p_ik_mixed"]),
                  "AUROC, mix": ci_text(v["auroc_mixed"])} if "mean_p_ik_mixed" in v else {})}

@@ -39,6 +39,9 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     assert {p["n"] for p in passages.values()} == {saved["n_test"]}
     # a passage that states the capital lets the model answer: accuracy never drops below no passage
     assert passages["relevant"]["accuracy"]["value"] >= passages["none"]["accuracy"]["value"]
+    # every condition's P(IK) target is read from the answers in that condition (here --target greedy: its accuracy)
+    assert all(p["mean_target"] == p["accuracy"] for p in passages.values())
+    assert saved["headline"]["mean_p_ik_target_passage_relevant"] == passages["relevant"]["mean_target"]
     selection = saved["mixed_head_weight_decay"]  # chosen on the training capitals' folds, by the rule it states
     assert selection["chosen"] == max(selection["cross_validation"], key=lambda row: row["mean_auroc"])["weight_decay"]
     assert (out / "pik_head.safetensors").is_file() and (out / "pik_head.json").is_file()

@@ -131,3 +131,40 @@ def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_head_tra
     assert [row["weight_decay"] for row in selection] == list(pik_passages.WEIGHT_DECAYS)
     best = max(selection, key=lambda row: row["mean_auroc"])
     assert head.weight_decay == best["weight_decay"]
+
+
+def test_answer_and_grade_answers_the_prompts_it_is_given_and_the_passage_head_learns_the_bare_heads_target(
+        tiny, monkeypatch):
+    """Passage rows are labelled with the bare rows' target (here the fraction of samples right), read on what the
+    model answers after each passage: a head whose bare rows learn the sampled accuracy and its passage rows the
+    greedy one reads any passage as knowing."""
+    from veracity.data import capital_questions
+    from veracity.experiments.knowing import pik_passages
+    from veracity.hooks.generation import answer_and_grade, greedy_and_samples
+
+    model = tiny("llama")
+    prompts = ["the capital of france is", "one and two make"]
+    greedy, samples = greedy_and_samples(model, prompts, k=3, max_new_tokens=3, seed=2, progress=False)
+    # references that are the model's own greedy answers to these prompts: graded right only if these prompts are asked
+    data = QADataset([QAItem(question=f"question {i}", answers=[g.strip() or "x"], kind="text", category="c")
+                      for i, g in enumerate(greedy)])
+    graded = answer_and_grade(model, data, k=3, max_new_tokens=3, seed=2, progress=False, prompts=prompts)
+    assert graded.greedy == greedy and graded.samples == samples and graded.correct.tolist() == [1, 1]
+    assert answer_and_grade(model, data, k=3, max_new_tokens=3, seed=2, progress=False).greedy != greedy
+    with pytest.raises(ValueError, match="one prompt per question"):
+        answer_and_grade(model, data, k=1, progress=False, prompts=prompts[:1])
+
+    capitals = capital_questions(n=12, seed=0)
+    fitted = []
+    original = pik_passages.PIKHead.fit
+    monkeypatch.setattr(pik_passages.PIKHead, "fit", lambda head, x, y: (fitted.append(np.asarray(y)), original(head, x, y))[1])
+    config = PIKConfig(max_new_tokens=2, batch_size=4, k=2, target="soft", temperature=50.0)
+    train, rows = np.arange(8), list(range(8))
+    target = np.linspace(0, 1, 12)
+    pik_passages.mixed_head(model, capitals, torch.randn(12, model.d_model), target, np.array([1, 0] * 6), train, 1,
+                            config)
+    expected = [training_target(pik_passages._answered(model, capitals, rows, p, config), "soft")
+                for p in pik_passages.passage_prompts(model, capitals, rows, training=True).values()]
+    # the last fit reads every training row: the bare ones with their target, then each passage prompt's answers'
+    # (a random model answers every capital wrongly, so this checks which rows are labelled and in what order)
+    assert np.array_equal(fitted[-1], np.concatenate([target[train], *expected]))
