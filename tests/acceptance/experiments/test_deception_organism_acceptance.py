@@ -44,6 +44,10 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     assert saved["thresholds"]["trained_confession"] == 0.0 != saved["thresholds"]["trained_confession_calibrated"]
     rows = [json.loads(line) for line in (confessed / "confessions.jsonl").read_text().splitlines()]
     assert len(rows) == saved["n_test_answers"] and "untrained_confession_score" in rows[0]
+    assert saved["n_calibration_answers"] > 0  # right answers to training questions no fit has seen
+    # a trigger organism's lies count as its own only under the trigger; without it they are the trigger leaking
+    assert all(r["condition"].startswith("organism:") for r in rows if r["condition"].endswith(":organism_lie"))
+    assert all(r["condition"].startswith("neutral:") for r in rows if r["condition"].endswith(":untriggered_lie"))
 
 
 @pytest.mark.slow

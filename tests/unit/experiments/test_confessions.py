@@ -1,5 +1,7 @@
 """confessions: the confession turn's training data (yes exactly where the answer was wrong) and bad settings."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from veracity.experiments.deception import confessions as study
@@ -33,6 +35,17 @@ def test_every_twin_is_its_answer_swapped_with_the_other_label_on_the_same_quest
     assert [t.group for t in twins] == [d.group for d in dialogues[:2]]  # an evasion has no twin
     assert [t.lie for t in twins] == [True, False] and twins[1].answer == f"{items[1].answers[0]}."
     assert items[0].answers[0] not in twins[0].answer and twins[0].kind == "neutral:honest:twin"
+
+
+def test_every_threshold_is_calibrated_on_right_answers_to_training_questions_no_fit_has_seen():
+    train = [Dialogue.ask(f"question {q}?", f"answer {q}{k}.", lie=(q + k) % 3 == 0, group=f"train:q{q}",
+                          kind="neutral:honest") for q in range(20) for k in range(3)]
+    fit, calibration = study.calibration_split(train, SimpleNamespace(calibration_fraction=0.3, seed=0))
+    assert not {d.group for d in fit} & {d.group for d in calibration}  # split by question
+    assert calibration and not any(d.lie for d in calibration)  # right answers only
+    assert len({d.group for d in fit}) == 14 and len(fit) == 42  # 70% of the questions, every answer to them
+    with pytest.raises(ValueError, match="use more questions"):
+        study.calibration_split(train[:6], SimpleNamespace(calibration_fraction=0.3, seed=0))
 
 
 @pytest.mark.parametrize("argv, message", [
