@@ -79,11 +79,11 @@ def _answered(model, data: QADataset, rows: list[int], prompts: list[str], confi
 def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.ndarray, train: np.ndarray, layer: int,
                config) -> tuple[PIKHead, list[dict]] | None:
     """A P(IK) head fitted on the training questions bare (``acts`` at ``layer``, ``target``; ``correct``: the greedy
-    grades, which its cross-validation reads bare questions against) and, for the training
-    capital questions, after relevant passages in each wording and irrelevant ones (each labelled by the same
-    ``config.target`` as ``target``, read from the answers in that condition: a head whose bare rows learn the sampled
-    accuracy and its passage rows the greedy one would read any passage as knowing), its weight decay chosen by :func:`choose_weight_decay`; ``None`` with fewer than 5
-    training capital questions.
+    grades, which its cross-validation reads bare questions against) and, for the training capital questions, after
+    relevant passages in each wording and irrelevant ones, each labelled with the same ``config.target`` as
+    ``target``, read from the answers in that condition (a head whose bare rows learnt the sampled accuracy and its
+    passage rows the greedy one would read any passage as knowing); its weight decay chosen by
+    :func:`choose_weight_decay`; ``None`` with fewer than 5 training capital questions.
 
     Returns:
         ``(head, selection)``: the head fitted on every training row, and the cross-validation's rows.
