@@ -71,8 +71,10 @@ def passage_prompts(model, data: QADataset, rows: list[int], training: bool = Fa
 
 
 def _answered(model, data: QADataset, rows: list[int], prompts: list[str], config) -> GradedAnswers:
-    """The questions ``rows`` answered after ``prompts``: greedy and ``--k`` samples, as the bare questions are."""
-    return answer_and_grade(model, data.subset(rows), config.k, config.max_new_tokens, config.temperature,
+    """The questions ``rows`` answered after ``prompts``: greedy and ``--k`` samples, as the bare questions are (greedy
+    alone where the target is the greedy grade)."""
+    k = 0 if config.target == "greedy" else config.k
+    return answer_and_grade(model, data.subset(rows), k, config.max_new_tokens, config.temperature,
                             config.batch_size, config.seed, progress=False, prompts=prompts)
 
 
