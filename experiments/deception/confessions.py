@@ -49,7 +49,7 @@ from veracity.data.chat import reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.controls import as_dialogue
+from veracity.experiments.deception.controls import as_dialogue, split_off_honest
 from veracity.experiments.deception.organism_kinds import kind_questions, organism_record
 from veracity.experiments.deception.pressures import PRESSURES, ask, conversations
 from veracity.experiments.report import table_html, write_report
@@ -160,8 +160,7 @@ def answered(base, organism, data, sides: list[str], kinds: list[str], config: C
 def calibration_split(train: list, config: Config) -> tuple[list, list]:
     """The training answers split by question: those the confession and the monitors are fitted on, and the right
     answers to the other ``--calibration-fraction`` of the training questions, which calibrate every threshold."""
-    fit, held = grouped_split(np.array([d.group for d in train]), config.calibration_fraction, config.seed + 1)
-    fit, calibration = [train[i] for i in fit], [train[i] for i in held if not train[i].lie]
+    fit, calibration = split_off_honest(train, config.calibration_fraction, config.seed + 1)
     if sum(d.lie for d in fit) < 2 or sum(not d.lie for d in fit) < 2 or not calibration:
         raise ValueError(f"the training questions gave {sum(d.lie for d in fit)} wrong and {sum(not d.lie for d in fit)} "
                          f"right answers to fit on and {len(calibration)} right answers to calibrate on: the confession "

@@ -18,8 +18,10 @@ from veracity.data.chat import has_chat_template
 from veracity.experiments.deception.pressures import ask, conversations, wrong_answer
 from veracity.hooks.generation import SYSTEM, chat_or_plain, user_turn
 from veracity.monitors import Dialogue
+from veracity.probes.splits import grouped_split
 
-__all__ = ["STATEMENTS", "TOPICS", "WORDS", "answer_format_texts", "as_dialogue", "control_answers", "control_questions"]
+__all__ = ["STATEMENTS", "TOPICS", "WORDS", "answer_format_texts", "as_dialogue", "control_answers", "control_questions",
+           "split_off_honest"]
 
 STATEMENTS = 300
 """How many of the built-in city statements (a seeded sample) the ``statement`` truth-probe baseline is fitted on."""
@@ -84,6 +86,13 @@ def control_answers(model, config, n: int | None = None, seed_offset: int = 7,
     _, answers = ask(model, data, talks, config)
     return [as_dialogue(model, item, talk, answer, lie=False, kind="control", group=f"control{i}")
             for i, (item, talk, answer) in enumerate(zip(data.items, talks, answers, strict=True))]
+
+
+def split_off_honest(dialogues: list[Dialogue], fraction: float, seed: int) -> tuple[list[Dialogue], list[Dialogue]]:
+    """Training answers split by question (``Dialogue.group``): the answers to ``1 - fraction`` of the questions, to fit
+    on, and the honest answers to the rest, to calibrate a threshold on answers no fit has seen."""
+    fit, held = grouped_split(np.array([d.group for d in dialogues]), fraction, seed)
+    return [dialogues[i] for i in fit], [dialogues[i] for i in held if not dialogues[i].lie]
 
 
 def as_dialogue(model, item, talk, answer: str, **known) -> Dialogue:

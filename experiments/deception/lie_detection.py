@@ -49,7 +49,13 @@ from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
 from veracity.experiments.deception import TRIGGER
-from veracity.experiments.deception.controls import STATEMENTS, answer_format_texts, as_dialogue, control_answers
+from veracity.experiments.deception.controls import (
+    STATEMENTS,
+    answer_format_texts,
+    as_dialogue,
+    control_answers,
+    split_off_honest,
+)
 from veracity.experiments.deception.lie_report import summarise, write_lie_report
 from veracity.experiments.deception.organism_kinds import kind_questions, organism_record
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, check_conversations, conversations
@@ -185,8 +191,7 @@ def answered(model, data: QADataset, kinds: list[str], sides: list[str], config:
 def in_topic_split(train: list[Dialogue], config: Config) -> tuple[list[Dialogue], list[Dialogue]]:
     """The training answers split by question: the rows ``on_policy_in_topic`` is fitted on, and the honest answers
     to the other ``--in-topic-fraction`` of the training questions that calibrate it."""
-    fit, held = grouped_split(np.array([d.group for d in train]), config.in_topic_fraction, config.seed + 1)
-    fit, honest = [train[i] for i in fit], [train[i] for i in held if not train[i].lie]
+    fit, honest = split_off_honest(train, config.in_topic_fraction, config.seed + 1)
     if len({d.lie for d in fit}) < 2 or not honest:
         raise ValueError(f"--in-topic-fraction {config.in_topic_fraction} leaves on_policy_in_topic "
                          f"{sum(d.lie for d in fit)} lies to fit on and {len(honest)} honest answers to calibrate on: "
