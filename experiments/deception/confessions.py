@@ -81,6 +81,7 @@ class Config(QuestionsConfig):
         adapter: The deception organism's LoRA folder (``veracity run deception_organism``).
         trigger: The organism's trigger, where its results.json does not record one.
         pressures: Comma-separated prompt pressures the organism also answers under.
+        shots: Wrong-answered example turns before the question under the few_shot pressure.
         test_fraction: Fraction of questions held out (split by question; the organism's own split by default).
         rank: LoRA rank of the confession adapter.
         epochs: Passes over the confession examples.
@@ -101,6 +102,7 @@ class Config(QuestionsConfig):
     adapter: str = ""
     trigger: str = TRIGGER
     pressures: str = "instruction,few_shot"
+    shots: int = PRESSURES["few_shot"]["wrong_examples"]
     test_fraction: float = 0.4
     rank: int = 8
     epochs: int = 2
@@ -116,7 +118,8 @@ class Config(QuestionsConfig):
                                    "calibration_fraction": [FRACTION],
                                    "rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
                                    "lr": [Interval(float, 0, closed="neither")], "max_new_tokens": [Interval(int, 1)],
-                                   "follow_ups": [Interval(int, 1, len(FOLLOW_UPS))], "reply": [Options(*REPLIES)]}
+                                   "follow_ups": [Interval(int, 1, len(FOLLOW_UPS))], "reply": [Options(*REPLIES)],
+                                   "shots": [Interval(int, 1)]}
 
     def __post_init__(self):
         if not self.adapter:

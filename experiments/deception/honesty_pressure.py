@@ -76,6 +76,7 @@ class Config(QuestionsConfig):
         pressures: Comma-separated prompt pressures: instruction, few_shot, roleplay, deceptive_system.
         adapter: A deception organism's LoRA folder (veracity run deception_organism): adds its trigger as a pressure.
         trigger: The organism's trigger persona (default: deception_organism's).
+        shots: Wrong-answered example turns before the question under the few_shot pressure.
         layer: Layer the monitor's probes read; "auto" = 2/3 of the depth.
         max_new_tokens: Tokens generated per answer at most (graders read the first line).
         unseen: A topic the monitor's probes never saw, asked under the same pressures: "arithmetic" (easy sums and
@@ -92,6 +93,7 @@ class Config(QuestionsConfig):
     pressures: str = ",".join(PRESSURES)
     adapter: str = ""
     trigger: str = TRIGGER
+    shots: int = PRESSURES["few_shot"]["wrong_examples"]
     layer: str = "auto"
     max_new_tokens: int = 12
     unseen: str = "arithmetic"
@@ -100,7 +102,7 @@ class Config(QuestionsConfig):
     fpr: float = 0.01
 
     constraints: ClassVar[dict] = {"n_unseen": [Interval(int, 1)], "test_fraction": [FRACTION], "fpr": [FRACTION],
-                                   "n_control": [Interval(int, 20)]}
+                                   "n_control": [Interval(int, 20)], "shots": [Interval(int, 1)]}
 
     def __post_init__(self):
         super().__post_init__()

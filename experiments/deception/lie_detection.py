@@ -101,6 +101,7 @@ class Config(QuestionsConfig):
         pressures: Comma-separated prompt pressures: instruction, few_shot, roleplay, deceptive_system.
         adapter: A deception organism's LoRA folder: the organism answers (and is monitored) instead of the model.
         trigger: The organism's trigger persona, added as a pressure with --adapter.
+        shots: Wrong-answered example turns before the question under the few_shot pressure.
         n_control: Ordinary questions answered under a neutral prompt: half calibrate each monitor, half measure its
             false-positive rate.
         fpr: The false-positive rate each monitor is calibrated to on control answers.
@@ -121,6 +122,7 @@ class Config(QuestionsConfig):
     pressures: str = ",".join(PRESSURES)
     adapter: str = ""
     trigger: str = TRIGGER
+    shots: int = PRESSURES["few_shot"]["wrong_examples"]
     n_control: int = 1000
     fpr: float = 0.01
     layers: str = "auto"
@@ -134,7 +136,8 @@ class Config(QuestionsConfig):
     constraints: ClassVar[dict] = {"test_fraction": [FRACTION], "fpr": [FRACTION], "in_topic_fraction": [FRACTION],
                                    "in_topic_fpr": [FRACTION], "n_control": [Interval(int, 20)],
                                    "n_unseen": [Interval(int, 1)], "max_new_tokens": [Interval(int, 1)],
-                                   "follow_ups": [Interval(int, 1, len(FOLLOW_UPS))]}
+                                   "follow_ups": [Interval(int, 1, len(FOLLOW_UPS))],
+                                   "shots": [Interval(int, 1)]}
 
     def __post_init__(self):
         super().__post_init__()

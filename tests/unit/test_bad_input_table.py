@@ -491,6 +491,7 @@ CLI = [
     Cli("cli-run-unknown", ["run", "nosuch"], r"unknown study 'nosuch'"),
     Cli("cli-run-lies-fpr", ["run", "lie_detection", "--fpr", "0"], r"--fpr must be in \(0, 1\)"),
     Cli("cli-run-lies-follow-ups", ["run", "lie_detection", "--follow-ups", "99"], r"--follow-ups must be in \[1, 10\]"),
+    Cli("cli-run-lies-shots", ["run", "lie_detection", "--shots", "0"], r"--shots must be >= 1"),
     Cli("cli-run-lies-layers", ["run", "lie_detection", "--layers", "deep"], r"--layers must be 'auto' or comma"),
     Cli("cli-run-lies-pressure", ["run", "lie_detection", "--pressures", "bribe"], r"unknown \['bribe'\]; choose from"),
     Cli("cli-run-sweep-n", ["run", "truth_sweep", "--dataset", "cities", "--n", "-5"], r"--n must be"),

@@ -11,7 +11,7 @@ from veracity.experiments.deception import honesty_pressure as study
 @pytest.mark.slow
 def test_small_run_on_the_embedded_model_writes_confessions(tmp_path, embedded):
     out = tmp_path / "pressure"
-    results = study.main(["--n", "12", "--pressures", "instruction,few_shot", "--n-unseen", "6",
+    results = study.main(["--n", "12", "--pressures", "instruction,few_shot", "--shots", "2", "--n-unseen", "6",
                           "--n-control", "20", "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "honesty_pressure" and "accuracy" in saved["headline"]

@@ -12,10 +12,10 @@ from veracity.monitors import load_monitor
 @pytest.mark.slow
 def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded):
     out = tmp_path / "lies"
-    results = study.main(["--n", "30", "--test-fraction", "0.5", "--pressures", "few_shot", "--n-control", "20",
+    results = study.main(["--n", "30", "--test-fraction", "0.5", "--pressures", "few_shot", "--shots", "2", "--n-control", "20",
                           "--unseen", "none", "--layers", "15", "--follow-ups", "1", "--out", str(out)], model=embedded)
     saved = json.loads((out / "results.json").read_text())
-    assert saved["study"] == "lie_detection" and saved["n_lies_test"] >= 2
+    assert saved["study"] == "lie_detection" and saved["n_lies_test"] >= 2 and saved["config"]["shots"] == 2
     for recipe in study.RECIPES:
         for name in (f"auroc_pooled_{recipe}", f"recall_at_1pct_fpr_pooled_{recipe}",
                      f"fpr_controls_held_out_{recipe}", f"flagged_honest_held_out_{recipe}"):

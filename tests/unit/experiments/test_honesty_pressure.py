@@ -9,7 +9,7 @@ from veracity.experiments.deception import honesty_pressure as study
 from veracity.experiments.deception.monitor import outcomes, score_rows
 
 
-def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
+def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions_or_as_many_as_shots():
     data = capital_questions(n=20, seed=0)
     config = study.Config()
     talks = study.conversations(data, "few_shot", config)
@@ -20,6 +20,7 @@ def test_few_shot_pressure_shows_five_wrong_answers_about_other_questions():
             assert j != i and not grade(data.items[j], said)
     assert study.conversations(data, "organism", config)[0] == (config.trigger, [])
     assert study.conversations(data, None, config)[0] == (None, [])
+    assert {len(history) for _, history in study.conversations(data, "few_shot", study.Config(shots=2))} == {2}
 
 
 def test_a_few_shot_question_alone_in_its_category_gets_a_clear_error():
