@@ -166,18 +166,31 @@ def _one_gguf_parse() -> Iterator[None]:
     parse walks every entry of the vocabulary (262k tokens in Gemma 3: about 8 s each on one core).
     The reader only reads (a memory map of the file), so the conversion shares one per file. The
     module's ``GGUFReader`` is swapped for the block's length (one conversion, single-threaded).
+    The shared reader also slices the file as a plain array over the same memory map: the parse
+    takes about a million small slices, and a ``numpy.memmap`` slice costs several times a plain
+    one in Python bookkeeping (the bytes read are the same).
     """
     try:
         import gguf
+        import numpy as np
     except ImportError:  # transformers then refuses the GGUF itself, with its own message
         yield
         return
     original, readers = gguf.GGUFReader, {}
 
+    class PlainSliceReader(original):
+        @property
+        def data(self):
+            return self._plain
+
+        @data.setter
+        def data(self, mapped):  # GGUFReader.__init__ assigns its np.memmap here; the view keeps it open
+            self._plain = mapped.view(np.ndarray)
+
     def shared_reader(path, *args, **kwargs):
         key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
         if key not in readers:
-            readers[key] = original(path, *args, **kwargs)
+            readers[key] = PlainSliceReader(path, *args, **kwargs)
         return readers[key]
 
     gguf.GGUFReader = shared_reader

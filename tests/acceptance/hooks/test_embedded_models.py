@@ -68,6 +68,7 @@ def test_steering_shifts_the_block_output_by_exactly_c_v(name, backend):
 
 def test_a_conversion_parses_each_gguf_once_and_puts_the_reader_back():
     import gguf
+    import numpy as np
 
     from veracity.hooks.embedded import _one_gguf_parse, gguf_path
 
@@ -77,6 +78,13 @@ def test_a_conversion_parses_each_gguf_once_and_puts_the_reader_back():
         first = gguf.GGUFReader(path)
         assert gguf.GGUFReader(str(path)) is first  # the tokenizer, the config and the weights share one parse
         assert first.fields["general.architecture"].contents() == "llama"
+    # it slices the file as a plain array (not np.memmap) and reads what the library's own reader reads
+    library = original(path)
+    assert type(first.data) is np.ndarray and isinstance(library.data, np.memmap)
+    for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "llama.block_count"):
+        assert first.fields[key].contents() == library.fields[key].contents()
+    for mine, theirs in zip((first.tensors[0], first.tensors[-1]), (library.tensors[0], library.tensors[-1]), strict=True):
+        assert mine.name == theirs.name and np.array_equal(mine.data, theirs.data)
     assert gguf.GGUFReader is original
     with pytest.raises(RuntimeError), _one_gguf_parse():
         raise RuntimeError("interrupted")
