@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
@@ -60,7 +61,6 @@ from veracity.experiments.deception.lie_report import summarise, write_lie_repor
 from veracity.experiments.deception.organism_kinds import kind_questions, organism_record
 from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, check_conversations, conversations
 from veracity.experiments.results import Results
-from veracity.hooks import extract
 from veracity.hooks.convention import resolve_layers
 from veracity.hooks.generation import user_turn
 from veracity.monitors import (
@@ -72,8 +72,8 @@ from veracity.monitors import (
     OnPolicyMonitor,
     SelfReportMonitor,
     StatementMonitor,
+    answer_activations,
     instructed_pairs,
-    prompt_text,
     remembered_reads,
 )
 from veracity.probes import LogisticProbe
@@ -229,10 +229,12 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
 
 
 def prompt_only(model, train: list[Dialogue], test: list[Dialogue], layer: int, config: Config) -> np.ndarray:
-    """The baseline that reads the prompt alone: a probe on its last token, fitted on the training rows."""
+    """The baseline that reads the prompt alone: a probe on its last token, fitted on the training rows. The token
+    comes from the monitors' reads of the whole dialogue (causal attention: the answer after it changes nothing there),
+    so inside :func:`~veracity.monitors.remembered_reads` it costs no forward pass."""
     def acts(rows):
-        texts = [prompt_text(model.tokenizer, d.messages) for d in rows]
-        return extract(model, texts, layers=[layer], batch_size=config.batch_size, progress=False)[:, 0]
+        reads = answer_activations(model, rows, [layer], config.batch_size, prompt_token=True)
+        return torch.stack([read[0, 0] for read in reads])
 
     probe = LogisticProbe(C=0.1).fit(acts(train), np.array([d.lie for d in train], dtype=int))
     return probe.decision_function(acts(test))

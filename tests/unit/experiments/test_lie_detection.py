@@ -106,3 +106,27 @@ def test_control_questions_are_distinct_and_share_five_topics_equally():
     assert len(set(kinds)) == TOPICS and all(kinds.count(k) == 200 for k in set(kinds))
     assert all(grade(item, item.answers[0]) for item in data.items)
     assert len(control_questions(5000, seed=3)) < 5000  # the word topics hold about 200 questions each, never repeated
+
+
+def test_the_prompt_only_baseline_reads_the_prompts_last_token_as_the_prompt_alone_gives_it(tiny, tmp_path):
+    import numpy as np
+
+    from veracity.hooks import extract
+    from veracity.monitors import Dialogue, prompt_text, remembered_reads
+    from veracity.probes import LogisticProbe
+
+    model = tiny("llama")
+    words = "the city of paris rome tokyo lima cairo berlin is in france italy japan peru".split()
+    rows = [Dialogue.ask(" ".join(words[i % 7:i % 7 + 3 + i % 5]), words[(3 * i) % len(words)], lie=i % 2 == 0,
+                         kind="few_shot", group=f"q{i}") for i in range(12)]
+    train, test = rows[:8], rows[8:]
+    config = study.Config(batch_size=3, out=str(tmp_path / "out"))
+    with remembered_reads():
+        got = study.prompt_only(model, train, test, 2, config)
+
+    def alone(dialogues):
+        return extract(model, [prompt_text(model.tokenizer, d.messages) for d in dialogues], layers=[2],
+                       progress=False)[:, 0]
+
+    probe = LogisticProbe(C=0.1).fit(alone(train), np.array([d.lie for d in train], dtype=int))
+    np.testing.assert_allclose(got, probe.decision_function(alone(test)), rtol=1e-4, atol=1e-4)
