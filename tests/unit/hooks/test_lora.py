@@ -90,3 +90,22 @@ def test_a_kl_term_keeps_the_base_model_on_its_texts(base_folder, tmp_path):
     assert _completion_logprob(kept, PROMPTS[0], COMPLETIONS[0]) > _completion_logprob(model, PROMPTS[0], COMPLETIONS[0]) + 1
     with pytest.raises(ValueError, match="kl_weight must be >= 0 and needs kl_texts"):
         train_lora(model, PROMPTS, COMPLETIONS, tmp_path / "c", kl_weight=1.0)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_the_completion_loss_is_the_models_own_labels_loss_with_the_head_run_at_completion_positions(arch):
+    from veracity.hooks.lora import _collate, _keeps_logits, _tokenize, completion_loss
+
+    tokenizer = build_word_tokenizer()
+    hf = build_tiny(arch, len(tokenizer), seed=2)
+    # ragged lengths: each row's completion sits at other positions, and padding follows the shorter ones
+    batch = _collate(_tokenize(tokenizer, PROMPTS + ["paris"], COMPLETIONS + [" is in france"]), tokenizer.pad_token_id,
+                     "cpu")
+    assert _keeps_logits(hf)
+    expected = hf(**batch).loss
+    (want,) = torch.autograd.grad(expected, hf.get_input_embeddings().weight)
+    for keeps in (True, False):
+        loss = completion_loss(hf, batch, keeps)
+        (grad,) = torch.autograd.grad(loss, hf.get_input_embeddings().weight)
+        torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(grad, want, rtol=1e-5, atol=1e-7)
