@@ -1,6 +1,8 @@
 """P(IK) experiment: generation with left padding, targets, baselines, and the real run."""
 
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -154,17 +156,25 @@ def test_answer_and_grade_answers_the_prompts_it_is_given_and_the_passage_head_l
     with pytest.raises(ValueError, match="one prompt per question"):
         answer_and_grade(model, data, k=1, progress=False, prompts=prompts[:1])
 
+    config = PIKConfig(max_new_tokens=2, batch_size=4, k=2, target="soft", temperature=50.0)
+    train, rows = np.arange(8), list(range(8))
+    # the random model's own greedy answer after each relevant passage is accepted as right (the passage names the
+    # capital, answers[0], so the prompts stay as they were): greedy-graded, those rows would be 1; their sampled
+    # answers (temperature 50) are noise, so the soft target, the fraction of samples right, stays near 0
     capitals = capital_questions(n=12, seed=0)
+    relevant = pik_passages.passage_prompts(model, capitals, rows, training=True)["relevant"]
+    said = pik_passages._answered(model, capitals, rows, relevant, config).greedy
+    capitals = QADataset([replace(item, answers=(*item.answers, said[i].splitlines()[0].strip()))
+                          if i < len(said) and said[i].strip() else item for i, item in enumerate(capitals.items)], "c")
     fitted = []
     original = pik_passages.PIKHead.fit
     monkeypatch.setattr(pik_passages.PIKHead, "fit", lambda head, x, y: (fitted.append(np.asarray(y)), original(head, x, y))[1])
-    config = PIKConfig(max_new_tokens=2, batch_size=4, k=2, target="soft", temperature=50.0)
-    train, rows = np.arange(8), list(range(8))
     target = np.linspace(0, 1, 12)
     pik_passages.mixed_head(model, capitals, torch.randn(12, model.d_model), target, np.array([1, 0] * 6), train, 1,
                             config)
-    expected = [training_target(pik_passages._answered(model, capitals, rows, p, config), "soft")
-                for p in pik_passages.passage_prompts(model, capitals, rows, training=True).values()]
+    answers = {c: pik_passages._answered(model, capitals, rows, p, config)
+               for c, p in pik_passages.passage_prompts(model, capitals, rows, training=True).items()}
+    expected = [training_target(a, "soft") for a in answers.values()]
+    assert answers["relevant"].correct.sum() >= 4 and (training_target(answers["relevant"], "soft") < 1).any()
     # the last fit reads every training row: the bare ones with their target, then each passage prompt's answers'
-    # (a random model answers every capital wrongly, so this checks which rows are labelled and in what order)
     assert np.array_equal(fitted[-1], np.concatenate([target[train], *expected]))
