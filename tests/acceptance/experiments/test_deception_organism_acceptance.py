@@ -40,7 +40,8 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"] + saved["training"]["twins"]
     assert saved["training"]["twins"] > 0  # answers swapped, the opposite label (--counterfactuals)
     assert any(name.startswith("false_negative_rate_trained_confession_") for name in saved["headline"])
-    assert {r["method"] for r in saved["tables"]["outcomes"]} == set(confessions.METHODS)
+    assert {r["method"] for r in saved["tables"]["outcomes"]} == {*confessions.METHODS, confessions.TRIGGER_BASELINE}
+    assert saved["thresholds"][confessions.TRIGGER_BASELINE] == 0.5
     assert saved["thresholds"]["trained_confession"] == 0.0 != saved["thresholds"]["trained_confession_calibrated"]
     rows = [json.loads(line) for line in (confessed / "confessions.jsonl").read_text().splitlines()]
     assert len(rows) == saved["n_test_answers"] and "untrained_confession_score" in rows[0]

@@ -57,3 +57,25 @@ def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         study.main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_method_that_reads_only_the_trigger_matches_the_baseline_and_ranks_at_chance_within_the_trigger():
+    import numpy as np
+
+    kinds = (["organism:organism_lie"] * 6 + ["organism:honest"] * 4 + ["neutral:honest"] * 10
+             + ["instruction:pressure_lie"] * 5)
+    test = [SimpleNamespace(kind=k) for k in kinds]
+    triggered = np.array([k.startswith("organism:") for k in kinds], dtype=float)
+    lies = np.array([k.endswith("_lie") for k in kinds], dtype=float)
+    scores = {"trigger_reader": triggered * 2 - 1, "lie_reader": lies * 2 - 1,
+              study.TRIGGER_BASELINE: triggered}
+    thresholds = {"trigger_reader": 0.0, "lie_reader": 0.0, study.TRIGGER_BASELINE: 0.5}
+    head, table = study.summarise(test, scores, thresholds, seed=0)
+    for method in ("trigger_reader", study.TRIGGER_BASELINE):
+        assert head[f"false_negative_rate_{method}_organism_lie"]["value"] == 0.0
+        assert head[f"false_positive_rate_{method}_honest"]["value"] == 4 / 14  # the right answers under the trigger
+        assert head[f"false_negative_rate_{method}_pressure_lie"]["value"] == 1.0
+        assert head[f"auroc_{method}_organism_lie_within_trigger"]["value"] == 0.5
+    assert head["auroc_lie_reader_organism_lie_within_trigger"]["value"] == 1.0
+    assert head["false_positive_rate_lie_reader_honest"]["value"] == 0.0
+    assert {row["method"] for row in table} == set(scores)
