@@ -32,7 +32,13 @@ from torch import Tensor, nn
 from veracity.hooks.remote import remote_errors
 
 __all__ = ["BACKENDS", "Backend", "HFBackend", "NNsightBackend", "StopForward", "TransformerLensBackend",
-           "make_backend"]
+           "make_backend", "keeps_logits"]
+
+
+def keeps_logits(module: nn.Module) -> bool:
+    """Whether the (PEFT-wrapped) causal LM's forward takes ``logits_to_keep`` (current Hugging Face causal LMs do)."""
+    base = module.get_base_model() if hasattr(module, "get_base_model") else module
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 class StopForward(Exception):
@@ -122,8 +128,7 @@ class Backend:
 
     @property
     def _keeps_logits(self) -> bool:
-        """Whether the model's forward takes ``logits_to_keep`` (current Hugging Face causal LMs do)."""
-        return "logits_to_keep" in inspect.signature(self.hf_model.forward).parameters
+        return keeps_logits(self.hf_model)
 
     def generate(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"], **options
                  ) -> Int[Tensor, "b total"]:

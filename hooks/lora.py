@@ -11,7 +11,6 @@ LoRA layers are removed again after training (``unload``), nothing is merged int
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from tqdm.auto import tqdm
 
 from veracity.atomic import atomic_write, atomic_write_text
 from veracity.hooks.adapters import BASE_RECORD
+from veracity.hooks.backends import keeps_logits
 from veracity.hooks.model import VeracityModel
 
 __all__ = ["train_lora"]
@@ -144,7 +144,7 @@ def fit_causal_lm(module, params, examples: list[tuple[list[int], int]], pad_id:
         The training loss of every step.
     """
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    keeps = _keeps_logits(module)
+    keeps = keeps_logits(module)
     order_rng = np.random.default_rng(seed)
     losses: list[float] = []
     bar = tqdm(total=epochs * -(-len(examples) // batch_size), desc=desc, disable=not progress, leave=False)
@@ -187,12 +187,6 @@ def completion_loss(module, batch: dict[str, torch.Tensor], keeps: bool = True) 
         logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                         logits_to_keep=positions).logits
     return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100)
-
-
-def _keeps_logits(module) -> bool:
-    """Whether the (PEFT-wrapped) causal LM's forward takes ``logits_to_keep`` (current Hugging Face ones do)."""
-    base = module.get_base_model() if hasattr(module, "get_base_model") else module
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 class KLToBase:

@@ -94,14 +94,15 @@ def test_a_kl_term_keeps_the_base_model_on_its_texts(base_folder, tmp_path):
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_the_completion_loss_is_the_models_own_labels_loss_with_the_head_run_at_completion_positions(arch):
-    from veracity.hooks.lora import _collate, _keeps_logits, _tokenize, completion_loss
+    from veracity.hooks.backends import keeps_logits
+    from veracity.hooks.lora import _collate, _tokenize, completion_loss
 
     tokenizer = build_word_tokenizer()
     hf = build_tiny(arch, len(tokenizer), seed=2)
     # ragged lengths: each row's completion sits at other positions, and padding follows the shorter ones
     batch = _collate(_tokenize(tokenizer, PROMPTS + ["paris"], COMPLETIONS + [" is in france"]), tokenizer.pad_token_id,
                      "cpu")
-    assert _keeps_logits(hf)
+    assert keeps_logits(hf)
     expected = hf(**batch).loss
     (want,) = torch.autograd.grad(expected, hf.get_input_embeddings().weight)
     for keeps in (True, False):
