@@ -31,8 +31,8 @@ from torch import Tensor, nn
 
 from veracity.hooks.remote import remote_errors
 
-__all__ = ["BACKENDS", "Backend", "HFBackend", "NNsightBackend", "StopForward", "TransformerLensBackend",
-           "make_backend", "keeps_logits"]
+__all__ = ["BACKENDS", "Backend", "HFBackend", "NNsightBackend", "StopForward", "TransformerLensBackend", "keeps_logits",
+           "make_backend"]
 
 
 def keeps_logits(module: nn.Module) -> bool:
@@ -121,14 +121,10 @@ class Backend:
         ``all_logits``) and the updated cache."""
         # Only the last position's logits are needed (left-padded prompts end on a real token): the LM head
         # runs on one position per row, as Hugging Face's generate does (logits_to_keep=1).
-        keep = {} if all_logits or not self._keeps_logits else {"logits_to_keep": 1}
+        keep = {} if all_logits or not keeps_logits(self.hf_model) else {"logits_to_keep": 1}
         out = self.hf_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                             use_cache=True, **cache_kwarg(self.hf_model, cache), **keep)
         return (out.logits if all_logits else out.logits[:, -1]), cache_of(out)
-
-    @property
-    def _keeps_logits(self) -> bool:
-        return keeps_logits(self.hf_model)
 
     def generate(self, input_ids: Int[Tensor, "b pos"], attention_mask: Int[Tensor, "b pos"], **options
                  ) -> Int[Tensor, "b total"]:
