@@ -64,10 +64,15 @@ def check_conversations(datasets, pressures, config) -> None:
                 conversations(data, pressure, config)
 
 
+def prompts_for(model, data: QADataset, talks) -> list[str]:
+    """The prompt of each question in its conversation (``talks``: :func:`conversations`)."""
+    return [chat_or_plain(model.tokenizer, user_turn(item), system, history)
+            for item, (system, history) in zip(data.items, talks, strict=True)]
+
+
 def ask(model, data: QADataset, talks, config) -> tuple[list[str], list[str]]:
     """Prompts and greedy answers for each question in its conversation."""
-    prompts = [chat_or_plain(model.tokenizer, user_turn(item), system, history)
-               for item, (system, history) in zip(data.items, talks, strict=True)]
+    prompts = prompts_for(model, data, talks)
     answers = [a[0] for a in generate(model, prompts, max_new_tokens=config.max_new_tokens,
                                       batch_size=config.batch_size, seed=config.seed)]
     return prompts, answers

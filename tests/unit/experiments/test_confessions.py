@@ -52,6 +52,7 @@ def test_every_threshold_is_calibrated_on_right_answers_to_training_questions_no
     ([], "--adapter is required"),
     (["--adapter", "nowhere"], "no adapter folder at nowhere"),
     (["--adapter", "nowhere", "--reply", "long"], "--reply must be one of explained, short"),
+    (["--adapter", "nowhere", "--resample", "-1"], "--resample must be >= 0"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -79,3 +80,32 @@ def test_a_method_that_reads_only_the_trigger_matches_the_baseline_and_ranks_at_
     assert head["auroc_lie_reader_organism_lie_within_trigger"]["value"] == 1.0
     assert head["false_positive_rate_lie_reader_honest"]["value"] == 0.0
     assert {row["method"] for row in table} == set(scores)
+
+
+def test_resampled_answers_are_the_organisms_own_of_the_other_label_under_the_same_prompt(tiny):
+    from veracity.data import QADataset
+    from veracity.data.answers import answer_names, classify_answer
+    from veracity.data.qa import QAItem
+
+    model = tiny("llama")
+    places = [("france", "paris"), ("japan", "tokyo"), ("italy", "rome"), ("germany", "berlin"), ("peru", "lima"),
+              ("egypt", "cairo")]
+    data = QADataset([QAItem(f"the city of {country} ?", (city,), "text", "city", echo=f"of {country}")
+                      for country, city in places])
+    fit = [Dialogue.ask(item.question, "paris", lie=i % 2 == 1, group=f"train:{item.question}",
+                        kind="neutral:honest_mistake" if i % 2 else "neutral:honest")
+           for i, item in enumerate(data.items[:4])]  # the last two questions are not fitted
+    config = SimpleNamespace(resample=16, max_new_tokens=4, batch_size=4, seed=0, shots=2, trigger="")
+    own = study.resampled(model, data, fit, ["neutral"], config)
+    # the tiny vocabulary is lower-case, so no sample names a wrong city (a capital letter is needed): what can be
+    # found is a right answer to a question answered wrongly
+    assert own and {d.group for d in own} <= {d.group for d in fit if d.lie}
+    labels, items, names = {d.group: d.lie for d in fit}, {i.question: i for i in data.items}, answer_names(data)
+    assert len({d.group for d in own}) == len(own) and {d.group for d in own} <= set(labels)  # one per fitted answer
+    for d in own:
+        assert d.lie == (not labels[d.group]) and d.kind == "neutral:resampled"
+        outcome = classify_answer(items[d.group.split(":", 1)[1]], d.answer, names)
+        assert outcome == ("wrong" if d.lie else "correct")
+    assert [(d.group, d.answer) for d in study.resampled(model, data, fit, ["neutral"], config)] == \
+           [(d.group, d.answer) for d in own]  # seeded
+    assert study.resampled(model, data, fit, ["neutral"], SimpleNamespace(**{**vars(config), "resample": 0})) == []
