@@ -37,7 +37,8 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     saved = json.loads((confessed / "results.json").read_text())
     assert saved["model"]["id"].endswith("+adapter:adapter+adapter:confession_adapter")
     assert saved["config"]["follow_ups"] == 1  # --follow-ups reached the follow_up monitor's config
-    assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == saved["n_train_answers"] + saved["training"]["twins"]
+    assert saved["organism"]["kind"] == "trigger" and saved["training"]["examples"] == (
+        saved["n_train_answers"] + saved["training"]["twins"] + saved["training"]["resampled"])
     assert saved["training"]["twins"] > 0  # answers swapped, the opposite label (--counterfactuals)
     assert any(name.startswith("false_negative_rate_trained_confession_") for name in saved["headline"])
     assert {r["method"] for r in saved["tables"]["outcomes"]} == {*confessions.METHODS, confessions.TRIGGER_BASELINE}
