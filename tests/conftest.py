@@ -24,10 +24,10 @@ HEAVIEST_FIRST = (
     "test_lie_detection_acceptance", "test_deception_organism_acceptance", "test_pik_run_acceptance",
     "test_honesty_pressure_acceptance", "test_verbal_calibration_acceptance", "test_truthfulqa_run_acceptance",
     "test_abstention_run_acceptance", "test_ccs_burns_parity", "test_behavioural_calibration_acceptance",
-    "test_cache_processes", "test_pik_cross_run_acceptance", "test_steering_experiments_acceptance",
+    "test_pik_cross_run_acceptance", "test_steering_experiments_acceptance",
     "test_calibration_gap_acceptance", "test_readme_acceptance", "test_organism_steering_acceptance",
     "test_belief_drift_acceptance", "test_poisoned_training_acceptance", "test_notebook_acceptance", "test_torchrun",
-    "test_polarity_run_acceptance",
+    "test_polarity_run_acceptance", "test_cache_processes",
 )
 
 
