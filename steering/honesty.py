@@ -82,6 +82,7 @@ def honesty_vector(
     prefixes: bool = True,
     batch_size: int = 16,
     seed: int = 0,
+    calibrate: bool = True,
 ) -> SteeringVector:
     """The honesty reading vector: honest minus dishonest instruction, per layer.
 
@@ -95,6 +96,7 @@ def honesty_vector(
         prefixes: Use every word prefix of each statement (more, varied pairs).
         batch_size: Texts per forward pass.
         seed: Seed of the PCA sign flips.
+        calibrate: Set its suggested ``coefficient`` from the neutral-text KL (see :func:`reading_vector`).
 
     Returns:
         A :class:`SteeringVector` pointing towards the honest condition.
@@ -106,7 +108,7 @@ def honesty_vector(
     """
     pairs = honesty_pairs(statements, model.tokenizer, prefixes=prefixes)
     vector = reading_vector(model, pairs, layers=layers, method=method, position=position,
-                            normalization=normalization, batch_size=batch_size, seed=seed)
+                            normalization=normalization, batch_size=batch_size, seed=seed, calibrate=calibrate)
     vector.extra.update({"concept": "honesty", "honest_instruction": HONEST, "dishonest_instruction": DISHONEST,
                          "n_statements": len(statements), "prefixes": prefixes})
     return vector

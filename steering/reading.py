@@ -189,6 +189,7 @@ def reading_vector(
     normalization: str = "unit",
     batch_size: int = 16,
     seed: int = 0,
+    calibrate: bool = True,
 ) -> SteeringVector:
     """A steering vector from ``(positive_text, negative_text)`` pairs.
 
@@ -201,6 +202,8 @@ def reading_vector(
         normalization: ``"unit"``, ``"resid"`` or ``"gap"`` (see :data:`veracity.steering.vector.NORMALIZATIONS`).
         batch_size: Texts per forward pass.
         seed: Seed of the PCA sign flips.
+        calibrate: Set its suggested ``coefficient`` from the neutral-text KL (a few forward passes); off where
+            the caller picks its own coefficients.
 
     Returns:
         A :class:`SteeringVector` with per-layer ``separation``, ``gap`` and ``resid_norm`` in ``extra``.
@@ -211,7 +214,7 @@ def reading_vector(
     layer_list = resolve_layers(layers, model.n_layers, model.model_id)
     pos, neg = pair_activations(model, pairs, layer_list, position, batch_size)
     return vector_from_activations(model, pos, neg, layer_list, method, normalization, seed,
-                                   extra={"position": position})
+                                   extra={"position": position}, calibrate=calibrate)
 
 
 def from_probe(probe, layer: int | None = None, model: VeracityModel | None = None) -> SteeringVector:

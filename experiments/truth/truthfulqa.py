@@ -273,8 +273,8 @@ def honesty_sweep(model, config: Config, data: TruthfulQA, scores: list[np.ndarr
                   true_statements: list[str]) -> list[dict]:
     """MC1/MC2 of ``questions`` with the honesty vector added at each coefficient, and the neutral-text KL."""
     layer = config.steer_index(model.n_layers)
-    vector = honesty_vector(model, true_statements[:64], layers=[layer], normalization="resid",
-                            batch_size=config.batch_size, seed=config.seed)
+    vector = honesty_vector(model, true_statements[:64], layers=[layer], normalization="resid",  # coefficients: ours
+                            batch_size=config.batch_size, seed=config.seed, calibrate=False)
     subset = TruthfulQA(items=tuple(data.items[q] for q in questions), source=data.source)
     rows = []
     for c in config.coefficients:

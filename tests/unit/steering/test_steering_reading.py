@@ -103,6 +103,10 @@ def test_honesty_vector_on_a_tiny_model(tiny, tmp_path):
     assert float(vector[2].norm()) == pytest.approx(1.0, abs=1e-5)
     vector.save(tmp_path / "honesty")
     assert SteeringVector.load(tmp_path / "honesty") == vector
+    uncalibrated = honesty_vector(model, ["paris is in france", "tokyo is in japan", "rome is in italy"], layers=[2],
+                                  calibrate=False)  # the same direction; only the suggested coefficient is skipped
+    torch.testing.assert_close(uncalibrated[2], vector[2])
+    assert uncalibrated.coefficient == 1.0 and vector.coefficient != 1.0
 
 
 class FakeProbe:
