@@ -28,7 +28,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from veracity.atomic import atomic_write_text, check_writable_folder
-from veracity.constraints import FRACTION, Interval
+from veracity.constraints import FRACTION, Interval, Options
 from veracity.data import MATH_TASKS, calibrated_math, grade
 from veracity.data.chat import own_answer, reply_text
 from veracity.experiments.cli import study_main
@@ -48,6 +48,8 @@ TRAIN_TASKS = "add_1d,subtract_1d,add_2d,multiply_1d,subtract_2d,add_3d,multiply
 SHIFT_TASKS = "round_2d,next_in_sequence,divide_1d,square_2d,multiply_3d"
 CONFIDENCE = re.compile(r"Confidence:\s*(\d{1,3})\s*%")
 READ_OUTS = ("trained_verbal", "untrained_verbal", "pik_head", "p_true_own_turn", "constant")
+SUPERVISE = ("reply", "confidence")
+"""What the fine-tune's loss falls on (``--supervise``): the whole reply, or the stated confidence alone."""
 
 
 @dataclass(kw_only=True)
@@ -65,6 +67,9 @@ class Config(StudyConfig):
         epochs: Passes over the training examples.
         lr: LoRA learning rate.
         max_new_tokens: Tokens generated per answer at most (the trained model gets room for its confidence too).
+        supervise: What the fine-tune's loss falls on: reply (the model's own answer and its confidence) or confidence
+            (the stated confidence only: the answer is part of the training prompt, so no gradient asks the adapter to
+            say it, and the answers should stay the untrained model's, whose accuracy the targets are).
     """
 
     study = "verbal_calibration"
@@ -79,10 +84,12 @@ class Config(StudyConfig):
     epochs: int = 2
     lr: float = 1e-3
     max_new_tokens: int = 24
+    supervise: str = "reply"
 
     constraints: ClassVar[dict] = {"n_per_task": [Interval(int, 4)], "test_fraction": [FRACTION],
                                    "rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
-                                   "lr": [Interval(float, 0, closed="neither")], "max_new_tokens": [Interval(int, 4)]}
+                                   "lr": [Interval(float, 0, closed="neither")], "max_new_tokens": [Interval(int, 4)],
+                                   "supervise": [Options(*SUPERVISE)]}
 
     def __post_init__(self):
         super().__post_init__()
@@ -126,6 +133,18 @@ def completion(tokenizer, answer: str, confidence: float) -> str:
     line), its target confidence, the end of the turn."""
     text = f"{own_answer(tokenizer, answer)} Confidence: {round(100 * confidence)}%"
     return reply_text(tokenizer, text)
+
+
+def training_example(tokenizer, prompt: str, answer: str, confidence: float, supervise: str = "reply"
+                     ) -> tuple[str, str]:
+    """The fine-tune's prompt and completion for one question: the prompt then :func:`completion`, or with
+    ``supervise="confidence"`` the reply's answer moved into the prompt, so that only "Confidence: N%" and the end of
+    the turn carry the loss (the text the model sees is the same either way)."""
+    reply = completion(tokenizer, answer, confidence)
+    if supervise == "reply":
+        return prompt, reply
+    cut = reply.rindex(" Confidence: ")
+    return prompt + reply[:cut], reply[cut:]
 
 
 def reply_budget(tokenizer, max_new_tokens: int) -> int:
@@ -186,8 +205,9 @@ def run(config: Config, model=None) -> Results:
     training, said = {}, {}
     for variant in config.target_list:
         logger.info("[verbal 3/4] fine-tuning on %s targets (%d examples, %d epochs)", variant, len(train), config.epochs)
-        completions = [completion(model.tokenizer, answers[i], targets[variant][i]) for i in train]
-        losses = train_lora(model, [prompts[i] for i in train], completions, out / f"adapter_{variant}",
+        examples = [training_example(model.tokenizer, prompts[i], answers[i], targets[variant][i], config.supervise)
+                    for i in train]
+        losses = train_lora(model, [e[0] for e in examples], [e[1] for e in examples], out / f"adapter_{variant}",
                             rank=config.rank, epochs=config.epochs, lr=config.lr, seed=config.seed)
         tuned = config.load_model(adapter=out / f"adapter_{variant}")
         logger.info("[verbal 4/4] the %s-trained model answers and states its confidence", variant)

@@ -10,6 +10,7 @@ from veracity.experiments.knowing.verbal_calibration import (
     completion,
     reply_budget,
     stated_confidence,
+    training_example,
 )
 
 
@@ -25,6 +26,16 @@ def test_the_adapter_learns_the_model_s_own_answer_then_its_target(word_tokenize
     assert completion(word_tokenizer, " 12 ", 0.666) == " 12 Confidence: 67%\n"  # no chat template: plain text
     # a base model's answer runs on past its first line: the confidence follows the first line, as the graders read it
     assert completion(word_tokenizer, " 14\nAnswer: 14 + 6 = 20\nAnswer:", 0.5) == " 14 Confidence: 50%\n"
+
+
+def test_supervising_the_confidence_alone_moves_the_answer_into_the_prompt(word_tokenizer):
+    answer, prompt = " 14\nAnswer: 14 + 6 = 20", "Question: what is 8 + 6 ?\nAnswer:"
+    whole = training_example(word_tokenizer, prompt, answer, 0.5)
+    assert whole == (prompt, " 14 Confidence: 50%\n")
+    head, tail = training_example(word_tokenizer, prompt, answer, 0.5, supervise="confidence")
+    assert (head, tail) == (prompt + " 14", " Confidence: 50%\n")  # the same text; the loss on the confidence only
+    with pytest.raises(ValueError, match="--supervise"):
+        Config(supervise="answer")
 
 
 def test_the_trained_model_has_room_to_state_its_confidence_after_an_answer_that_ran_to_the_limit(word_tokenizer):
