@@ -68,8 +68,9 @@ class Config(StudyConfig):
         lr: LoRA learning rate.
         max_new_tokens: Tokens generated per answer at most (the trained model gets room for its confidence too).
         supervise: What the fine-tune's loss falls on: reply (the model's own answer and its confidence) or confidence
-            (the stated confidence only: the answer is part of the training prompt, so no gradient asks the adapter to
-            say it, and the answers should stay the untrained model's, whose accuracy the targets are).
+            (the stated confidence only: the answer is part of the training prompt; then the untrained model answers
+            and the adapter only states the confidence after that answer, so the answers whose accuracy the targets
+            are stay the untrained model's).
     """
 
     study = "verbal_calibration"
@@ -147,6 +148,19 @@ def training_example(tokenizer, prompt: str, answer: str, confidence: float, sup
     return prompt + reply[:cut], reply[cut:]
 
 
+def trained_replies(tuned, prompts: list[str], answers: list[str], config: Config) -> list[str]:
+    """The fine-tuned model's replies: answer and confidence in one go (``--supervise reply``), or (``confidence``) the
+    untrained model's answer as it was in training, continued by the tuned model with its confidence only."""
+    tokenizer = tuned.tokenizer
+    if config.supervise == "reply":
+        return [r[0] for r in generate(tuned, prompts, max_new_tokens=reply_budget(tokenizer, config.max_new_tokens),
+                                       batch_size=config.batch_size, seed=config.seed)]
+    heads = [training_example(tokenizer, p, a, 0.0, "confidence")[0] for p, a in zip(prompts, answers, strict=True)]
+    said = generate(tuned, heads, max_new_tokens=reply_budget(tokenizer, 0), batch_size=config.batch_size,
+                    seed=config.seed)
+    return [head[len(p):] + s[0] for p, head, s in zip(prompts, heads, said, strict=True)]
+
+
 def reply_budget(tokenizer, max_new_tokens: int) -> int:
     """Tokens the trained model may generate: its training completions are the model's own answers (cut at
     ``max_new_tokens``) followed by the stated confidence, so it gets room for both (and two tokens of slack, since an
@@ -211,9 +225,7 @@ def run(config: Config, model=None) -> Results:
                             rank=config.rank, epochs=config.epochs, lr=config.lr, seed=config.seed)
         tuned = config.load_model(adapter=out / f"adapter_{variant}")
         logger.info("[verbal 4/4] the %s-trained model answers and states its confidence", variant)
-        replies = [r[0] for r in generate(tuned, prompts, max_new_tokens=reply_budget(model.tokenizer,
-                                                                                      config.max_new_tokens),
-                                          batch_size=config.batch_size, seed=config.seed)]
+        replies = trained_replies(tuned, prompts, answers, config)
         said[variant] = replies
         read[f"trained_verbal_{variant}"] = np.array([stated_confidence(r) for r in replies])
         outcome[f"trained_verbal_{variant}"] = np.array([grade(item, answer_part(r))

@@ -10,6 +10,7 @@ from veracity.experiments.knowing.verbal_calibration import (
     completion,
     reply_budget,
     stated_confidence,
+    trained_replies,
     training_example,
 )
 
@@ -36,6 +37,18 @@ def test_supervising_the_confidence_alone_moves_the_answer_into_the_prompt(word_
     assert (head, tail) == (prompt + " 14", " Confidence: 50%\n")  # the same text; the loss on the confidence only
     with pytest.raises(ValueError, match="--supervise"):
         Config(supervise="answer")
+
+
+def test_with_the_confidence_supervised_the_untrained_answer_stands_and_the_tuned_model_only_continues_it(tiny, tmp_path):
+    model = tiny("llama")
+    prompts, answers = ["Question: what is 2 + 2 ?\nAnswer:", "Question: what is 3 + 4 ?\nAnswer:"], [" 4\nAnswer: 5", " 9"]
+    config = Config(out=str(tmp_path), supervise="confidence", batch_size=2)
+    replies = trained_replies(model, prompts, answers, config)
+    assert [r[:len(a)] for r, a in zip(replies, (" 4", " 9"), strict=True)] == [" 4", " 9"]  # the answer's first line
+    assert all(len(model.tokenizer(r[3:], add_special_tokens=False)["input_ids"]) <= reply_budget(model.tokenizer, 0)
+               for r in replies)  # then only the confidence's budget
+    whole = trained_replies(model, prompts, answers, Config(out=str(tmp_path), batch_size=2))
+    assert not all(r.startswith((" 4", " 9")) for r in whole)  # a random model answering for itself says other things
 
 
 def test_the_trained_model_has_room_to_state_its_confidence_after_an_answer_that_ran_to_the_limit(word_tokenizer):
