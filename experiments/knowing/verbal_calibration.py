@@ -7,7 +7,9 @@ After Lin, Hilton and Evans (2022): the model answers CalibratedMath-style quest
 so that after its answer it states "Confidence: N%", where N is the target of that question. Two
 variants of the target: ``empirical``, the model's own accuracy on the question's sub-task (over
 the training questions), and ``pik``, a P(IK) head's reading of the question (fitted on the
-training questions at ``--layer``). The fine-tune sees only ``--train-tasks``; it is evaluated on
+training questions at ``--layer``). With ``--supervise confidence`` the loss falls on the stated
+confidence alone and, at evaluation, the untrained model answers and the adapter only states the confidence after
+that answer. The fine-tune sees only ``--train-tasks``; it is evaluated on
 held-out questions of those sub-tasks (in distribution) and on ``--shift-tasks`` it never saw (the
 shift). Beside the trained verbal confidence, on the same questions: the untrained model asked
 how confident it is, the P(IK) head, P(True) asked in its own turn, and a constant (the training
