@@ -71,15 +71,18 @@ def yes_minus_no(model: VeracityModel, dialogues: Sequence[Dialogue], question: 
     return (torch.logsumexp(logprobs[:, yes], dim=-1) - torch.logsumexp(logprobs[:, no], dim=-1)).double().numpy()
 
 
-def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], questions: Sequence[str]) -> np.ndarray:
+def follow_up_log_odds(model: VeracityModel, dialogues: Sequence[Dialogue], questions: Sequence[str],
+                       batch_size: int = 16) -> np.ndarray:
     """``(n dialogues, n questions)``: :func:`yes_minus_no` of every question, the dialogue read once per dialogue.
 
     The conversation up to the answer is the same for every follow-up question, so it runs once on a
     KV cache and only each question's own tokens run after it (equal to :func:`yes_minus_no` up to float
-    rounding; a model run on NDIF asks each question in full).
+    rounding; a model run on NDIF asks each question in full). With one or two questions, asking each in full
+    over batches of dialogues is faster than one dialogue at a time on a cache (measured on SmolLM2, one thread:
+    1 question 23 s against 36 s, 2 questions 39 s against 46 s, 4 questions 72 s against 55 s for 96 dialogues).
     """
-    if model.engine.remote:
-        return np.stack([yes_minus_no(model, dialogues, q) for q in questions], axis=1)
+    if model.engine.remote or len(questions) <= 2:
+        return np.stack([yes_minus_no(model, dialogues, q, batch_size) for q in questions], axis=1)
     yes, no = _yes_no_ids(model)
     out = np.empty((len(dialogues), len(questions)))
     for i, dialogue in enumerate(tqdm(dialogues, desc="follow-up questions", unit="dialogue", leave=False,
@@ -129,7 +132,7 @@ class FollowUpMonitor(LieMonitor):
 
     def features(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> np.ndarray:
         """``(n dialogues, n questions)``: log P(yes) - log P(no) per follow-up question."""
-        return follow_up_log_odds(model, check_dialogues(dialogues), self.questions)
+        return follow_up_log_odds(model, check_dialogues(dialogues), self.questions, self.batch_size)
 
     def fit(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> FollowUpMonitor:
         """Fit the logistic regression on labelled dialogues (lies and honest answers)."""

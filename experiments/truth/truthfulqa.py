@@ -35,7 +35,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from veracity.atomic import atomic_write_text
-from veracity.constraints import FRACTION
+from veracity.constraints import FRACTION, Interval
 from veracity.data import TruthfulQA, city_statements, load_truthfulqa
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import StudyConfig
@@ -73,6 +73,8 @@ class Config(StudyConfig):
         test_fraction: Fraction of the questions held out (every answer of a question stays on one side).
         layers: Probe layers: all, every:K, comma-separated indices or ranges A:B[:K].
         n_cities: Cities whose true and false statements train the transferred probe (and build the honesty vector).
+        honesty_statements: True city statements (of those) the honesty vector is read from, each with its word
+            prefixes.
         steer_layer: Layer the honesty vector is added at; "auto" = half the depth.
         coefficients: Honesty coefficients, in units of the mean residual norm at that layer (0 is the baseline).
         n_steer: Held-out questions scored at every coefficient (0 = all held-out questions).
@@ -86,11 +88,12 @@ class Config(StudyConfig):
     test_fraction: float = 0.5
     layers: str = "every:2"
     n_cities: int = 200
+    honesty_statements: int = 64
     steer_layer: str = "auto"
     coefficients: list[float] = field(default_factory=lambda: [-0.5, -0.25, 0.0, 0.25, 0.5])
     n_steer: int = 100
 
-    constraints: ClassVar[dict] = {"test_fraction": [FRACTION]}
+    constraints: ClassVar[dict] = {"test_fraction": [FRACTION], "honesty_statements": [Interval(int, 1)]}
 
     def __post_init__(self):
         super().__post_init__()
@@ -273,7 +276,8 @@ def honesty_sweep(model, config: Config, data: TruthfulQA, scores: list[np.ndarr
                   true_statements: list[str]) -> list[dict]:
     """MC1/MC2 of ``questions`` with the honesty vector added at each coefficient, and the neutral-text KL."""
     layer = config.steer_index(model.n_layers)
-    vector = honesty_vector(model, true_statements[:64], layers=[layer], normalization="resid",  # coefficients: ours
+    vector = honesty_vector(model, true_statements[:config.honesty_statements], layers=[layer],
+                            normalization="resid",  # coefficients: ours
                             batch_size=config.batch_size, seed=config.seed, calibrate=False)
     subset = TruthfulQA(items=tuple(data.items[q] for q in questions), source=data.source)
     rows = []

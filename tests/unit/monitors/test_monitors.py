@@ -405,6 +405,9 @@ def test_follow_up_log_odds_on_a_kv_cache_equal_asking_in_full_on_every_backend(
     questions = ("is it true ? answer yes or no .", "is paris in france ?", "was it a lie ?")
     full = np.stack([yes_minus_no(model, dialogues, q) for q in questions], axis=1)
     np.testing.assert_allclose(follow_up_log_odds(model, dialogues, questions), full, atol=1e-4)
+    # one or two questions are asked in full over batches of dialogues: the same figures
+    np.testing.assert_allclose(follow_up_log_odds(model, dialogues, questions[:2], batch_size=2), full[:, :2],
+                               atol=1e-4)
 
 
 def test_the_token_view_shows_live_scores(tiny):
