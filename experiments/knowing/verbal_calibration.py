@@ -160,7 +160,8 @@ def trained_replies(tuned, prompts: list[str], answers: list[str], config: Confi
     heads = [training_example(tokenizer, p, a, 0.0, "confidence")[0] for p, a in zip(prompts, answers, strict=True)]
     said = generate(tuned, heads, max_new_tokens=reply_budget(tokenizer, 0), batch_size=config.batch_size,
                     seed=config.seed)
-    return [head[len(p):] + s[0] for p, head, s in zip(prompts, heads, said, strict=True)]
+    # generate() strips what it decodes: the space that began " Confidence: ..." is put back between the two
+    return [head[len(p):] + (" " + s[0] if s[0] else "") for p, head, s in zip(prompts, heads, said, strict=True)]
 
 
 def reply_budget(tokenizer, max_new_tokens: int) -> int:

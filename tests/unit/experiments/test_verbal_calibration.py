@@ -47,6 +47,7 @@ def test_with_the_confidence_supervised_the_untrained_answer_stands_and_the_tune
     assert [r[:len(a)] for r, a in zip(replies, (" 4", " 9"), strict=True)] == [" 4", " 9"]  # the answer's first line
     assert all(len(model.tokenizer(r[3:], add_special_tokens=False)["input_ids"]) <= reply_budget(model.tokenizer, 0)
                for r in replies)  # then only the confidence's budget
+    assert all(r[2] == " " and r[3] != " " for r in replies if len(r) > 2)  # one space between answer and the rest
     whole = trained_replies(model, prompts, answers, Config(out=str(tmp_path), batch_size=2))
     assert not all(r.startswith((" 4", " 9")) for r in whole)  # a random model answering for itself says other things
 
