@@ -164,6 +164,15 @@ def trained_replies(tuned, prompts: list[str], answers: list[str], config: Confi
     return [head[len(p):] + (" " + s[0] if s[0] else "") for p, head, s in zip(prompts, heads, said, strict=True)]
 
 
+def trained_outcome(data, replies: list[str], correct: np.ndarray, supervise: str) -> np.ndarray:
+    """Whether each trained reply's answer is right: the answer before its stated confidence, or with ``supervise=
+    "confidence"`` the untrained model's answer (``correct``), which the reply repeats by construction, also where
+    the adapter's continuation states no confidence and so could not be cut off the answer."""
+    if supervise == "confidence":
+        return np.asarray(correct)
+    return np.array([grade(item, answer_part(r)) for item, r in zip(data.items, replies, strict=True)])
+
+
 def reply_budget(tokenizer, max_new_tokens: int) -> int:
     """Tokens the trained model may generate: its training completions are the model's own answers (cut at
     ``max_new_tokens``) followed by the stated confidence, so it gets room for both (and two tokens of slack, since an
@@ -231,8 +240,7 @@ def run(config: Config, model=None) -> Results:
         replies = trained_replies(tuned, prompts, answers, config)
         said[variant] = replies
         read[f"trained_verbal_{variant}"] = np.array([stated_confidence(r) for r in replies])
-        outcome[f"trained_verbal_{variant}"] = np.array([grade(item, answer_part(r))
-                                                         for item, r in zip(data.items, replies, strict=True)])
+        outcome[f"trained_verbal_{variant}"] = trained_outcome(data, replies, correct, config.supervise)
         training[variant] = {"steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
                              "accuracy_after": float(outcome[f"trained_verbal_{variant}"][sides["in_distribution"]]
                                                      .mean())}

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from veracity.data import calibrated_math, grade
 from veracity.experiments.knowing.verbal_calibration import (
     Config,
     answer_part,
@@ -10,6 +11,7 @@ from veracity.experiments.knowing.verbal_calibration import (
     completion,
     reply_budget,
     stated_confidence,
+    trained_outcome,
     trained_replies,
     training_example,
 )
@@ -50,6 +52,15 @@ def test_with_the_confidence_supervised_the_untrained_answer_stands_and_the_tune
     assert all(r[2] == " " and r[3] != " " for r in replies if len(r) > 2)  # one space between answer and the rest
     whole = trained_replies(model, prompts, answers, Config(out=str(tmp_path), batch_size=2))
     assert not all(r.startswith((" 4", " 9")) for r in whole)  # a random model answering for itself says other things
+
+
+def test_a_confidence_only_adapter_is_graded_on_the_untrained_answer_even_where_it_states_no_confidence():
+    data = calibrated_math(2, seed=0, tasks=("add_1d",))
+    answers = [str(int(it.answers[0]) + k) for k, it in enumerate(data.items)]  # the first right, the second wrong
+    correct = np.array([grade(it, a) for it, a in zip(data.items, answers, strict=True)])
+    replies = [f"{answers[0]} Confidence: 6 Confidence: 6", f"{answers[1]} Confidence: 40%"]
+    assert trained_outcome(data, replies, correct, "confidence").tolist() == [True, False]
+    assert trained_outcome(data, replies, correct, "reply").tolist() == [False, False]  # the run-on is no answer
 
 
 def test_the_trained_model_has_room_to_state_its_confidence_after_an_answer_that_ran_to_the_limit(word_tokenizer):
