@@ -19,7 +19,8 @@ ITEM = TruthfulQAItem(question="q", category="c", kind="Adversarial", best="b", 
 def test_truthfulqa_acceptance_on_the_embedded_model(tmp_path, shared_datasets, embedded):
     out = tmp_path / "tqa"
     argv = ["--data", str(shared_datasets / "truthfulqa" / "TruthfulQA.csv"), "--n", "16", "--layers", "9,18",
-            "--n-cities", "24", "--honesty-statements", "6", "--coefficients", "0", "0.5", "--n-steer", "4", "--out", str(out)]
+            "--n-cities", "24", "--honesty-statements", "6", "--coefficients", "0", "0.5", "--n-steer", "4",
+            "--out", str(out)]
     main(argv, model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "truthfulqa" and saved["model"]["id"] == "smollm2-135m"
