@@ -127,8 +127,9 @@ def stated_confidence(reply: str) -> float:
 
 
 def answer_part(reply: str) -> str:
-    """The answer before the stated confidence."""
-    return CONFIDENCE.split(reply)[0].strip()
+    """The answer before the stated confidence: the text before "Confidence:", also where no valid percentage
+    follows it (a reply such as "14 Confidence: 6 Confidence: 6" answers 14)."""
+    return reply.split("Confidence:", 1)[0].strip()
 
 
 def completion(tokenizer, answer: str, confidence: float) -> str:
@@ -162,15 +163,6 @@ def trained_replies(tuned, prompts: list[str], answers: list[str], config: Confi
                     seed=config.seed)
     # generate() strips what it decodes: the space that began " Confidence: ..." is put back between the two
     return [head[len(p):] + (" " + s[0] if s[0] else "") for p, head, s in zip(prompts, heads, said, strict=True)]
-
-
-def trained_outcome(data, replies: list[str], correct: np.ndarray, supervise: str) -> np.ndarray:
-    """Whether each trained reply's answer is right: the answer before its stated confidence, or with ``supervise=
-    "confidence"`` the untrained model's answer (``correct``), which the reply repeats by construction, also where
-    the adapter's continuation states no confidence and so could not be cut off the answer."""
-    if supervise == "confidence":
-        return np.asarray(correct)
-    return np.array([grade(item, answer_part(r)) for item, r in zip(data.items, replies, strict=True)])
 
 
 def reply_budget(tokenizer, max_new_tokens: int) -> int:
@@ -240,7 +232,8 @@ def run(config: Config, model=None) -> Results:
         replies = trained_replies(tuned, prompts, answers, config)
         said[variant] = replies
         read[f"trained_verbal_{variant}"] = np.array([stated_confidence(r) for r in replies])
-        outcome[f"trained_verbal_{variant}"] = trained_outcome(data, replies, correct, config.supervise)
+        outcome[f"trained_verbal_{variant}"] = np.array([grade(item, answer_part(r))
+                                                         for item, r in zip(data.items, replies, strict=True)])
         training[variant] = {"steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
                              "accuracy_after": float(outcome[f"trained_verbal_{variant}"][sides["in_distribution"]]
                                                      .mean())}

@@ -11,7 +11,6 @@ from veracity.experiments.knowing.verbal_calibration import (
     completion,
     reply_budget,
     stated_confidence,
-    trained_outcome,
     trained_replies,
     training_example,
 )
@@ -54,13 +53,12 @@ def test_with_the_confidence_supervised_the_untrained_answer_stands_and_the_tune
     assert not all(r.startswith((" 4", " 9")) for r in whole)  # a random model answering for itself says other things
 
 
-def test_a_confidence_only_adapter_is_graded_on_the_untrained_answer_even_where_it_states_no_confidence():
+def test_the_answer_is_graded_before_a_confidence_that_states_no_percentage():
     data = calibrated_math(2, seed=0, tasks=("add_1d",))
-    answers = [str(int(it.answers[0]) + k) for k, it in enumerate(data.items)]  # the first right, the second wrong
-    correct = np.array([grade(it, a) for it, a in zip(data.items, answers, strict=True)])
-    replies = [f"{answers[0]} Confidence: 6 Confidence: 6", f"{answers[1]} Confidence: 40%"]
-    assert trained_outcome(data, replies, correct, "confidence").tolist() == [True, False]
-    assert trained_outcome(data, replies, correct, "reply").tolist() == [False, False]  # the run-on is no answer
+    right = data.items[0].answers[0]
+    reply = f"{right} Confidence: 6 Confidence: 6"  # an adapter that never finished its percentage
+    assert answer_part(reply) == right and grade(data.items[0], answer_part(reply))
+    assert np.isnan(stated_confidence(reply))
 
 
 def test_the_trained_model_has_room_to_state_its_confidence_after_an_answer_that_ran_to_the_limit(word_tokenizer):
