@@ -12,8 +12,10 @@ confidence alone and, at evaluation, the untrained model answers and the adapter
 that answer. The fine-tune sees only ``--train-tasks``; it is evaluated on
 held-out questions of those sub-tasks (in distribution) and on ``--shift-tasks`` it never saw (the
 shift). Beside the trained verbal confidence, on the same questions: the untrained model asked
-how confident it is, the P(IK) head, P(True) asked in its own turn, and a constant (the training
-accuracy). ECE (10 equal-width bins), MCE and Brier, each with a question-resampled 95% interval,
+how confident it is, the P(IK) head, P(True) asked in its own turn, a constant (the training
+accuracy) and the empirical targets themselves (``sub_task_rate``: each question's sub-task
+accuracy over the training questions, in distribution only), which a channel trained on them can at
+best reproduce. ECE (10 equal-width bins), MCE and Brier, each with a question-resampled 95% interval,
 and a reliability diagram for each. Does the probe agree? The correlation of the stated
 confidence with a frozen P(IK) head's reading of each question, per layer.
 """
@@ -49,7 +51,9 @@ logger = logging.getLogger(__name__)
 TRAIN_TASKS = "add_1d,subtract_1d,add_2d,multiply_1d,subtract_2d,add_3d,multiply_2dx1d,multiply_2d"
 SHIFT_TASKS = "round_2d,next_in_sequence,divide_1d,square_2d,multiply_3d"
 CONFIDENCE = re.compile(r"Confidence:\s*(\d{1,3})\s*%")
-READ_OUTS = ("trained_verbal", "untrained_verbal", "pik_head", "p_true_own_turn", "constant")
+READ_OUTS = ("trained_verbal", "untrained_verbal", "pik_head", "p_true_own_turn", "constant", "sub_task_rate")
+IN_DISTRIBUTION_ONLY = ("sub_task_rate",)
+"""Read-outs defined only on the training sub-tasks (the shift's sub-tasks have no training accuracy)."""
 SUPERVISE = ("reply", "confidence")
 """What the fine-tune's loss falls on (``--supervise``): the whole reply, or the stated confidence alone."""
 
@@ -218,7 +222,7 @@ def run(config: Config, model=None) -> Results:
     base_verbal = verbal_confidence(model, data, answers, batch_size=config.batch_size)[1]
     read = {"untrained_verbal": base_verbal, "pik_head": pik[layer],
             "p_true_own_turn": p_true(model, data, answers, batch_size=config.batch_size, own_turn=True),
-            "constant": np.full(len(data), correct[train].mean())}
+            "constant": np.full(len(data), correct[train].mean()), "sub_task_rate": targets["empirical"]}
     outcome = {name: correct for name in read}
     training, said = {}, {}
     for variant in config.target_list:
@@ -255,6 +259,8 @@ def summarise(model, config, data, read, outcome, sides, pik, train, accuracy, t
     headline, table = {}, []
     for name, probs in read.items():
         for side, rows in sides.items():
+            if side == "shift" and name in IN_DISTRIBUTION_ONLY:
+                continue
             figures = calibration(probs[rows], outcome[name][rows], groups[rows], config.seed)
             table.append({"read_out": name, "side": side, **figures})
             if "ece" in figures:

@@ -20,6 +20,7 @@ def test_small_run_on_the_embedded_model_reads_every_confidence(tmp_path, embedd
         for side in ("in_distribution", "shift"):
             row = rows[(name, side)]
             assert row["n"] + row["n_unparsed"] == (8 if side == "shift" else saved["n_test"])
+    assert ("sub_task_rate", "shift") not in rows and rows[("sub_task_rate", "in_distribution")]["n"] == saved["n_test"]
     for name in ("ece_pik_head_in_distribution", "ece_constant_shift", "ece_p_true_own_turn_shift"):
         low, high = saved["headline"][name]["ci"]
         assert 0 <= low <= saved["headline"][name]["value"] <= high <= 1
