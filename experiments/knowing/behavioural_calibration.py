@@ -13,7 +13,10 @@ own greedy answer, so the adapter learns when to answer rather than new answers;
 the fine-tune cost a third of the model's accuracy); at t = 0 every
 question is answered (a wrong answer costs nothing there, so abstaining never scores more, and a
 question none of the model's tries got right may still be right: trained to abstain there, the
-first version abstained on 97% of questions even at t = 0). On the held-out
+first version abstained on 97% of questions even at t = 0). With ``--distil-questions N``, N more questions from
+the same QA sets (another seed, none of the study's) are answered by the model under the neutral prompt and trained
+under the t = 0 target prompt with that answer (context distillation: a base model's answers are derailed by the
+stated target, and this teaches the adapter to answer as it would without one). On the held-out
 questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
 expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
 told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -34,13 +37,15 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
 from veracity.constraints import Interval
+from veracity.data import QADataset
 from veracity.data.chat import own_answer, reply_text
 from veracity.experiments.cli import study_main
-from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, training_target
+from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, build_questions, training_target
 from veracity.experiments.knowing.targets import gate, prompted_run, scores, target_prompts
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
+from veracity.hooks.generation import generate, qa_prompts
 from veracity.probes.evaluation import ci_text, mean_estimate
 
 logger = logging.getLogger(__name__)
@@ -64,6 +69,8 @@ class Config(PIKConfig):
         train_batch_size: Examples per optimiser step.
         answer_with: What the adapter says where it answers: ``own`` (the model's own greedy answer, so that it
             learns when to answer and keeps its answers) or ``truth`` (the question's true answer).
+        distil_questions: Extra questions (the same QA sets drawn with another seed, none of the study's) answered
+            by the model under the neutral prompt and trained under the t = 0 target prompt with that answer; 0 = none.
     """
 
     study = "behavioural_calibration"
@@ -76,8 +83,10 @@ class Config(PIKConfig):
     lr: float = 1e-3
     train_batch_size: int = 8
     answer_with: str = "own"
+    distil_questions: int = 0
 
     constraints: ClassVar[dict] = {"rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
+                                   "distil_questions": [Interval(int, 0)],
                                    "train_batch_size": [Interval(int, 1)],
                                    "lr": [Interval(float, 0, closed="neither")]}
 
@@ -91,6 +100,8 @@ class Config(PIKConfig):
             raise ValueError("--k must be >= 1: the chance of being right is read from the model's own samples")
         if self.answer_with not in ("own", "truth"):
             raise ValueError(f"--answer-with must be own or truth, got {self.answer_with!r}")
+        if self.distil_questions and self.questions:
+            raise ValueError("--distil-questions draws from the built-in QA sets; with --questions leave it at 0")
 
 
 def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config: Config,
@@ -109,6 +120,30 @@ def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config
         completions += [reply_text(model.tokenizer, answer if chance[i] > t or t == 0 else ABSTAIN_REPLY)
                         for i, answer in zip(train.tolist(), said)]
     return prompts, completions
+
+
+def distil_set(data: QADataset, config: Config) -> QADataset:
+    """``config.distil_questions`` questions of the same QA sets, drawn with another seed, none of them (by text) one of
+    ``data``'s; one line if the sets hold too few."""
+    pool = build_questions(replace(config, seed=config.seed + 1, n=0, n_capitals=0, n_per_level=4 * config.n_per_level))
+    keep, seen = [], set(data.questions)
+    for i, question in enumerate(pool.questions):
+        if question not in seen:
+            keep.append(i)
+            seen.add(question)
+    if len(keep) < config.distil_questions:
+        raise ValueError(f"--distil-questions {config.distil_questions}: the QA sets hold only {len(keep)} questions "
+                         "outside the study; ask for fewer")
+    return pool.subset(keep).sample(config.distil_questions, config.seed)
+
+
+def distil_examples(model, data: QADataset, config: Config) -> tuple[list[str], list[str]]:
+    """:func:`distil_set`'s questions under the t = 0 target prompt, each completed by the model's own answer under the
+    neutral prompt (:func:`own_answer`)."""
+    extra = distil_set(data, config)
+    said = [a[0] for a in generate(model, qa_prompts(model, extra), max_new_tokens=config.max_new_tokens,
+                                   batch_size=config.batch_size, seed=config.seed)]
+    return target_prompts(model, extra, 0.0), [reply_text(model.tokenizer, own_answer(model.tokenizer, a)) for a in said]
 
 
 def abstain_share(completions: list[str]) -> float:
@@ -130,6 +165,9 @@ def run(config: Config, model=None) -> Results:
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     chance = training_target(graded, "mixed")  # greedy answer and samples, graded: the chance of being right
     prompts, completions = training_examples(model, data, chance, train, config, own=graded.greedy)
+    if config.distil_questions:
+        extra_prompts, extra_completions = distil_examples(model, data, config)
+        prompts, completions = prompts + extra_prompts, completions + extra_completions
     logger.info("training on %d examples (%.0f%% abstentions)", len(prompts), 100 * abstain_share(completions))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha,
                         epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size, seed=config.seed)

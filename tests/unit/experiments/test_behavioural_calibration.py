@@ -6,6 +6,7 @@ import pytest
 
 from veracity.data import capital_questions
 from veracity.experiments.knowing import behavioural_calibration as study
+from veracity.experiments.knowing.pik_parts import build_questions
 
 
 def test_each_training_question_is_answered_under_a_target_exactly_when_its_chance_exceeds_it(tiny):
@@ -34,11 +35,34 @@ def test_each_training_question_is_answered_under_a_target_exactly_when_its_chan
     assert [c.strip() for c in first_lines] == [own[i] for i in train]  # no chat template: the answer's first line
 
 
+def test_distilled_questions_are_none_of_the_study_s_and_are_answered_under_the_t0_target(tiny):
+    config = study.Config(qa_sets="arithmetic,capitals", n_per_level=3, n_capitals=10, distil_questions=12, out="")
+    data = build_questions(config)
+    extra = study.distil_set(data, config)
+    assert len(extra) == 12 == len(set(extra.questions)) and not set(extra.questions) & set(data.questions)
+    assert extra.questions == study.distil_set(data, config).questions  # seeded
+    prompts, completions = study.distil_examples(tiny("llama"), data, config)
+    assert len(prompts) == len(completions) == 12
+    assert all(q in p and "more than 0% confident" in p for q, p in zip(extra.questions, prompts, strict=True))
+    most = study.Config(qa_sets="capitals", n_capitals=150, distil_questions=10, out="")  # 7 of 157 capitals left
+    with pytest.raises(ValueError, match="only 7 questions outside the study; ask for fewer"):
+        study.distil_set(build_questions(most), most)
+
+
+def test_distilling_with_a_questions_file_is_refused_in_one_line(tmp_path, capsys):
+    csv = tmp_path / "q.csv"
+    csv.write_text("question,answer\nWhat is 2 + 2?,4\nWhat is the capital of Peru?,Lima\n")
+    with pytest.raises(SystemExit) as exit_info:
+        study.main(["--questions", str(csv), "--distil-questions", "5"])
+    assert exit_info.value.code == 2 and "with --questions leave it at 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--train-targets", "1"], "--train-targets must be numbers in [0, 1)"),
     (["--targets", "-0.1"], "--targets must be numbers in [0, 1)"),
     (["--k", "0", "--target", "greedy"], "--k must be >= 1"),
     (["--answer-with", "guess"], "--answer-with must be own or truth"),
+    (["--distil-questions", "-1"], "distil"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
