@@ -49,22 +49,17 @@ def test_distilled_questions_are_none_of_the_study_s_and_are_answered_under_the_
         study.distil_set(build_questions(most), most)
 
 
-def test_distilling_with_a_questions_file_is_refused_in_one_line(tmp_path, capsys):
-    csv = tmp_path / "q.csv"
-    csv.write_text("question,answer\nWhat is 2 + 2?,4\nWhat is the capital of Peru?,Lima\n")
-    with pytest.raises(SystemExit) as exit_info:
-        study.main(["--questions", str(csv), "--distil-questions", "5"])
-    assert exit_info.value.code == 2 and "with --questions leave it at 0" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("argv, message", [
     (["--train-targets", "1"], "--train-targets must be numbers in [0, 1)"),
     (["--targets", "-0.1"], "--targets must be numbers in [0, 1)"),
     (["--k", "0", "--target", "greedy"], "--k must be >= 1"),
     (["--answer-with", "guess"], "--answer-with must be own or truth"),
     (["--distil-questions", "-1"], "distil"),
+    (["--questions", "QUESTIONS", "--distil-questions", "5"], "with --questions leave it at 0"),
 ])
-def test_bad_settings_fail_before_any_model_loads(argv, message, capsys):
+def test_bad_settings_fail_before_any_model_loads(argv, message, capsys, tmp_path):
+    questions = tmp_path / "q.csv"
+    questions.write_text("question,answer\nWhat is 2 + 2?,4\nWhat is the capital of Peru?,Lima\n")
     with pytest.raises(SystemExit) as exit_info:
-        study.main(argv)
+        study.main([str(questions) if a == "QUESTIONS" else a for a in argv])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
