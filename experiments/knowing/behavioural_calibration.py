@@ -15,8 +15,9 @@ question is answered (a wrong answer costs nothing there, so abstaining never sc
 question none of the model's tries got right may still be right: trained to abstain there, the
 first version abstained on 97% of questions even at t = 0). With ``--distil-questions N``, N more questions from
 the same QA sets (another seed, none of the study's) are answered by the model under the neutral prompt and trained
-under the t = 0 target prompt with that answer (context distillation: a base model's answers are derailed by the
-stated target, and this teaches the adapter to answer as it would without one). On the held-out
+under the t = 0 target prompt with that answer (context distillation, meant to teach the adapter to answer as it
+would without a target, where the stated target derails a base model's answers; on Gemma 3 270M 200 such questions did
+not: docs/results.md). On the held-out
 questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
 expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
 told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
@@ -123,8 +124,9 @@ def training_examples(model, data, chance: np.ndarray, train: np.ndarray, config
 
 
 def distil_set(data: QADataset, config: Config) -> QADataset:
-    """``config.distil_questions`` questions of the same QA sets, drawn with another seed, none of them (by text) one of
-    ``data``'s; one line if the sets hold too few."""
+    """``config.distil_questions`` questions of the same QA sets, drawn with another seed (four times the study's
+    questions per arithmetic level, every capital), none of them (by text) one of ``data``'s; one line if the sets hold
+    too few."""
     pool = build_questions(replace(config, seed=config.seed + 1, n=0, n_capitals=0, n_per_level=4 * config.n_per_level))
     keep, seen = [], set(data.questions)
     for i, question in enumerate(pool.questions):
