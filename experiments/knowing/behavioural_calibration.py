@@ -193,16 +193,21 @@ def run(config: Config, model=None) -> Results:
         rule="trained to answer when its chance of being right (greedy answer and samples, graded) exceeds the stated "
              "t, else \"I don't know.\"; score +1 right, -t/(1-t) wrong, 0 abstained; held-out questions")
     results.write(out)
-    _write_answers(out / "answers.jsonl", data, test, told, config.targets)
+    _write_answers(out / "answers.jsonl", data, test, told, config.targets,
+                   {"neutral_answer": [graded.greedy[i] for i in test], "neutral_correct": correct.tolist(),
+                    "p_ik": p_ik.tolist()})
     write_behaviour_report(out / "report.html", results)
     return results
 
 
-def _write_answers(path: Path, data, test: np.ndarray, told: dict, targets) -> None:
+def _write_answers(path: Path, data, test: np.ndarray, told: dict, targets, gate_columns: dict) -> None:
+    """One line per held-out question: every method's reply at every target, and what the P(IK) gate reads (the
+    greedy answer under the neutral prompt, its grade, the head's P(IK))."""
     lines = []
     for j, i in enumerate(test.tolist()):
         row = {"question": data.items[i].question, "references": list(data.items[i].answers),
-               **{f"{name}_t{t:g}": told[name][k]["replies"][j] for name in told for k, t in enumerate(targets)}}
+               **{f"{name}_t{t:g}": told[name][k]["replies"][j] for name in told for k, t in enumerate(targets)},
+               **{name: values[j] for name, values in gate_columns.items()}}
         lines.append(json.dumps(row, ensure_ascii=False) + "\n")
     atomic_write_text(path, "".join(lines))
 

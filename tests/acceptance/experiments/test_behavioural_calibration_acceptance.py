@@ -24,6 +24,7 @@ def test_small_run_trains_an_adapter_and_scores_every_method_at_every_target(tmp
     assert head["abstention_rate_always_answer_t0"]["value"] == 0
     assert head["expected_score_always_answer_t0"]["value"] == pytest.approx(saved["accuracy_test"])
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
-    assert len(rows) == saved["n_test"] and {"trained_t0.75", "untrained_t0"} <= set(rows[0])
+    assert len(rows) == saved["n_test"] and {"trained_t0.75", "untrained_t0", "neutral_answer", "p_ik"} <= set(rows[0])
+    assert sum(r["neutral_correct"] for r in rows) == round(saved["accuracy_test"] * saved["n_test"])
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert "Behavioural calibration" in (out / "report.html").read_text()
