@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 TRAIN_TASKS = "add_1d,subtract_1d,add_2d,multiply_1d,subtract_2d,add_3d,multiply_2dx1d,multiply_2d"
 SHIFT_TASKS = "round_2d,next_in_sequence,divide_1d,square_2d,multiply_3d"
 CONFIDENCE = re.compile(r"Confidence:\s*(\d{1,3})\s*%")
-READ_OUTS = ("trained_verbal", "untrained_verbal", "pik_head", "p_true_own_turn", "constant", "sub_task_rate")
 IN_DISTRIBUTION_ONLY = ("sub_task_rate",)
 """Read-outs defined only on the training sub-tasks (the shift's sub-tasks have no training accuracy)."""
 SUPERVISE = ("reply", "confidence")
