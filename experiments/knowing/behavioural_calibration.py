@@ -163,6 +163,8 @@ def _figures(answered: np.ndarray, correct: np.ndarray, t: float, seed: int) -> 
 def run(config: Config, model=None) -> Results:
     """Sample, train the adapter, score every method at every target on held-out questions; write the outputs."""
     out = Path(config.out)
+    if config.distil_questions:
+        distil_set(build_questions(config), config)  # too few questions outside the study: one line before answering
     model = model or config.load_model()
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     chance = training_target(graded, "mixed")  # greedy answer and samples, graded: the chance of being right

@@ -56,6 +56,7 @@ def test_distilled_questions_are_none_of_the_study_s_and_are_answered_under_the_
     (["--answer-with", "guess"], "--answer-with must be own or truth"),
     (["--distil-questions", "-1"], "distil"),
     (["--questions", "QUESTIONS", "--distil-questions", "5"], "with --questions leave it at 0"),
+    (["--qa-sets", "capitals", "--n-capitals", "150", "--distil-questions", "10"], "only 7 questions outside the study"),
 ])
 def test_bad_settings_fail_before_any_model_loads(argv, message, capsys, tmp_path):
     questions = tmp_path / "q.csv"
