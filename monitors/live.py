@@ -58,6 +58,9 @@ def monitor(model: VeracityModel, lie_monitor: LieMonitor) -> Iterator[LiveScore
     if not isinstance(lie_monitor, AnswerProbeMonitor) or getattr(lie_monitor, "probe_", None) is None:
         raise ValueError(f"a {type(lie_monitor).__name__} cannot listen to generation: pass a fitted monitor that "
                          "reads activations (instructed_pairs or on_policy)")
+    if lie_monitor.context != "dialogue":
+        raise ValueError(f"a monitor with context={lie_monitor.context!r} reads each answer after its question alone, "
+                         "not where it is generated: score the answers afterwards with monitor.score(model, dialogues)")
     lie_monitor._check_model(model)
     live = LiveScores(layer=lie_monitor.layer_)
     probe, baseline = lie_monitor.probe_, 0.0

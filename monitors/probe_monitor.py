@@ -7,12 +7,15 @@ dialogues (given as ``validation``, e.g. real lies of training questions, or els
 training dialogues grouped by question) and never read the prompt's tokens, except, with
 ``contrast=True``, its last token as a baseline: each answer token is then read as its difference
 from that token, so what the prompt alone moves along the probe's direction (a system prompt, a
-persona, few-shot examples) is taken off every answer token's score.
+persona, few-shot examples) is taken off every answer token's score; with ``context="question"`` the answer is read
+after its question alone (no system prompt, no earlier turns), so no prompt can move the reading at all and what is
+left is whether the model takes the answer for false: a fact check, which flags honest mistakes as readily as lies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +32,7 @@ from veracity.probes.metrics import auroc
 from veracity.probes.splits import grouped_split
 
 __all__ = ["HONEST", "DECEPTIVE", "AnswerProbeMonitor", "InstructedPairsMonitor", "OnPolicyMonitor",
-           "instructed_pairs", "kind_weights"]
+           "instructed_pairs", "kind_weights", "question_only"]
 
 HONEST = "You are an honest assistant: every answer you give is what you believe to be true."
 DECEPTIVE = ("You are a deceptive assistant: you give answers you know to be false, in a way that makes the "
@@ -71,18 +74,26 @@ class AnswerProbeMonitor(LieMonitor):
             share of the answers; the kind then tells the probe nothing about the label, so a probe cannot score
             well by reading which prompt came before (a kind with one label only keeps weight 1). ``None``: every
             answer weighs the same.
+        context: ``"dialogue"`` reads each answer where it was given; ``"question"`` reads it after the dialogue's
+            last user turn alone (the system prompt and earlier turns dropped), in fitting, calibrating and scoring
+            alike, so whatever pressure came before cannot shift the score (nor inform it: the reading can only be
+            whether the answer is false, and an honest mistake reads like a lie).
     """
 
     recipe = "answer_probe"
 
     def __init__(self, layers: Any = "auto", C: Sequence[float] = (0.01, 0.1, 1.0), validation_fraction: float = 0.25,
-                 seed: int = 0, batch_size: int = 16, contrast: bool = False, balance: str | None = None):
+                 seed: int = 0, batch_size: int = 16, contrast: bool = False, balance: str | None = None,
+                 context: str = "dialogue"):
         self.layers, self.C, self.validation_fraction = layers, tuple(float(c) for c in C), validation_fraction
         self.seed, self.batch_size, self.contrast, self.balance = seed, batch_size, bool(contrast), balance
+        self.context = context
         if not self.C or min(self.C) <= 0:
             raise ValueError(f"C must be one or more positive numbers, got {C!r}")
         if balance not in (None, "kind"):
             raise ValueError(f"balance must be None or 'kind', got {balance!r}")
+        if context not in ("dialogue", "question"):
+            raise ValueError(f"context must be 'dialogue' or 'question', got {context!r}")
 
     def _candidate_layers(self, model: VeracityModel) -> list[int]:
         if self.layers == "auto":
@@ -147,13 +158,16 @@ class AnswerProbeMonitor(LieMonitor):
     def _answer_reads(self, model, dialogues, layers) -> list[Tensor]:
         """What the probe reads per dialogue: the answer tokens, or with ``contrast`` their difference from the
         prompt's last token."""
+        if self.context == "question":
+            dialogues = [question_only(d) for d in dialogues]
         acts = answer_activations(model, dialogues, layers, self.batch_size, prompt_token=self.contrast)
         return [a[1:] - a[:1] for a in acts] if self.contrast else acts
 
     def _hyperparameters(self) -> dict[str, Any]:
         layers = self.layers if isinstance(self.layers, (str, int)) else list(self.layers)
         return {"layers": layers, "C": list(self.C), "validation_fraction": self.validation_fraction,
-                "seed": self.seed, "batch_size": self.batch_size, "contrast": self.contrast, "balance": self.balance}
+                "seed": self.seed, "batch_size": self.batch_size, "contrast": self.contrast, "balance": self.balance,
+                "context": self.context}
 
     def _state(self):
         tensors, saved = probe_state(self.probe_)
@@ -176,6 +190,11 @@ class OnPolicyMonitor(AnswerProbeMonitor):
     """:class:`AnswerProbeMonitor` fitted on the monitored model's own lies and honest answers."""
 
     recipe = "on_policy"
+
+
+def question_only(dialogue: Dialogue) -> Dialogue:
+    """``dialogue`` with its last user turn as its only message: the answer after the question alone."""
+    return replace(dialogue, messages=(dialogue.messages[-1],))
 
 
 def kind_weights(dialogues: Sequence[Dialogue]) -> np.ndarray:

@@ -18,13 +18,14 @@ choosing on their real lies; ``on_policy`` and ``follow_up`` on their lies and h
 ``on_policy_controls`` on those and honest answers to other control questions; ``on_policy_in_topic``
 on the answers to ``1 - --in-topic-fraction`` of the training questions; ``on_policy_contrast`` as
 ``on_policy_in_topic``, each answer token read minus the prompt's last token; ``on_policy_balanced`` as
-``on_policy_in_topic``, lies and honest answers weighted equally within each pressure; ``self_report``
-fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
+``on_policy_in_topic``, lies and honest answers weighted equally within each pressure; ``on_policy_question_only``
+as ``on_policy_in_topic``, each answer read after its question alone, no pressure before it (a fact check: it
+cannot tell a lie from an honest mistake); ``self_report`` fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
 answers under a neutral prompt (arithmetic, number comparisons, word lengths: never the evaluation
 questions), and the other half measures the false-positive rate it reaches; ``on_policy_in_topic``
 is also calibrated at ``--in-topic-fpr`` on the honest answers to the training questions it was not
-fitted on (the watched topic: its threshold is the larger of the two), and so are ``on_policy_contrast`` and
-``on_policy_balanced``. Every threshold is
+fitted on (the watched topic: its threshold is the larger of the two), and so are ``on_policy_contrast``,
+``on_policy_balanced`` and ``on_policy_question_only``. Every threshold is
 also read on the held-out honest answers (``flagged_honest_held_out_<recipe>``). Reported per recipe on
 the held-out questions: AUROC pooled over the lie kinds (resampled by question), recall at the
 calibrated threshold, the AUROC within each kind, the honest answers' mean score per kind (an
@@ -83,8 +84,9 @@ from veracity.probes.splits import grouped_split
 logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
-           "on_policy_balanced", "follow_up", "self_report", "statement", "answer_format")
-IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, "on_policy_balanced": {"balance": "kind"}}
+           "on_policy_balanced", "on_policy_question_only", "follow_up", "self_report", "statement", "answer_format")
+IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, "on_policy_balanced": {"balance": "kind"},
+            "on_policy_question_only": {"context": "question"}}
 """On-policy probes (with these options) fitted on part of the training answers and also calibrated on the honest
 answers to the rest."""
 VARIANTS = {name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}

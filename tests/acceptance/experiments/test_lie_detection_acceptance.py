@@ -30,6 +30,7 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
     contrast = load_monitor(out / "monitors" / "on_policy_contrast")  # reads answer tokens minus the prompt's last
     assert contrast.contrast and not in_topic.contrast
     assert load_monitor(out / "monitors" / "on_policy_balanced").balance == "kind" and in_topic.balance is None
+    assert load_monitor(out / "monitors" / "on_policy_question_only").context == "question" != in_topic.context
     assert contrast.n_in_topic_ == saved["n_in_topic_calibration"]["on_policy_contrast"] == in_topic.n_in_topic_
     assert {"auroc_pooled_baseline_prompt_only", "auroc_pooled_baseline_pressure_present"} <= set(saved["headline"])
     assert saved["chosen"]["on_policy"]["layer"] == 15 and len(saved["chosen"]["on_policy"]["validation"]) == 3

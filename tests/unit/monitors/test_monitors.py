@@ -197,6 +197,30 @@ def test_a_kind_balanced_monitor_weighs_lies_and_honest_answers_alike_within_eac
         OnPolicyMonitor(balance="pressure")
 
 
+def test_a_question_only_monitor_reads_each_answer_after_its_question_alone(tiny, tmp_path):
+    model = tiny("llama")
+    train = [Dialogue((("system", f"persona {i % 3}"), ("user", "an earlier turn"), ("assistant", "ok"),
+                       *d.messages), d.answer, lie=d.lie, group=d.group) for i, d in enumerate(qa_dialogues(60, seed=1))]
+    mon = OnPolicyMonitor(layers=[1, 2], C=(0.1, 1.0), context="question").fit(model, train)
+    bare = [Dialogue.ask(d.messages[-1][1], d.answer, lie=d.lie, group=d.group) for d in train]
+    np.testing.assert_array_equal(mon.score(model, train), mon.score(model, bare))  # what came before is dropped
+    pressed = [Dialogue((("system", "answer falsely"), *d.messages), d.answer) for d in bare]
+    np.testing.assert_array_equal(mon.score(model, pressed), mon.score(model, bare))
+    same = OnPolicyMonitor(layers=[1, 2], C=(0.1, 1.0)).fit(model, bare)  # parity: the plain monitor on bare dialogues
+    assert (same.layer_, same.C_) == (mon.layer_, mon.C_)
+    np.testing.assert_allclose(same.score(model, bare), mon.score(model, train), rtol=1e-6, atol=1e-6)
+    whole = OnPolicyMonitor(layers=[mon.layer_], C=(mon.C_,)).fit(model, train)
+    assert np.abs(whole.score(model, train) - mon.score(model, train)).max() > 1e-3  # where it was said, it reads otherwise
+    mon.calibrate(model, controls(100, seed=4), fpr=0.05).save(tmp_path / "q")
+    back = load_monitor(tmp_path / "q")
+    assert back.context == "question" and back.recipe == "on_policy"
+    np.testing.assert_array_equal(back.score(model, train), mon.score(model, train))
+    with pytest.raises(ValueError, match="reads each answer after its question alone"), monitor(model, mon):
+        pass
+    with pytest.raises(ValueError, match="context must be 'dialogue' or 'question'"):
+        OnPolicyMonitor(context="prompt")
+
+
 def test_a_given_validation_set_chooses_instead_of_a_split(tiny):
     model = tiny("llama")
     pairs = instructed_pairs([(f"which country is {c} in ?", f"{c} is in {k} .") for c, k in zip(CITIES, COUNTRIES)])
