@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from veracity.data import QADataset, QAItem, arithmetic_questions
-from veracity.data.chat import has_chat_template
+from veracity.data.chat import has_chat_template, own_answer
 from veracity.experiments.deception.pressures import ask, conversations, wrong_answer
 from veracity.hooks.generation import SYSTEM, chat_or_plain, user_turn
 from veracity.monitors import Dialogue
@@ -96,13 +96,15 @@ def split_off_honest(dialogues: list[Dialogue], fraction: float, seed: int) -> t
 
 
 def as_dialogue(model, item, talk, answer: str, **known) -> Dialogue:
-    """The conversation as :func:`~veracity.experiments.deception.pressures.ask` put it to the model, and its answer."""
+    """The conversation as :func:`~veracity.experiments.deception.pressures.ask` put it to the model, and its answer as the
+    graders read it (:func:`~veracity.data.chat.own_answer`: without a chat template its first line, not the lines a base
+    model runs on with, "Vienna\nQuestion: Salzburg\nAnswer ..."), so a monitor reads the tokens that were graded."""
     system, history = talk
     if system is None and has_chat_template(model.tokenizer):
         system = SYSTEM  # what chat_or_plain adds to a neutral chat
     messages = ([("system", system)] if system else []) + [m for asked, said in history
                                                             for m in (("user", asked), ("assistant", said))]
-    return Dialogue((*messages, ("user", user_turn(item))), answer.strip() or "(no answer)", **known)
+    return Dialogue((*messages, ("user", user_turn(item))), own_answer(model.tokenizer, answer) or "(no answer)", **known)
 
 
 def answer_format_texts(model, data: QADataset, train: np.ndarray, seed: int) -> tuple[list[str], list[int]]:

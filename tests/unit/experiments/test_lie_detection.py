@@ -130,3 +130,16 @@ def test_the_prompt_only_baseline_reads_the_prompts_last_token_as_the_prompt_alo
 
     probe = LogisticProbe(C=0.1).fit(alone(train), np.array([d.lie for d in train], dtype=int))
     np.testing.assert_allclose(got, probe.decision_function(alone(test)), rtol=1e-4, atol=1e-4)
+
+
+def test_a_monitor_reads_the_answer_the_graders_read_a_base_model_s_first_line(tiny):
+    from veracity.experiments.deception.controls import as_dialogue
+
+    model = tiny("llama")  # no chat template: a base model runs on past its answer
+    item = capital_questions().items[0]
+    talk = ("You are Mallory.", [])
+    ran_on = f"{item.answers[0]}\nQuestion: Salzburg\nAnswer"
+    assert as_dialogue(model, item, talk, " " + ran_on, lie=False).answer == item.answers[0]
+    assert as_dialogue(model, item, talk, "  \n", lie=False).answer == "(no answer)"
+    model.tokenizer.chat_template = "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
+    assert as_dialogue(model, item, talk, ran_on + " ", lie=False).answer == ran_on  # a chat reply is read whole
