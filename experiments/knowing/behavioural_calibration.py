@@ -139,10 +139,9 @@ def distil_set(data: QADataset, config: Config) -> QADataset:
     return pool.subset(keep).sample(config.distil_questions, config.seed)
 
 
-def distil_examples(model, data: QADataset, config: Config) -> tuple[list[str], list[str]]:
-    """:func:`distil_set`'s questions under the t = 0 target prompt, each completed by the model's own answer under the
-    neutral prompt (:func:`own_answer`)."""
-    extra = distil_set(data, config)
+def distil_examples(model, extra: QADataset, config: Config) -> tuple[list[str], list[str]]:
+    """``extra`` (:func:`distil_set`'s questions) under the t = 0 target prompt, each completed by the model's own answer
+    under the neutral prompt (:func:`own_answer`)."""
     said = [a[0] for a in generate(model, qa_prompts(model, extra), max_new_tokens=config.max_new_tokens,
                                    batch_size=config.batch_size, seed=config.seed)]
     return target_prompts(model, extra, 0.0), [reply_text(model.tokenizer, own_answer(model.tokenizer, a)) for a in said]
@@ -163,14 +162,14 @@ def _figures(answered: np.ndarray, correct: np.ndarray, t: float, seed: int) -> 
 def run(config: Config, model=None) -> Results:
     """Sample, train the adapter, score every method at every target on held-out questions; write the outputs."""
     out = Path(config.out)
-    if config.distil_questions:
-        distil_set(build_questions(config), config)  # too few questions outside the study: one line before answering
+    # drawn before any model loads, so that sets too small for --distil-questions fail in one line, not after answering
+    extra = distil_set(build_questions(config), config) if config.distil_questions else None
     model = model or config.load_model()
     data, graded, train, test, layer, acts, head = answer_split_and_fit(model, config)
     chance = training_target(graded, "mixed")  # greedy answer and samples, graded: the chance of being right
     prompts, completions = training_examples(model, data, chance, train, config, own=graded.greedy)
-    if config.distil_questions:
-        extra_prompts, extra_completions = distil_examples(model, data, config)
+    if extra is not None:
+        extra_prompts, extra_completions = distil_examples(model, extra, config)
         prompts, completions = prompts + extra_prompts, completions + extra_completions
     logger.info("training on %d examples (%.0f%% abstentions)", len(prompts), 100 * abstain_share(completions))
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha,

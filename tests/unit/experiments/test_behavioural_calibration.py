@@ -41,7 +41,7 @@ def test_distilled_questions_are_none_of_the_study_s_and_are_answered_under_the_
     extra = study.distil_set(data, config)
     assert len(extra) == 12 == len(set(extra.questions)) and not set(extra.questions) & set(data.questions)
     assert extra.questions == study.distil_set(data, config).questions  # seeded
-    prompts, completions = study.distil_examples(tiny("llama"), data, config)
+    prompts, completions = study.distil_examples(tiny("llama"), extra, config)
     assert len(prompts) == len(completions) == 12
     assert all(q in p and "more than 0% confident" in p for q, p in zip(extra.questions, prompts, strict=True))
     most = study.Config(qa_sets="capitals", n_capitals=150, distil_questions=10, out="")  # 7 of 157 capitals left
@@ -58,7 +58,8 @@ def test_distilled_questions_are_none_of_the_study_s_and_are_answered_under_the_
     (["--questions", "QUESTIONS", "--distil-questions", "5"], "with --questions leave it at 0"),
     (["--qa-sets", "capitals", "--n-capitals", "150", "--distil-questions", "10"], "only 7 questions outside the study"),
 ])
-def test_bad_settings_fail_before_any_model_loads(argv, message, capsys, tmp_path):
+def test_bad_settings_fail_before_any_model_loads(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(study.Config, "load_model", lambda *_, **__: pytest.fail("a model was loaded"))
     questions = tmp_path / "q.csv"
     questions.write_text("question,answer\nWhat is 2 + 2?,4\nWhat is the capital of Peru?,Lima\n")
     with pytest.raises(SystemExit) as exit_info:
