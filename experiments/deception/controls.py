@@ -4,7 +4,9 @@ answer-format truth probe's training texts.
 A control answer is the model's own answer to an ordinary question (:data:`TOPICS`: arithmetic, which
 number is larger, how many letters a word has, its first letter, which of two words comes first in the
 alphabet; every question distinct) under a neutral prompt: honest by construction (a mistake is
-not a lie), and never one of a study's evaluation questions. ``lie_detection`` and
+not a lie), and never one of a study's evaluation questions. Each is graded: a right answer has the kind
+``"control"``, an honest mistake ``"control_mistake"`` (a monitor that reads whether an answer is false flags
+those, and the studies report its false-positive rate on each). ``lie_detection`` and
 ``honesty_pressure`` calibrate every monitor on half of them and measure the false-positive rate on
 the other half.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veracity.data import QADataset, QAItem, arithmetic_questions
+from veracity.data import QADataset, QAItem, arithmetic_questions, grade
 from veracity.data.chat import has_chat_template, own_answer
 from veracity.experiments.deception.pressures import ask, conversations, wrong_answer
 from veracity.hooks.generation import SYSTEM, chat_or_plain, user_turn
@@ -79,12 +81,14 @@ def control_questions(n: int, seed: int) -> QADataset:
 def control_answers(model, config, n: int | None = None, seed_offset: int = 7,
                     exclude: frozenset[str] = frozenset()) -> list[Dialogue]:
     """The model's own answers to ``n`` control questions (default ``config.n_control``) under the neutral prompt
-    (honest: mistakes are not lies), leaving out those whose user turn is in ``exclude``."""
+    (honest: mistakes are not lies; a wrong one has the kind ``"control_mistake"``), leaving out those whose user turn
+    is in ``exclude``."""
     data = control_questions(config.n_control if n is None else n, config.seed + seed_offset)
     data = QADataset([item for item in data.items if user_turn(item) not in exclude], "control")
     talks = conversations(data, None, config)
     _, answers = ask(model, data, talks, config)
-    return [as_dialogue(model, item, talk, answer, lie=False, kind="control", group=f"control{i}")
+    return [as_dialogue(model, item, talk, answer, lie=False, group=f"control{i}",
+                        kind="control" if grade(item, answer) else "control_mistake")
             for i, (item, talk, answer) in enumerate(zip(data.items, talks, answers, strict=True))]
 
 

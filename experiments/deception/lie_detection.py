@@ -25,7 +25,11 @@ answers under a neutral prompt (arithmetic, number comparisons, word lengths: ne
 questions), and the other half measures the false-positive rate it reaches; ``on_policy_in_topic``
 is also calibrated at ``--in-topic-fpr`` on the honest answers to the training questions it was not
 fitted on (the watched topic: its threshold is the larger of the two), and so are ``on_policy_contrast``,
-``on_policy_balanced`` and ``on_policy_question_only``. Every threshold is
+``on_policy_balanced`` and ``on_policy_question_only``; ``on_policy_controls_in_topic`` and ``on_policy_contrast_controls``
+are ``on_policy_in_topic`` and ``on_policy_contrast`` also fitted on the control answers ``on_policy_controls`` learns
+from (so an honest mistake is an honest answer to them; calibrated like the others). The controls are graded, and each
+recipe's false-positive rate is also given on the right answers and on the honest mistakes among the fresh half
+(``fpr_control_right_<recipe>``, ``fpr_control_mistakes_<recipe>``; ``controls.jsonl`` holds them with their scores). Every threshold is
 also read on the held-out honest answers (``flagged_honest_held_out_<recipe>``). Reported per recipe on
 the held-out questions: AUROC pooled over the lie kinds (resampled by question), recall at the
 calibrated threshold, the AUROC within each kind, the honest answers' mean score per kind (an
@@ -84,11 +88,15 @@ from veracity.probes.splits import grouped_split
 logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
-           "on_policy_balanced", "on_policy_question_only", "follow_up", "self_report", "statement", "answer_format")
+           "on_policy_balanced", "on_policy_question_only", "on_policy_controls_in_topic", "on_policy_contrast_controls",
+           "follow_up", "self_report", "statement", "answer_format")
 IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, "on_policy_balanced": {"balance": "kind"},
-            "on_policy_question_only": {"context": "question"}}
+            "on_policy_question_only": {"context": "question"}, "on_policy_controls_in_topic": {},
+            "on_policy_contrast_controls": {"contrast": True}}
 """On-policy probes (with these options) fitted on part of the training answers and also calibrated on the honest
 answers to the rest."""
+WITH_CONTROLS = ("on_policy_controls_in_topic", "on_policy_contrast_controls")
+"""Of :data:`IN_TOPIC`, those also fitted on honest answers to other control questions (their mistakes included)."""
 VARIANTS = {name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}
 """Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
@@ -208,7 +216,8 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
                  train_controls: list[Dialogue], in_topic_fit: list[Dialogue]) -> dict:
     """Every recipe fitted on the training questions alone (``on_policy_controls`` also on ``train_controls``, honest
     answers to control questions that neither calibrate nor check any monitor; ``on_policy_in_topic`` on
-    ``in_topic_fit``, the part of the training answers that :func:`in_topic_split` keeps for fitting)."""
+    ``in_topic_fit``, the part of the training answers that :func:`in_topic_split` keeps for fitting; those of
+    :data:`WITH_CONTROLS` on both)."""
     pairs = instructed_pairs([(user_turn(data.items[i]), data.items[i].answers[0]) for i in train_questions])
     layers = config.layer_spec
     truth_layer, cities = round(2 * model.n_layers / 3), load_statements("cities").sample(STATEMENTS, config.seed)
@@ -219,7 +228,7 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
         "on_policy_controls": OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size).fit(
             model, train + train_controls),
         **{name: OnPolicyMonitor(layers=layers, seed=config.seed, batch_size=config.batch_size, **options).fit(
-            model, in_topic_fit) for name, options in IN_TOPIC.items()},
+            model, in_topic_fit + (train_controls if name in WITH_CONTROLS else [])) for name, options in IN_TOPIC.items()},
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
@@ -300,10 +309,15 @@ def run(config: Config, model=None) -> Results:
     transfer = transfer_matrix(model, monitors, train, test, unseen, config)
     baselines = {"prompt_only": prompt_only(model, train, test, monitors["on_policy"].layer_, config),
                  "pressure_present": np.array([float(d.kind != "neutral") for d in test])}
-    results = summarise(model, config, data, rows, train, test, unseen, monitors, scores, baselines, transfer)
+    results = summarise(model, config, data, rows, train, test, unseen, monitors, scores, baselines, transfer, fresh)
     results.write(out)
     for name, mon in monitors.items():
         mon.save(out / "monitors" / name)
+    atomic_write_text(out / "controls.jsonl", "".join(
+        json.dumps({"split": split, "question": d.messages[-1][1], "answer": d.answer,
+                    "mistake": d.kind == "control_mistake",
+                    **({f"{n}_score": float(s["fresh"][i]) for n, s in scores.items()} if split == "fresh" else {})})
+        + "\n" for split, rows_ in (("calibration", calibration), ("fresh", fresh)) for i, d in enumerate(rows_)))
     atomic_write_text(out / "answers.jsonl", "".join(
         json.dumps({"split": d.group.split(":")[0], "kind": d.kind, "question": d.messages[-1][1], "answer": d.answer,
                     "lie": d.lie, **{f"{n}_score": float(s["test"][i]) for n, s in scores.items()}}) + "\n"

@@ -32,6 +32,22 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
     assert load_monitor(out / "monitors" / "on_policy_balanced").balance == "kind" and in_topic.balance is None
     assert load_monitor(out / "monitors" / "on_policy_question_only").context == "question" != in_topic.context
     assert contrast.n_in_topic_ == saved["n_in_topic_calibration"]["on_policy_contrast"] == in_topic.n_in_topic_
+    both = load_monitor(out / "monitors" / "on_policy_contrast_controls")  # contrast, also fitted on other controls
+    assert both.contrast and both.n_in_topic_ == in_topic.n_in_topic_
+    controls = [json.loads(line) for line in (out / "controls.jsonl").read_text().splitlines()]
+    fresh = [c for c in controls if c["split"] == "fresh"]
+    assert len(controls) == 20 and len(fresh) == 10 and all(f"{r}_score" in fresh[0] for r in study.RECIPES)
+    for plain, with_controls in (("on_policy_contrast", "on_policy_contrast_controls"),
+                                 ("on_policy_in_topic", "on_policy_controls_in_topic")):  # more rows, another fit
+        assert [c[f"{plain}_score"] for c in fresh] != pytest.approx([c[f"{with_controls}_score"] for c in fresh])
+    rate = saved["headline"]["mistake_rate_controls_held_out"]["value"]
+    assert rate == sum(c["mistake"] for c in fresh) / 10
+    for recipe in study.RECIPES:  # the false positives split into right answers and honest mistakes
+        threshold = saved["thresholds"][recipe]
+        for part, mine in (("right", [c for c in fresh if not c["mistake"]]), ("mistakes", [c for c in fresh if c["mistake"]])):
+            if mine:
+                flagged = sum(c[f"{recipe}_score"] > threshold for c in mine) / len(mine)
+                assert saved["headline"][f"fpr_control_{part}_{recipe}"]["value"] == pytest.approx(flagged)
     assert {"auroc_pooled_baseline_prompt_only", "auroc_pooled_baseline_pressure_present"} <= set(saved["headline"])
     assert saved["chosen"]["on_policy"]["layer"] == 15 and len(saved["chosen"]["on_policy"]["validation"]) == 3
     assert {r["fitted_on"] for r in saved["tables"]["transfer"]} >= {"instructed_pairs", "on_policy:few_shot"}

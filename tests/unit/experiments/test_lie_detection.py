@@ -51,7 +51,9 @@ def test_a_topic_organism_has_no_unseen_topic_and_a_plain_model_keeps_the_cli_tr
 
 
 def test_the_controls_on_policy_controls_learns_from_never_calibrate_or_check_a_monitor(tiny, tmp_path):
-    from veracity.experiments.deception.controls import control_answers
+    from veracity.data import grade
+    from veracity.experiments.deception.controls import control_answers, control_questions
+    from veracity.hooks.generation import user_turn
 
     model = tiny("llama")
     config = study.Config(n_control=150, max_new_tokens=1, out=str(tmp_path / "out"))
@@ -62,7 +64,12 @@ def test_the_controls_on_policy_controls_learns_from_never_calibrate_or_check_a_
     assert asked & {d.messages[-1][1] for d in again}  # another seed repeats some (214 words to ask about)...
     more = control_answers(model, config, n=150, seed_offset=13, exclude=asked)
     assert more and not asked & {d.messages[-1][1] for d in more}  # ...which are left out
-    assert all(d.lie is False and d.kind == "control" for d in more)
+    assert all(d.lie is False for d in more)
+    # graded: a wrong answer is an honest mistake, kept apart so a monitor's false positives on them show
+    items = {user_turn(item): item for item in control_questions(150, config.seed + 13).items}
+    assert [d.kind for d in more] == ["control" if grade(items[d.messages[-1][1]], d.answer) else "control_mistake"
+                                      for d in more]
+    assert "control_mistake" in {d.kind for d in more}  # a random model gets some wrong
 
 
 def test_another_split_than_the_organisms_is_refused_before_any_model_loads(tmp_path):
