@@ -317,7 +317,7 @@ def run(config: Config, model=None) -> Results:
         json.dumps({"split": split, "question": d.messages[-1][1], "answer": d.answer,
                     "mistake": d.kind == "control_mistake",
                     **({f"{n}_score": float(s["fresh"][i]) for n, s in scores.items()} if split == "fresh" else {})})
-        + "\n" for split, rows_ in (("calibration", calibration), ("fresh", fresh)) for i, d in enumerate(rows_)))
+        + "\n" for split, half in (("calibration", calibration), ("fresh", fresh)) for i, d in enumerate(half)))
     atomic_write_text(out / "answers.jsonl", "".join(
         json.dumps({"split": d.group.split(":")[0], "kind": d.kind, "question": d.messages[-1][1], "answer": d.answer,
                     "lie": d.lie, **{f"{n}_score": float(s["test"][i]) for n, s in scores.items()}}) + "\n"
