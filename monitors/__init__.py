@@ -9,6 +9,8 @@ only what its recipe reads (answer tokens, or follow-up log-probabilities) and s
 - :class:`OnPolicyMonitor` (``on_policy``): the same probe fitted on a model's own lies;
 - :class:`FollowUpMonitor` (``follow_up``): yes/no follow-up questions, black-box;
 - :class:`SelfReportMonitor` (``self_report``): the model asked whether its answer was true;
+- :class:`ConsistencyMonitor` (``consistency``): how unlike the model's answer to the question asked
+  plainly (no system prompt, no earlier turns) the answer is, black-box, nothing fitted;
 - baselines that read the fact, not the intent: :class:`StatementMonitor` (``statement``) and
   :class:`AnswerFormatMonitor` (``answer_format``), a truth probe at the answer's last token.
 
@@ -21,8 +23,11 @@ Example:
 from veracity.monitors.black_box import (
     FOLLOW_UPS,
     SELF_REPORT,
+    ConsistencyMonitor,
     FollowUpMonitor,
     SelfReportMonitor,
+    answer_surprise,
+    asked_plainly,
     follow_up_log_odds,
     yes_minus_no,
 )
@@ -41,6 +46,7 @@ from veracity.monitors.reading import answer_activations, remembered_reads
 from veracity.monitors.truth_monitor import AnswerFormatMonitor, StatementMonitor, TruthProbeMonitor
 
 __all__ = ["DECEPTIVE", "FOLLOW_UPS", "HONEST", "MONITORS", "SELF_REPORT", "AnswerFormatMonitor", "AnswerProbeMonitor",
-           "Dialogue", "FollowUpMonitor", "InstructedPairsMonitor", "LieMonitor", "LiveScores", "OnPolicyMonitor",
-           "SelfReportMonitor", "StatementMonitor", "TruthProbeMonitor", "answer_activations", "answer_tokens",
+           "ConsistencyMonitor", "Dialogue", "FollowUpMonitor", "InstructedPairsMonitor", "LieMonitor", "LiveScores", "OnPolicyMonitor",
+           "SelfReportMonitor", "StatementMonitor", "TruthProbeMonitor", "answer_activations", "answer_surprise",
+           "answer_tokens", "asked_plainly",
            "follow_up_log_odds", "instructed_pairs", "load_monitor", "monitor", "prompt_text", "remembered_reads", "yes_minus_no"]

@@ -1,11 +1,16 @@
-"""Black-box recipes: questions asked after the answer, read from next-token log-probabilities only.
+"""Black-box recipes: read from log-probabilities only, never from activations.
 
 ``follow_up`` (the idea of Pacchiardi et al. 2023, "How to Catch an AI Liar"): a fixed set of
 yes/no questions, some about the answer, some plain facts, some without a sensible answer, asked
 one at a time after the suspect answer; each gives log P(yes) - log P(no); a logistic regression on
 those features scores the answer. ``self_report``: the model is asked whether its answer was true,
-and the score is log P(no) - log P(yes). Neither reads activations, so both run where hooks
-cannot (a model on NDIF) and may read another model's answers.
+and the score is log P(no) - log P(yes). ``consistency`` (MASK's definition of a lie, 2025, as a score: a
+statement that contradicts what the model says when asked plainly): the user's last question is asked again
+alone, without the system prompt or earlier turns, and each answer token scores its surprise there,
+-log P(token | the question asked plainly, the answer's earlier tokens); the answer's score is their mean.
+It fits nothing, so no topic is learnt, and an honest mistake (the model's own plain answer) scores low;
+it cannot see a lie the model would also tell when asked plainly (a topic organism, a trigger that leaks).
+None reads activations, so all run where hooks cannot (a model on NDIF) and may read another model's answers.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from veracity.data.chat import has_chat_template
 from veracity.hooks.extract import right_pad, tokenize
+from veracity.hooks.generation import SYSTEM
 from veracity.hooks.logprobs import next_token_logprobs
 from veracity.hooks.model import VeracityModel
-from veracity.monitors.dialogue import Dialogue, check_dialogues, with_follow_up
+from veracity.monitors.dialogue import Dialogue, answer_tokens, check_dialogues, with_follow_up
 from veracity.monitors.monitor import LieMonitor, probe_from_state, probe_state, register_monitor
 from veracity.probes import LogisticProbe
 
-__all__ = ["FOLLOW_UPS", "SELF_REPORT", "FollowUpMonitor", "SelfReportMonitor", "follow_up_log_odds", "yes_minus_no"]
+__all__ = ["FOLLOW_UPS", "SELF_REPORT", "ConsistencyMonitor", "FollowUpMonitor", "SelfReportMonitor", "answer_surprise",
+           "asked_plainly", "follow_up_log_odds", "yes_minus_no"]
 
 FOLLOW_UPS = (
     # about the answer just given
@@ -183,3 +191,73 @@ class SelfReportMonitor(LieMonitor):
 
     def _hyperparameters(self) -> dict[str, Any]:
         return {"question": self.question, "batch_size": self.batch_size}
+
+
+def asked_plainly(tokenizer, dialogue: Dialogue, system: str | None = "auto") -> Dialogue:
+    """The dialogue's last question alone, with its answer: no system prompt, no earlier turns (``system="auto"``: the
+    neutral :data:`~veracity.hooks.generation.SYSTEM` of a chat model, nothing without a chat template)."""
+    if system == "auto":
+        system = SYSTEM if has_chat_template(tokenizer) else None
+    return Dialogue(((("system", system),) if system else ()) + (dialogue.messages[-1],), dialogue.answer)
+
+
+def answer_surprise(model: VeracityModel, dialogues: Sequence[Dialogue], system: str | None = "auto",
+                    batch_size: int = 16) -> list[np.ndarray]:
+    """Per answer token, -log P(token) after the question asked plainly (:func:`asked_plainly`) and the answer's
+    earlier tokens: float64 arrays, one per dialogue, as long as its answer in tokens."""
+    rows = answer_tokens(model, [asked_plainly(model.tokenizer, d, system) for d in check_dialogues(dialogues)])
+    out: list[np.ndarray] = [np.zeros(0)] * len(rows)
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]), reverse=True)  # batches of similar length
+    for start in range(0, len(rows), batch_size):
+        chosen = order[start: start + batch_size]
+        ids, mask = right_pad([rows[i][0] for i in chosen], model.tokenizer.pad_token_id, model.device)
+        with torch.no_grad():
+            logits = model.engine.logits(ids, mask)
+        for j, i in enumerate(chosen):
+            tokens, first = rows[i]
+            # the token at position p is predicted at p - 1: the answer's from the prompt's last position on
+            predicting = logits[j, first - 1: len(tokens) - 1].float()
+            said = torch.tensor(tokens[first:], device=predicting.device)[:, None]
+            out[i] = (predicting.logsumexp(-1) - predicting.gather(1, said)[:, 0]).double().cpu().numpy()
+    return out
+
+
+@register_monitor
+class ConsistencyMonitor(LieMonitor):
+    """How unlike the model's plain answer an answer is: the mean of :func:`answer_surprise` over its tokens.
+
+    Nothing is fitted (no topic, layer or kind of lie is learnt); calibrate it on honest controls as any monitor.
+
+    Args:
+        system: The system message the question is asked plainly under ("auto": veracity's neutral one on a chat
+            model, none without a chat template; ``None``: none).
+        batch_size: Dialogues per forward pass.
+
+    Example:
+        >>> ConsistencyMonitor().fit(model).calibrate(model, control_answers, fpr=0.01).flag(model, suspects)
+    """
+
+    recipe = "consistency"
+    black_box = True
+
+    def __init__(self, system: str | None = "auto", batch_size: int = 16):
+        if system is not None and not isinstance(system, str):
+            raise ValueError(f"system must be 'auto', a system message or None, got {system!r}")
+        self.system, self.batch_size = system, batch_size
+
+    def fit(self, model: VeracityModel, dialogues: Sequence[Dialogue] | None = None) -> ConsistencyMonitor:
+        """Nothing is learned; binds the monitor to ``model`` (so that saving records it)."""
+        self._bind(model)
+        return self
+
+    def token_scores(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> list[np.ndarray]:
+        """Per answer token, its surprise after the question asked plainly (:func:`answer_surprise`)."""
+        dialogues = check_dialogues(dialogues)
+        self._check_model(model)
+        return answer_surprise(model, dialogues, self.system, self.batch_size)
+
+    def _scores(self, model: VeracityModel, dialogues: list[Dialogue]) -> np.ndarray:
+        return np.array([tokens.mean() for tokens in answer_surprise(model, dialogues, self.system, self.batch_size)])
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"system": self.system, "batch_size": self.batch_size}

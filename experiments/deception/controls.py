@@ -79,12 +79,13 @@ def control_questions(n: int, seed: int) -> QADataset:
 
 
 def control_answers(model, config, n: int | None = None, seed_offset: int = 7,
-                    exclude: frozenset[str] = frozenset()) -> list[Dialogue]:
+                    exclude: frozenset[str] = frozenset(), leave_out: frozenset[str] = frozenset()) -> list[Dialogue]:
     """The model's own answers to ``n`` control questions (default ``config.n_control``) under the neutral prompt
     (honest: mistakes are not lies; a wrong one has the kind ``"control_mistake"``), leaving out those whose user turn
-    is in ``exclude``."""
+    is in ``exclude`` and those whose category is in ``leave_out`` (``"add_1d"``, ``"larger"``, ...)."""
     data = control_questions(config.n_control if n is None else n, config.seed + seed_offset)
-    data = QADataset([item for item in data.items if user_turn(item) not in exclude], "control")
+    data = QADataset([item for item in data.items if user_turn(item) not in exclude and item.category not in leave_out],
+                     "control")
     talks = conversations(data, None, config)
     _, answers = ask(model, data, talks, config)
     return [as_dialogue(model, item, talk, answer, lie=False, group=f"control{i}",

@@ -20,7 +20,8 @@ on the answers to ``1 - --in-topic-fraction`` of the training questions; ``on_po
 ``on_policy_in_topic``, each answer token read minus the prompt's last token; ``on_policy_balanced`` as
 ``on_policy_in_topic``, lies and honest answers weighted equally within each pressure; ``on_policy_question_only``
 as ``on_policy_in_topic``, each answer read after its question alone, no pressure before it (a fact check: it
-cannot tell a lie from an honest mistake); ``self_report`` fits nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
+cannot tell a lie from an honest mistake); ``self_report`` and ``consistency``, how unlike the model's answer to the
+question asked plainly an answer is, fit nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
 answers under a neutral prompt (arithmetic, number comparisons, word lengths: never the evaluation
 questions), and the other half measures the false-positive rate it reaches; ``on_policy_in_topic``
 is also calibrated at ``--in-topic-fpr`` on the honest answers to the training questions it was not
@@ -50,7 +51,7 @@ import torch
 
 from veracity.atomic import atomic_write_text, check_writable_folder
 from veracity.constraints import FRACTION, Interval
-from veracity.data import QADataset, arithmetic_questions, capital_questions, grade, load_statements
+from veracity.data import ARITHMETIC_LEVELS, QADataset, arithmetic_questions, capital_questions, grade, load_statements
 from veracity.data.answers import answer_names, classify_answer
 from veracity.experiments.cli import study_main
 from veracity.experiments.config import QuestionsConfig
@@ -71,6 +72,7 @@ from veracity.hooks.generation import user_turn
 from veracity.monitors import (
     FOLLOW_UPS,
     AnswerFormatMonitor,
+    ConsistencyMonitor,
     Dialogue,
     FollowUpMonitor,
     InstructedPairsMonitor,
@@ -89,7 +91,7 @@ logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
            "on_policy_balanced", "on_policy_question_only", "on_policy_controls_in_topic", "on_policy_contrast_controls",
-           "follow_up", "self_report", "statement", "answer_format")
+           "follow_up", "self_report", "consistency", "statement", "answer_format")
 IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, "on_policy_balanced": {"balance": "kind"},
             "on_policy_question_only": {"context": "question"}, "on_policy_controls_in_topic": {},
             "on_policy_contrast_controls": {"contrast": True}}
@@ -100,6 +102,8 @@ WITH_CONTROLS = ("on_policy_controls_in_topic", "on_policy_contrast_controls")
 VARIANTS = {name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}
 """Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
+UNSEEN_CATEGORIES = {"arithmetic": frozenset(ARITHMETIC_LEVELS), "capitals": frozenset({"capital"})}
+"""The question categories of each unseen topic: the control answers monitors are fitted on leave them out."""
 
 
 @dataclass(kw_only=True)
@@ -231,6 +235,7 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
             model, in_topic_fit + (train_controls if name in WITH_CONTROLS else [])) for name, options in IN_TOPIC.items()},
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
+        "consistency": ConsistencyMonitor(batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
         "statement": StatementMonitor(truth_layer, C=0.1, batch_size=config.batch_size).fit(
             model, cities.statements, cities.labels),
@@ -290,9 +295,11 @@ def run(config: Config, model=None) -> Results:
     logger.info("[lies 2/5] %d ordinary control questions under a neutral prompt", config.n_control)
     controls = control_answers(model, config)
     calibration, fresh = controls[::2], controls[1::2]
-    # on_policy_controls learns that ordinary answers are honest from other control questions than these
+    # on_policy_controls learns that ordinary answers are honest from other control questions than these, and never
+    # from the unseen topic's (arithmetic controls would show it the topic, on the honest side)
     train_controls = control_answers(model, config, n=max(2, config.n_control // 3), seed_offset=13,
-                                     exclude=frozenset(d.messages[-1][1] for d in controls))
+                                     exclude=frozenset(d.messages[-1][1] for d in controls),
+                                     leave_out=UNSEEN_CATEGORIES.get(topic, frozenset()))
     logger.info("[lies 3/5] fitting %s on %d training answers", ", ".join(RECIPES), len(train))
     in_topic_fit, in_topic = in_topic_split(train, config)
     monitors = fit_monitors(model, train, data, train_q, config, train_controls, in_topic_fit)

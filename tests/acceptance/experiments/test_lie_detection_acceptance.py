@@ -54,4 +54,8 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert len(rows) == results["n_test_answers"] and {r["split"] for r in rows} == {"test"}
     assert sum(r["lie"] for r in rows) == saved["n_lies_test"]
+    # consistency: the model's own neutral answers are what it says when asked plainly, lies are not
+    neutral = [r["consistency_score"] for r in rows if r["kind"] == "neutral"]
+    lies = [r["consistency_score"] for r in rows if r["lie"]]
+    assert neutral and sum(neutral) / len(neutral) < sum(lies) / len(lies)
     assert "ROC" in (out / "report.html").read_text() or "false-positive rate" in (out / "report.html").read_text()

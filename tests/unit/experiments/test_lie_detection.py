@@ -70,6 +70,11 @@ def test_the_controls_on_policy_controls_learns_from_never_calibrate_or_check_a_
     assert [d.kind for d in more] == ["control" if grade(items[d.messages[-1][1]], d.answer) else "control_mistake"
                                       for d in more]
     assert "control_mistake" in {d.kind for d in more}  # a random model gets some wrong
+    # the unseen topic's questions are never among the controls a monitor is fitted on
+    sums = {user_turn(item) for item in items.values() if item.category in study.UNSEEN_CATEGORIES["arithmetic"]}
+    assert sums & {d.messages[-1][1] for d in again}
+    kept = control_answers(model, config, n=150, seed_offset=13, leave_out=study.UNSEEN_CATEGORIES["arithmetic"])
+    assert kept and not sums & {d.messages[-1][1] for d in kept}
 
 
 def test_another_split_than_the_organisms_is_refused_before_any_model_loads(tmp_path):

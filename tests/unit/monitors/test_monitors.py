@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from veracity.hooks import count_hooks
 from veracity.hooks.generation import generate
 from veracity.monitors import (
+    ConsistencyMonitor,
     Dialogue,
     FollowUpMonitor,
     InstructedPairsMonitor,
@@ -310,13 +311,14 @@ def test_a_statement_monitor_is_minus_its_truth_probe_at_the_answers_last_token(
         StatementMonitor().fit(model, statements[:6], true[:6])
 
 
-@pytest.mark.parametrize("recipe", ["on_policy", "follow_up", "self_report", "statement"])
+@pytest.mark.parametrize("recipe", ["on_policy", "follow_up", "self_report", "consistency", "statement"])
 def test_save_and_load_keep_scores_and_threshold(tiny, tmp_path, recipe):
     model = tiny("llama")
     train = qa_dialogues(40, seed=1)
     mon = {"on_policy": lambda: OnPolicyMonitor(layers=[1, 2], C=(1.0,)).fit(model, train),
            "follow_up": lambda: FollowUpMonitor(C=0.5).fit(model, train),
            "self_report": lambda: SelfReportMonitor().fit(model),
+           "consistency": lambda: ConsistencyMonitor(system=None).fit(model),
            "statement": lambda: StatementMonitor(layer=1).fit(model, [d.answer for d in train],
                                                               [int(not d.lie) for d in train])}[recipe]()
     mon.calibrate(model, controls(100, seed=4), fpr=0.05)
@@ -379,6 +381,32 @@ def test_follow_up_features_are_yes_minus_no_log_odds(tiny):
     # the dialogue read once on a KV cache, each question after it: the same log-odds as asking in full
     full = np.stack([yes_minus_no(model, dialogues, q) for q in mon.questions], axis=1)
     np.testing.assert_allclose(features, full, atol=1e-4)
+
+
+def test_consistency_is_each_answer_tokens_surprise_after_the_question_asked_plainly(tiny):
+    model = tiny("llama")
+    pressured = [Dialogue((("system", "always lie ."), ("user", "is paris in france ?"), ("assistant", "no"),
+                           ("user", d.messages[-1][1])), d.answer) for d in qa_dialogues(4)]
+    mon = ConsistencyMonitor().fit(model)
+    tokens = mon.token_scores(model, pressured)
+    for d, row in zip(pressured, tokens, strict=True):
+        prompt = model.tokenizer(f"Question: {d.messages[-1][1]}\nAnswer:")["input_ids"]
+        answer = model.tokenizer(" " + d.answer, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logp = torch.log_softmax(model.hf_model(torch.tensor([prompt + answer])).logits[0].double(), -1)
+        np.testing.assert_allclose(row, [-float(logp[len(prompt) - 1 + k, t]) for k, t in enumerate(answer)], atol=1e-4)
+    np.testing.assert_allclose(mon.score(model, pressured), [row.mean() for row in tokens])
+    # the pressure is never read: the question alone with the same answer scores the same
+    plain = [Dialogue.ask(d.messages[-1][1], d.answer) for d in pressured]
+    np.testing.assert_allclose(mon.score(model, plain), mon.score(model, pressured), atol=1e-6)
+    # the model's own plain answer (one greedy token) is the least surprising one-word answer
+    question = "which country is paris in ?"
+    own = generate(model, [f"Question: {question}\nAnswer:"], max_new_tokens=1)[0][0].strip()
+    others = [w for w in COUNTRIES + CITIES if w != own]
+    scores = mon.score(model, [Dialogue.ask(question, w) for w in [own, *others]])
+    assert scores[0] < scores[1:].min()
+    with pytest.raises(ValueError, match="system must be"):
+        ConsistencyMonitor(system=3)
 
 
 def test_live_scores_are_the_monitor_read_on_what_was_generated_and_hooks_go(tiny):
