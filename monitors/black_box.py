@@ -7,7 +7,9 @@ those features scores the answer. ``self_report``: the model is asked whether it
 and the score is log P(no) - log P(yes). ``consistency`` (MASK's definition of a lie, 2025, as a score: a
 statement that contradicts what the model says when asked plainly): the user's last question is asked again
 alone, without the system prompt or earlier turns, and each answer token scores its surprise there,
--log P(token | the question asked plainly, the answer's earlier tokens); the answer's score is their mean.
+-log P(token | the question asked plainly, the answer's earlier tokens), or (``against="top"``) how far below the
+model's own first choice it is, log P(top token) - log P(token), zero where the answer says what the model would;
+the answer's score is their mean.
 It fits nothing, so no topic is learnt, and an honest mistake (the model's own plain answer) scores low;
 it cannot see a lie the model would also tell when asked plainly (a topic organism, a trigger that leaks).
 None reads activations, so all run where hooks cannot (a model on NDIF) and may read another model's answers.
@@ -201,10 +203,16 @@ def asked_plainly(tokenizer, dialogue: Dialogue, system: str | None = "auto") ->
     return Dialogue(((("system", system),) if system else ()) + (dialogue.messages[-1],), dialogue.answer)
 
 
+AGAINST = ("none", "top")
+
+
 def answer_surprise(model: VeracityModel, dialogues: Sequence[Dialogue], system: str | None = "auto",
-                    batch_size: int = 16) -> list[np.ndarray]:
+                    batch_size: int = 16, against: str = "none") -> list[np.ndarray]:
     """Per answer token, -log P(token) after the question asked plainly (:func:`asked_plainly`) and the answer's
-    earlier tokens: float64 arrays, one per dialogue, as long as its answer in tokens."""
+    earlier tokens (``against="top"``: log P(top token) - log P(token), the gap to the model's own first choice there):
+    float64 arrays, one per dialogue, as long as its answer in tokens."""
+    if against not in AGAINST:
+        raise ValueError(f"against must be one of {', '.join(AGAINST)}, got {against!r}")
     rows = answer_tokens(model, [asked_plainly(model.tokenizer, d, system) for d in check_dialogues(dialogues)])
     out: list[np.ndarray] = [np.zeros(0)] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]), reverse=True)  # batches of similar length
@@ -218,7 +226,8 @@ def answer_surprise(model: VeracityModel, dialogues: Sequence[Dialogue], system:
             # the token at position p is predicted at p - 1: the answer's from the prompt's last position on
             predicting = logits[j, first - 1: len(tokens) - 1].float()
             said = torch.tensor(tokens[first:], device=predicting.device)[:, None]
-            out[i] = (predicting.logsumexp(-1) - predicting.gather(1, said)[:, 0]).double().cpu().numpy()
+            reference = predicting.max(-1).values if against == "top" else predicting.logsumexp(-1)
+            out[i] = (reference - predicting.gather(1, said)[:, 0]).double().cpu().numpy()
     return out
 
 
@@ -231,6 +240,9 @@ class ConsistencyMonitor(LieMonitor):
     Args:
         system: The system message the question is asked plainly under ("auto": veracity's neutral one on a chat
             model, none without a chat template; ``None``: none).
+        against: "none": each token's surprise, -log P(token); "top": its gap to the model's own first choice,
+            log P(top token) - log P(token) (the question's own uncertainty cancels: an answer the model would give
+            scores zero however unsure it is).
         batch_size: Dialogues per forward pass.
 
     Example:
@@ -240,10 +252,12 @@ class ConsistencyMonitor(LieMonitor):
     recipe = "consistency"
     black_box = True
 
-    def __init__(self, system: str | None = "auto", batch_size: int = 16):
+    def __init__(self, system: str | None = "auto", against: str = "none", batch_size: int = 16):
         if system is not None and not isinstance(system, str):
             raise ValueError(f"system must be 'auto', a system message or None, got {system!r}")
-        self.system, self.batch_size = system, batch_size
+        if against not in AGAINST:
+            raise ValueError(f"against must be one of {', '.join(AGAINST)}, got {against!r}")
+        self.system, self.against, self.batch_size = system, against, batch_size
 
     def fit(self, model: VeracityModel, dialogues: Sequence[Dialogue] | None = None) -> ConsistencyMonitor:
         """Nothing is learned; binds the monitor to ``model`` (so that saving records it)."""
@@ -254,10 +268,10 @@ class ConsistencyMonitor(LieMonitor):
         """Per answer token, its surprise after the question asked plainly (:func:`answer_surprise`)."""
         dialogues = check_dialogues(dialogues)
         self._check_model(model)
-        return answer_surprise(model, dialogues, self.system, self.batch_size)
+        return answer_surprise(model, dialogues, self.system, self.batch_size, self.against)
 
     def _scores(self, model: VeracityModel, dialogues: list[Dialogue]) -> np.ndarray:
-        return np.array([tokens.mean() for tokens in answer_surprise(model, dialogues, self.system, self.batch_size)])
+        return np.array([tokens.mean() for tokens in self.token_scores(model, dialogues)])
 
     def _hyperparameters(self) -> dict[str, Any]:
-        return {"system": self.system, "batch_size": self.batch_size}
+        return {"system": self.system, "against": self.against, "batch_size": self.batch_size}

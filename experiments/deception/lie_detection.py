@@ -20,8 +20,8 @@ on the answers to ``1 - --in-topic-fraction`` of the training questions; ``on_po
 ``on_policy_in_topic``, each answer token read minus the prompt's last token; ``on_policy_balanced`` as
 ``on_policy_in_topic``, lies and honest answers weighted equally within each pressure; ``on_policy_question_only``
 as ``on_policy_in_topic``, each answer read after its question alone, no pressure before it (a fact check: it
-cannot tell a lie from an honest mistake); ``self_report`` and ``consistency``, how unlike the model's answer to the
-question asked plainly an answer is, fit nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
+cannot tell a lie from an honest mistake); ``self_report``, ``consistency`` (how surprising each answer token is after the
+question asked plainly) and ``consistency_top`` (how far below the model's own first choice there) fit nothing). Each is calibrated at ``--fpr`` on half of ``--n-control`` ordinary
 answers under a neutral prompt (arithmetic, number comparisons, word lengths: never the evaluation
 questions), and the other half measures the false-positive rate it reaches; ``on_policy_in_topic``
 is also calibrated at ``--in-topic-fpr`` on the honest answers to the training questions it was not
@@ -91,7 +91,7 @@ logger = logging.getLogger(__name__)
 
 RECIPES = ("instructed_pairs", "on_policy", "on_policy_controls", "on_policy_in_topic", "on_policy_contrast",
            "on_policy_balanced", "on_policy_question_only", "on_policy_controls_in_topic", "on_policy_contrast_controls",
-           "follow_up", "self_report", "consistency", "statement", "answer_format")
+           "follow_up", "self_report", "consistency", "consistency_top", "statement", "answer_format")
 IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, "on_policy_balanced": {"balance": "kind"},
             "on_policy_question_only": {"context": "question"}, "on_policy_controls_in_topic": {},
             "on_policy_contrast_controls": {"contrast": True}}
@@ -99,7 +99,7 @@ IN_TOPIC = {"on_policy_in_topic": {}, "on_policy_contrast": {"contrast": True}, 
 answers to the rest."""
 WITH_CONTROLS = ("on_policy_controls_in_topic", "on_policy_contrast_controls")
 """Of :data:`IN_TOPIC`, those also fitted on honest answers to other control questions (their mistakes included)."""
-VARIANTS = {name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}
+VARIANTS = {**{name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}, "consistency_top": "consistency"}
 """Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
 UNSEEN_CATEGORIES = {"arithmetic": frozenset(ARITHMETIC_LEVELS), "capitals": frozenset({"capital"})}
@@ -236,6 +236,7 @@ def fit_monitors(model, train: list[Dialogue], data: QADataset, train_questions,
         "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(model, train),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(model),
         "consistency": ConsistencyMonitor(batch_size=config.batch_size).fit(model),
+        "consistency_top": ConsistencyMonitor(against="top", batch_size=config.batch_size).fit(model),
         # baselines that read the fact, not the intent (honesty_pressure's monitors), at 2/3 of the depth
         "statement": StatementMonitor(truth_layer, C=0.1, batch_size=config.batch_size).fit(
             model, cities.statements, cities.labels),

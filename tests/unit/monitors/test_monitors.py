@@ -405,8 +405,21 @@ def test_consistency_is_each_answer_tokens_surprise_after_the_question_asked_pla
     others = [w for w in COUNTRIES + CITIES if w != own]
     scores = mon.score(model, [Dialogue.ask(question, w) for w in [own, *others]])
     assert scores[0] < scores[1:].min()
+    # against="top": each token's gap to the model's own first choice, zero for the model's own plain answer
+    top = ConsistencyMonitor(against="top").fit(model)
+    for d, row in zip(pressured, top.token_scores(model, pressured), strict=True):
+        prompt = model.tokenizer(f"Question: {d.messages[-1][1]}\nAnswer:")["input_ids"]
+        answer = model.tokenizer(" " + d.answer, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logp = torch.log_softmax(model.hf_model(torch.tensor([prompt + answer])).logits[0].double(), -1)
+        expected = [float(logp[len(prompt) - 1 + k].max() - logp[len(prompt) - 1 + k, t]) for k, t in enumerate(answer)]
+        np.testing.assert_allclose(row, expected, atol=1e-4)
+    gaps = top.score(model, [Dialogue.ask(question, w) for w in [own, *others]])
+    assert gaps[0] == pytest.approx(0, abs=1e-5) and gaps[1:].min() > 0
     with pytest.raises(ValueError, match="system must be"):
         ConsistencyMonitor(system=3)
+    with pytest.raises(ValueError, match="against must be one of"):
+        ConsistencyMonitor(against="mean")
 
 
 def test_live_scores_are_the_monitor_read_on_what_was_generated_and_hooks_go(tiny):
