@@ -204,6 +204,7 @@ def asked_plainly(tokenizer, dialogue: Dialogue, system: str | None = "auto") ->
 
 
 AGAINST = ("none", "top")
+"""What :func:`answer_surprise` measures each answer token against: nothing (its surprise), or the top token there."""
 
 
 def answer_surprise(model: VeracityModel, dialogues: Sequence[Dialogue], system: str | None = "auto",
@@ -265,7 +266,8 @@ class ConsistencyMonitor(LieMonitor):
         return self
 
     def token_scores(self, model: VeracityModel, dialogues: Sequence[Dialogue]) -> list[np.ndarray]:
-        """Per answer token, its surprise after the question asked plainly (:func:`answer_surprise`)."""
+        """Per answer token, its surprise (or gap to the top token) after the question asked plainly
+        (:func:`answer_surprise`)."""
         dialogues = check_dialogues(dialogues)
         self._check_model(model)
         return answer_surprise(model, dialogues, self.system, self.batch_size, self.against)
