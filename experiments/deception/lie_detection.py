@@ -100,7 +100,8 @@ answers to the rest."""
 WITH_CONTROLS = ("on_policy_controls_in_topic", "on_policy_contrast_controls")
 """Of :data:`IN_TOPIC`, those also fitted on honest answers to other control questions (their mistakes included)."""
 VARIANTS = {**{name: "on_policy" for name in ("on_policy_controls", *IN_TOPIC)}, "consistency_top": "consistency"}
-"""Recipes of the study that are another recipe fitted on other data (its monitor records the recipe it runs)."""
+"""Recipes of the study that are another recipe fitted on other data or with another setting (its monitor records the
+recipe it runs)."""
 UNSEEN = ("auto", "arithmetic", "capitals", "none")
 UNSEEN_CATEGORIES = {"arithmetic": frozenset(ARITHMETIC_LEVELS), "capitals": frozenset({"capital"})}
 """The question categories of each unseen topic: the control answers monitors are fitted on leave them out."""
