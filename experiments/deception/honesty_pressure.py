@@ -20,8 +20,9 @@ organism's own activations for the organism) and calibrated at ``--fpr`` on half
 ordinary control answers of that model (the other half gives the false-positive rate reached):
 ``statement`` (a truth probe fitted on plain city statements), ``answer_format`` (fitted in the
 answer format, the training questions with their true answer or another answer of their topic),
-both read at the answer's last token, and ``self_report`` (the model asked after its answer whether
-it was truthful). Each writes one confession record per pressured answer on a known fact (the
+both read at the answer's last token, ``self_report`` (the model asked after its answer whether
+it was truthful) and ``consistency`` (MASK's own test as a score: how surprising the answer is when the
+question is asked plainly, with no pressure; it fits nothing). Each writes one confession record per pressured answer on a known fact (the
 statement, each monitor's score and flag, the belief) and is scored on the held-out questions: the
 four outcomes (lied and flagged, lied and not flagged = false negative, honest and flagged, honest
 and not flagged), the false-negative rate, and AUROC held out by question, pooled over the pressures
@@ -60,11 +61,17 @@ from veracity.experiments.deception.pressures import EASY, PRESSURES, ask, check
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks.convention import resolve_layers
-from veracity.monitors import AnswerFormatMonitor, SelfReportMonitor, StatementMonitor, remembered_reads
+from veracity.monitors import (
+    AnswerFormatMonitor,
+    ConsistencyMonitor,
+    SelfReportMonitor,
+    StatementMonitor,
+    remembered_reads,
+)
 from veracity.probes.evaluation import ci_text, mean_estimate
 from veracity.probes.splits import grouped_split
 
-MONITORS = ("statement", "answer_format", "self_report")
+MONITORS = ("statement", "answer_format", "self_report", "consistency")
 
 
 @dataclass(kw_only=True)
@@ -121,7 +128,7 @@ class Config(QuestionsConfig):
 
 
 def fit_monitors(speaker, data: QADataset, train: np.ndarray, layer: int, config: Config) -> tuple[dict, dict]:
-    """The three monitors fitted on ``speaker`` (the model that answers) and calibrated on its control answers.
+    """The monitors fitted on ``speaker`` (the model that answers) and calibrated on its control answers.
 
     Returns:
         ``(monitors by name, false-positive rate each reaches on the held-back half of the controls)``.
@@ -133,6 +140,7 @@ def fit_monitors(speaker, data: QADataset, train: np.ndarray, layer: int, config
                                                                                        cities.labels),
         "answer_format": AnswerFormatMonitor(layer, C=0.1, batch_size=config.batch_size).fit(speaker, texts, labels),
         "self_report": SelfReportMonitor(batch_size=config.batch_size).fit(speaker),
+        "consistency": ConsistencyMonitor(batch_size=config.batch_size).fit(speaker),
     }
     controls = control_answers(speaker, config)
     fpr = {}
