@@ -31,6 +31,7 @@ from veracity.hooks.logprobs import next_token_logprobs
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, answer_tokens, check_dialogues, with_follow_up
 from veracity.monitors.monitor import LieMonitor, probe_from_state, probe_state, register_monitor
+from veracity.monitors.reading import remembered
 from veracity.probes import LogisticProbe
 
 __all__ = ["FOLLOW_UPS", "SELF_REPORT", "ConsistencyMonitor", "FollowUpMonitor", "SelfReportMonitor", "answer_surprise",
@@ -211,24 +212,34 @@ def answer_surprise(model: VeracityModel, dialogues: Sequence[Dialogue], system:
                     batch_size: int = 16, against: str = "none") -> list[np.ndarray]:
     """Per answer token, -log P(token) after the question asked plainly (:func:`asked_plainly`) and the answer's
     earlier tokens (``against="top"``: log P(top token) - log P(token), the gap to the model's own first choice there):
-    float64 arrays, one per dialogue, as long as its answer in tokens."""
+    float64 arrays, one per dialogue, as long as its answer in tokens. Inside :func:`remembered_reads` each dialogue
+    costs one forward pass for both."""
     if against not in AGAINST:
         raise ValueError(f"against must be one of {', '.join(AGAINST)}, got {against!r}")
     rows = answer_tokens(model, [asked_plainly(model.tokenizer, d, system) for d in check_dialogues(dialogues)])
-    out: list[np.ndarray] = [np.zeros(0)] * len(rows)
+    both = remembered(model, "answer_surprise", [(tuple(ids), first) for ids, first in rows],
+                      lambda todo: _surprise_and_gap(model, [rows[i] for i in todo], batch_size))
+    return [pair[AGAINST.index(against)] for pair in both]
+
+
+def _surprise_and_gap(model: VeracityModel, rows: list[tuple[list[int], int]], batch_size: int
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each ``(token ids, first answer token)``: each answer token's -log P and its gap to the top token."""
+    out: list = [None] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]), reverse=True)  # batches of similar length
-    for start in range(0, len(rows), batch_size):
-        chosen = order[start: start + batch_size]
+    for begin in range(0, len(rows), batch_size):
+        chosen = order[begin: begin + batch_size]
         ids, mask = right_pad([rows[i][0] for i in chosen], model.tokenizer.pad_token_id, model.device)
+        start = min(rows[i][1] for i in chosen) - 1  # the LM head runs from the earliest answer's prediction on
         with torch.no_grad():
-            logits = model.engine.logits(ids, mask)
+            logits = model.engine.tail_logits(ids, mask, start)
         for j, i in enumerate(chosen):
             tokens, first = rows[i]
             # the token at position p is predicted at p - 1: the answer's from the prompt's last position on
-            predicting = logits[j, first - 1: len(tokens) - 1].float()
-            said = torch.tensor(tokens[first:], device=predicting.device)[:, None]
-            reference = predicting.max(-1).values if against == "top" else predicting.logsumexp(-1)
-            out[i] = (reference - predicting.gather(1, said)[:, 0]).double().cpu().numpy()
+            predicting = logits[j, first - 1 - start: len(tokens) - 1 - start].float()
+            said = predicting.gather(1, torch.tensor(tokens[first:], device=predicting.device)[:, None])[:, 0]
+            out[i] = tuple((reference - said).double().cpu().numpy()
+                           for reference in (predicting.logsumexp(-1), predicting.max(-1).values))
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -15,14 +15,15 @@ from veracity.hooks.extract import fit_context, right_pad, run_layers
 from veracity.hooks.model import VeracityModel
 from veracity.monitors.dialogue import Dialogue, answer_tokens
 
-__all__ = ["answer_activations", "remembered_reads"]
+__all__ = ["answer_activations", "remembered", "remembered_reads"]
 
 _memo: dict | None = None
 
 
 @contextmanager
 def remembered_reads() -> Iterator[None]:
-    """Inside the block, :func:`answer_activations` reads each dialogue at each layer once per model.
+    """Inside the block, :func:`answer_activations` reads each dialogue at each layer once per model (and
+    :func:`remembered` computes each value once).
 
     Fitting, validating, calibrating and scoring several monitors on the same dialogues then costs one
     forward pass per dialogue (for layers not yet read) instead of one per monitor and call. Reads are
@@ -43,6 +44,25 @@ def remembered_reads() -> Iterator[None]:
     finally:
         if not outer:
             _memo = None
+
+
+def remembered(model: VeracityModel, kind: str, keys: Sequence[Hashable], compute: Callable[[list[int]], Sequence]
+               ) -> list:
+    """Values of ``keys`` (one per dialogue, say its tokens) that ``compute(positions)`` gives for the positions asked;
+    inside :func:`remembered_reads` each key of each ``kind`` is computed once per model and its active steering.
+
+    Example:
+        >>> remembered(model, "surprise", [tuple(ids) for ids in rows], lambda todo: [work(rows[i]) for i in todo])
+    """
+    if _memo is None:
+        return list(compute(list(range(len(keys)))))
+    _, seen = _memo.setdefault(id(model), (model, {}))
+    steering = json.dumps(model.engine.steering, sort_keys=True)
+    full = [(kind, steering, key) for key in keys]
+    missing = sorted({i for i, key in enumerate(full) if key not in seen})
+    for i, value in zip(missing, compute(missing), strict=True):
+        seen.setdefault(full[i], value)
+    return [seen[key] for key in full]
 
 
 def answer_activations(model: VeracityModel, dialogues: Sequence[Dialogue], layers: Sequence[int],

@@ -99,3 +99,15 @@ def test_next_token_logprobs_equal_the_full_forward_at_each_last_token(tiny, arc
         with torch.no_grad():
             full = model.hf_model(**enc).logits[0, -1]
         torch.testing.assert_close(got[i], torch.log_softmax(full.float(), dim=-1), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tail_logits_are_the_full_logits_from_a_position_on(tiny, backend):
+    """The LM head on the tail positions only (Hugging Face's logits_to_keep) gives the same rows as every position."""
+    model = tiny("llama", backend=backend)
+    enc = model.tokenizer(["the city of paris is in france", "tokyo is in"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        full = model.engine.logits(enc["input_ids"], enc["attention_mask"])
+        for start in (0, 3, enc["input_ids"].shape[1] - 1):
+            tail = model.engine.tail_logits(enc["input_ids"], enc["attention_mask"], start)
+            torch.testing.assert_close(tail, full[:, start:], atol=1e-5, rtol=1e-5)

@@ -416,6 +416,19 @@ def test_consistency_is_each_answer_tokens_surprise_after_the_question_asked_pla
         np.testing.assert_allclose(row, expected, atol=1e-4)
     gaps = top.score(model, [Dialogue.ask(question, w) for w in [own, *others]])
     assert gaps[0] == pytest.approx(0, abs=1e-5) and gaps[1:].min() > 0
+    # remembered: both variants of a dialogue from one forward pass, the same figures
+    from veracity.monitors import remembered_reads
+
+    plain_top, passes = top.score(model, pressured), []
+    handle = model.hf_model.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        with remembered_reads():
+            np.testing.assert_allclose(mon.score(model, pressured), [row.mean() for row in tokens])
+            first = len(passes)
+            np.testing.assert_allclose(top.score(model, pressured), plain_top)
+    finally:
+        handle.remove()
+    assert first >= 1 and len(passes) == first
     with pytest.raises(ValueError, match="system must be"):
         ConsistencyMonitor(system=3)
     with pytest.raises(ValueError, match="against must be one of"):
