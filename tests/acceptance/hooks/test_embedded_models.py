@@ -36,9 +36,15 @@ def tolerance(backend: str, reference: torch.Tensor) -> dict:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(MODELS))
-def test_extract_equals_the_blocks_own_outputs(name, backend):
+def test_extract_equals_the_blocks_own_outputs_and_steering_shifts_them_by_exactly_c_v(name, backend):
+    # one load for both checks: loading Gemma 3 (its 262k-token tokenizer, a TransformerLens bridge) takes seconds
     model = load_model(name, backend=backend, device="cpu")
     assert (model.n_layers, model.d_model) == MODELS[name]
+    extract_equals_the_blocks_own_outputs(model, backend)
+    steering_shifts_the_block_output_by_exactly_c_v(model)
+
+
+def extract_equals_the_blocks_own_outputs(model, backend: str) -> None:
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
     expected = expected_positions(block_outputs(model, enc), enc["attention_mask"])
     for position, want in expected.items():
@@ -46,10 +52,7 @@ def test_extract_equals_the_blocks_own_outputs(name, backend):
         torch.testing.assert_close(got, want, **tolerance(backend, want), msg=lambda m, p=position: f"{p}: {m}")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", list(MODELS))
-def test_steering_shifts_the_block_output_by_exactly_c_v(name, backend):
-    model = load_model(name, backend=backend, device="cpu")
+def steering_shifts_the_block_output_by_exactly_c_v(model) -> None:
     layer = model.n_layers // 2
     vector = SteeringVector({layer: torch.randn(model.d_model)}, model_id=model.model_id, n_layers=model.n_layers)
     enc = model.tokenizer(TEXTS, return_tensors="pt", padding=True)
