@@ -276,6 +276,14 @@ def bootstrap_ci(
         else:
             weights = _resample_weights(p.size, members, rng, int(n_boot))
             return _interval(estimate, _bootstrap_aurocs(p, y, weights), int(n_boot), alpha)
+    if metric in (ece, mce, brier):
+        try:
+            estimate = metric(p, y)
+        except ValueError:
+            pass  # probabilities or labels out of range: the loop below fails as it always has
+        else:
+            weights = _resample_weights(p.size, members, rng, int(n_boot))
+            return _interval(estimate, _bootstrap_calibration(metric, p, y, weights), int(n_boot), alpha)
     values = []
     for _ in range(int(n_boot)):
         if members is None:
@@ -336,6 +344,29 @@ def _bootstrap_means(values: np.ndarray, members: list[np.ndarray], rng: np.rand
     (Without groups the loop is as fast: ``python -m benchmarks.bootstrap``.)"""
     return np.concatenate([(w @ values) / w.sum(axis=1)
                            for w in _resample_weights(values.size, members, rng, n_boot)])
+
+
+def _bootstrap_calibration(metric, p: np.ndarray, y: np.ndarray, weights) -> np.ndarray:
+    """:func:`ece`, :func:`mce` or :func:`brier` (their defaults: ten equal-width bins on P(true)) of each resample, at
+    once: per bin, the weighted sum of ``p - y`` and the weight drawn; ECE is the sum of the bins' absolute sums over
+    the total weight, MCE the largest absolute sum over its bin's weight among bins drawn into."""
+    gap = p - y
+    out = []
+    if metric is brier:
+        for w in weights:
+            out.append((w @ gap ** 2) / w.sum(axis=1))
+        return np.concatenate(out)
+    groups, _, _ = _bin_members(p, 10, "uniform")
+    member = np.zeros((p.size, len(groups)))
+    for b, rows in enumerate(groups):
+        member[rows, b] = 1.0
+    for w in weights:
+        sums, counts = np.abs(w @ (member * gap[:, None])), w @ member
+        if metric is ece:
+            out.append(sums.sum(axis=1) / counts.sum(axis=1))
+        else:
+            out.append(np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), -np.inf).max(axis=1))
+    return np.concatenate(out)
 
 
 def _bootstrap_aurocs(scores: np.ndarray, labels: np.ndarray, weights) -> np.ndarray:

@@ -173,3 +173,20 @@ def test_mean_bootstrap_computed_at_once_equals_the_loop(grouped):
     loop = bootstrap_ci(lambda v, _: float(np.mean(v)), values, np.zeros(90), n_boot=400, seed=2, groups=groups)
     assert fast.estimate == loop.estimate
     assert fast.low == pytest.approx(loop.low, abs=1e-12) and fast.high == pytest.approx(loop.high, abs=1e-12)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_calibration_bootstraps_computed_at_once_equal_the_loop(grouped):
+    """ece, mce and brier take a vectorised path in bootstrap_ci; the loop (any other callable) is the reference."""
+    from veracity.probes.metrics import brier, ece, mce
+
+    gen = np.random.default_rng(3)
+    p = np.round(gen.random(120), 2)
+    p[:3] = [0.0, 0.1, 1.0]  # bin edges
+    y = (gen.random(120) < p).astype(float)
+    groups = gen.integers(0, 40, 120) if grouped else None
+    for metric in (ece, mce, brier):
+        fast = bootstrap_ci(metric, p, y, n_boot=300, seed=4, groups=groups)
+        loop = bootstrap_ci(lambda a, b, m=metric: m(a, b), p, y, n_boot=300, seed=4, groups=groups)
+        assert fast.estimate == loop.estimate, metric.__name__
+        assert fast.low == pytest.approx(loop.low, abs=1e-12) and fast.high == pytest.approx(loop.high, abs=1e-12)
