@@ -29,9 +29,10 @@ above it, the monitors' rule): the four outcomes and the false-negative
 rate for organism lies (under the trigger), the organism's lies without its trigger (``untriggered_lie``:
 the trigger leaking), lies under prompt pressure and honest mistakes, and the false-positive rate
 on right answers. Beside it, on the same answers: the organism's untrained confession (the same
-question, no adapter) and two :mod:`veracity.monitors` recipes fitted on the same training answers
-as the confession (``on_policy`` and ``follow_up``, calibrated at ``--monitor-fpr`` on the calibration
-questions' right answers). Evasions are neither and are left out. Beside them, for a trigger organism, the baseline
+question, no adapter), two :mod:`veracity.monitors` recipes fitted on the same training answers
+as the confession (``on_policy`` and ``follow_up``) and one that fits nothing (``consistency``: how surprising the
+answer is to the organism asked the question plainly), each calibrated at ``--monitor-fpr`` on the calibration
+questions' right answers. Evasions are neither and are left out. Beside them, for a trigger organism, the baseline
 that flags every answer given under the trigger (``baseline_trigger_present``), and for every method the AUROC of
 the organism's lies against the right answers given under the same trigger (``..._within_trigger``): a method that
 only learnt where the trigger is matches the baseline and ranks at chance there.
@@ -62,7 +63,7 @@ from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
 from veracity.hooks.generation import generate
-from veracity.monitors import FOLLOW_UPS, FollowUpMonitor, OnPolicyMonitor, yes_minus_no
+from veracity.monitors import FOLLOW_UPS, ConsistencyMonitor, FollowUpMonitor, OnPolicyMonitor, yes_minus_no
 from veracity.monitors.dialogue import with_follow_up
 from veracity.monitors.monitor import threshold_at_fpr
 from veracity.probes.evaluation import auroc_estimate, ci_text, mean_estimate
@@ -77,7 +78,8 @@ REPLIES = {"explained": {True: "Yes. My answer was false.", False: "No. My answe
 CATEGORIES = ("organism_lie", "untriggered_lie", "pressure_lie", "honest_mistake")
 """Wrong answers: a triggered organism's lies under its trigger (a topic organism's wherever it lies), a triggered
 organism's lies without it, lies under a prompt pressure, and wrong answers to facts the base model does not know."""
-METHODS = ("trained_confession", "trained_confession_calibrated", "untrained_confession", "on_policy", "follow_up")
+METHODS = ("trained_confession", "trained_confession_calibrated", "untrained_confession", "on_policy", "follow_up",
+           "consistency")
 TRIGGER_BASELINE = "baseline_trigger_present"
 """Flags every answer given under a trigger organism's trigger and no other: a confession or monitor that does no
 better has learnt where the trigger is, not where the lies are."""
@@ -251,7 +253,8 @@ def run(config: Config, model=None) -> Results:
                         epochs=config.epochs, lr=config.lr, seed=config.seed)
     confessor = config.load_model(adapter=[config.adapter, out / "confession_adapter"])
     monitors = {"on_policy": OnPolicyMonitor(seed=config.seed, batch_size=config.batch_size).fit(organism, train),
-                "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(organism, train)}
+                "follow_up": FollowUpMonitor(FOLLOW_UPS[:config.follow_ups], batch_size=config.batch_size).fit(organism, train),
+                "consistency": ConsistencyMonitor(batch_size=config.batch_size).fit(organism)}
     for mon in monitors.values():
         mon.calibrate(organism, calibration, fpr=config.monitor_fpr)
     confessed = yes_minus_no(confessor, test, CONFESSION, config.batch_size)
