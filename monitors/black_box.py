@@ -219,12 +219,13 @@ def answer_surprise(model: VeracityModel, dialogues: Sequence[Dialogue], system:
     rows = answer_tokens(model, [asked_plainly(model.tokenizer, d, system) for d in check_dialogues(dialogues)])
     both = remembered(model, "answer_surprise", [(tuple(ids), first) for ids, first in rows],
                       lambda todo: _surprise_and_gap(model, [rows[i] for i in todo], batch_size))
-    return [pair[AGAINST.index(against)] for pair in both]
+    return [scores[against] for scores in both]
 
 
 def _surprise_and_gap(model: VeracityModel, rows: list[tuple[list[int], int]], batch_size: int
-                      ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each ``(token ids, first answer token)``: each answer token's -log P and its gap to the top token."""
+                      ) -> list[dict[str, np.ndarray]]:
+    """For each ``(token ids, first answer token)``, by :data:`AGAINST`: each answer token's -log P ("none") and its gap
+    to the top token ("top")."""
     out: list = [None] * len(rows)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]), reverse=True)  # batches of similar length
     for begin in range(0, len(rows), batch_size):
@@ -238,8 +239,8 @@ def _surprise_and_gap(model: VeracityModel, rows: list[tuple[list[int], int]], b
             # the token at position p is predicted at p - 1: the answer's from the prompt's last position on
             predicting = logits[j, first - 1 - start: len(tokens) - 1 - start].float()
             said = predicting.gather(1, torch.tensor(tokens[first:], device=predicting.device)[:, None])[:, 0]
-            out[i] = tuple((reference - said).double().cpu().numpy()
-                           for reference in (predicting.logsumexp(-1), predicting.max(-1).values))
+            out[i] = {name: (reference - said).double().cpu().numpy() for name, reference in
+                      (("none", predicting.logsumexp(-1)), ("top", predicting.max(-1).values))}
     return out
 
 
