@@ -21,8 +21,9 @@ not: docs/results.md). On the held-out
 questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
 expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
 told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
-training questions) and always answering. Writes ``results.json``, ``answers.jsonl``, ``adapter/``
-and ``report.html``.
+training questions) and always answering; and the trained model's greedy accuracy under the neutral prompt beside
+the untrained one's (what the fine-tune did to the answers themselves). Writes ``results.json``, ``answers.jsonl``,
+``adapter/`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
 from veracity.constraints import Interval
-from veracity.data import QADataset
+from veracity.data import QADataset, grade
 from veracity.data.chat import own_answer, reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, build_questions, training_target
@@ -147,6 +148,15 @@ def distil_examples(model, extra: QADataset, config: Config) -> tuple[list[str],
     return target_prompts(model, extra, 0.0), [reply_text(model.tokenizer, own_answer(model.tokenizer, a)) for a in said]
 
 
+def neutral_answers(model, data: QADataset, rows: np.ndarray, config: Config) -> tuple[list[str], np.ndarray]:
+    """``model``'s greedy answers to ``rows`` under the neutral prompt (no target stated) and their grades: what the
+    fine-tune did to the answers themselves, apart from when it abstains."""
+    subset = data.subset(rows)
+    said = [a[0] for a in generate(model, qa_prompts(model, subset), max_new_tokens=config.max_new_tokens,
+                                   batch_size=config.batch_size, seed=config.seed)]
+    return said, np.array([grade(item, a) for item, a in zip(subset.items, said)], dtype=np.int64)
+
+
 def abstain_share(completions: list[str]) -> float:
     """The share of training completions that abstain (a plain prompt's completion starts with a space)."""
     return float(np.mean([c.strip().startswith(ABSTAIN_REPLY) for c in completions]))
@@ -177,7 +187,10 @@ def run(config: Config, model=None) -> Results:
     tuned = config.load_model(adapter=out / "adapter")
     told = {"trained": prompted_run(tuned, data, test, config), "untrained": prompted_run(model, data, test, config)}
     p_ik, correct = head.predict_true(acts)[test], graded.correct[test]
-    headline, table = {}, []
+    plain, plain_correct = neutral_answers(tuned, data, test, config)
+    headline = {"accuracy_untrained_neutral": mean_estimate(correct.astype(float), config.seed),
+                "accuracy_trained_neutral": mean_estimate(plain_correct.astype(float), config.seed)}
+    table = []
     for j, t in enumerate(config.targets):
         rows = {name: (~told[name][j]["abstained"], told[name][j]["correct"]) for name in told}
         rows["p_ik_gate"] = (gate(p_ik, correct, "p_ik", t), correct)
@@ -196,14 +209,15 @@ def run(config: Config, model=None) -> Results:
     results.write(out)
     _write_answers(out / "answers.jsonl", data, test, told, config.targets,
                    {"neutral_answer": [graded.greedy[i] for i in test], "neutral_correct": correct.tolist(),
-                    "p_ik": p_ik.tolist()})
+                    "p_ik": p_ik.tolist(), "trained_neutral_answer": plain,
+                    "trained_neutral_correct": plain_correct.tolist()})
     write_behaviour_report(out / "report.html", results)
     return results
 
 
 def _write_answers(path: Path, data, test: np.ndarray, told: dict, targets, gate_columns: dict) -> None:
     """One line per held-out question: every method's reply at every target, and what the P(IK) gate reads (the
-    greedy answer under the neutral prompt, its grade, the head's P(IK))."""
+    greedy answer under the neutral prompt, its grade, the head's P(IK)) and the trained model's neutral answer."""
     lines = []
     for j, i in enumerate(test.tolist()):
         row = {"question": data.items[i].question, "references": list(data.items[i].answers),
@@ -215,7 +229,7 @@ def _write_answers(path: Path, data, test: np.ndarray, told: dict, targets, gate
 
 def write_behaviour_report(path: Path, results: dict) -> None:
     """Expected score against the target per method (95% intervals), then the table."""
-    fig = go.Figure()
+    fig, head = go.Figure(), results["headline"]
     rows = results.tables["methods"]
     for name in METHODS:
         mine = [r for r in rows if r["method"] == name]
@@ -231,8 +245,9 @@ def write_behaviour_report(path: Path, results: dict) -> None:
               "accuracy when answering": ci_text(r["accuracy_when_answering"]),
               "expected score": ci_text(r["expected_score"])} for r in rows]
     write_report(path, f"Behavioural calibration on {results['model']['id']}", [
-        fig, f"<p>{results['n_test']} held-out questions of {results['n_questions']} (greedy accuracy "
-             f"{results['accuracy_test']:.3f}); {results['training']['examples']} training examples, "
+        fig, f"<p>{results['n_test']} held-out questions of {results['n_questions']} (greedy accuracy under the "
+             f"neutral prompt: {ci_text(head['accuracy_untrained_neutral'])} untrained, "
+             f"{ci_text(head['accuracy_trained_neutral'])} trained); {results['training']['examples']} training examples, "
              f"{100 * results['training']['abstain_share']:.0f}% of them abstentions. Rule: {results['rule']}.</p>",
         table_html(shown),
     ])

@@ -26,5 +26,10 @@ def test_small_run_trains_an_adapter_and_scores_every_method_at_every_target(tmp
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert len(rows) == saved["n_test"] and {"trained_t0.75", "untrained_t0", "neutral_answer", "p_ik"} <= set(rows[0])
     assert sum(r["neutral_correct"] for r in rows) == round(saved["accuracy_test"] * saved["n_test"])
+    assert head["accuracy_untrained_neutral"]["value"] == pytest.approx(saved["accuracy_test"])
+    # the trained model's own neutral answers, graded as the untrained ones are
+    assert sum(r["trained_neutral_correct"] for r in rows) == round(head["accuracy_trained_neutral"]["value"]
+                                                                    * saved["n_test"])
+    assert all(isinstance(r["trained_neutral_answer"], str) for r in rows)
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert "Behavioural calibration" in (out / "report.html").read_text()
