@@ -17,8 +17,8 @@ first version abstained on 97% of questions even at t = 0). With ``--distil-ques
 the same QA sets (another seed, none of the study's) are answered by the model under the neutral prompt and trained
 under the t = 0 target prompt with that answer (context distillation, meant to teach the adapter to answer as it
 would without a target, where the stated target derails a base model's answers; on Gemma 3 270M 200 such questions did
-not: docs/results.md). On the held-out
-questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
+not: docs/results.md). With ``--kl W`` a KL term keeps the model as it was on the training questions under the
+neutral prompt (no target stated), each followed by its own greedy answer. On the held-out questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
 expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
 told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
 training questions) and always answering; and the trained model's greedy accuracy under the neutral prompt beside
@@ -73,6 +73,9 @@ class Config(PIKConfig):
             learns when to answer and keeps its answers) or ``truth`` (the question's true answer).
         distil_questions: Extra questions (the same QA sets drawn with another seed, none of the study's) answered
             by the model under the neutral prompt and trained under the t = 0 target prompt with that answer; 0 = none.
+        kl: Weight of a KL term to the untrained model on the training questions under the neutral prompt, each
+            followed by the model's own greedy answer (``train_lora(kl_texts=)``): where no target is stated the
+            adapter should change nothing; 0 = off.
     """
 
     study = "behavioural_calibration"
@@ -86,9 +89,10 @@ class Config(PIKConfig):
     train_batch_size: int = 8
     answer_with: str = "own"
     distil_questions: int = 0
+    kl: float = 0.0
 
     constraints: ClassVar[dict] = {"rank": [Interval(int, 1)], "epochs": [Interval(int, 1)],
-                                   "distil_questions": [Interval(int, 0)],
+                                   "distil_questions": [Interval(int, 0)], "kl": [Interval(float, 0)],
                                    "train_batch_size": [Interval(int, 1)],
                                    "lr": [Interval(float, 0, closed="neither")]}
 
@@ -148,6 +152,13 @@ def distil_examples(model, extra: QADataset, config: Config) -> tuple[list[str],
     return target_prompts(model, extra, 0.0), [reply_text(model.tokenizer, own_answer(model.tokenizer, a)) for a in said]
 
 
+def neutral_texts(model, data: QADataset, rows: np.ndarray, greedy: list[str]) -> list[str]:
+    """The questions of ``rows`` under the neutral prompt, each followed by the model's own greedy answer
+    (:func:`own_answer`): the texts of ``--kl``, on which the adapter should leave the model as it was."""
+    prompts = qa_prompts(model, data.subset(rows))
+    return [p + reply_text(model.tokenizer, own_answer(model.tokenizer, greedy[i])) for p, i in zip(prompts, rows.tolist())]
+
+
 def neutral_answers(model, data: QADataset, rows: np.ndarray, config: Config) -> tuple[list[str], np.ndarray]:
     """``model``'s greedy answers to ``rows`` under the neutral prompt (no target stated) and their grades: what the
     fine-tune did to the answers themselves, apart from when it abstains."""
@@ -182,8 +193,10 @@ def run(config: Config, model=None) -> Results:
         extra_prompts, extra_completions = distil_examples(model, extra, config)
         prompts, completions = prompts + extra_prompts, completions + extra_completions
     logger.info("training on %d examples (%.0f%% abstentions)", len(prompts), 100 * abstain_share(completions))
+    keep = neutral_texts(model, data, train, graded.greedy) if config.kl else []
     losses = train_lora(model, prompts, completions, out / "adapter", rank=config.rank, alpha=config.alpha,
-                        epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size, seed=config.seed)
+                        epochs=config.epochs, lr=config.lr, batch_size=config.train_batch_size, seed=config.seed,
+                        kl_texts=keep, kl_weight=config.kl)
     tuned = config.load_model(adapter=out / "adapter")
     told = {"trained": prompted_run(tuned, data, test, config), "untrained": prompted_run(model, data, test, config)}
     p_ik, correct = head.predict_true(acts)[test], graded.correct[test]
@@ -202,8 +215,8 @@ def run(config: Config, model=None) -> Results:
     results = study_results(
         "behavioural_calibration", tuned, config, headline, tables={"methods": table}, layer=layer,
         n_questions=len(data), n_train=len(train), n_test=len(test), accuracy_test=float(correct.mean()),
-        training={"examples": len(prompts), "steps": len(losses), "loss_first": losses[0], "loss_last": losses[-1],
-                  "abstain_share": abstain_share(completions)},
+        training={"examples": len(prompts), "kl_texts": len(keep), "steps": len(losses), "loss_first": losses[0],
+                  "loss_last": losses[-1], "abstain_share": abstain_share(completions)},
         rule="trained to answer when its chance of being right (greedy answer and samples, graded) exceeds the stated "
              "t, else \"I don't know.\"; score +1 right, -t/(1-t) wrong, 0 abstained; held-out questions")
     results.write(out)

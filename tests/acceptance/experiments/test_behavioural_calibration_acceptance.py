@@ -12,11 +12,13 @@ from veracity.experiments.knowing import behavioural_calibration as study
 def test_small_run_trains_an_adapter_and_scores_every_method_at_every_target(tmp_path, embedded):
     out = tmp_path / "behaviour"
     study.main(["--qa-sets", "capitals", "--n-capitals", "16", "--k", "1", "--epochs", "1", "--targets", "0", "0.75",
-                "--train-targets", "0", "0.75", "--max-new-tokens", "8", "--distil-questions", "3", "--out", str(out)],
+                "--train-targets", "0", "0.75", "--max-new-tokens", "8", "--distil-questions", "3", "--kl", "1",
+                "--out", str(out)],
                model=embedded)
     saved = json.loads((out / "results.json").read_text())
     assert saved["study"] == "behavioural_calibration" and saved["model"]["id"].endswith("+adapter:adapter")
     assert saved["training"]["examples"] == 2 * saved["n_train"] + 3  # each question under both targets, 3 distilled
+    assert saved["training"]["kl_texts"] == saved["n_train"]  # each training question under the neutral prompt
     head = saved["headline"]
     for method in study.METHODS:
         for t in ("0", "0.75"):

@@ -7,6 +7,7 @@ import pytest
 from veracity.data import capital_questions
 from veracity.experiments.knowing import behavioural_calibration as study
 from veracity.experiments.knowing.pik_parts import build_questions
+from veracity.hooks.generation import qa_prompts
 
 
 def test_each_training_question_is_answered_under_a_target_exactly_when_its_chance_exceeds_it(tiny):
@@ -49,12 +50,23 @@ def test_distilled_questions_are_none_of_the_study_s_and_are_answered_under_the_
         study.distil_set(build_questions(most), most)
 
 
+def test_kl_texts_are_the_training_questions_under_the_neutral_prompt_with_the_model_s_own_first_line(tiny):
+    data = capital_questions(n=6, seed=0)
+    rows = np.array([4, 1])
+    greedy = [f"City{i}\nQuestion: and Peru?" for i in range(6)]  # a base model runs on past its answer
+    texts = study.neutral_texts(tiny("llama"), data, rows, greedy)
+    prompts = qa_prompts(tiny("llama"), data.subset(rows))
+    assert texts == [prompts[0] + " City4\n", prompts[1] + " City1\n"]  # no target stated, the answer's first line
+    assert all("confident" not in t for t in texts)
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--train-targets", "1"], "--train-targets must be numbers in [0, 1)"),
     (["--targets", "-0.1"], "--targets must be numbers in [0, 1)"),
     (["--k", "0", "--target", "greedy"], "--k must be >= 1"),
     (["--answer-with", "guess"], "--answer-with must be own or truth"),
     (["--distil-questions", "-1"], "distil"),
+    (["--kl", "-1"], "kl"),
     (["--questions", "QUESTIONS", "--distil-questions", "5"], "with --questions leave it at 0"),
     (["--qa-sets", "capitals", "--n-capitals", "150", "--distil-questions", "10"], "only 7 questions outside the study"),
 ])
