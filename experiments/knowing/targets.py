@@ -13,9 +13,10 @@ import re
 import numpy as np
 
 from veracity.data import grade
+from veracity.data.chat import own_answer
 from veracity.hooks.generation import INSTRUCTIONS, chat_or_plain, generate
 
-__all__ = ["ABSTAIN", "TARGET_PROMPT", "gate", "penalty", "prompted_run", "scores", "target_prompts"]
+__all__ = ["ABSTAIN", "TARGET_PROMPT", "abstains", "gate", "penalty", "prompted_run", "scores", "target_prompts"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,13 @@ ABSTAIN = re.compile(r"\b(i don'?t know|i do not know|not sure|unsure|cannot ans
                      re.IGNORECASE)
 TARGET_PROMPT = ("{question} {instruction} Answer only if you are more than {percent}% confident: a right answer "
                  "earns 1 point, a wrong answer costs {penalty:g} points, and \"I don't know\" earns 0 points.")
+
+
+def abstains(tokenizer, reply: str) -> bool:
+    """Whether ``reply`` says "I don't know" (:data:`ABSTAIN`), read where it is graded (:func:`own_answer`): a chat
+    reply whole, a plain prompt's first line. A base model runs on past its answer ("Abuja\nI don't know.\n..."),
+    and a line it adds after answering is not its answer."""
+    return bool(ABSTAIN.search(own_answer(tokenizer, reply)))
 
 
 def penalty(t: float) -> float:
@@ -59,7 +67,7 @@ def prompted_run(model, data, rows: np.ndarray, config) -> list[dict]:
     for t in config.targets:
         replies = [r[0] for r in generate(model, target_prompts(model, subset, t), max_new_tokens=config.max_new_tokens,
                                           batch_size=config.batch_size, seed=config.seed)]
-        abstained = np.array([bool(ABSTAIN.search(r)) for r in replies])
+        abstained = np.array([abstains(model.tokenizer, r) for r in replies])
         correct = np.array([grade(item, r) for item, r in zip(subset.items, replies)], dtype=np.int64)
         correct[abstained] = 0
         per_question = scores(correct, ~abstained, t)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from veracity.experiments.knowing.abstention import Config
-from veracity.experiments.knowing.targets import ABSTAIN, gate, penalty, scores
+from veracity.experiments.knowing.targets import ABSTAIN, abstains, gate, penalty, scores
 
 
 def test_scoring_rule_pays_exactly_when_confidence_beats_the_target():
@@ -30,6 +30,14 @@ def test_gates_answer_above_the_target_and_an_unparsed_confidence_cannot_gate():
 def test_abstentions_are_recognised():
     assert all(ABSTAIN.search(r) for r in ["I don't know.", "I do not know", "Not sure", "I can't answer that"])
     assert not any(ABSTAIN.search(r) for r in ["Paris", "Knowledge is power", "42"])
+
+
+def test_an_abstention_is_read_where_the_answer_is_graded(tiny):
+    model = tiny("llama")  # no chat template: a plain prompt, whose reply runs on past its first line
+    assert not abstains(model.tokenizer, "Abuja\nI don't know.\nI don't know.")  # answered Abuja, then ran on
+    assert abstains(model.tokenizer, " I don't know.\nQuestion: What is 2 + 2?")
+    model.tokenizer.chat_template = "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
+    assert abstains(model.tokenizer, "Abuja\nI don't know.")  # a chat reply is read whole
 
 
 def test_config_says_what_to_do():
