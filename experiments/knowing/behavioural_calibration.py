@@ -18,10 +18,10 @@ the same QA sets (another seed, none of the study's) are answered by the model u
 under the t = 0 target prompt with that answer (context distillation, meant to teach the adapter to answer as it
 would without a target, where the stated target derails a base model's answers; on Gemma 3 270M 200 such questions did
 not: docs/results.md). With ``--kl W`` a KL term keeps the model as it was on the training questions under the
-neutral prompt (no target stated), each followed by its own greedy answer. On the held-out questions, at every ``--targets`` t: the abstention rate, the accuracy when answering and the
-expected score (question-resampled 95% intervals) of the trained model told t, the untrained model
-told t, the P(IK)-head gate of ``abstention`` (answer when P(IK) > t; the head fitted on the
-training questions) and always answering; and the trained model's greedy accuracy under the neutral prompt beside
+neutral prompt (no target stated), each followed by its own greedy answer. On the held-out questions, at every
+``--targets`` t: the abstention rate, the accuracy when answering and the expected score (question-resampled 95%
+intervals) of the trained model told t, the untrained model told t, the P(IK)-head gate of ``abstention`` (answer
+when P(IK) > t; the head fitted on the training questions) and always answering; and the trained model's greedy accuracy under the neutral prompt beside
 the untrained one's (what the fine-tune did to the answers themselves). Writes ``results.json``, ``answers.jsonl``,
 ``adapter/`` and ``report.html``.
 """
@@ -156,7 +156,8 @@ def neutral_texts(model, data: QADataset, rows: np.ndarray, greedy: list[str]) -
     """The questions of ``rows`` under the neutral prompt, each followed by the model's own greedy answer
     (:func:`own_answer`): the texts of ``--kl``, on which the adapter should leave the model as it was."""
     prompts = qa_prompts(model, data.subset(rows))
-    return [p + reply_text(model.tokenizer, own_answer(model.tokenizer, greedy[i])) for p, i in zip(prompts, rows.tolist())]
+    return [p + reply_text(model.tokenizer, own_answer(model.tokenizer, greedy[i]))
+            for p, i in zip(prompts, rows.tolist(), strict=True)]
 
 
 def neutral_answers(model, data: QADataset, rows: np.ndarray, config: Config) -> tuple[list[str], np.ndarray]:
@@ -260,8 +261,8 @@ def write_behaviour_report(path: Path, results: dict) -> None:
     write_report(path, f"Behavioural calibration on {results['model']['id']}", [
         fig, f"<p>{results['n_test']} held-out questions of {results['n_questions']} (greedy accuracy under the "
              f"neutral prompt: {ci_text(head['accuracy_untrained_neutral'])} untrained, "
-             f"{ci_text(head['accuracy_trained_neutral'])} trained); {results['training']['examples']} training examples, "
-             f"{100 * results['training']['abstain_share']:.0f}% of them abstentions. Rule: {results['rule']}.</p>",
+             f"{ci_text(head['accuracy_trained_neutral'])} trained); {results['training']['examples']} training "
+             f"examples, {100 * results['training']['abstain_share']:.0f}% of them abstentions. Rule: {results['rule']}.</p>",
         table_html(shown),
     ])
 
