@@ -39,7 +39,7 @@ import plotly.graph_objects as go
 
 from veracity.atomic import atomic_write_text
 from veracity.constraints import Interval
-from veracity.data import QADataset, grade
+from veracity.data import QADataset
 from veracity.data.chat import own_answer, reply_text
 from veracity.experiments.cli import study_main
 from veracity.experiments.knowing.pik_parts import PIKConfig, answer_split_and_fit, build_questions, training_target
@@ -47,7 +47,7 @@ from veracity.experiments.knowing.targets import gate, prompted_run, scores, tar
 from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
-from veracity.hooks.generation import generate, qa_prompts
+from veracity.hooks.generation import answer_and_grade, generate, qa_prompts
 from veracity.probes.evaluation import ci_text, mean_estimate
 
 logger = logging.getLogger(__name__)
@@ -160,15 +160,6 @@ def neutral_texts(model, data: QADataset, rows: np.ndarray, greedy: list[str]) -
             for p, i in zip(prompts, rows.tolist(), strict=True)]
 
 
-def neutral_answers(model, data: QADataset, rows: np.ndarray, config: Config) -> tuple[list[str], np.ndarray]:
-    """``model``'s greedy answers to ``rows`` under the neutral prompt (no target stated) and their grades: what the
-    fine-tune did to the answers themselves, apart from when it abstains."""
-    subset = data.subset(rows)
-    said = [a[0] for a in generate(model, qa_prompts(model, subset), max_new_tokens=config.max_new_tokens,
-                                   batch_size=config.batch_size, seed=config.seed)]
-    return said, np.array([grade(item, a) for item, a in zip(subset.items, said)], dtype=np.int64)
-
-
 def abstain_share(completions: list[str]) -> float:
     """The share of training completions that abstain (a plain prompt's completion starts with a space)."""
     return float(np.mean([c.strip().startswith(ABSTAIN_REPLY) for c in completions]))
@@ -201,9 +192,11 @@ def run(config: Config, model=None) -> Results:
     tuned = config.load_model(adapter=out / "adapter")
     told = {"trained": prompted_run(tuned, data, test, config), "untrained": prompted_run(model, data, test, config)}
     p_ik, correct = head.predict_true(acts)[test], graded.correct[test]
-    plain, plain_correct = neutral_answers(tuned, data, test, config)
+    # the trained model without a target stated: what the fine-tune did to the answers themselves
+    plain = answer_and_grade(tuned, data.subset(test), k=0, max_new_tokens=config.max_new_tokens,
+                             batch_size=config.batch_size, seed=config.seed)
     headline = {"accuracy_untrained_neutral": mean_estimate(correct.astype(float), config.seed),
-                "accuracy_trained_neutral": mean_estimate(plain_correct.astype(float), config.seed)}
+                "accuracy_trained_neutral": mean_estimate(plain.correct.astype(float), config.seed)}
     table = []
     for j, t in enumerate(config.targets):
         rows = {name: (~told[name][j]["abstained"], told[name][j]["correct"]) for name in told}
@@ -223,8 +216,8 @@ def run(config: Config, model=None) -> Results:
     results.write(out)
     _write_answers(out / "answers.jsonl", data, test, told, config.targets,
                    {"neutral_answer": [graded.greedy[i] for i in test], "neutral_correct": correct.tolist(),
-                    "p_ik": p_ik.tolist(), "trained_neutral_answer": plain,
-                    "trained_neutral_correct": plain_correct.tolist()})
+                    "p_ik": p_ik.tolist(), "trained_neutral_answer": plain.greedy,
+                    "trained_neutral_correct": plain.correct.tolist()})
     write_behaviour_report(out / "report.html", results)
     return results
 

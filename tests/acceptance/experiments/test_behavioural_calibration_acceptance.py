@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from veracity.data import capital_questions, grade
 from veracity.experiments.knowing import behavioural_calibration as study
 
 
@@ -32,6 +33,7 @@ def test_small_run_trains_an_adapter_and_scores_every_method_at_every_target(tmp
     # the trained model's own neutral answers, graded as the untrained ones are
     assert sum(r["trained_neutral_correct"] for r in rows) == round(head["accuracy_trained_neutral"]["value"]
                                                                     * saved["n_test"])
-    assert all(isinstance(r["trained_neutral_answer"], str) for r in rows)
+    items = {item.question: item for item in capital_questions().items}  # echo included, as the study grades
+    assert all(r["trained_neutral_correct"] == grade(items[r["question"]], r["trained_neutral_answer"]) for r in rows)
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     assert "Behavioural calibration" in (out / "report.html").read_text()
