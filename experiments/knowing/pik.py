@@ -110,10 +110,12 @@ def run(config: Config, model=None) -> Results:
                 ": left out (--no-passages)")
     passages, selection = {}, None
     if config.passages:
-        mixed = mixed_head(model, data, acts[:, layer], target, correct, train, layer, config)
-        heads = {"": head, **({"mixed": mixed[0]} if mixed else {})}
-        passages = source_passages(model, data, heads, layer, test, config)
-        selection = {"chosen": mixed[0].weight_decay, "cross_validation": mixed[1]} if mixed else None
+        fitted = mixed_head(model, data, acts[:, layer], target, correct, train, layer, config)
+        heads = {"": head, **{name: fit[0] for name, fit in fitted.items()}}
+        passages = source_passages(model, data, heads, layer, test, config, bare_acts=acts[:, layer])
+        selection = ({"chosen": fitted["mixed"][0].weight_decay, "cross_validation": fitted["mixed"][1],
+                      "paired": {"chosen": fitted["paired"][0].weight_decay,
+                                 "cross_validation": fitted["paired"][1]}} if fitted else None)
     logger.info("[P(IK) 5/5] the head's AUROC at every layer")
     results = study_results(
         "pik", model, config, _headline(metrics, passages, correct[test], config.seed),
@@ -141,8 +143,11 @@ def _headline(metrics: dict, passages: dict, correct_test: np.ndarray, seed: int
     headline["accuracy_held_out"] = mean_estimate(correct_test, seed)
     for condition, entry in passages.items():
         headline[f"mean_p_ik_passage_{condition}"] = entry["mean_p_ik"]
-        if "mean_p_ik_mixed" in entry:
-            headline[f"mean_p_ik_mixed_head_passage_{condition}"] = entry["mean_p_ik_mixed"]
+        for name in ("mixed", "paired"):
+            if f"mean_p_ik_{name}" in entry:
+                headline[f"mean_p_ik_{name}_head_passage_{condition}"] = entry[f"mean_p_ik_{name}"]
+                if entry[f"auroc_{name}"] is not None:
+                    headline[f"auroc_{name}_head_passage_{condition}"] = entry[f"auroc_{name}"]
         headline[f"accuracy_passage_{condition}"] = entry["accuracy"]
         headline[f"mean_p_ik_target_passage_{condition}"] = entry["mean_target"]
     return headline

@@ -11,8 +11,11 @@ three wordings and after irrelevant passages about four other training countries
 with the same training target as the bare questions (``--target``: by default the fraction of the
 ``--k`` samples that are right), read in that condition. Its weight decay is chosen by
 5-fold cross-validation over the training capital questions (grouped by question), on the mean of
-its AUROC within the three conditions. Only training questions ever train or choose a head; the
-held-out ones are read in all three conditions (the first wording, one irrelevant passage) by both.
+its AUROC within the three conditions. A third head, the paired one, learns from the same rows and
+targets but reads two activations side by side: the question in its condition and the same question
+bare, so what the model knows without the passage stands beside what the passage does to it. Only
+training questions ever train or choose a head; the held-out ones are read in all three conditions
+(the first wording, one irrelevant passage) by every head.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from veracity.hooks.generation import GradedAnswers, answer_and_grade, chat_or_p
 from veracity.probes import PIKHead, auroc
 from veracity.probes.evaluation import auroc_estimate, mean_estimate
 
-__all__ = ["PASSAGE", "choose_weight_decay", "mixed_head", "source_passages"]
+__all__ = ["PASSAGE", "choose_weight_decay", "mixed_head", "paired", "source_passages"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,11 @@ def passage_prompts(model, data: QADataset, rows: list[int], training: bool = Fa
                         for t, it in zip(passages, items)] for condition, passages in texts.items()}
 
 
+def paired(condition_acts: torch.Tensor, bare_acts: torch.Tensor) -> torch.Tensor:
+    """The paired head's input: each question's activation in its condition beside the same question's bare one."""
+    return torch.cat([condition_acts, bare_acts], dim=-1)
+
+
 def _answered(model, data: QADataset, rows: list[int], prompts: list[str], config) -> GradedAnswers:
     """The questions ``rows`` answered after ``prompts``: greedy and ``--k`` samples, as the bare questions are (greedy
     alone where the target is the greedy grade)."""
@@ -79,20 +87,22 @@ def _answered(model, data: QADataset, rows: list[int], prompts: list[str], confi
 
 
 def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.ndarray, train: np.ndarray, layer: int,
-               config) -> tuple[PIKHead, list[dict]] | None:
+               config) -> dict[str, tuple[PIKHead, list[dict]]]:
     """A P(IK) head fitted on the training questions bare (``acts`` at ``layer``, ``target``; ``correct``: the greedy
     grades, which its cross-validation reads bare questions against) and, for the training capital questions, after
     relevant passages in each wording and irrelevant ones, each labelled with the same ``config.target`` as
     ``target``, read from the answers in that condition (a head whose bare rows learnt the sampled accuracy and its
     passage rows the greedy one would read any passage as knowing); its weight decay chosen by
-    :func:`choose_weight_decay`; ``None`` with fewer than 5 training capital questions.
+    :func:`choose_weight_decay`; and beside it the paired head (:func:`paired`), fitted and chosen the same way on
+    the same rows, each read beside its question's bare activation.
 
     Returns:
-        ``(head, selection)``: the head fitted on every training row, and the cross-validation's rows.
+        ``{"mixed": (head, selection), "paired": (head, selection)}``: each head fitted on every training row, and
+        its cross-validation's rows; empty with fewer than 5 training capital questions.
     """
     rows = _capitals(data, train)
     if len(rows) < 5:
-        return None
+        return {}
     prompts = passage_prompts(model, data, rows, training=True)
     answers = {c: _answered(model, data, rows, p, config) for c, p in prompts.items()}
     graded = {c: a.correct.astype(np.float64) for c, a in answers.items()}
@@ -102,15 +112,23 @@ def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.nda
     capitals = set(rows)
     bare = np.array([i for i in np.asarray(train).tolist() if i not in capitals])  # the other training questions
 
-    def fit(keep: np.ndarray, weight_decay: float) -> PIKHead:
-        questions = np.concatenate([bare, np.asarray(rows)[keep]]).astype(np.int64)
-        x = [acts[questions], *(passage_acts[c][keep] for c in prompts)]
-        y = [target[questions], *(targets[c][keep] for c in prompts)]
-        head = PIKHead(hidden=config.hidden or None, weight_decay=weight_decay, seed=config.seed)
-        return head.fit(torch.cat(x), np.concatenate(y))
+    heads = {}
+    for name in ("mixed", "paired"):
+        bare_x = paired(acts, acts) if name == "paired" else acts
+        condition_x = ({c: paired(a, acts[rows]) for c, a in passage_acts.items()} if name == "paired"
+                       else passage_acts)
 
-    weight_decay, selection = choose_weight_decay(fit, acts[rows], correct[rows], passage_acts, graded, config.seed)
-    return fit(np.arange(len(rows)), weight_decay), selection
+        def fit(keep: np.ndarray, weight_decay: float, bare_x=bare_x, condition_x=condition_x) -> PIKHead:
+            questions = np.concatenate([bare, np.asarray(rows)[keep]]).astype(np.int64)
+            x = [bare_x[questions], *(condition_x[c][keep] for c in prompts)]
+            y = [target[questions], *(targets[c][keep] for c in prompts)]
+            head = PIKHead(hidden=config.hidden or None, weight_decay=weight_decay, seed=config.seed)
+            return head.fit(torch.cat(x), np.concatenate(y))
+
+        weight_decay, selection = choose_weight_decay(fit, bare_x[rows], correct[rows], condition_x, graded,
+                                                      config.seed)
+        heads[name] = fit(np.arange(len(rows)), weight_decay), selection
+    return heads
 
 
 def choose_weight_decay(fit, bare_acts, bare_correct: np.ndarray, passage_acts: dict, graded: dict, seed: int,
@@ -144,7 +162,8 @@ def choose_weight_decay(fit, bare_acts, bare_correct: np.ndarray, passage_acts: 
     return best["weight_decay"], rows
 
 
-def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: int, test: np.ndarray, config) -> dict:
+def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: int, test: np.ndarray, config,
+                    bare_acts: torch.Tensor | None = None) -> dict:
     """Accuracy, and each head's mean P(IK) and AUROC, with no passage, a relevant and an irrelevant one, on the
     held-out capital questions (empty with fewer than 4 of them).
 
@@ -152,7 +171,8 @@ def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: in
         Per condition: ``n``, ``accuracy`` (the greedy answer's), ``mean_target`` (the mean of the heads'
         training target, ``--target``, in that condition: what a calibrated mean P(IK) equals), and per head
         ``mean_p_ik[_NAME]``, ``mean_logit[_NAME]`` (where the reading moves, unsquashed) and ``auroc[_NAME]``
-        (bootstrap intervals), and an example prompt; the head named ``""`` is the bare-trained one.
+        (bootstrap intervals), and an example prompt; the head named ``""`` is the bare-trained one, and the one named
+        ``"paired"`` reads each question beside its bare activation (``bare_acts``, every question's, at ``layer``).
     """
     rows = _capitals(data, test)
     if len(rows) < 4:
@@ -167,7 +187,8 @@ def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: in
                  "mean_target": mean_estimate(training_target(answers, config.target), config.seed)}
         for name, head in heads.items():
             suffix = f"_{name}" if name else ""
-            p_ik = np.asarray(head.predict_true(acts), dtype=np.float64)
+            read = paired(acts, bare_acts[rows]) if name == "paired" else acts
+            p_ik = np.asarray(head.predict_true(read), dtype=np.float64)
             logit = np.log(np.clip(p_ik, 1e-12, 1)) - np.log(np.clip(1 - p_ik, 1e-12, 1))
             entry[f"mean_p_ik{suffix}"] = mean_estimate(p_ik, config.seed)
             entry[f"mean_logit{suffix}"] = float(logit.mean())

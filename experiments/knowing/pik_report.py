@@ -95,9 +95,12 @@ def _passage_table(passages: dict | None, selection: dict | None = None) -> str:
              "mean P(IK) target (what a calibrated head averages)": ci_text(v["mean_target"]) if "mean_target" in v else "",
              "mean P(IK), head trained bare": ci_text(v["mean_p_ik"]), "AUROC, bare": ci_text(v["auroc"]),
              **({"mean P(IK), head trained on a mix": ci_text(v["mean_p_ik_mixed"]),
-                 "AUROC, mix": ci_text(v["auroc_mixed"])} if "mean_p_ik_mixed" in v else {})}
+                 "AUROC, mix": ci_text(v["auroc_mixed"])} if "mean_p_ik_mixed" in v else {}),
+             **({"mean P(IK), paired head (the question in its condition beside it bare)": ci_text(v["mean_p_ik_paired"]),
+                 "AUROC, paired": ci_text(v["auroc_paired"])} if "mean_p_ik_paired" in v else {})}
             for name, v in passages.items()]
-    chosen = (f"; the mix's weight decay {selection['chosen']:g}, chosen by cross-validation on the training capitals"
-              if selection else "")
+    chosen = (f"; the mix's weight decay {selection['chosen']:g}"
+              + (f", the paired head's {selection['paired']['chosen']:g}" if "paired" in selection else "")
+              + ", chosen by cross-validation on the training capitals" if selection else "")
     return table_html(rows, caption="P(IK) with source material (held-out capital questions; one head trained on bare "
                                     f"questions, one on training questions bare and with passages{chosen})")

@@ -20,7 +20,8 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     saved = json.loads((out / "results.json").read_text())
     assert saved["n_questions"] == 12 and saved["layer"] == 20 and saved["study"] == "pik"
     assert {"auroc_p_ik", "auroc_p_true", "auroc_p_true_few_shot", "auroc_p_true_samples", "accuracy_held_out",
-            "mean_p_ik_passage_relevant", "mean_p_ik_passage_none", "mean_p_ik_mixed_head_passage_relevant"} <= set(saved["headline"])
+            "mean_p_ik_passage_relevant", "mean_p_ik_passage_none", "mean_p_ik_mixed_head_passage_relevant",
+            "mean_p_ik_paired_head_passage_relevant"} <= set(saved["headline"])
     assert 0 < saved["accuracy_greedy"] < 1
     for name in ("p_ik", "p_true", "p_true_few_shot", "p_true_samples", "p_true_own_turn", "category_prior"):
         metrics = saved["metrics"][name]
@@ -43,7 +44,8 @@ def test_pik_acceptance_on_the_embedded_model(tmp_path, embedded):
     assert all(p["mean_target"] == p["accuracy"] for p in passages.values())
     assert saved["headline"]["mean_p_ik_target_passage_relevant"] == passages["relevant"]["mean_target"]
     selection = saved["mixed_head_weight_decay"]  # chosen on the training capitals' folds, by the rule it states
-    assert selection["chosen"] == max(selection["cross_validation"], key=lambda row: row["mean_auroc"])["weight_decay"]
+    for chosen in (selection, selection["paired"]):
+        assert chosen["chosen"] == max(chosen["cross_validation"], key=lambda row: row["mean_auroc"])["weight_decay"]
     assert (out / "pik_head.safetensors").is_file() and (out / "pik_head.json").is_file()
     assert "Reliability" in (out / "report.html").read_text()
 

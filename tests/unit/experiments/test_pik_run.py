@@ -99,7 +99,7 @@ def test_shared_prefill_decoding_matches_hf_generate(tiny, arch):
     assert len({s for row in hot for s in row}) > 3  # a high temperature really samples
 
 
-def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_head_trains_on_training_rows_only(
+def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_and_paired_heads_train_on_training_rows_only(
         tiny, monkeypatch):
     from veracity.data import capital_questions
     from veracity.experiments.knowing import pik_passages
@@ -127,12 +127,25 @@ def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_head_tra
                  if f"{data.items[j].answers[0]} is the capital city" in training[c][k]]
         assert i not in named and len(set(named)) == pik_passages.IRRELEVANT_PER_QUESTION
     correct = np.array([1, 0, 0, 1] * 3)
-    head, selection = pik_passages.mixed_head(model, data, acts, target, correct, train, 1, config)
-    assert len(seen) == len(training) * len(train)
+    heads = pik_passages.mixed_head(model, data, acts, target, correct, train, 1, config)
+    assert len(seen) == len(training) * len(train)  # both heads read the same passage prompts, extracted once
     assert not any(data.items[i].question in text for text in seen for i in range(8, 12))
-    assert [row["weight_decay"] for row in selection] == list(pik_passages.WEIGHT_DECAYS)
-    best = max(selection, key=lambda row: row["mean_auroc"])
-    assert head.weight_decay == best["weight_decay"]
+    for head, selection in heads.values():
+        assert [row["weight_decay"] for row in selection] == list(pik_passages.WEIGHT_DECAYS)
+        best = max(selection, key=lambda row: row["mean_auroc"])
+        assert head.weight_decay == best["weight_decay"]
+    # the paired head reads the question in its condition beside the same question bare: twice the width
+    assert heads["mixed"][0].coef_.shape[-1] == model.d_model and heads["paired"][0].coef_.shape[-1] == 2 * model.d_model
+    passages = torch.randn(3, model.d_model)
+    assert torch.equal(pik_passages.paired(passages, acts[:3])[:, model.d_model:], acts[:3])
+    # held-out questions are read by every head in every condition; the paired head with their own bare activation
+    read = pik_passages.source_passages(model, data, {"": heads["mixed"][0], "paired": heads["paired"][0]}, 1,
+                                        np.arange(8, 12), config, bare_acts=acts)
+    assert set(read) == set(pik_passages.CONDITIONS)
+    none = pik_passages.extract(model, pik_passages.passage_prompts(model, data, [8, 9, 10, 11])["none"], layers=[1],
+                                batch_size=4, progress=False)[:, 0]
+    expected = heads["paired"][0].predict_true(pik_passages.paired(none, acts[8:12]))
+    assert read["none"]["mean_p_ik_paired"]["value"] == pytest.approx(float(np.mean(np.asarray(expected))))
 
 
 def test_answer_and_grade_answers_the_prompts_it_is_given_and_the_passage_head_learns_the_bare_heads_target(
