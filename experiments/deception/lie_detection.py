@@ -36,7 +36,8 @@ the held-out questions: AUROC pooled over the lie kinds (resampled by question),
 calibrated threshold, the AUROC within each kind, the honest answers' mean score per kind (an
 offset that moves with the prompt shows at once), a transfer matrix (fitted on one kind, or on
 instructed pairs, scored within each kind and on a topic never seen) and two baselines: a probe on
-the prompt's last token (what the prompt alone gives away) and "a pressure is present".
+the prompt's last token (what the prompt alone gives away) and "a pressure is present". ``answers.jsonl`` holds every
+held-out answer and every answer of the unseen topic with each monitor's score.
 """
 
 from __future__ import annotations
@@ -327,12 +328,18 @@ def run(config: Config, model=None) -> Results:
                     "mistake": d.kind == "control_mistake",
                     **({f"{n}_score": float(s["fresh"][i]) for n, s in scores.items()} if split == "fresh" else {})})
         + "\n" for split, half in (("calibration", calibration), ("fresh", fresh)) for i, d in enumerate(half)))
-    atomic_write_text(out / "answers.jsonl", "".join(
-        json.dumps({"split": d.group.split(":")[0], "kind": d.kind, "question": d.messages[-1][1], "answer": d.answer,
-                    "lie": d.lie, **{f"{n}_score": float(s["test"][i]) for n, s in scores.items()}}) + "\n"
-        for i, d in enumerate(test)))
+    atomic_write_text(out / "answers.jsonl", answer_lines(test, unseen, scores))
     write_lie_report(out / "report.html", results)
     return results
+
+
+def answer_lines(test: list[Dialogue], unseen: list[Dialogue], scores: dict[str, dict[str, np.ndarray]]) -> str:
+    """``answers.jsonl``: each held-out answer (``split`` "test") and each answer of the unseen topic ("unseen"), its
+    kind, question, answer, label and every monitor's score."""
+    return "".join(
+        json.dumps({"split": d.group.split(":")[0], "kind": d.kind, "question": d.messages[-1][1], "answer": d.answer,
+                    "lie": d.lie, **{f"{n}_score": float(s[side][i]) for n, s in scores.items()}}) + "\n"
+        for side, rows in (("test", test), ("unseen", unseen)) for i, d in enumerate(rows))
 
 
 def transfer_matrix(model, monitors: dict, train, test, unseen, config: Config) -> list[dict]:

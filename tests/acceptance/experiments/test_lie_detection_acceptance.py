@@ -52,7 +52,7 @@ def test_small_run_on_the_embedded_model_scores_every_recipe(tmp_path, embedded)
     assert saved["chosen"]["on_policy"]["layer"] == 15 and len(saved["chosen"]["on_policy"]["validation"]) == 3
     assert {r["fitted_on"] for r in saved["tables"]["transfer"]} >= {"instructed_pairs", "on_policy:few_shot"}
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
-    assert len(rows) == results["n_test_answers"] and {r["split"] for r in rows} == {"test"}
+    assert len(rows) == results["n_test_answers"] and {r["split"] for r in rows} == {"test"}  # --unseen none
     assert sum(r["lie"] for r in rows) == saved["n_lies_test"]
     # consistency: the model's own neutral answers are what it says when asked plainly, lies are not
     neutral = [r["consistency_score"] for r in rows if r["kind"] == "neutral"]
