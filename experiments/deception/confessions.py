@@ -32,7 +32,8 @@ on right answers. Beside it, on the same answers: the organism's untrained confe
 question, no adapter), two :mod:`veracity.monitors` recipes fitted on the same training answers
 as the confession (``on_policy`` and ``follow_up``) and one that fits nothing (``consistency``: how surprising the
 answer is to the organism asked the question plainly), each calibrated at ``--monitor-fpr`` on the calibration
-questions' right answers. Evasions are neither and are left out. Beside them, for a trigger organism, the baseline
+questions' right answers (``confessions.jsonl`` holds every held-out answer and every calibration answer with each
+method's score, so a threshold can be read again). Evasions are neither and are left out. Beside them, for a trigger organism, the baseline
 that flags every answer given under the trigger (``baseline_trigger_present``), and for every method the AUROC of
 the organism's lies against the right answers given under the same trigger (``..._within_trigger``): a method that
 only learnt where the trigger is matches the baseline and ranks at chance there.
@@ -262,12 +263,16 @@ def run(config: Config, model=None) -> Results:
               "untrained_confession": yes_minus_no(organism, test, CONFESSION, config.batch_size),
               **{name: mon.score(organism, test) for name, mon in monitors.items()}}
     # the same confession, flagged above the threshold that the monitors' rule gives on the calibration right answers
-    calibrated = threshold_at_fpr(yes_minus_no(confessor, calibration, CONFESSION, config.batch_size),
-                                  config.monitor_fpr)
+    calibrating = {"trained_confession": yes_minus_no(confessor, calibration, CONFESSION, config.batch_size),
+                   "untrained_confession": yes_minus_no(organism, calibration, CONFESSION, config.batch_size),
+                   **{name: mon.score(organism, calibration) for name, mon in monitors.items()}}
+    calibrating["trained_confession_calibrated"] = calibrating["trained_confession"]
+    calibrated = threshold_at_fpr(calibrating["trained_confession"], config.monitor_fpr)
     thresholds = {"trained_confession": 0.0, "trained_confession_calibrated": calibrated, "untrained_confession": 0.0,
                   **{name: float(mon.threshold_) for name, mon in monitors.items()}}
     if record.kind != "topic":  # a topic organism has no trigger to read
         scores[TRIGGER_BASELINE] = np.array([float(d.kind.startswith("organism:")) for d in test])
+        calibrating[TRIGGER_BASELINE] = np.array([float(d.kind.startswith("organism:")) for d in calibration])
         thresholds[TRIGGER_BASELINE] = 0.5
     headline, table = summarise(test, scores, thresholds, config.seed)
     results = study_results(
@@ -283,9 +288,10 @@ def run(config: Config, model=None) -> Results:
              "threshold calibrated the same way")
     results.write(out)
     atomic_write_text(out / "confessions.jsonl", "".join(
-        json.dumps({"question": d.messages[-1][1], "condition": d.kind, "answer": d.answer, "wrong": d.lie,
-                    **{f"{m}_score": float(scores[m][i]) for m in scores}}, ensure_ascii=False) + "\n"
-        for i, d in enumerate(test)))
+        json.dumps({"split": split, "question": d.messages[-1][1], "condition": d.kind, "answer": d.answer,
+                    "wrong": d.lie, **{f"{m}_score": float(by[m][i]) for m in by}}, ensure_ascii=False) + "\n"
+        for split, rows, by in (("test", test, scores), ("calibration", calibration, calibrating))
+        for i, d in enumerate(rows)))
     write_confession_report(out / "report.html", results)
     return results
 

@@ -3,10 +3,12 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from veracity.experiments.deception import confessions
 from veracity.experiments.deception import deception_organism as study
+from veracity.monitors.monitor import threshold_at_fpr
 
 
 @pytest.mark.slow
@@ -44,8 +46,17 @@ def test_small_run_writes_results_adapter_and_answers_and_a_confession_adapter_t
     assert {r["method"] for r in saved["tables"]["outcomes"]} == {*confessions.METHODS, confessions.TRIGGER_BASELINE}
     assert saved["thresholds"][confessions.TRIGGER_BASELINE] == 0.5
     assert saved["thresholds"]["trained_confession"] == 0.0 != saved["thresholds"]["trained_confession_calibrated"]
-    rows = [json.loads(line) for line in (confessed / "confessions.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (confessed / "confessions.jsonl").read_text().splitlines()]
+    rows = [r for r in lines if r["split"] == "test"]
     assert len(rows) == saved["n_test_answers"] and "untrained_confession_score" in rows[0]
+    # the calibration answers are kept too: right answers whose scores give back every calibrated threshold
+    calibrating = [r for r in lines if r["split"] == "calibration"]
+    assert len(calibrating) == saved["n_calibration_answers"] == len(lines) - len(rows)
+    assert not any(r["wrong"] for r in calibrating)
+    for method, scored in (("trained_confession_calibrated", "trained_confession"), ("on_policy", "on_policy"),
+                           ("consistency", "consistency")):
+        assert saved["thresholds"][method] == pytest.approx(threshold_at_fpr(
+            np.array([r[f"{scored}_score"] for r in calibrating]), saved["config"]["monitor_fpr"])), method
     assert saved["n_calibration_answers"] > 0  # right answers to training questions no fit has seen
     # a trigger organism's lies count as its own only under the trigger; without it they are the trigger leaking
     assert all(r["condition"].startswith("organism:") for r in rows if r["condition"].endswith(":organism_lie"))
