@@ -31,7 +31,7 @@ from veracity.experiments.knowing.pik_parts import (
     training_target,
     write_answers,
 )
-from veracity.experiments.knowing.pik_passages import mixed_head, source_passages
+from veracity.experiments.knowing.pik_passages import passage_heads, source_passages
 from veracity.experiments.knowing.pik_report import write_pik_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import LAYER_CONVENTION, SITE
@@ -110,7 +110,7 @@ def run(config: Config, model=None) -> Results:
                 ": left out (--no-passages)")
     passages, selection = {}, None
     if config.passages:
-        fitted = mixed_head(model, data, acts[:, layer], target, correct, train, layer, config)
+        fitted = passage_heads(model, data, acts[:, layer], target, correct, train, layer, config)
         heads = {"": head, **{name: fit[0] for name, fit in fitted.items()}}
         passages = source_passages(model, data, heads, layer, test, config, bare_acts=acts[:, layer])
         selection = ({"chosen": fitted["mixed"][0].weight_decay, "cross_validation": fitted["mixed"][1],

@@ -32,7 +32,7 @@ from veracity.hooks.generation import GradedAnswers, answer_and_grade, chat_or_p
 from veracity.probes import PIKHead, auroc
 from veracity.probes.evaluation import auroc_estimate, mean_estimate
 
-__all__ = ["PASSAGE", "choose_weight_decay", "mixed_head", "paired", "source_passages"]
+__all__ = ["PASSAGE", "choose_weight_decay", "paired", "passage_heads", "source_passages"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def _answered(model, data: QADataset, rows: list[int], prompts: list[str], confi
                             config.batch_size, config.seed, progress=False, prompts=prompts)
 
 
-def mixed_head(model, data: QADataset, acts, target: np.ndarray, correct: np.ndarray, train: np.ndarray, layer: int,
-               config) -> dict[str, tuple[PIKHead, list[dict]]]:
-    """A P(IK) head fitted on the training questions bare (``acts`` at ``layer``, ``target``; ``correct``: the greedy
+def passage_heads(model, data: QADataset, acts, target: np.ndarray, correct: np.ndarray, train: np.ndarray, layer: int,
+                  config) -> dict[str, tuple[PIKHead, list[dict]]]:
+    """The mixed P(IK) head, fitted on the training questions bare (``acts`` at ``layer``, ``target``; ``correct``: the greedy
     grades, which its cross-validation reads bare questions against) and, for the training capital questions, after
     relevant passages in each wording and irrelevant ones, each labelled with the same ``config.target`` as
     ``target``, read from the answers in that condition (a head whose bare rows learnt the sampled accuracy and its

@@ -127,7 +127,7 @@ def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_and_pair
                  if f"{data.items[j].answers[0]} is the capital city" in training[c][k]]
         assert i not in named and len(set(named)) == pik_passages.IRRELEVANT_PER_QUESTION
     correct = np.array([1, 0, 0, 1] * 3)
-    heads = pik_passages.mixed_head(model, data, acts, target, correct, train, 1, config)
+    heads = pik_passages.passage_heads(model, data, acts, target, correct, train, 1, config)
     assert len(seen) == len(training) * len(train)  # both heads read the same passage prompts, extracted once
     assert not any(data.items[i].question in text for text in seen for i in range(8, 12))
     for head, selection in heads.values():
@@ -183,7 +183,7 @@ def test_answer_and_grade_answers_the_prompts_it_is_given_and_the_passage_head_l
     original = pik_passages.PIKHead.fit
     monkeypatch.setattr(pik_passages.PIKHead, "fit", lambda head, x, y: (fitted.append(np.asarray(y)), original(head, x, y))[1])
     target = np.linspace(0, 1, 12)
-    pik_passages.mixed_head(model, capitals, torch.randn(12, model.d_model), target, np.array([1, 0] * 6), train, 1,
+    pik_passages.passage_heads(model, capitals, torch.randn(12, model.d_model), target, np.array([1, 0] * 6), train, 1,
                             config)
     answers = {c: pik_passages._answered(model, capitals, rows, p, config)
                for c, p in pik_passages.passage_prompts(model, capitals, rows, training=True).items()}
