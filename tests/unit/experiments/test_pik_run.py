@@ -184,7 +184,7 @@ def test_answer_and_grade_answers_the_prompts_it_is_given_and_the_passage_head_l
     monkeypatch.setattr(pik_passages.PIKHead, "fit", lambda head, x, y: (fitted.append(np.asarray(y)), original(head, x, y))[1])
     target = np.linspace(0, 1, 12)
     pik_passages.passage_heads(model, capitals, torch.randn(12, model.d_model), target, np.array([1, 0] * 6), train, 1,
-                            config)
+                               config)
     answers = {c: pik_passages._answered(model, capitals, rows, p, config)
                for c, p in pik_passages.passage_prompts(model, capitals, rows, training=True).items()}
     expected = [training_target(a, "soft") for a in answers.values()]
