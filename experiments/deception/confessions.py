@@ -64,7 +64,14 @@ from veracity.experiments.report import table_html, write_report
 from veracity.experiments.results import Results, study_results
 from veracity.hooks import train_lora
 from veracity.hooks.generation import generate
-from veracity.monitors import FOLLOW_UPS, ConsistencyMonitor, FollowUpMonitor, OnPolicyMonitor, yes_minus_no
+from veracity.monitors import (
+    FOLLOW_UPS,
+    ConsistencyMonitor,
+    FollowUpMonitor,
+    OnPolicyMonitor,
+    remembered_reads,
+    yes_minus_no,
+)
 from veracity.monitors.dialogue import with_follow_up
 from veracity.monitors.monitor import threshold_at_fpr
 from veracity.probes.evaluation import auroc_estimate, ci_text, mean_estimate
@@ -232,6 +239,7 @@ def confession_examples(model, dialogues, reply: str = "explained") -> tuple[lis
             [reply_text(model.tokenizer, REPLIES[reply][bool(d.lie)]) for d in dialogues])
 
 
+@remembered_reads()  # calibrating, then scoring the calibration answers again: one forward pass each
 def run(config: Config, model=None) -> Results:
     """Answer, train the confession adapter, score every method on held-out answers; write the outputs."""
     out = check_writable_folder(config.out)

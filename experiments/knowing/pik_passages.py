@@ -174,6 +174,9 @@ def source_passages(model, data: QADataset, heads: dict[str, PIKHead], layer: in
         (bootstrap intervals), and an example prompt; the head named ``""`` is the bare-trained one, and the one named
         ``"paired"`` reads each question beside its bare activation (``bare_acts``, every question's, at ``layer``).
     """
+    if "paired" in heads and bare_acts is None:
+        raise ValueError("the paired head reads each question beside its bare activation: pass bare_acts (every "
+                         "question's activation at the head's layer)")
     rows = _capitals(data, test)
     if len(rows) < 4:
         return {}

@@ -142,6 +142,8 @@ def test_passages_state_their_own_capital_or_another_rows_and_the_mixed_and_pair
     read = pik_passages.source_passages(model, data, {"": heads["mixed"][0], "paired": heads["paired"][0]}, 1,
                                         np.arange(8, 12), config, bare_acts=acts)
     assert set(read) == set(pik_passages.CONDITIONS)
+    with pytest.raises(ValueError, match="pass bare_acts"):
+        pik_passages.source_passages(model, data, {"paired": heads["paired"][0]}, 1, np.arange(8, 12), config)
     none = pik_passages.extract(model, pik_passages.passage_prompts(model, data, [8, 9, 10, 11])["none"], layers=[1],
                                 batch_size=4, progress=False)[:, 0]
     expected = heads["paired"][0].predict_true(pik_passages.paired(none, acts[8:12]))
